@@ -1,0 +1,324 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+/// When `append` returns.
+public enum Durability: String, Sendable {
+    /// After fdatasync of everything appended: an acknowledged event survives a crash.
+    case sync
+    /// After the write system call: fast, but a crash of the machine may lose acknowledged events.
+    case none
+}
+
+public struct LogOptions: Sendable {
+    /// The size at which a segment is sealed and a new one begins.
+    public var segmentBytes: UInt64 = LogLimits.segmentBytesDefault
+    public var durability: Durability = .sync
+    /// `.lz4` compresses a payload when that makes it smaller; `.none` never does.
+    public var compression: PayloadCodec = .lz4
+    public var syscalls: SystemCalls = .live
+    /// Microseconds since 1970 for segment creation times.
+    public var clock: @Sendable () -> Int64 = { wallClockMicros() }
+
+    public init(segmentBytes: UInt64 = LogLimits.segmentBytesDefault, durability: Durability = .sync,
+                compression: PayloadCodec = .lz4, syscalls: SystemCalls = .live) {
+        self.segmentBytes = segmentBytes
+        self.durability = durability
+        self.compression = compression
+        self.syscalls = syscalls
+    }
+}
+
+/// The wall clock in microseconds since 1970.
+public func wallClockMicros() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+}
+
+/// What readers may see: the segments with the extent of their committed data. The writer
+/// publishes a new one after each commit; a reader takes the current one and reads within it.
+public struct LogSnapshot: Sendable {
+    public let directory: String
+    public let segments: [SegmentSummary]
+    /// The position after the last committed event.
+    public var endPosition: UInt64 { segments.last?.endPosition ?? 0 }
+    public var lastTimestamp: Int64? { segments.last.map(\.lastTimestamp).flatMap { $0 == Int64.min ? nil : $0 } }
+}
+
+/// Shared between the writer and the readers of one process.
+final class LogCatalog: Sendable {
+    private struct State {
+        var snapshot: LogSnapshot
+        var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
+        var closed = false
+    }
+    private let state: Mutex<State>
+
+    init(_ snapshot: LogSnapshot) { state = Mutex(State(snapshot: snapshot)) }
+
+    var snapshot: LogSnapshot { state.withLock { $0.snapshot } }
+
+    func publish(_ snapshot: LogSnapshot) {
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.snapshot = snapshot
+            let end = snapshot.endPosition
+            let ready = state.waiters.filter { $0.0 < end }.map(\.1)
+            state.waiters.removeAll { $0.0 < end }
+            return ready
+        }
+        for waiter in ready { waiter.resume() }
+    }
+
+    func close() {
+        let all = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.closed = true
+            defer { state.waiters.removeAll() }
+            return state.waiters.map(\.1)
+        }
+        for waiter in all { waiter.resume() }
+    }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Returns once the log holds an event at `position`, or it is closed.
+    func waitForEvent(at position: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.closed || state.snapshot.endPosition > position { return true }
+                state.waiters.append((position, continuation))
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+}
+
+/// A batch encoded and compressed by its caller, waiting for the writer to give it positions.
+struct PreparedBatch {
+    /// 64 bytes of room for the header, then the stored payload.
+    var bytes: [UInt8]
+    var codec: PayloadCodec
+    var payloadLength: UInt32
+    var eventCount: UInt32
+    var firstTimestamp: Int64
+    var lastTimestamp: Int64
+}
+
+/// The append-only log of one directory, as its single writer. Any number of readers
+/// (``reader()``) run beside it and see only whole committed batches.
+///
+/// `append` is safe to call from many threads and tasks at once: appends that arrive while
+/// a commit is being written and synced wait, and the next commit writes and syncs them all
+/// together (group commit), so many callers share one fdatasync.
+public final class Log: Sendable {
+    public let directory: String
+    public let options: LogOptions
+    /// What opening the directory found (and any torn tail it cut).
+    public let recovery: RecoveryReport
+    let catalog: LogCatalog
+    private let core: WriterCore
+    private let queue: Mutex<QueueState>
+
+    private struct QueueState {
+        var pending: [(PreparedBatch, Completion)] = []
+        var pendingBytes = 0
+        var leaderActive = false
+        var poisoned: LogError? = nil
+        var closed = false
+    }
+
+    private enum Completion {
+        case waiter(SyncWaiter)
+        case continuation(CheckedContinuation<Range<UInt64>, any Error>)
+
+        func finish(_ result: Result<Range<UInt64>, LogError>) {
+            switch self {
+            case .waiter(let waiter): waiter.finish(result)
+            case .continuation(let continuation): continuation.resume(with: result.mapError { $0 as any Error })
+            }
+        }
+    }
+
+    /// Opens (creating when needed) the log in `directory`, takes the writer's lock, and
+    /// recovers: a torn tail is cut back to the last whole batch and reported in ``recovery``;
+    /// damage anywhere else fails with an error naming the file and byte offset.
+    public init(directory: String, options: LogOptions = LogOptions()) throws {
+        guard options.segmentBytes >= LogLimits.segmentBytesMin, options.segmentBytes <= LogLimits.segmentBytesMax else {
+            throw LogError(.invalidArgument, "segment size \(options.segmentBytes) is outside \(LogLimits.segmentBytesMin)...\(LogLimits.segmentBytesMax) bytes")
+        }
+        let syscalls = options.syscalls
+        try syscalls.makeDirectory(directory)
+        let lockPath = LogFiles.join(directory, LogFiles.lockName)
+        let lockFD = try syscalls.open(lockPath, flags: O_RDWR | O_CREAT)
+        do {
+            guard try syscalls.lockExclusive(lockFD, path: lockPath) else {
+                throw LogError(.locked, "another writer has this log open (it holds the lock)", file: lockPath)
+            }
+            let loader = LogLoader(directory: directory, syscalls: syscalls, repair: true)
+            var loaded = try loader.load()
+            let core = try WriterCore(directory: directory, options: options, lockFD: lockFD, loader: loader, segments: &loaded.segments)
+            self.directory = directory
+            self.options = options
+            self.recovery = loaded.report
+            self.core = core
+            self.catalog = LogCatalog(LogSnapshot(directory: directory, segments: loaded.segments))
+            self.queue = Mutex(QueueState())
+        } catch {
+            try? syscalls.close(lockFD, path: lockPath)
+            throw error
+        }
+    }
+
+    /// The position the next appended event will get.
+    public var endPosition: UInt64 { catalog.snapshot.endPosition }
+
+    /// What readers see now.
+    public var snapshot: LogSnapshot { catalog.snapshot }
+
+    /// A reader over this log's committed batches.
+    public func reader() -> LogReader { LogReader(catalog: catalog, syscalls: options.syscalls) }
+
+    /// Encodes and (when it helps) compresses a builder's records into a batch; the caller's
+    /// thread does this work, outside the writer's lock.
+    private func prepare(_ builder: RecordBatchBuilder) throws(LogError) -> PreparedBatch {
+        guard !builder.isEmpty else { throw LogError(.invalidArgument, "an empty batch cannot be appended") }
+        let payloadLength = builder.payloadByteCount
+        let headerBytes = BatchHeader.byteCount
+        var codec = PayloadCodec.none
+        let bytes = builder.payload.withUnsafeBytes { payload -> [UInt8] in
+            if options.compression == .lz4 && payloadLength >= 64 {
+                let bound = LZ4Block.compressBound(payloadLength)
+                var compressedLength = 0
+                let compressed = [UInt8](unsafeUninitializedCapacity: headerBytes + bound) { buffer, initialized in
+                    let target = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[headerBytes...])
+                    compressedLength = LZ4Block.compress(payload, into: target) ?? Int.max
+                    initialized = compressedLength < payloadLength ? headerBytes + compressedLength : 0
+                }
+                if compressedLength < payloadLength {
+                    codec = .lz4
+                    return compressed
+                }
+            }
+            return [UInt8](unsafeUninitializedCapacity: headerBytes + payloadLength) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).baseAddress!.advanced(by: headerBytes)
+                    .copyMemory(from: payload.baseAddress!, byteCount: payloadLength)
+                initialized = headerBytes + payloadLength
+            }
+        }
+        return PreparedBatch(bytes: bytes, codec: codec, payloadLength: UInt32(payloadLength), eventCount: builder.count,
+                             firstTimestamp: builder.firstTimestamp, lastTimestamp: builder.lastTimestamp)
+    }
+
+    /// Appends the builder's records as one atomic batch and returns their positions once the
+    /// log's durability is met. Blocks the calling thread. The builder is left as it was.
+    @discardableResult
+    public func append(_ builder: RecordBatchBuilder) throws(LogError) -> Range<UInt64> {
+        let prepared = try prepare(builder)
+        let waiter = SyncWaiter()
+        enqueue(prepared, .waiter(waiter))
+        return try waiter.wait().get()
+    }
+
+    /// The same as ``append(_:)-(RecordBatchBuilder)``, suspending instead of blocking while
+    /// another caller's commit is under way.
+    @discardableResult
+    public func append(_ builder: RecordBatchBuilder) async throws -> Range<UInt64> {
+        let prepared = try prepare(builder)
+        return try await withCheckedThrowingContinuation { continuation in
+            enqueue(prepared, .continuation(continuation))
+        }
+    }
+
+    /// Appends owned records as one batch (a convenience over a builder).
+    @discardableResult
+    public func append(_ records: [LogRecord]) throws(LogError) -> Range<UInt64> {
+        let builder = RecordBatchBuilder(capacity: 4096)
+        for record in records { try builder.append(record) }
+        return try append(builder)
+    }
+
+    private func enqueue(_ batch: PreparedBatch, _ completion: Completion) {
+        let lead = queue.withLock { state -> Result<Bool, LogError> in
+            if state.closed { return .failure(LogError(.closed, "the log is closed")) }
+            if let poisoned = state.poisoned { return .failure(Self.poisonedError(poisoned)) }
+            state.pending.append((batch, completion))
+            state.pendingBytes += batch.bytes.count
+            if state.leaderActive { return .success(false) }
+            state.leaderActive = true
+            return .success(true)
+        }
+        switch lead {
+        case .failure(let error): completion.finish(.failure(error))
+        case .success(true): drain()
+        case .success(false): break
+        }
+    }
+
+    static func poisonedError(_ cause: LogError) -> LogError {
+        LogError(.writerPoisoned, "an earlier write or sync failed (\(cause)); nothing more is acknowledged until the log is reopened", file: cause.file)
+    }
+
+    /// The leader's loop: take everything queued (up to a group's byte limit), write it, sync
+    /// it once, publish, answer each caller; repeat until the queue is empty.
+    private func drain() {
+        while true {
+            let (group, poisoned) = queue.withLock { state -> ([(PreparedBatch, Completion)], LogError?) in
+                if state.pending.isEmpty {
+                    state.leaderActive = false
+                    return ([], nil)
+                }
+                var taken = 0
+                var bytes = 0
+                while taken < state.pending.count && (taken == 0 || bytes + state.pending[taken].0.bytes.count <= LogLimits.groupCommitBytesMax) {
+                    bytes += state.pending[taken].0.bytes.count
+                    taken += 1
+                }
+                let group = Array(state.pending[0..<taken])
+                state.pending.removeFirst(taken)
+                state.pendingBytes -= bytes
+                return (group, state.poisoned)
+            }
+            if group.isEmpty { return }
+            if let poisoned {
+                for (_, completion) in group { completion.finish(.failure(Self.poisonedError(poisoned))) }
+                continue
+            }
+            do {
+                let (results, snapshot) = try core.commit(group.map(\.0))
+                catalog.publish(snapshot)
+                for (index, (_, completion)) in group.enumerated() { completion.finish(results[index]) }
+            } catch {
+                queue.withLock { $0.poisoned = error }
+                for (_, completion) in group { completion.finish(.failure(error)) }
+            }
+        }
+    }
+
+    /// Waits for appends under way, syncs, and releases the lock. Appends after this fail.
+    public func close() throws {
+        queue.withLock { $0.closed = true }
+        // A leader still draining finishes its groups; wait for it by taking the lead ourselves.
+        while queue.withLock({ $0.leaderActive }) { sched_yield() }
+        catalog.close()
+        try core.close()
+    }
+
+    deinit { try? core.close() }
+}
+
+/// Blocks a thread until its append is answered.
+final class SyncWaiter: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let result = Mutex<Result<Range<UInt64>, LogError>?>(nil)
+
+    func finish(_ value: Result<Range<UInt64>, LogError>) {
+        result.withLock { $0 = value }
+        semaphore.signal()
+    }
+
+    func wait() -> Result<Range<UInt64>, LogError> {
+        semaphore.wait()
+        return result.withLock { $0! }
+    }
+}

@@ -1,0 +1,296 @@
+import Glibc
+
+/// What opening a log found and did. A cut is never silent: it is in this report, and the cut
+/// bytes are kept in a file beside the segment for anyone who wants to look at them.
+public struct RecoveryReport: Sendable, Equatable {
+    public struct TailCut: Sendable, Equatable {
+        /// The segment file that was cut.
+        public var segmentFile: String
+        /// Where the cut begins: the end of the last whole batch.
+        public var offset: UInt64
+        /// How many bytes (up to the last non-zero byte) were removed.
+        public var bytes: UInt64
+        /// The file the removed bytes were saved to.
+        public var preservedAt: String
+        /// Why the bytes at `offset` were not a whole batch.
+        public var reason: String
+    }
+
+    public var segments: Int
+    /// The position the next event will get: how many events the log holds.
+    public var endPosition: UInt64
+    public var cut: TailCut?
+    /// Index files that were missing, damaged or stale and were rebuilt from the data.
+    public var rebuiltIndexes: [String]
+}
+
+/// The first spot in a segment that is not a whole, chained batch.
+struct BadSpot {
+    var offset: UInt64
+    var reason: String
+}
+
+enum SegmentScan {
+    /// Reads every batch of a segment from its header on, checking checksums, the chain, the
+    /// positions and timestamps and, when `decodeRecords`, every record. Stops at the first
+    /// spot that is not a valid next batch and returns it (nil when the data ends cleanly in
+    /// zeros or at `limit`).
+    static func scan(
+        cursor: BatchCursor, header: SegmentHeader, previousTimestamp: Int64, limit: UInt64,
+        decodeRecords: Bool, onBatch: (BatchHeader, UInt64, UnsafeRawBufferPointer) throws -> Void = { _, _, _ in }
+    ) throws -> (SegmentSummary, BadSpot?) {
+        var summary = SegmentSummary(
+            number: header.segmentNumber, basePosition: header.basePosition, dataLength: UInt64(SegmentHeader.byteCount),
+            endPosition: header.basePosition, lastBatchCRC: header.previousBatchCRC, lastBatchOffset: 0,
+            lastTimestamp: previousTimestamp, index: SparseIndex())
+        var offset = UInt64(SegmentHeader.byteCount)
+        while true {
+            switch try cursor.read(at: offset, limit: limit) {
+            case .end:
+                return (summary, nil)
+            case .bad(let at, let reason):
+                return (summary, BadSpot(offset: at, reason: reason))
+            case .batch(let batch, let at, let payload):
+                if batch.basePosition != summary.endPosition {
+                    return (summary, BadSpot(offset: at, reason: "the batch starts at position \(batch.basePosition), expected \(summary.endPosition)"))
+                }
+                if batch.previousBatchCRC != summary.lastBatchCRC {
+                    return (summary, BadSpot(offset: at, reason: "the hash chain breaks: the batch names previous checksum \(hex(batch.previousBatchCRC)), the previous batch's is \(hex(summary.lastBatchCRC))"))
+                }
+                if batch.firstTimestamp < summary.lastTimestamp {
+                    return (summary, BadSpot(offset: at, reason: "the batch's first timestamp precedes the previous batch's last"))
+                }
+                if decodeRecords, let problem = RecordDecoder.decode(payload, header: batch, { _ in true }) {
+                    return (summary, BadSpot(offset: at, reason: "the payload does not decode: \(problem)"))
+                }
+                try onBatch(batch, at, payload)
+                summary.noteBatch(batch, offset: at)
+                offset = at + UInt64(batch.length)
+            }
+        }
+    }
+
+    enum TailVerdict {
+        /// Only zeros follow: nothing to cut.
+        case clean
+        /// Bytes follow that no acknowledged write can have left: cut up to `lastNonZero`.
+        case torn(lastNonZero: UInt64)
+        /// A batch further on was written after the damaged spot was acknowledged.
+        case damaged(offset: UInt64, reason: String)
+    }
+
+    /// Decides what the bytes from `from` to `fileEnd` are, where a batch at position
+    /// `expectedPosition` would have started. A crash can only leave unacknowledged bytes
+    /// behind the last acknowledged batch; any valid batch header further on whose
+    /// `committedPositionAtWrite` is above `expectedPosition` proves that a batch at `from`
+    /// had been acknowledged, so the spot is damage, not a torn tail.
+    static func analyzeTail(cursor: BatchCursor, from: UInt64, fileEnd: UInt64, expectedPosition: UInt64) throws -> TailVerdict {
+        var lastNonZero: UInt64? = nil
+        var candidates: [UInt64] = []
+        try cursor.forEachChunk(from: from, to: fileEnd) { at, chunk in
+            if isAllZero(chunk) { return true }
+            for i in 0..<chunk.count where chunk[i] != 0 {
+                lastNonZero = at + UInt64(i)
+                if chunk[i] == 0x4C { candidates.append(at + UInt64(i)) }  // 'L', the magic's first byte
+            }
+            return true
+        }
+        guard let lastNonZero else { return .clean }
+        var header = [UInt8](repeating: 0, count: BatchHeader.byteCount)
+        for candidate in candidates where candidate > from && candidate + UInt64(BatchHeader.byteCount) <= fileEnd {
+            let got = try header.withUnsafeMutableBytes {
+                try cursor.syscalls.read(cursor.fd, into: $0, atAbsoluteOffset: candidate, path: cursor.path)
+            }
+            guard got == BatchHeader.byteCount else { continue }
+            if case .success(let later) = header.withUnsafeBytes({ BatchHeader.decode($0) }),
+               later.committedPositionAtWrite > expectedPosition {
+                return .damaged(offset: candidate, reason: "a batch at byte offset \(candidate) was written after position \(expectedPosition) had been acknowledged")
+            }
+        }
+        cursor.invalidate()
+        return .torn(lastNonZero: lastNonZero)
+    }
+}
+
+/// Whether every byte is zero, eight at a time.
+func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    let words = bytes.count / 8
+    var accumulated: UInt64 = 0
+    for i in 0..<words { accumulated |= bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+    for i in (words * 8)..<bytes.count { accumulated |= UInt64(bytes[i]) }
+    return accumulated == 0
+}
+
+func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+}
+
+/// Opens every segment of a directory, checks it and works out where the log ends. Shared by
+/// the writer (which may cut a torn tail) and read-only readers (which never change a byte).
+struct LogLoader {
+    let directory: String
+    let syscalls: SystemCalls
+    /// When true, a torn tail is cut (and kept aside); when false, the log simply ends there.
+    let repair: Bool
+
+    struct Loaded {
+        var segments: [SegmentSummary]
+        var report: RecoveryReport
+    }
+
+    func segmentNumbers() throws -> [UInt64] {
+        let numbers = try syscalls.listDirectory(directory).compactMap(LogFiles.segmentNumber).sorted()
+        for (i, n) in numbers.enumerated() where n != UInt64(i) {
+            throw LogError(.corrupt, "segment files are not numbered 0, 1, 2, … without a gap: segment \(i) is missing",
+                           file: LogFiles.join(directory, LogFiles.segmentName(UInt64(i))))
+        }
+        return numbers
+    }
+
+    func load() throws -> Loaded {
+        let numbers = try segmentNumbers()
+        var segments: [SegmentSummary] = []
+        var report = RecoveryReport(segments: 0, endPosition: 0, cut: nil, rebuiltIndexes: [])
+        for number in numbers {
+            let isLast = number == numbers.last
+            let previous = segments.last
+            if let summary = try loadSegment(number: number, previous: previous, isLast: isLast, report: &report) {
+                segments.append(summary)
+            }
+        }
+        report.segments = segments.count
+        report.endPosition = segments.last?.endPosition ?? 0
+        return Loaded(segments: segments, report: report)
+    }
+
+    /// Loads one segment; returns nil only when it is the last one and its header was never
+    /// made durable (a crash while it was being created), after setting it aside.
+    private func loadSegment(number: UInt64, previous: SegmentSummary?, isLast: Bool, report: inout RecoveryReport) throws -> SegmentSummary? {
+        let path = LogFiles.join(directory, LogFiles.segmentName(number))
+        let fd = try syscalls.open(path, flags: repair && isLast ? O_RDWR : O_RDONLY)
+        defer { try? syscalls.close(fd, path: path) }
+        let fileSize = try syscalls.fileSize(fd, path: path)
+        let cursor = BatchCursor(syscalls: syscalls, fd: fd, path: path)
+        var headerBytes = [UInt8](repeating: 0, count: SegmentHeader.byteCount)
+        let got = try headerBytes.withUnsafeMutableBytes { try syscalls.read(fd, into: $0, atAbsoluteOffset: 0, path: path) }
+        let expectedBase = previous?.endPosition ?? 0
+        let header: SegmentHeader
+        switch headerBytes.withUnsafeBytes({ SegmentHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }) {
+        case .success(let decoded):
+            header = decoded
+        case .failure(let why):
+            guard isLast, number > 0 else { throw LogError.corrupt(why.description, file: path, offset: 0) }
+            // A segment whose header is not valid can only be one whose creation a crash
+            // interrupted, unless a batch in it proves otherwise.
+            if case .damaged(let at, let reason) = try SegmentScan.analyzeTail(cursor: cursor, from: 0, fileEnd: fileSize, expectedPosition: expectedBase) {
+                throw LogError.corrupt("\(why); \(reason)", file: path, offset: at)
+            }
+            if !repair { return nil }
+            let aside = path + ".torn"
+            try syscalls.rename(path, to: aside)
+            try syscalls.syncDirectory(directory)
+            report.cut = .init(segmentFile: path, offset: 0, bytes: fileSize, preservedAt: aside, reason: why.description)
+            return nil
+        }
+        guard header.segmentNumber == number else {
+            throw LogError.corrupt("the header says segment \(header.segmentNumber), the file name says \(number)", file: path, offset: 16)
+        }
+        guard header.basePosition == expectedBase else {
+            throw LogError.corrupt("the segment starts at position \(header.basePosition), the previous segment ends at \(expectedBase)", file: path, offset: 24)
+        }
+        guard header.previousBatchCRC == (previous?.lastBatchCRC ?? 0) else {
+            throw LogError.corrupt("the hash chain breaks between segments: the header names previous checksum \(hex(header.previousBatchCRC)), the previous segment ends with \(hex(previous?.lastBatchCRC ?? 0))", file: path, offset: 40)
+        }
+        let previousTimestamp = previous?.lastTimestamp ?? Int64.min
+        if !isLast, let summary = try loadIndex(number: number, header: header, cursor: cursor, fileSize: fileSize, previousTimestamp: previousTimestamp) {
+            return summary
+        }
+        let (summary, bad) = try SegmentScan.scan(cursor: cursor, header: header, previousTimestamp: previousTimestamp, limit: fileSize, decodeRecords: isLast)
+        if !isLast {
+            if let bad { throw LogError.corrupt(bad.reason, file: path, offset: bad.offset) }
+            guard summary.dataLength == fileSize else {
+                throw LogError.corrupt("a sealed segment has \(fileSize - summary.dataLength) bytes after its last batch", file: path, offset: summary.dataLength)
+            }
+            try writeIndex(summary)
+            report.rebuiltIndexes.append(LogFiles.join(directory, LogFiles.indexName(number)))
+            return summary
+        }
+        let from = bad?.offset ?? summary.dataLength
+        switch try SegmentScan.analyzeTail(cursor: cursor, from: from, fileEnd: fileSize, expectedPosition: summary.endPosition) {
+        case .clean:
+            if let bad { throw LogError.corrupt(bad.reason, file: path, offset: bad.offset) }  // unreachable: a bad spot has a non-zero byte
+        case .damaged(let at, let reason):
+            throw LogError.corrupt("\(bad?.reason ?? "the data stops") at byte offset \(from), and \(reason)", file: path, offset: at)
+        case .torn(let lastNonZero):
+            let reason = bad?.reason ?? "non-zero bytes after the last batch"
+            if repair {
+                report.cut = try cutTail(fd: fd, path: path, from: from, through: lastNonZero, reason: reason)
+            }
+        }
+        return summary
+    }
+
+    /// Uses the `.idx` of a sealed segment when it is whole and agrees with the data: the last
+    /// batch it names must be there, valid, and end exactly at the end of the file.
+    private func loadIndex(number: UInt64, header: SegmentHeader, cursor: BatchCursor, fileSize: UInt64, previousTimestamp: Int64) throws -> SegmentSummary? {
+        let indexPath = LogFiles.join(directory, LogFiles.indexName(number))
+        guard syscalls.fileExists(indexPath), let bytes = try? readWholeFile(indexPath),
+              let summary = IndexFile.decode(bytes),
+              summary.number == number, summary.basePosition == header.basePosition, summary.dataLength == fileSize,
+              summary.lastBatchOffset >= UInt64(SegmentHeader.byteCount), summary.lastBatchOffset < fileSize,
+              summary.index.first.map({ $0.offset == UInt64(SegmentHeader.byteCount) && $0.position == header.basePosition }) ?? false,
+              summary.index.first!.timestamp >= previousTimestamp
+        else { return nil }
+        guard case .batch(let last, _, _) = try cursor.read(at: summary.lastBatchOffset, limit: fileSize),
+              last.endPosition == summary.endPosition, last.batchCRC == summary.lastBatchCRC,
+              last.lastTimestamp == summary.lastTimestamp,
+              summary.lastBatchOffset + UInt64(last.length) == fileSize
+        else { return nil }
+        return summary
+    }
+
+    func readWholeFile(_ path: String) throws -> [UInt8] {
+        let fd = try syscalls.open(path, flags: O_RDONLY)
+        defer { try? syscalls.close(fd, path: path) }
+        let size = try syscalls.fileSize(fd, path: path)
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let got = try bytes.withUnsafeMutableBytes { try syscalls.read(fd, into: $0, atAbsoluteOffset: 0, path: path) }
+        return Array(bytes[0..<got])
+    }
+
+    /// Writes a sealed segment's index: to a temporary file, synced, renamed into place, and
+    /// the directory synced.
+    func writeIndex(_ summary: SegmentSummary) throws {
+        let path = LogFiles.join(directory, LogFiles.indexName(summary.number))
+        let temporary = path + ".tmp"
+        let bytes = IndexFile.encode(summary)
+        let fd = try syscalls.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try bytes.withUnsafeBytes { try syscalls.write(fd, $0, toAbsoluteOffset: 0, path: temporary) }
+            try syscalls.fdatasync(fd, path: temporary)
+            try syscalls.close(fd, path: temporary)
+        } catch {
+            try? syscalls.close(fd, path: temporary)
+            throw error
+        }
+        try syscalls.rename(temporary, to: path)
+        try syscalls.syncDirectory(directory)
+    }
+
+    /// Saves `[from, through]` to a file beside the segment, then removes it from the segment.
+    private func cutTail(fd: Int32, path: String, from: UInt64, through: UInt64, reason: String) throws -> RecoveryReport.TailCut {
+        let count = through + 1 - from
+        let aside = path + ".cut-\(from)"
+        var bytes = [UInt8](repeating: 0, count: Int(count))
+        _ = try bytes.withUnsafeMutableBytes { try syscalls.read(fd, into: $0, atAbsoluteOffset: from, path: path) }
+        let out = try syscalls.open(aside, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try bytes.withUnsafeBytes { try syscalls.write(out, $0, toAbsoluteOffset: 0, path: aside) }
+        try syscalls.fdatasync(out, path: aside)
+        try syscalls.close(out, path: aside)
+        try syscalls.syncDirectory(directory)
+        try syscalls.truncate(fd, toSize: from, path: path)
+        try syscalls.fdatasync(fd, path: path)
+        return .init(segmentFile: path, offset: from, bytes: count, preservedAt: aside, reason: reason)
+    }
+}
