@@ -45,6 +45,39 @@ final class WriterCore: @unchecked Sendable {
     /// timestamp, larger than a segment) fails alone; an I/O error throws and fails them all.
     func commit(_ batches: [PreparedBatch]) throws(LogError) -> ([Result<Range<UInt64>, LogError>], LogSnapshot) {
         guard !isClosed else { throw LogError(.closed, "the log is closed") }
+        let committed = segments
+        do {
+            return try write(batches)
+        } catch {
+            rollBack(to: committed)
+            throw error
+        }
+    }
+
+    /// After a failed write or sync, takes back what the failed group put on disk, so that a
+    /// caller told "failed" never finds its events after a reopen: segments the group created
+    /// are removed and the last committed one is cut back to its committed length, then
+    /// synced. Best effort: if this fails too, the log stays poisoned and the next open's
+    /// recovery decides, by the torn-tail rule, what the bytes are.
+    private func rollBack(to committed: [SegmentSummary]) {
+        guard let last = committed.last else { return }
+        if activeFD >= 0 { try? syscalls.close(activeFD, path: activePath) }
+        activeFD = -1
+        for segment in segments where segment.number > last.number {
+            try? syscalls.unlink(LogFiles.join(directory, LogFiles.segmentName(segment.number)))
+        }
+        try? syscalls.unlink(LogFiles.join(directory, LogFiles.indexName(last.number)))
+        let path = LogFiles.join(directory, LogFiles.segmentName(last.number))
+        if let fd = try? syscalls.open(path, flags: O_RDWR) {
+            try? syscalls.truncate(fd, toSize: last.dataLength, path: path)
+            try? syscalls.fdatasync(fd, path: path)
+            try? syscalls.close(fd, path: path)
+        }
+        try? syscalls.syncDirectory(directory)
+        segments = committed
+    }
+
+    private func write(_ batches: [PreparedBatch]) throws(LogError) -> ([Result<Range<UInt64>, LogError>], LogSnapshot) {
         var results: [Result<Range<UInt64>, LogError>] = []
         results.reserveCapacity(batches.count)
         let committedAtWrite = active.endPosition
