@@ -64,6 +64,8 @@ public final class RecordBatchBuilder {
 
     public var isEmpty: Bool { count == 0 }
     public var payloadByteCount: Int { payload.count }
+    /// A copy of the encoded payload (for tests and benchmarks).
+    public var payloadBytes: [UInt8] { payload.bytes }
 
     public func reset() {
         payload.removeAll()
