@@ -118,6 +118,9 @@ public final class Log: Sendable {
     public let recovery: RecoveryReport
     let catalog: LogCatalog
     private let core: WriterCore
+    /// Where async callers' commits run: blocking writes and syncs must not hold one of the
+    /// few threads of Swift's cooperative pool, or callers could not queue up behind a sync.
+    private let committer = DispatchQueue(label: "ledger.log.committer", qos: .userInitiated)
     private let queue: Mutex<QueueState>
 
     private struct QueueState {
@@ -250,7 +253,9 @@ public final class Log: Sendable {
         }
         switch lead {
         case .failure(let error): completion.finish(.failure(error))
-        case .success(true): drain()
+        case .success(true):
+            // A blocking caller leads on its own thread; an async one hands the work over.
+            if case .waiter = completion { drain() } else { committer.async { self.drain() } }
         case .success(false): break
         }
     }

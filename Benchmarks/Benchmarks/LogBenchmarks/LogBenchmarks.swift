@@ -38,13 +38,21 @@ final class Fixture: @unchecked Sendable {
         removeTree(directory)
     }
 
-    /// Fills the builder with `count` events: 48-byte bodies, keys of 10 000 clients.
+    var random: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// Fills the builder with `count` events: 48-byte bodies shaped like encoded loyalty
+    /// events (a version byte, small varint fields, then 24 bytes of high-entropy ids and
+    /// amounts), keys of 10 000 clients. LZ4 gets about 1.6× from them, as from real events.
     func fill(_ count: Int) throws {
         builder.reset()
-        var body = (0..<48).map { UInt8($0) }
+        var body = (0..<48).map { UInt8($0 % 8) }
         for _ in 0..<count {
             counter += 1
             time += 100
+            for i in stride(from: 24, to: 48, by: 8) {
+                random = random &* 6364136223846793005 &+ 1442695040888963407
+                withUnsafeBytes(of: random) { for k in 0..<8 { body[i + k] = $0[k] } }
+            }
             body[0] = UInt8(truncatingIfNeeded: counter)
             body[1] = UInt8(truncatingIfNeeded: counter >> 8)
             var key = (100_000 + counter % 10_000)
