@@ -3,7 +3,11 @@ import PackageDescription
 
 // Layers, each importing only those below it:
 //   CLZ4, CCRC32C        C libraries and shims
+//   LedgerBytes          the byte codec: WriteBuffer, ByteReader, varints
 //   LedgerLog            the binary append-only log (segments, batches, recovery, readers)
+//   LedgerDomain         the loyalty domain: events, codecs, rules, the bonus ledger (no files)
+//   Ledger               the facade other services call: a log plus the domain's state
+//   LedgerGenerator      a seeded generator of realistic loyalty programs
 //   LedgerCommand        the `ledger` executable
 // The benchmark harness lives in Benchmarks/, its own package, so users of the library never
 // build it.
@@ -12,6 +16,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LedgerLog", targets: ["LedgerLog"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
+        .library(name: "LedgerGenerator", targets: ["LedgerGenerator"]),
         .executable(name: "ledger", targets: ["LedgerCommand"]),
     ],
     dependencies: [
@@ -24,20 +30,41 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "CCRC32C"),
+        .target(name: "LedgerBytes"),
         .target(
             name: "LedgerLog",
-            dependencies: ["CLZ4", "CCRC32C"]
+            dependencies: ["CLZ4", "CCRC32C", "LedgerBytes"]
+        ),
+        .target(
+            name: "LedgerDomain",
+            dependencies: ["LedgerBytes"]
+        ),
+        .target(
+            name: "Ledger",
+            dependencies: ["LedgerLog", "LedgerDomain"]
+        ),
+        .target(
+            name: "LedgerGenerator",
+            dependencies: ["LedgerDomain"]
         ),
         .executableTarget(
             name: "LedgerCommand",
             dependencies: [
-                "LedgerLog",
+                "LedgerLog", "Ledger", "LedgerDomain", "LedgerGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "LedgerLogTests",
-            dependencies: ["LedgerLog"]
+            dependencies: ["LedgerLog", "LedgerBytes"]
+        ),
+        .testTarget(
+            name: "LedgerDomainTests",
+            dependencies: ["LedgerDomain", "Ledger", "LedgerGenerator"]
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["Ledger", "LedgerDomain", "LedgerGenerator", "LedgerLog"]
         ),
     ],
     swiftLanguageModes: [.v6]

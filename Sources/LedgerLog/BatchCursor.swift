@@ -1,3 +1,4 @@
+import LedgerBytes
 /// What reading one batch at an offset found.
 enum BatchRead {
     /// A whole batch whose header and batch checksums hold; `payload` is decompressed and

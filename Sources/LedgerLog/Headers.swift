@@ -1,3 +1,4 @@
+import LedgerBytes
 /// The compression codec of a batch payload (bits 0–1 of the batch flags).
 public enum PayloadCodec: UInt16, Sendable {
     case none = 0

@@ -133,11 +133,13 @@ public final class Log: Sendable {
 
     private enum Completion {
         case waiter(SyncWaiter)
+        /// Waited for later, maybe by another thread: committed on the committer queue.
+        case deferred(SyncWaiter)
         case continuation(CheckedContinuation<Range<UInt64>, any Error>)
 
         func finish(_ result: Result<Range<UInt64>, LogError>) {
             switch self {
-            case .waiter(let waiter): waiter.finish(result)
+            case .waiter(let waiter), .deferred(let waiter): waiter.finish(result)
             case .continuation(let continuation): continuation.resume(with: result.mapError { $0 as any Error })
             }
         }
@@ -233,6 +235,17 @@ public final class Log: Sendable {
         }
     }
 
+    /// Queues the builder's records as one atomic batch and returns at once; the ticket's
+    /// ``AppendTicket/wait()`` returns their positions once the durability is met. Batches are
+    /// written in the order they were queued, so a caller that queues under its own lock and
+    /// waits outside it keeps its order without holding the lock through a sync.
+    public func beginAppend(_ builder: RecordBatchBuilder) throws(LogError) -> AppendTicket {
+        let prepared = try prepare(builder)
+        let waiter = SyncWaiter()
+        enqueue(prepared, .deferred(waiter))
+        return AppendTicket(waiter: waiter)
+    }
+
     /// Appends owned records as one batch (a convenience over a builder).
     @discardableResult
     public func append(_ records: [LogRecord]) throws(LogError) -> Range<UInt64> {
@@ -310,6 +323,14 @@ public final class Log: Sendable {
     }
 
     deinit { try? core.close() }
+}
+
+/// An append under way; see ``Log/beginAppend(_:)``.
+public struct AppendTicket: Sendable {
+    let waiter: SyncWaiter
+
+    /// Blocks until the batch is durable (or failed) and returns its positions.
+    public func wait() throws(LogError) -> Range<UInt64> { try waiter.wait().get() }
 }
 
 /// Blocks a thread until its append is answered.

@@ -1,3 +1,4 @@
+import LedgerBytes
 import Glibc
 
 /// One record to append, owned. Convenient for tests and small callers; the hot path

@@ -1,3 +1,4 @@
+import LedgerBytes
 import Glibc
 
 /// A segment's sparse index, in chunks so that appending to the active segment's index while

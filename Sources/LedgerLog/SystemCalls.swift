@@ -173,10 +173,15 @@ public struct SystemCalls: Sendable {
         _ = try retrying(.unlink, path) { Int(Glibc.unlink(path)) }
     }
 
-    /// Creates a directory with mode 0700; an existing one is fine.
+    /// Creates a directory and any missing parents, each with mode 0700; existing ones are fine.
     public func makeDirectory(_ path: String) throws(LogError) {
         _ = try injected(.mkdir, path)
-        if Glibc.mkdir(path, 0o700) != 0 && errno != EEXIST { throw Self.error(.mkdir, path, errno) }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if Glibc.mkdir(prefix, 0o700) != 0 && errno != EEXIST { throw Self.error(.mkdir, prefix, errno) }
+            prefix += "/"
+        }
     }
 
     public func fileSize(_ fd: Int32, path: String) throws(LogError) -> UInt64 {

@@ -1,3 +1,4 @@
+import LedgerBytes
 import Glibc
 
 /// The writer's own state: the open active segment, the group buffer, what is on disk. Only

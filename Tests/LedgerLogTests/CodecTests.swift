@@ -1,5 +1,6 @@
 import Testing
 @testable import LedgerLog
+import LedgerBytes
 
 @Suite("Codecs")
 struct CodecTests {

@@ -1,0 +1,77 @@
+import LedgerDomain
+
+/// The client card of domain.md §5: a copy, safe to keep.
+public struct ClientCard: Sendable {
+    public struct Receipt: Sendable {
+        public var purchase: String
+        public var at: Micros
+        public var paid: Int64
+        public var bonusesSpent: Int64
+        public var bonusesAccrued: Int64
+        public var returned: Int64
+    }
+
+    public var id: String
+    public var displayName: String
+    public var name: String?
+    public var phone: String?
+    public var email: String?
+    public var gender: Gender?
+    public var birthday: Int64?
+    public var cards: [String]
+    public var status: ParticipationStatus
+    public var deleted: Bool
+    public var registeredAt: Micros
+    public var level: String?
+    public var levelManual: Bool
+    public var balances: Balances
+    public var stats: ClientStats
+    public var segments: [String]
+    public var wallet: [WalletPlatform]
+    public var messengers: [(Channel, MessengerState)]
+    public var nps: [(at: Micros, score: Int64, comment: String?)]
+    public var notes: [(at: Micros, text: String)]
+    /// Lots with something left or pending, by expiry: what the bonus balance is made of.
+    public var openLots: [Lot]
+    /// The next expiry date and what burns then.
+    public var nextExpiry: (at: Micros, amount: Int64)?
+    public var receipts: [Receipt]
+    public var eventCount: Int64
+
+    init(_ state: borrowing LedgerState, _ i: Int) {
+        let c = state.clients[i]
+        id = c.id
+        displayName = c.displayName
+        name = c.name
+        phone = c.phone
+        email = c.email
+        gender = c.gender
+        birthday = c.birthday
+        cards = c.cards
+        status = c.shownStatus
+        deleted = c.deleted
+        registeredAt = c.registeredAt
+        level = c.level
+        levelManual = c.levelManual
+        balances = c.balances
+        stats = c.stats
+        segments = c.segments.sorted()
+        wallet = c.wallet.sorted { $0.rawValue < $1.rawValue }
+        messengers = c.messengers.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) }
+        nps = c.nps
+        notes = c.notes
+        openLots = c.lots.filter { $0.remaining > 0 && $0.phase != .expired }.sorted { $0.expiresAt < $1.expiresAt }
+        if let first = openLots.first(where: { $0.phase == .active && $0.free > 0 }) {
+            let amount = openLots.filter { $0.phase == .active && $0.expiresAt == first.expiresAt }.reduce(0) { $0 + $1.free }
+            nextExpiry = (first.expiresAt, amount)
+        }
+        var receipts: [Receipt] = []
+        for id in c.purchaseIDs {
+            if let p = state.purchases[id] {
+                receipts.append(Receipt(purchase: id, at: p.at, paid: p.paid, bonusesSpent: p.bonusesSpent, bonusesAccrued: p.accrued, returned: p.returnedPaid))
+            }
+        }
+        self.receipts = receipts
+        eventCount = c.eventCount
+    }
+}

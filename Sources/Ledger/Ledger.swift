@@ -1,0 +1,286 @@
+import Glibc
+import LedgerBytes
+import LedgerDomain
+import LedgerLog
+import Synchronization
+
+/// A loyalty ledger: the log of a data directory plus the state rebuilt from it. This is
+/// what other services call.
+///
+/// One writer inside: ``submit(_:)`` and ``advance(to:)`` decide and apply under a lock, queue
+/// their events to the log in that order, and return once the events are durable. Readers
+/// (``client(id:)``, ``read(_:)``, ``stats()``) take the same lock only for the moment it takes
+/// to copy what they answer, never across a sync; they see the state as of some position.
+/// A state that was decided but could not be made durable is never shown as durable: the
+/// call that hit the failure throws, and the ledger refuses everything until it is reopened
+/// (which rebuilds the state from what really is on disk).
+public final class Ledger: Sendable {
+    public struct Options: Sendable {
+        public var durability: Durability = .sync
+        public var segmentBytes: UInt64 = LogLimits.segmentBytesDefault
+        /// The engine's clock for commands that give no time (µs since 1970).
+        public var clock: @Sendable () -> Micros = { wallClockMicros() }
+        public var syscalls: SystemCalls = .live
+        public init(durability: Durability = .sync) { self.durability = durability }
+    }
+
+    /// What opening found: how many events were replayed, how long it took, what was skipped.
+    public struct OpenReport: Sendable {
+        public var events: UInt64
+        public var seconds: Double
+        public var unknownTypeEvents: Int64
+        public var unknownFields: Int64
+        public var recovery: RecoveryReport
+    }
+
+    public let directory: String
+    public let options: Options
+    public let openReport: OpenReport
+    let log: Log
+    private let core: Mutex<Core>
+
+    struct Core: @unchecked Sendable {
+        var state: LedgerState
+        var failure: LogError?
+        let builder = RecordBatchBuilder()
+        let body = WriteBuffer(capacity: 4096)
+    }
+
+    /// The log lives in `directory/log`.
+    public static func logDirectory(_ directory: String) -> String { directory.hasSuffix("/") ? directory + "log" : directory + "/log" }
+
+    /// Opens (creating when needed) the ledger in `directory` and rebuilds its state from the log.
+    public init(directory: String, options: Options = Options()) throws {
+        var logOptions = LogOptions(segmentBytes: options.segmentBytes, durability: options.durability, syscalls: options.syscalls)
+        logOptions.clock = options.clock
+        let log = try Log(directory: Self.logDirectory(directory), options: logOptions)
+        let started = monotonicSeconds()
+        var state = LedgerState()
+        try Self.replay(log.reader(), into: &state, through: nil)
+        state.rebuildSchedule()
+        self.openReport = OpenReport(events: state.nextPosition, seconds: monotonicSeconds() - started,
+                                     unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery)
+        self.directory = directory
+        self.options = options
+        self.log = log
+        self.core = Mutex(Core(state: state, failure: nil))
+    }
+
+    /// Applies the log's events to `state`, from its next position up to (not including)
+    /// `through` (the end when nil). An event of a type this build does not know is skipped
+    /// and counted; an event that does not decode is an error naming its position.
+    public static func replay(_ reader: LogReader, into state: inout LedgerState, through: UInt64?) throws {
+        var failure: Error? = nil
+        try reader.scan(from: state.nextPosition) { record in
+            if let through, record.position >= through { return false }
+            do throws(BodyError) {
+                let decoded = try EventCodec.decode(typeCode: record.typeCode, record.body)
+                if decoded.skippedFields > 0 { state.noteUnknownFields(decoded.skippedFields) }
+                state.apply(EventRecord(position: record.position, at: record.timestamp, client: record.streamKeyString,
+                                        idempotencyKey: record.idempotencyKey.map { String(decoding: $0, as: UTF8.self) },
+                                        derived: decoded.derived, event: decoded.event))
+            } catch .unknownType {
+                state.skipUnknown(position: record.position, at: record.timestamp)
+            } catch {
+                failure = LedgerError.undecodable(position: record.position, reason: error.description)
+                return false
+            }
+            return true
+        }
+        if let failure { throw failure }
+    }
+
+    /// Checks and records commands, in order, as one atomic append (split only between
+    /// commands when it is larger than a batch may be). Returns each command's outcome once
+    /// every event is durable. A refusal of one command changes nothing and does not stop the
+    /// others. Throws only when the log fails, after which the ledger must be reopened.
+    public func submit(_ commands: [Command]) throws -> [Outcome] {
+        let (outcomes, tickets, expected) = try core.withLock { core throws -> ([Outcome], [AppendTicket], UInt64) in
+            if let failure = core.failure { throw LedgerError.failed(failure) }
+            let start = core.state.nextPosition
+            var out: [EventRecord] = []
+            var outcomes: [Outcome] = []
+            outcomes.reserveCapacity(commands.count)
+            let now = options.clock()
+            for command in commands { outcomes.append(core.state.execute(command, now: now, into: &out)) }
+            let tickets = try Self.enqueue(out, core: &core, log: log)
+            return (outcomes, tickets, start)
+        }
+        try finish(tickets, expected: expected)
+        return outcomes
+    }
+
+    /// Appends the activations, expiries and birthday bonuses due up to `time` (idempotent).
+    public func advance(to time: Micros) throws -> AdvanceResult {
+        let (result, tickets, expected) = try core.withLock { core throws -> (AdvanceResult, [AppendTicket], UInt64) in
+            if let failure = core.failure { throw LedgerError.failed(failure) }
+            let start = core.state.nextPosition
+            var out: [EventRecord] = []
+            let counts = core.state.advance(to: time, into: &out)
+            let tickets = try Self.enqueue(out, core: &core, log: log)
+            return (AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
+                                  positions: out.map(\.position)), tickets, start)
+        }
+        try finish(tickets, expected: expected)
+        return result
+    }
+
+    private func finish(_ tickets: [AppendTicket], expected: UInt64) throws {
+        var next = expected
+        for ticket in tickets {
+            do {
+                let range = try ticket.wait()
+                precondition(range.lowerBound == next, "the log gave positions \(range) where the ledger expected \(next)")
+                next = range.upperBound
+            } catch {
+                core.withLock { $0.failure = $0.failure ?? error }
+                throw LedgerError.failed(error)
+            }
+        }
+    }
+
+    /// Encodes the records into batches, splitting only before a command's first event, and
+    /// queues them to the log in order.
+    private static func enqueue(_ records: [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
+        guard !records.isEmpty else { return [] }
+        var tickets: [AppendTicket] = []
+        let builder = core.builder
+        builder.reset()
+        var commandStart = 0
+        var index = 0
+        do {
+            while index < records.count {
+                let record = records[index]
+                if !record.derived { commandStart = index }
+                core.body.removeAll()
+                EventCodec.encode(record.event, derived: record.derived, into: core.body)
+                let full = builder.count >= LogLimits.batchEventsMax - 1 || builder.payloadByteCount + core.body.count + 600 > Int(LogLimits.batchPayloadBytesMax)
+                if full && !record.derived && !builder.isEmpty {
+                    tickets.append(try log.beginAppend(builder))
+                    builder.reset()
+                }
+                try append(record, body: core.body, to: builder)
+                index += 1
+            }
+            if !builder.isEmpty { tickets.append(try log.beginAppend(builder)) }
+        } catch {
+            // The state holds events the log will not have: stop until reopened.
+            let failure = (error as? LogError) ?? LogError(.invalidArgument, "\(error)")
+            core.failure = failure
+            _ = commandStart
+            throw LedgerError.failed(failure)
+        }
+        return tickets
+    }
+
+    private static func append(_ record: EventRecord, body: WriteBuffer, to builder: RecordBatchBuilder) throws {
+        var client = record.client
+        try client.withUTF8 { key in
+            try body.withUnsafeBytes { bodyBytes in
+                if var idem = record.idempotencyKey {
+                    try idem.withUTF8 { idemBytes in
+                        try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
+                                           idempotencyKey: UnsafeRawBufferPointer(idemBytes), body: bodyBytes)
+                    }
+                } else {
+                    try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
+                                       idempotencyKey: nil, body: bodyBytes)
+                }
+            }
+        }
+    }
+
+    /// Reads the state under the lock: `body` must be quick and copy what it needs.
+    public func read<R>(_ body: (borrowing LedgerState) throws -> R) rethrows -> R {
+        try core.withLock { try body($0.state) }
+    }
+
+    /// The client card (domain.md §5) of a client by id, phone (any format) or card number.
+    public func client(id: String) -> ClientCard? { read { state in state.clientIndex[id].map { ClientCard(state, Int($0)) } } }
+
+    public func client(phone: String) -> ClientCard? {
+        guard let normalized = Phone.normalize(phone) else { return nil }
+        return read { state in state.phones[normalized].map { ClientCard(state, Int($0)) } }
+    }
+
+    public func client(card: String) -> ClientCard? { read { state in state.cards[card].map { ClientCard(state, Int($0)) } } }
+
+    /// Figures of the whole ledger.
+    public func stats() -> LedgerStats {
+        let snapshot = log.snapshot
+        let logBytes = snapshot.segments.reduce(UInt64(0)) { $0 + $1.dataLength }
+        return read { state in
+            var live = 0, blocked = 0, deleted = 0
+            var balances = Balances()
+            for c in state.clients {
+                if c.deleted { deleted += 1; continue }
+                live += 1
+                if c.blocked { blocked += 1 }
+                balances.available += c.balances.available
+                balances.pending += c.balances.pending
+                balances.reserved += c.balances.reserved
+                balances.used += c.balances.used
+                balances.expired += c.balances.expired
+                balances.accrued += c.balances.accrued
+                balances.cancelled += c.balances.cancelled
+                balances.debt += c.balances.debt
+            }
+            var perType: [(String, Int64)] = state.typeCounts.compactMap { code, count in EventKind(rawValue: code).map { ($0.name, count) } }
+            perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+            return LedgerStats(events: state.nextPosition, clients: live, blockedClients: blocked, deletedClients: deleted,
+                               segments: snapshot.segments.count, logBytes: logBytes, firstEventAt: nil,
+                               lastEventAt: state.lastEventAt == Int64.min ? nil : state.lastEventAt,
+                               rulesVersion: state.rules.version, balances: balances, perType: perType,
+                               unknownTypeEvents: state.unknownTypeEvents, purchases: state.purchases.count, openOrders: state.orders.values.filter { $0.phase == .open }.count)
+        }
+    }
+
+    /// A reader of the underlying log (for journals and audits).
+    public func logReader() -> LogReader { log.reader() }
+
+    public func close() throws { try log.close() }
+}
+
+public struct AdvanceResult: Sendable, Equatable {
+    public var activated: Int
+    public var expired: Int
+    public var birthdayBonuses: Int
+    public var positions: [UInt64]
+}
+
+public struct LedgerStats: Sendable {
+    public var events: UInt64
+    public var clients: Int
+    public var blockedClients: Int
+    public var deletedClients: Int
+    public var segments: Int
+    public var logBytes: UInt64
+    public var firstEventAt: Micros?
+    public var lastEventAt: Micros?
+    public var rulesVersion: Int64
+    public var balances: Balances
+    public var perType: [(String, Int64)]
+    public var unknownTypeEvents: Int64
+    public var purchases: Int
+    public var openOrders: Int
+}
+
+public enum LedgerError: Error, Sendable, CustomStringConvertible {
+    /// The log failed; the ledger refuses everything until reopened.
+    case failed(any Error)
+    /// An event in the log does not decode.
+    case undecodable(position: UInt64, reason: String)
+
+    public var description: String {
+        switch self {
+        case .failed(let error): "the log failed (\(error)); the ledger must be reopened"
+        case .undecodable(let position, let reason): "the event at position \(position) does not decode: \(reason)"
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}

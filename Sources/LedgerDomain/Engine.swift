@@ -1,0 +1,625 @@
+/// An operation to check and record: what a caller submits.
+public struct Command: Sendable {
+    public enum Operation: Sendable {
+        /// The requested event; the engine fills what it computes (lots, dates, old values).
+        case event(DomainEvent)
+        /// Void a mistaken manual accrual (its lot is named by the accrual's position).
+        case correct(lot: UInt64, comment: String?)
+        /// Set a client's level by hand (nil: back to the level the rules give).
+        case setLevel(String?)
+        /// Change some of the rules; the rest stay.
+        case changeRules(RulesPatch)
+    }
+
+    public var at: Micros?
+    /// Empty for operations of no client.
+    public var client: String
+    public var key: String?
+    public var operation: Operation
+
+    public init(at: Micros? = nil, client: String, key: String? = nil, _ operation: Operation) {
+        self.at = at; self.client = client; self.key = key; self.operation = operation
+    }
+
+    public init(at: Micros? = nil, client: String, key: String? = nil, event: DomainEvent) {
+        self.init(at: at, client: client, key: key, .event(event))
+    }
+
+    /// The type name of what is asked, for refusals.
+    public var typeName: String {
+        switch operation {
+        case .event(let e): e.kind.name
+        case .correct: "bonus.corrected"
+        case .setLevel: "level.set"
+        case .changeRules: "rules.changed"
+        }
+    }
+}
+
+/// Some fields of the rules, for `rules.changed`.
+public struct RulesPatch: Sendable, Equatable {
+    public var accrualBasisPoints: Int64?
+    public var pendingDays: Int64?
+    public var lifetimeDays: Int64?
+    public var returnPolicy: ReturnPolicy?
+    public var birthdayBonus: Int64?
+    public var welcomeBonus: Int64?
+    public var levels: [LevelRule]?
+    public var levelBasisIsCount: Bool?
+    public var levelWindowDays: Int64?
+    public init() {}
+
+    func applied(to rules: Rules) -> Rules {
+        var r = rules
+        r.version += 1
+        if let v = accrualBasisPoints { r.accrualBasisPoints = v }
+        if let v = pendingDays { r.pendingDays = v }
+        if let v = lifetimeDays { r.lifetimeDays = v }
+        if let v = returnPolicy { r.returnPolicy = v }
+        if let v = birthdayBonus { r.birthdayBonus = v }
+        if let v = welcomeBonus { r.welcomeBonus = v }
+        if let v = levels { r.levels = v.sorted { $0.threshold < $1.threshold } }
+        if let v = levelBasisIsCount { r.levelBasisIsCount = v }
+        if let v = levelWindowDays { r.levelWindowDays = v }
+        return r
+    }
+}
+
+/// The answer to one command.
+public enum Outcome: Sendable, Equatable {
+    /// Recorded: the positions of its events (the cause and what it derived).
+    case accepted(ClosedRange<UInt64>)
+    /// Refused, with a stable code and a message. `recorded` is the position of the
+    /// `operation.refused` event when the refusal was journaled (a known client).
+    case refused(code: String, message: String, recorded: UInt64?)
+    /// An idempotency key or return id seen before: the original answer; nothing appended.
+    case repeated(IdempotentAnswer)
+
+    public var isAccepted: Bool {
+        switch self {
+        case .accepted: true
+        case .refused: false
+        case .repeated(let answer): if case .accepted = answer { true } else { false }
+        }
+    }
+}
+
+/// Stable error codes (interface.md, and a few more this engine needs).
+public enum ErrorCode {
+    public static let unknownClient = "unknown_client"
+    public static let duplicateClient = "duplicate_client"
+    public static let phoneTaken = "phone_taken"
+    public static let cardTaken = "card_taken"
+    public static let missingIdentity = "missing_identity"
+    public static let clientBlocked = "client_blocked"
+    public static let clientDeleted = "client_deleted"
+    public static let insufficientBalance = "insufficient_balance"
+    public static let unknownOrder = "unknown_order"
+    public static let orderClosed = "order_closed"
+    public static let unknownPurchase = "unknown_purchase"
+    public static let duplicatePurchase = "duplicate_purchase"
+    public static let returnExceedsPaid = "return_exceeds_paid"
+    public static let invalidAmount = "invalid_amount"
+    public static let outOfOrder = "out_of_order"
+    public static let notAllowed = "not_allowed"
+    public static let invalidEvent = "invalid_event"
+    public static let unknownCard = "unknown_card"
+    public static let unknownLot = "unknown_lot"
+    public static let notCorrectable = "not_correctable"
+    public static let alreadyCorrected = "already_corrected"
+    public static let unknownLevel = "unknown_level"
+}
+
+struct Refuse: Error {
+    var code: String
+    var message: String
+}
+
+extension LedgerState {
+    /// Checks `command` against the state, and when it is accepted appends its events to `out`
+    /// (positions from ``nextPosition`` on) and applies them, so that the next command sees
+    /// them. `now` is the engine's clock, used when the command gives no time.
+    public mutating func execute(_ command: Command, now: Micros, into out: inout [EventRecord]) -> Outcome {
+        if let key = command.key, let answer = idempotency[key] { return .repeated(answer) }
+        let at: Micros
+        if let given = command.at {
+            guard given >= lastEventAt else {
+                return .refused(code: ErrorCode.outOfOrder, message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
+            }
+            at = given
+        } else {
+            at = max(now, lastEventAt)
+        }
+        let start = nextPosition
+        var emitter = Emitter(at: at, client: command.client, key: command.key)
+        do {
+            try decide(command, at: at, emitter: &emitter)
+        } catch let refusal as Refuse {
+            // Recorded when the client is known (support must see why); never for strangers.
+            guard !command.client.isEmpty, clientIndex[command.client] != nil else {
+                return .refused(code: refusal.code, message: refusal.message, recorded: nil)
+            }
+            let amount: Int64? = Self.amount(of: command)
+            let record = EventRecord(position: nextPosition, at: at, client: command.client, idempotencyKey: command.key, derived: false,
+                                     event: .operationRefused(Refusal(code: refusal.code, operation: command.typeName, message: refusal.message, amount: amount)))
+            apply(record)
+            out.append(record)
+            return .refused(code: refusal.code, message: refusal.message, recorded: record.position)
+        } catch {
+            preconditionFailure("decide throws only Refuse")
+        }
+        if let repeatedReturn = emitter.repeatedReturn { return .repeated(.accepted(repeatedReturn)) }
+        for event in emitter.events {
+            var record = event
+            record.position = nextPosition
+            apply(record)
+            out.append(record)
+        }
+        return .accepted(start...(nextPosition - 1))
+    }
+
+    private static func amount(of command: Command) -> Int64? {
+        guard case .event(let e) = command.operation else { return nil }
+        switch e {
+        case .bonusAccrued(let a): return a.amount
+        case .bonusWrittenOff(let o): return o.amount
+        case .bonusReserved(let r): return r.amount
+        case .purchaseMade(let p): return p.paid
+        case .purchaseReturned(let r): return r.amount
+        default: return nil
+        }
+    }
+
+    /// Collects a command's events before they are applied. ``decide`` does not change the
+    /// state: what a derived event depends on that its cause changes (the level after this
+    /// purchase, the debt after this clawback) it computes directly.
+    struct Emitter {
+        var at: Micros
+        var client: String
+        var key: String?
+        var events: [EventRecord] = []
+        var repeatedReturn: ClosedRange<UInt64>? = nil
+
+        mutating func emit(_ event: DomainEvent, at time: Micros? = nil, client other: String? = nil) {
+            events.append(EventRecord(at: time ?? at, client: other ?? client, idempotencyKey: events.isEmpty ? key : nil,
+                                      derived: !events.isEmpty, event: event))
+        }
+    }
+
+    private func liveClient(_ id: String) throws -> Int {
+        guard let index = clientIndex[id] else { throw Refuse(code: ErrorCode.unknownClient, message: "there is no client '\(id)'") }
+        guard !clients[Int(index)].deleted else { throw Refuse(code: ErrorCode.clientDeleted, message: "client '\(id)' was deleted") }
+        return Int(index)
+    }
+
+    private func notBlocked(_ i: Int, _ what: String) throws {
+        if clients[i].blocked {
+            throw Refuse(code: ErrorCode.clientBlocked, message: "client '\(clients[i].id)' is blocked: no \(what) until unblocked")
+        }
+    }
+
+    private func positive(_ amount: Int64, _ field: String) throws {
+        guard amount > 0 else { throw Refuse(code: ErrorCode.invalidAmount, message: "\(field) must be positive, got \(amount)") }
+    }
+
+    /// Free parts of active lots, in the order write-offs consume them: earliest expiry
+    /// first, then earliest accrual.
+    func takes(_ i: Int, amount: Int64, excluding: UInt64? = nil) -> [LotTake] {
+        var order = clients[i].lots.indices.filter { clients[i].lots[$0].free > 0 && clients[i].lots[$0].position != excluding }
+        order.sort {
+            let a = clients[i].lots[$0], b = clients[i].lots[$1]
+            return a.expiresAt != b.expiresAt ? a.expiresAt < b.expiresAt : a.position < b.position
+        }
+        var left = amount
+        var result: [LotTake] = []
+        for l in order where left > 0 {
+            let take = min(left, clients[i].lots[l].free)
+            result.append(LotTake(lot: clients[i].lots[l].position, amount: take))
+            left -= take
+        }
+        return result
+    }
+
+    /// An accrual by the rules: active at once unless told otherwise, living `lifetimeDays`
+    /// from activation, paying the debt first when active at once. `debt` overrides the
+    /// client's debt when the same command changed it before this accrual.
+    private func accrual(_ i: Int, amount: Int64, reason: AccrualReason, at: Micros, activatesAt: Micros? = nil,
+                         expiresAt: Micros? = nil, source: String?, comment: String? = nil, operatorName: String? = nil,
+                         debt: Int64? = nil) -> Accrual {
+        let activates = activatesAt ?? at
+        let expires = expiresAt ?? activates + rules.lifetimeDays * Time.microsPerDay
+        let debtPaid = activates <= at ? min(debt ?? clients[i].balances.debt, amount) : 0
+        return Accrual(amount: amount, reason: reason, activatesAt: activates, expiresAt: expires, source: source,
+                       comment: comment, operatorName: operatorName, debtPaid: debtPaid, customExpiry: expiresAt != nil)
+    }
+
+    /// The level the rules give a client now (nil when no level applies).
+    /// `extra` is a purchase (or a return, negative) the command is adding.
+    func automaticLevel(_ i: Int, at: Micros, extra: Int64? = nil) -> String? {
+        let today = Time.day(of: at)
+        let from = rules.levelWindowDays > 0 ? today - rules.levelWindowDays + 1 : Int64.min
+        var sum: Int64 = extra ?? 0
+        var count: Int64 = extra.map { $0 > 0 ? 1 : -1 } ?? 0
+        for p in clients[i].recentPurchases where Int64(p.day) >= from {
+            sum += p.paid
+            count += p.paid > 0 ? 1 : -1
+        }
+        return rules.level(forAmount: rules.levelBasisIsCount ? count : sum)?.name
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private func decide(_ command: Command, at: Micros, emitter e: inout Emitter) throws {
+        switch command.operation {
+        case .changeRules(let patch):
+            e.emit(.rulesChanged(patch.applied(to: rules)))
+            return
+        case .correct(let lotPosition, let comment):
+            let i = try liveClient(command.client)
+            try correct(i, lotPosition, comment: comment, emitter: &e)
+            return
+        case .setLevel(let level):
+            let i = try liveClient(command.client)
+            if let level, !rules.levels.contains(where: { $0.name == level }) {
+                throw Refuse(code: ErrorCode.unknownLevel, message: "the rules have no level '\(level)' (they have \(rules.levels.map(\.name).joined(separator: ", ")))")
+            }
+            let to = level ?? automaticLevel(i, at: at)
+            e.emit(.levelChanged(LevelChange(from: clients[i].level, to: to, manual: level != nil)))
+            return
+        case .event(let event):
+            try decideEvent(event, command: command, at: at, emitter: &e)
+        }
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private func decideEvent(_ event: DomainEvent, command: Command, at: Micros, emitter e: inout Emitter) throws {
+        switch event {
+        case .system, .segmentDefined, .segmentDeleted, .rulesChanged:
+            e.emit(event)
+            return
+        case .clientRegistered(let r):
+            if let existing = clientIndex[command.client], !clients[Int(existing)].deleted {
+                throw Refuse(code: ErrorCode.duplicateClient, message: "client '\(command.client)' is already registered")
+            }
+            if clientIndex[command.client] != nil {
+                throw Refuse(code: ErrorCode.duplicateClient, message: "client id '\(command.client)' belonged to a deleted client and is not given out again")
+            }
+            guard r.phone != nil || !r.cards.isEmpty else {
+                throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
+            }
+            if let phone = r.phone, let holder = phones[phone] {
+                throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clients[Int(holder)].id)'")
+            }
+            for card in r.cards { if let holder = cards[card] { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clients[Int(holder)].id)'") } }
+            e.emit(event)
+            if rules.welcomeBonus > 0 && r.status == .participant {
+                let expires = at + rules.lifetimeDays * Time.microsPerDay
+                e.emit(.bonusAccrued(Accrual(amount: rules.welcomeBonus, reason: .welcome, activatesAt: at, expiresAt: expires, source: nil)))
+            }
+            return
+        default:
+            break
+        }
+        let i = try liveClient(command.client)
+        let client = clients[i]
+        switch event {
+        case .bonusAccrued(let request):
+            try positive(request.amount, "amount")
+            try notBlocked(i, "accruals")
+            if let expires = request.expiresAt as Micros?, request.customExpiry, expires <= (request.activatesAt == 0 ? at : request.activatesAt) {
+                throw Refuse(code: ErrorCode.invalidEvent, message: "expiresAt \(Time.iso(expires)) is not after the bonuses activate")
+            }
+            let activates = request.activatesAt == 0 ? at : request.activatesAt
+            e.emit(.bonusAccrued(accrual(i, amount: request.amount, reason: request.reason, at: at, activatesAt: activates,
+                                         expiresAt: request.customExpiry ? request.expiresAt : nil, source: request.source,
+                                         comment: request.comment, operatorName: request.operatorName)))
+        case .bonusWrittenOff(let request):
+            try positive(request.amount, "amount")
+            try notBlocked(i, "write-offs")
+            guard request.amount <= client.balances.available else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(client.balances.available))")
+            }
+            var off = request
+            off.lots = takes(i, amount: request.amount)
+            e.emit(.bonusWrittenOff(off))
+        case .bonusReserved(let request):
+            try positive(request.amount, "amount")
+            try notBlocked(i, "reservations")
+            if let order = orders[request.order] {
+                guard order.client == Int32(i) else { throw Refuse(code: ErrorCode.unknownOrder, message: "order '\(request.order)' belongs to another client") }
+                guard order.phase == .open else { throw Refuse(code: ErrorCode.orderClosed, message: "order '\(request.order)' is already \(order.phase == .closed ? "closed" : "cancelled")") }
+            }
+            guard request.amount <= client.balances.available else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(client.balances.available))")
+            }
+            e.emit(.bonusReserved(Reservation(order: request.order, amount: request.amount, lots: takes(i, amount: request.amount))))
+        case .bonusReserveCaptured(let request), .bonusReserveReleased(let request):
+            let order = try openOrder(i, request.order)
+            let amount = request.amount == 0 ? order.reserved : request.amount
+            guard amount > 0, amount <= order.reserved else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "order '\(request.order)' holds \(Money.format(order.reserved)), not \(Money.format(amount))")
+            }
+            if case .bonusReserveCaptured = event {
+                e.emit(.bonusReserveCaptured(Reservation(order: request.order, amount: amount, lots: orderTakes(order, amount))))
+            } else {
+                emitRelease(i, order: request.order, takes: orderTakes(order, amount), at: at, emitter: &e)
+            }
+        case .orderPlaced(let o):
+            if let order = orders[o.order] {
+                guard order.client == Int32(i) else { throw Refuse(code: ErrorCode.unknownOrder, message: "order '\(o.order)' belongs to another client") }
+                guard order.phase == .open else { throw Refuse(code: ErrorCode.orderClosed, message: "order '\(o.order)' is already closed") }
+            }
+            e.emit(event)
+        case .orderClosed(let o), .orderCancelled(let o):
+            let order = try openOrder(i, o.order)
+            e.emit(event)
+            if order.reserved > 0 {
+                if case .orderClosed = event {
+                    e.emit(.bonusReserveCaptured(Reservation(order: o.order, amount: order.reserved, lots: order.lots)))
+                } else {
+                    emitRelease(i, order: o.order, takes: order.lots, at: at, emitter: &e)
+                }
+            }
+        case .purchaseMade(let p):
+            try purchase(i, p, at: at, emitter: &e)
+        case .purchaseReturned(let r):
+            try purchaseReturn(i, r, at: at, emitter: &e)
+        case .mailingSent:
+            try notBlocked(i, "mailings")
+            e.emit(event)
+        case .profileChanged(let requested):
+            e.emit(.profileChanged(try profileChanges(i, requested)))
+        case .cardAdded(let card):
+            if let holder = cards[card], holder != Int32(i) {
+                throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clients[Int(holder)].id)'")
+            }
+            e.emit(event)
+        case .cardRemoved(let card):
+            guard client.cards.contains(card) else { throw Refuse(code: ErrorCode.unknownCard, message: "client '\(client.id)' has no card \(card)") }
+            guard client.phone != nil || client.cards.count > 1 else {
+                throw Refuse(code: ErrorCode.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
+            }
+            e.emit(event)
+        case .clientDeleted:
+            e.emit(event)
+        default:
+            e.emit(event)
+        }
+    }
+
+    private func openOrder(_ i: Int, _ id: String) throws -> OrderState {
+        guard let order = orders[id], order.client == Int32(i) else {
+            throw Refuse(code: ErrorCode.unknownOrder, message: "client '\(clients[i].id)' has no order '\(id)'")
+        }
+        guard order.phase == .open else {
+            throw Refuse(code: ErrorCode.orderClosed, message: "order '\(id)' is already \(order.phase == .closed ? "closed" : "cancelled")")
+        }
+        return order
+    }
+
+    private func orderTakes(_ order: OrderState, _ amount: Int64) -> [LotTake] {
+        var left = amount
+        var result: [LotTake] = []
+        for take in order.lots where left > 0 {
+            let part = min(left, take.amount)
+            result.append(LotTake(lot: take.lot, amount: part))
+            left -= part
+        }
+        return result
+    }
+
+    /// A release; any part that returns to a lot already past its expiry burns at once.
+    private func emitRelease(_ i: Int, order: String, takes: [LotTake], at: Micros, emitter e: inout Emitter) {
+        let amount = takes.reduce(0) { $0 + $1.amount }
+        e.emit(.bonusReserveReleased(Reservation(order: order, amount: amount, lots: takes)))
+        for take in takes {
+            if let l = clients[i].lotIndex(take.lot), clients[i].lots[l].expiresAt <= at {
+                e.emit(.bonusExpired(Expiry(lot: take.lot, amount: take.amount)))
+            }
+        }
+    }
+
+    private func purchase(_ i: Int, _ p: Purchase, at: Micros, emitter e: inout Emitter) throws {
+        guard purchases[p.purchase] == nil else {
+            throw Refuse(code: ErrorCode.duplicatePurchase, message: "purchase '\(p.purchase)' is already recorded")
+        }
+        if p.bonusesSpent > 0 {
+            try notBlocked(i, "bonus payments")
+            guard p.bonusesSpent <= clients[i].balances.available else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(clients[i].balances.available)) are available")
+            }
+        }
+        e.emit(.purchaseMade(p))
+        if p.bonusesSpent > 0 {
+            e.emit(.bonusWrittenOff(WriteOff(amount: p.bonusesSpent, reason: .purchase, purchase: p.purchase, lots: takes(i, amount: p.bonusesSpent))))
+        }
+        let level = clients[i].levelManual ? clients[i].level : automaticLevel(i, at: at, extra: p.paid)
+        if level != clients[i].level {
+            e.emit(.levelChanged(LevelChange(from: clients[i].level, to: level, manual: false)))
+        }
+        let amount = p.paid * rules.basisPoints(level: level) / 10_000
+        guard amount > 0 else { return }
+        if clients[i].blocked {
+            e.emit(.operationRefused(Refusal(code: ErrorCode.clientBlocked, operation: EventKind.bonusAccrued.name,
+                                             message: "no bonuses for purchase \(p.purchase): the client is blocked", amount: amount)))
+            return
+        }
+        let activates = at + rules.pendingDays * Time.microsPerDay
+        e.emit(.bonusAccrued(accrual(i, amount: amount, reason: .purchase, at: at, activatesAt: activates, source: p.purchase)))
+    }
+
+    private func purchaseReturn(_ i: Int, _ r: PurchaseReturn, at: Micros, emitter e: inout Emitter) throws {
+        guard let purchase = purchases[r.purchase], purchase.client == Int32(i) else {
+            throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clients[i].id)' has no purchase '\(r.purchase)'")
+        }
+        if let original = purchase.returns[r.returnID] {
+            e.repeatedReturn = original
+            return
+        }
+        try positive(r.amount, "amount")
+        guard purchase.returnedPaid + r.amount <= purchase.paid else {
+            throw Refuse(code: ErrorCode.returnExceedsPaid, message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(purchase.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
+        }
+        e.emit(.purchaseReturned(r))
+        let returned = purchase.returnedPaid + r.amount
+        // Cumulative shares, so that several partial returns add up to exactly the whole.
+        let claw = purchase.paid == 0 ? 0 : purchase.accrued * returned / purchase.paid - purchase.clawedBack
+        let refund = purchase.paid == 0 ? 0 : purchase.bonusesSpent * returned / purchase.paid - purchase.refunded
+        var debtAfter = clients[i].balances.debt
+        if claw > 0 {
+            var lots: [LotTake] = []
+            var left = claw
+            if let own = purchase.lot, let l = clients[i].lotIndex(own) {
+                let lot = clients[i].lots[l]
+                let takeable = lot.phase == .pending ? lot.remaining : (rules.returnPolicy == .onlyPending ? 0 : lot.free)
+                let take = min(left, max(0, takeable))
+                if take > 0 { lots.append(LotTake(lot: own, amount: take)); left -= take }
+            }
+            var debt: Int64 = 0
+            var forgiven: Int64 = 0
+            switch rules.returnPolicy {
+            case .onlyPending:
+                forgiven = left
+            case .withinBalance:
+                let ownActive = lots.first.flatMap { t in clients[i].lotIndex(t.lot).map { clients[i].lots[$0].phase == .active ? t.amount : 0 } } ?? 0
+                let room = max(0, min(left, clients[i].balances.available - ownActive))
+                lots += takes(i, amount: room, excluding: purchase.lot)
+                let taken = lots.reduce(0) { $0 + $1.amount }
+                forgiven = claw - taken
+            case .unlimited:
+                lots += takes(i, amount: left, excluding: purchase.lot)
+                debt = claw - lots.reduce(0) { $0 + $1.amount }
+            }
+            debtAfter += debt
+            e.emit(.bonusCancelled(Cancellation(amount: claw - debt - forgiven, reason: .return, purchase: r.purchase, returnID: r.returnID,
+                                                lots: lots, debt: debt, forgiven: forgiven)))
+        }
+        if refund > 0 {
+            e.emit(.bonusAccrued(accrual(i, amount: refund, reason: .refund, at: at, source: r.purchase,
+                                         comment: "bonuses spent on the returned share of \(r.purchase)", debt: debtAfter)))
+        }
+        if !clients[i].levelManual {
+            let level = automaticLevel(i, at: at, extra: -r.amount)
+            if level != clients[i].level { e.emit(.levelChanged(LevelChange(from: clients[i].level, to: level, manual: false))) }
+        }
+    }
+
+    private func correct(_ i: Int, _ position: UInt64, comment: String?, emitter e: inout Emitter) throws {
+        guard let l = clients[i].lotIndex(position) else {
+            throw Refuse(code: ErrorCode.unknownLot, message: "client '\(clients[i].id)' has no accrual at position \(position)")
+        }
+        let lot = clients[i].lots[l]
+        guard lot.reason == .manual || lot.reason == .api else {
+            throw Refuse(code: ErrorCode.notCorrectable, message: "only manual accruals can be corrected; the accrual at \(position) is for \(lot.reason.rawValue)")
+        }
+        guard !lot.corrected else { throw Refuse(code: ErrorCode.alreadyCorrected, message: "the accrual at \(position) was already corrected") }
+        let left = lot.phase == .pending ? lot.remaining : lot.free
+        var lots: [LotTake] = left > 0 ? [LotTake(lot: position, amount: left)] : []
+        var debt: Int64 = 0
+        var forgiven: Int64 = 0
+        switch rules.returnPolicy {
+        case .unlimited: debt = lot.spent
+        case .onlyPending: forgiven = lot.spent
+        case .withinBalance:
+            let room = max(0, min(lot.spent, clients[i].balances.available - (lot.phase == .active ? left : 0)))
+            lots += takes(i, amount: room, excluding: position)
+            forgiven = lot.spent - room
+        }
+        let taken = lots.reduce(0) { $0 + $1.amount }
+        e.emit(.bonusCancelled(Cancellation(amount: taken, reason: .correction, correctedLot: position, lots: lots, debt: debt,
+                                            forgiven: forgiven, comment: comment)))
+    }
+
+    private func profileChanges(_ i: Int, _ requested: [FieldChange]) throws -> [FieldChange] {
+        let client = clients[i]
+        var result: [FieldChange] = []
+        var phoneAfter = client.phone
+        for change in requested {
+            let old: String?
+            switch change.field {
+            case "name": old = client.name
+            case "email": old = client.email
+            case "gender": old = client.gender?.rawValue
+            case "place": old = client.place
+            case "status": old = client.status.rawValue
+            case "birthday": old = client.birthday.map(Time.isoDate(day:))
+            case "phone":
+                old = client.phone
+                if let new = change.new, let holder = phones[new], holder != Int32(i) {
+                    throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(new)) belongs to client '\(clients[Int(holder)].id)'")
+                }
+                phoneAfter = change.new
+            default: old = nil
+            }
+            if old != change.new { result.append(FieldChange(field: change.field, old: old, new: change.new)) }
+        }
+        guard phoneAfter != nil || !client.cards.isEmpty else {
+            throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
+        }
+        return result
+    }
+}
+
+extension LedgerState {
+    /// The advance step: appends, in time order, every activation and expiry due at or before
+    /// `time`, and the birthday bonuses of birthdays up to `time` (one a year, for clients
+    /// registered before the birthday). Idempotent: a second run to the same time appends
+    /// nothing. Each event's time is when it fell due (never earlier than the log's last event).
+    public mutating func advance(to time: Micros, into out: inout [EventRecord]) -> (activated: Int, expired: Int, birthdays: Int) {
+        var activated = 0, expired = 0, birthdays = 0
+        let lastDay = Time.day(of: time)
+        if birthdayScanDay == Int64.min {
+            let year = Time.civil(days: lastDay).year
+            birthdayScanDay = Time.days(year: year, month: 1, day: 1) - 1
+        }
+        var day = birthdayScanDay + 1
+        while true {
+            let dayEnd = min(time, (day + 1) * Time.microsPerDay - 1)
+            if day <= lastDay && rules.birthdayBonus > 0 { birthdays += birthdayBonuses(day: day, into: &out) }
+            while let entry = schedule.next, entry.due <= dayEnd {
+                _ = schedule.pop()
+                let i = Int(entry.client)
+                guard let l = clients[i].lotIndex(entry.lot) else { continue }
+                let lot = clients[i].lots[l]
+                let at = max(entry.due, lastEventAt)
+                if lot.phase == .pending && lot.activatesAt == entry.due {
+                    let debtPaid = min(clients[i].balances.debt, lot.remaining)
+                    emit(.bonusActivated(Activation(lot: lot.position, amount: lot.remaining, debtPaid: debtPaid)), at: at, client: i, into: &out)
+                    activated += 1
+                } else if lot.phase == .active && lot.expiresAt == entry.due && lot.free > 0 {
+                    emit(.bonusExpired(Expiry(lot: lot.position, amount: lot.free)), at: at, client: i, into: &out)
+                    expired += 1
+                }
+            }
+            if day >= lastDay { break }
+            day += 1
+        }
+        birthdayScanDay = max(birthdayScanDay, lastDay - 1)
+        if time >= (lastDay + 1) * Time.microsPerDay - 1 { birthdayScanDay = lastDay }
+        advancedTo = max(advancedTo, time)
+        return (activated, expired, birthdays)
+    }
+
+    private mutating func emit(_ event: DomainEvent, at: Micros, client i: Int, into out: inout [EventRecord]) {
+        let record = EventRecord(position: nextPosition, at: at, client: clients[i].id, derived: false, event: event)
+        apply(record)
+        out.append(record)
+    }
+
+    private mutating func birthdayBonuses(day: Int64, into out: inout [EventRecord]) -> Int {
+        let (year, month, dayOfMonth) = Time.civil(days: day)
+        guard let bucket = birthdays[Int(month * 32 + dayOfMonth)] else { return 0 }
+        var count = 0
+        for index in bucket {
+            let i = Int(index)
+            let c = clients[i]
+            guard !c.deleted, !c.blocked, c.status == .participant, c.lastBirthdayBonusYear < year,
+                  let birthday = c.birthday, Time.civil(days: birthday).month == month, Time.civil(days: birthday).day == dayOfMonth,
+                  Time.day(of: c.registeredAt) <= day else { continue }
+            let at = max(day * Time.microsPerDay, lastEventAt)
+            let bonus = accrual(i, amount: rules.birthdayBonus, reason: .birthday, at: at, source: "birthday-\(year)")
+            emit(.bonusAccrued(bonus), at: at, client: i, into: &out)
+            count += 1
+        }
+        return count
+    }
+}

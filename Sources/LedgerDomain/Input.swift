@@ -1,0 +1,352 @@
+/// Why an input line is refused as malformed: `invalid_event`, naming the line and field.
+public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var field: String?
+    public var reason: String
+    public var code: String { ErrorCode.invalidEvent }
+    public var description: String {
+        "line \(line)" + (field.map { ": field '\($0)'" } ?? "") + ": " + reason
+    }
+}
+
+/// Parses the JSON Lines of interface.md into commands, strictly: an unknown type, a missing,
+/// ill-typed or unknown field is an ``InvalidInput`` naming the line and the field.
+public enum CommandParser {
+    /// Types the engine derives itself, which a caller may not submit.
+    static let derivedOnly: Set<String> = ["bonus.activated", "bonus.expired", "bonus.cancelled", "level.changed",
+                                           "segment.entered", "segment.left", "operation.refused"]
+
+    public static func parse(line text: String, number line: Int) throws(InvalidInput) -> Command {
+        let value: JSONValue
+        do { value = try JSONParser.parse(text) } catch {
+            throw InvalidInput(line: line, field: nil, reason: error.description)
+        }
+        guard case .object(let fields) = value else { throw InvalidInput(line: line, field: nil, reason: "a line must be a JSON object") }
+        var f = Fields(fields: fields, line: line)
+        let type = try f.string("type")
+        if derivedOnly.contains(type) {
+            throw InvalidInput(line: line, field: "type", reason: "'\(type)' is derived by the engine and cannot be submitted")
+        }
+        let at = try f.optionalTime("at")
+        let key = try f.optionalString("key")
+        if let key, key.utf8.count > 255 { throw f.bad("key", "is longer than 255 bytes") }
+        let clientless = type == "system" || type == "rules.changed" || type == "segment.defined" || type == "segment.deleted"
+        let client = clientless ? "" : try f.string("client")
+        if client.utf8.count > 64 { throw f.bad("client", "is longer than 64 bytes") }
+        let operation = try parseOperation(type, &f)
+        try f.rejectUnknown()
+        return Command(at: at, client: client, key: key, operation)
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private static func parseOperation(_ type: String, _ f: inout Fields) throws(InvalidInput) -> Command.Operation {
+        switch type {
+        case "client.registered":
+            var cards = try f.optionalStringArray("cards") ?? []
+            if let card = try f.optionalString("card") { cards.insert(card, at: 0) }
+            let phone = try f.optionalPhone("phone")
+            return .event(.clientRegistered(Registration(
+                phone: phone, cards: cards, name: try f.optionalString("name"), email: try f.optionalString("email"),
+                gender: try f.optionalEnum("gender"), birthday: try f.optionalTime("birthday").map(Time.day(of:)),
+                place: try f.optionalString("place"), addedBy: try f.optionalString("addedBy"),
+                status: try f.optionalEnum("status") ?? .participant)))
+        case "client.profile_changed":
+            var changes: [FieldChange] = []
+            for name in ["name", "email", "gender", "place", "status", "birthday", "phone"] where f.has(name) {
+                var new = try f.nullableString(name)
+                if let value = new {
+                    switch name {
+                    case "phone": new = try f.phone(name, value)
+                    case "gender": _ = try f.enumValue(name, value) as Gender
+                    case "status": _ = try f.enumValue(name, value) as ParticipationStatus
+                    case "birthday": guard let t = Time.parse(value) else { throw f.bad(name, "is not a date like 2025-03-01") }; new = Time.isoDate(day: Time.day(of: t))
+                    default: break
+                    }
+                }
+                changes.append(FieldChange(field: name, old: nil, new: new))
+            }
+            guard !changes.isEmpty else { throw f.bad(nil, "a profile change names at least one of name, email, gender, place, status, birthday, phone") }
+            return .event(.profileChanged(changes))
+        case "client.card_added": return .event(.cardAdded(try f.string("card")))
+        case "client.card_removed": return .event(.cardRemoved(try f.string("card")))
+        case "client.blocked": return .event(.clientBlocked(comment: try f.optionalString("comment")))
+        case "client.unblocked": return .event(.clientUnblocked(comment: try f.optionalString("comment")))
+        case "client.deleted": return .event(.clientDeleted(comment: try f.optionalString("comment")))
+        case "bonus.accrued":
+            let reason: AccrualReason = try f.optionalEnum("reason") ?? .manual
+            guard reason != .purchase && reason != .refund else {
+                throw f.bad("reason", "'\(reason.rawValue)' accruals are made by the engine (a purchase's bonuses come with purchase.made)")
+            }
+            let expiresAt = try f.optionalTime("expiresAt")
+            return .event(.bonusAccrued(Accrual(
+                amount: try f.int("amount"), reason: reason, activatesAt: try f.optionalTime("activatesAt") ?? 0,
+                expiresAt: expiresAt ?? 0, source: try f.optionalString("source"), comment: try f.optionalString("comment"),
+                operatorName: try f.optionalString("operator"), customExpiry: expiresAt != nil)))
+        case "bonus.written_off":
+            return .event(.bonusWrittenOff(WriteOff(
+                amount: try f.int("amount"), reason: try f.optionalEnum("reason") ?? .manual, purchase: try f.optionalString("purchase"),
+                comment: try f.optionalString("comment"), operatorName: try f.optionalString("operator"), lots: [])))
+        case "bonus.reserved":
+            return .event(.bonusReserved(Reservation(order: try f.string("order"), amount: try f.int("amount"), lots: [])))
+        case "bonus.reserve_captured", "bonus.reserve_released":
+            let r = Reservation(order: try f.string("order"), amount: try f.optionalInt("amount") ?? 0, lots: [])
+            if r.amount < 0 { throw f.bad("amount", "must be positive") }
+            return .event(type == "bonus.reserve_captured" ? .bonusReserveCaptured(r) : .bonusReserveReleased(r))
+        case "bonus.corrected":
+            let lot = try f.int("accrual")
+            guard lot >= 0 else { throw f.bad("accrual", "must be the position of an accrual") }
+            return .correct(lot: UInt64(lot), comment: try f.optionalString("comment"))
+        case "order.placed": return .event(.orderPlaced(OrderEvent(order: try f.string("order"), amount: try f.optionalInt("amount"))))
+        case "order.closed": return .event(.orderClosed(OrderEvent(order: try f.string("order"), amount: nil)))
+        case "order.cancelled": return .event(.orderCancelled(OrderEvent(order: try f.string("order"), amount: nil)))
+        case "purchase.made":
+            let total = try f.int("total")
+            let spent = try f.optionalInt("bonusesSpent") ?? 0
+            let paid = try f.optionalInt("paid") ?? total - spent
+            guard total >= 0 else { throw f.bad("total", "must not be negative") }
+            guard spent >= 0 else { throw f.bad("bonusesSpent", "must not be negative") }
+            guard paid >= 0, paid + spent <= total else { throw f.bad("paid", "must be between 0 and total − bonusesSpent (\(total - spent)), got \(paid)") }
+            return .event(.purchaseMade(Purchase(
+                purchase: try f.string("purchase"), total: total, paid: paid, bonusesSpent: spent, store: try f.optionalString("store"),
+                seller: try f.optionalString("seller"), items: try f.items("items"), promotion: try f.optionalString("promotion"),
+                promoCode: try f.optionalString("promoCode"))))
+        case "purchase.returned":
+            return .event(.purchaseReturned(PurchaseReturn(
+                purchase: try f.string("purchase"), returnID: try f.string("return"), amount: try f.int("amount"),
+                items: try f.items("items"), store: try f.optionalString("store"), acceptedBy: try f.optionalString("acceptedBy"))))
+        case "mailing.sent", "mailing.delivered", "mailing.opened", "mailing.clicked", "mailing.goal_reached", "mailing.failed":
+            let m = MailingEvent(mailing: try f.string("mailing"), channel: try f.enumField("channel"),
+                                 kind: try f.optionalEnum("kind") ?? .manual, error: try f.optionalString("error"))
+            switch type {
+            case "mailing.sent": return .event(.mailingSent(m))
+            case "mailing.delivered": return .event(.mailingDelivered(m))
+            case "mailing.opened": return .event(.mailingOpened(m))
+            case "mailing.clicked": return .event(.mailingClicked(m))
+            case "mailing.goal_reached": return .event(.mailingGoalReached(m))
+            default: return .event(.mailingFailed(m))
+            }
+        case "messenger.subscribed": return .event(.messengerSubscribed(try f.enumField("channel")))
+        case "messenger.unsubscribed": return .event(.messengerUnsubscribed(try f.enumField("channel")))
+        case "segment.assigned": return .event(.segmentAssigned(try f.string("segment")))
+        case "segment.unassigned": return .event(.segmentUnassigned(try f.string("segment")))
+        case "wallet.installed": return .event(.walletInstalled(try f.enumField("platform")))
+        case "wallet.removed": return .event(.walletRemoved(try f.enumField("platform")))
+        case "level.set":
+            guard f.has("level") else { throw f.bad("level", "is missing (null sets the level back to the rules')") }
+            return .setLevel(try f.nullableString("level"))
+        case "nps.rated":
+            let score = try f.int("score")
+            guard (0...10).contains(score) else { throw f.bad("score", "must be 0 to 10, got \(score)") }
+            return .event(.npsRated(score: score, comment: try f.optionalString("comment")))
+        case "note.added": return .event(.noteAdded(try f.string("text")))
+        case "custom": return .event(.custom(NamedEvent(name: try f.string("name"), context: try f.context("context"))))
+        case "system": return .event(.system(NamedEvent(name: try f.string("name"), context: try f.context("context"))))
+        case "rules.changed": return .changeRules(try f.rules("rules"))
+        case "segment.defined":
+            let filters = try f.raw("filters")
+            guard case .array = filters else { throw f.bad("filters", "must be a JSON array of filters") }
+            return .event(.segmentDefined(SegmentDefinition(name: try f.string("name"), color: try f.optionalString("color"),
+                                                            filters: filters.text, version: try f.optionalInt("version") ?? 1)))
+        case "segment.deleted": return .event(.segmentDeleted(try f.string("name")))
+        default:
+            throw InvalidInput(line: f.line, field: "type", reason: "'\(type)' is not an event type (see interface.md)")
+        }
+    }
+}
+
+/// Typed access to an input object's fields; remembers which were read, so that an unknown
+/// field can be reported.
+struct Fields {
+    let fields: [(String, JSONValue)]
+    let line: Int
+    var used: Set<String> = ["type", "at", "client", "key"]
+
+    init(fields: [(String, JSONValue)], line: Int) {
+        self.fields = fields
+        self.line = line
+    }
+
+    func bad(_ field: String?, _ reason: String) -> InvalidInput { InvalidInput(line: line, field: field, reason: reason) }
+
+    func has(_ name: String) -> Bool { fields.contains { $0.0 == name } }
+
+    mutating func raw(_ name: String) throws(InvalidInput) -> JSONValue {
+        used.insert(name)
+        guard let value = fields.first(where: { $0.0 == name })?.1 else { throw bad(name, "is missing") }
+        return value
+    }
+
+    mutating func optionalRaw(_ name: String) -> JSONValue? {
+        used.insert(name)
+        guard let value = fields.first(where: { $0.0 == name })?.1, value != .null else { return nil }
+        return value
+    }
+
+    func rejectUnknown() throws(InvalidInput) {
+        if let unknown = fields.first(where: { !used.contains($0.0) }) {
+            throw bad(unknown.0, "is not a field of this event type")
+        }
+    }
+
+    mutating func string(_ name: String) throws(InvalidInput) -> String {
+        guard case .string(let s) = try raw(name) else { throw bad(name, "must be a string") }
+        guard !s.isEmpty else { throw bad(name, "must not be empty") }
+        return s
+    }
+
+    mutating func optionalString(_ name: String) throws(InvalidInput) -> String? {
+        guard let value = optionalRaw(name) else { return nil }
+        guard case .string(let s) = value else { throw bad(name, "must be a string") }
+        return s.isEmpty ? nil : s
+    }
+
+    /// A string that may be given as null (to clear it).
+    mutating func nullableString(_ name: String) throws(InvalidInput) -> String? {
+        try optionalString(name)
+    }
+
+    mutating func optionalStringArray(_ name: String) throws(InvalidInput) -> [String]? {
+        guard let value = optionalRaw(name) else { return nil }
+        guard case .array(let items) = value else { throw bad(name, "must be an array of strings") }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let s) = item, !s.isEmpty else { throw bad(name, "must be an array of non-empty strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    mutating func int(_ name: String) throws(InvalidInput) -> Int64 {
+        guard case .integer(let i) = try raw(name) else { throw bad(name, "must be an integer (minor units: 1 bonus or rouble = 100)") }
+        return i
+    }
+
+    mutating func optionalInt(_ name: String) throws(InvalidInput) -> Int64? {
+        guard let value = optionalRaw(name) else { return nil }
+        guard case .integer(let i) = value else { throw bad(name, "must be an integer") }
+        return i
+    }
+
+    mutating func optionalTime(_ name: String) throws(InvalidInput) -> Micros? {
+        guard let value = optionalRaw(name) else { return nil }
+        guard case .string(let s) = value, let t = Time.parse(s) else {
+            throw bad(name, "must be an ISO 8601 time like 2025-03-01T10:00:00Z or a date like 2025-03-01")
+        }
+        return t
+    }
+
+    func phone(_ name: String, _ text: String) throws(InvalidInput) -> String {
+        guard let normalized = Phone.normalize(text) else { throw bad(name, "'\(text)' is not a phone number") }
+        return normalized
+    }
+
+    mutating func optionalPhone(_ name: String) throws(InvalidInput) -> String? {
+        guard let text = try optionalString(name) else { return nil }
+        return try phone(name, text)
+    }
+
+    func enumValue<E: RawRepresentable & CaseIterable>(_ name: String, _ text: String) throws(InvalidInput) -> E where E.RawValue == String {
+        guard let value = E(rawValue: text) else {
+            throw bad(name, "'\(text)' is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    mutating func enumField<E: RawRepresentable & CaseIterable>(_ name: String) throws(InvalidInput) -> E where E.RawValue == String {
+        try enumValue(name, try string(name))
+    }
+
+    mutating func optionalEnum<E: RawRepresentable & CaseIterable>(_ name: String) throws(InvalidInput) -> E? where E.RawValue == String {
+        guard let text = try optionalString(name) else { return nil }
+        return try enumValue(name, text)
+    }
+
+    mutating func items(_ name: String) throws(InvalidInput) -> [Item] {
+        guard let value = optionalRaw(name) else { return [] }
+        guard case .array(let list) = value else { throw bad(name, "must be an array of items") }
+        var items: [Item] = []
+        for (index, element) in list.enumerated() {
+            guard case .object(let fields) = element else { throw bad("\(name)[\(index)]", "must be an object") }
+            var f = Fields(fields: fields, line: line)
+            f.used = []
+            let field = "\(name)[\(index)]."
+            func prefixed(_ e: InvalidInput) -> InvalidInput { InvalidInput(line: e.line, field: field + (e.field ?? ""), reason: e.reason) }
+            do throws(InvalidInput) {
+                let item = Item(sku: try f.string("sku"), name: try f.optionalString("name") ?? "", category: try f.optionalString("category") ?? "",
+                                quantity: try f.optionalInt("qty") ?? 1, price: try f.int("price"))
+                guard item.quantity > 0 else { throw f.bad("qty", "must be positive") }
+                guard item.price >= 0 else { throw f.bad("price", "must not be negative") }
+                try f.rejectUnknown()
+                items.append(item)
+            } catch { throw prefixed(error) }
+        }
+        return items
+    }
+
+    mutating func context(_ name: String) throws(InvalidInput) -> [(String, ContextValue)] {
+        guard let value = optionalRaw(name) else { return [] }
+        guard case .object(let fields) = value else { throw bad(name, "must be an object of variables") }
+        var out: [(String, ContextValue)] = []
+        for (key, v) in fields {
+            switch v {
+            case .string(let s):
+                // A full ISO 8601 time is a date; any other text a string.
+                if s.count >= 20, let t = Time.parse(s) { out.append((key, .date(t))) } else { out.append((key, .string(s))) }
+            case .integer(let i): out.append((key, .number(Double(i))))
+            case .number(let d): out.append((key, .number(d)))
+            case .bool(let b): out.append((key, .bool(b)))
+            default: throw bad("\(name).\(key)", "must be a string, number, boolean or date")
+            }
+        }
+        return out
+    }
+
+    mutating func rules(_ name: String) throws(InvalidInput) -> RulesPatch {
+        guard case .object(let fields) = try raw(name) else { throw bad(name, "must be an object") }
+        var f = Fields(fields: fields, line: line)
+        f.used = []
+        var patch = RulesPatch()
+        func basisPoints(_ v: JSONValue, _ field: String) throws(InvalidInput) -> Int64 {
+            switch v {
+            case .integer(let i): guard (0...100).contains(i) else { throw bad(field, "must be 0 to 100") }; return i * 100
+            case .number(let d): guard (0...100).contains(d) else { throw bad(field, "must be 0 to 100") }; return Int64((d * 100).rounded())
+            default: throw bad(field, "must be a number (a percent)")
+            }
+        }
+        if let v = f.optionalRaw("accrualPercent") { patch.accrualBasisPoints = try basisPoints(v, "rules.accrualPercent") }
+        func days(_ key: String) throws(InvalidInput) -> Int64? {
+            guard let d = try f.optionalInt(key) else { return nil }
+            guard d >= 0 && d <= 36_500 else { throw bad("rules.\(key)", "must be 0 to 36500 days") }
+            return d
+        }
+        patch.pendingDays = try days("pendingDays")
+        patch.lifetimeDays = try days("lifetimeDays")
+        if let life = patch.lifetimeDays, life == 0 { throw bad("rules.lifetimeDays", "must be at least 1 day") }
+        patch.levelWindowDays = try days("levelWindowDays")
+        patch.returnPolicy = try f.optionalEnum("returnPolicy")
+        patch.birthdayBonus = try f.optionalInt("birthdayBonus")
+        patch.welcomeBonus = try f.optionalInt("welcomeBonus")
+        if (patch.birthdayBonus ?? 0) < 0 || (patch.welcomeBonus ?? 0) < 0 { throw bad("rules", "bonus amounts must not be negative") }
+        if let basis = try f.optionalString("levelBasis") {
+            guard basis == "sum" || basis == "count" else { throw bad("rules.levelBasis", "must be sum or count") }
+            patch.levelBasisIsCount = basis == "count"
+        }
+        if let levels = f.optionalRaw("levels") {
+            guard case .array(let list) = levels else { throw bad("rules.levels", "must be an array") }
+            var out: [LevelRule] = []
+            for (index, element) in list.enumerated() {
+                guard case .object(let lf) = element else { throw bad("rules.levels[\(index)]", "must be an object") }
+                var l = Fields(fields: lf, line: line)
+                l.used = []
+                let levelName = try l.string("name")
+                let threshold = try l.optionalInt("threshold") ?? 0
+                let percent = try l.optionalRaw("percent").map { (v) throws(InvalidInput) in try basisPoints(v, "rules.levels[\(index)].percent") } ?? 500
+                try l.rejectUnknown()
+                out.append(LevelRule(name: levelName, threshold: threshold, percentBasisPoints: percent))
+            }
+            patch.levels = out
+        }
+        do { try f.rejectUnknown() } catch { throw InvalidInput(line: line, field: "rules." + (error.field ?? ""), reason: error.reason) }
+        return patch
+    }
+}

@@ -1,0 +1,527 @@
+/// A lot: what one accrual put on a client's account, and what is left of it.
+public struct Lot: Sendable, Equatable {
+    public enum Phase: UInt8, Sendable { case pending, active, expired }
+    /// The position of the accrual: the lot's identity.
+    public var position: UInt64
+    public var amount: Int64
+    /// Not yet spent, expired, cancelled or paid to a debt (includes `reserved`).
+    public var remaining: Int64
+    /// Held by orders not yet closed.
+    public var reserved: Int64
+    /// Written off or captured from this lot.
+    public var spent: Int64 = 0
+    public var accruedAt: Micros
+    public var activatesAt: Micros
+    public var expiresAt: Micros
+    public var phase: Phase
+    public var reason: AccrualReason
+    public var source: String?
+    public var corrected: Bool
+    /// What can be spent now: active, not reserved.
+    public var free: Int64 { phase == .active ? remaining - reserved : 0 }
+}
+
+/// A client's balances in bonus minor units (1 bonus = 100). The ledger keeps
+/// `accrued = available + pending + reserved + used + expired + cancelled` at every step;
+/// `available` goes below zero only when a return or correction under the `unlimited` policy
+/// leaves a debt.
+public struct Balances: Sendable, Equatable {
+    public var available: Int64 = 0
+    public var pending: Int64 = 0
+    public var reserved: Int64 = 0
+    public var used: Int64 = 0
+    public var expired: Int64 = 0
+    public var accrued: Int64 = 0
+    /// Taken back by returns and corrections (debt included).
+    public var cancelled: Int64 = 0
+    /// Outstanding debt (already counted inside `available`).
+    public var debt: Int64 = 0
+    public init() {}
+}
+
+public struct ClientStats: Sendable, Equatable {
+    public var purchaseCount: Int64 = 0
+    /// Paid money, kopecks.
+    public var purchaseSum: Int64 = 0
+    public var returnCount: Int64 = 0
+    public var returnSum: Int64 = 0
+    public var maxCheck: Int64 = 0
+    public var firstPurchaseAt: Micros?
+    public var lastPurchaseAt: Micros?
+    public var averageCheck: Int64 { purchaseCount == 0 ? 0 : purchaseSum / purchaseCount }
+}
+
+public struct MessengerState: Sendable, Equatable {
+    public var subscribed: Bool = false
+    public var lastContactAt: Micros?
+    public var received: Int64 = 0
+}
+
+/// Everything the ledger knows of one client.
+public struct ClientState: Sendable {
+    public var id: String
+    public var name: String?
+    public var phone: String?
+    public var email: String?
+    public var gender: Gender?
+    public var birthday: Int64?
+    public var place: String?
+    public var addedBy: String?
+    public var cards: [String] = []
+    public var status: ParticipationStatus
+    public var blocked = false
+    public var deleted = false
+    public var registeredAt: Micros
+    public var level: String?
+    public var levelManual = false
+    public var lots: [Lot] = []
+    public var balances = Balances()
+    public var stats = ClientStats()
+    /// (day, paid) of purchases inside the level window, for level thresholds.
+    public var recentPurchases: [(day: Int32, paid: Int64)] = []
+    public var wallet: Set<WalletPlatform> = []
+    public var messengers: [Channel: MessengerState] = [:]
+    public var nps: [(at: Micros, score: Int64, comment: String?)] = []
+    public var notes: [(at: Micros, text: String)] = []
+    public var segments: Set<String> = []
+    /// The client's purchases, in order (ids into ``LedgerState/purchases``).
+    public var purchaseIDs: [String] = []
+    public var lastBirthdayBonusYear: Int64 = Int64.min
+    public var eventCount: Int64 = 0
+    public var lastEventAt: Micros = 0
+
+    /// The journal's display name: the name; else the phone; else `Без имени`.
+    public var displayName: String {
+        if let name, !name.isEmpty { return name }
+        if let phone { return Phone.display(phone) }
+        return ClientState.noName
+    }
+    public static let noName = "Без имени"
+    public static let noNameEnglish = "No name"
+
+    /// The status the card shows: blocked overrides participant or subscriber.
+    public var shownStatus: ParticipationStatus { blocked ? .blocked : status }
+
+    func lotIndex(_ position: UInt64) -> Int? {
+        // Lots are in position order: binary search.
+        var low = 0
+        var high = lots.count
+        while low < high {
+            let mid = (low + high) / 2
+            if lots[mid].position < position { low = mid + 1 } else { high = mid }
+        }
+        return low < lots.count && lots[low].position == position ? low : nil
+    }
+}
+
+public struct PurchaseState: Sendable {
+    public var client: Int32
+    public var at: Micros
+    public var paid: Int64
+    public var bonusesSpent: Int64
+    public var returnedPaid: Int64 = 0
+    /// Bonuses intended to be taken back so far (taken + debt + forgiven).
+    public var clawedBack: Int64 = 0
+    /// Spent bonuses given back so far.
+    public var refunded: Int64 = 0
+    /// The purchase's own accrual (its lot).
+    public var lot: UInt64?
+    public var accrued: Int64 = 0
+    public var returns: [String: ClosedRange<UInt64>] = [:]
+}
+
+public struct OrderState: Sendable {
+    public enum Phase: UInt8, Sendable { case open, closed, cancelled }
+    public var client: Int32
+    public var phase: Phase = .open
+    public var reserved: Int64 = 0
+    /// What each lot holds for this order.
+    public var lots: [LotTake] = []
+}
+
+/// What an idempotency key answers: the positions of the original command's events, or the
+/// refusal recorded for it.
+public enum IdempotentAnswer: Sendable, Equatable {
+    case accepted(ClosedRange<UInt64>)
+    case refused(code: String, message: String)
+}
+
+/// Due activations and expiries, by time (a binary min-heap). Entries may be stale (a lot
+/// since spent or activated); whoever pops one checks the lot.
+struct Schedule: Sendable {
+    struct Entry: Sendable {
+        var due: Micros
+        var client: Int32
+        var lot: UInt64
+    }
+    private(set) var entries: [Entry] = []
+
+    var count: Int { entries.count }
+    var next: Entry? { entries.first }
+
+    mutating func push(_ entry: Entry) {
+        entries.append(entry)
+        var i = entries.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if entries[parent].due <= entries[i].due { break }
+            entries.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard !entries.isEmpty else { return nil }
+        let top = entries[0]
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < entries.count && entries[l].due < entries[smallest].due { smallest = l }
+                if r < entries.count && entries[r].due < entries[smallest].due { smallest = r }
+                if smallest == i { break }
+                entries.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return top
+    }
+
+    mutating func removeAll() { entries.removeAll() }
+}
+
+/// The whole state of a ledger: every projection the engine keeps, rebuilt from the log by
+/// ``apply(_:)`` alone. Nothing else changes it, so replaying the log gives the live state.
+public struct LedgerState: Sendable {
+    public internal(set) var clients: [ClientState] = []
+    public internal(set) var clientIndex: [String: Int32] = [:]
+    public internal(set) var phones: [String: Int32] = [:]
+    public internal(set) var cards: [String: Int32] = [:]
+    public internal(set) var purchases: [String: PurchaseState] = [:]
+    public internal(set) var orders: [String: OrderState] = [:]
+    public internal(set) var idempotency: [String: IdempotentAnswer] = [:]
+    public internal(set) var rules = Rules()
+    public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
+    /// The position after the last applied event, and that event's time.
+    public internal(set) var nextPosition: UInt64 = 0
+    public internal(set) var lastEventAt: Micros = Int64.min
+    /// The time the last advance step reached.
+    public internal(set) var advancedTo: Micros = Int64.min
+    public internal(set) var typeCounts: [UInt32: Int64] = [:]
+    /// Events whose type or fields this reader did not know (skipped, and counted here).
+    public internal(set) var unknownTypeEvents: Int64 = 0
+    public internal(set) var unknownFields: Int64 = 0
+    var schedule = Schedule()
+    /// Clients by birthday (month * 32 + day), for the birthday bonus.
+    var birthdays: [Int: [Int32]] = [:]
+    /// The last day the birthday scan of the advance step covered (not persisted: after a
+    /// replay the scan starts again at 1 January of the year it reaches, which is safe because
+    /// a client gets at most one birthday bonus a year).
+    var birthdayScanDay: Int64 = Int64.min
+    /// The command being applied: its idempotency key and the return it answers to.
+    private var openKey: String?
+    private var openReturn: (purchase: String, returnID: String)?
+
+    public init() {}
+
+    public func client(_ id: String) -> ClientState? { clientIndex[id].map { clients[Int($0)] } }
+
+    /// Applies one event. The events must come in log order; `record.position` must be the
+    /// state's `nextPosition`.
+    public mutating func apply(_ record: EventRecord) {
+        precondition(record.position == nextPosition, "events must be applied in log order without a gap")
+        nextPosition = record.position + 1
+        lastEventAt = max(lastEventAt, record.at)
+        typeCounts[record.event.typeCode, default: 0] += 1
+        noteIdempotency(record)
+        let index = record.client.isEmpty ? nil : clientIndex[record.client]
+        if let index {
+            clients[Int(index)].eventCount += 1
+            clients[Int(index)].lastEventAt = record.at
+        }
+        switch record.event {
+        case .clientRegistered(let r):
+            register(record, r)
+        case .rulesChanged(let rules):
+            self.rules = rules
+        case .segmentDefined(let definition):
+            segmentDefinitions[definition.name] = definition
+        case .segmentDeleted(let name):
+            segmentDefinitions[name] = nil
+        case .system:
+            break
+        default:
+            guard let index else { return }
+            applyToClient(Int(index), record)
+        }
+    }
+
+    /// Notes an event skipped because this reader does not know its type.
+    public mutating func skipUnknown(position: UInt64, at: Micros) {
+        precondition(position == nextPosition)
+        nextPosition = position + 1
+        lastEventAt = max(lastEventAt, at)
+        unknownTypeEvents += 1
+    }
+
+    public mutating func noteUnknownFields(_ count: Int) { unknownFields += Int64(count) }
+
+    private mutating func noteIdempotency(_ record: EventRecord) {
+        if !record.derived {
+            openKey = record.idempotencyKey
+            openReturn = nil
+            if let key = record.idempotencyKey {
+                if case .operationRefused(let r) = record.event {
+                    idempotency[key] = .refused(code: r.code, message: r.message)
+                } else {
+                    idempotency[key] = .accepted(record.position...record.position)
+                }
+            }
+        } else if let key = openKey, case .accepted(let range)? = idempotency[key] {
+            idempotency[key] = .accepted(range.lowerBound...record.position)
+        }
+        if let open = openReturn, record.derived, let first = purchases[open.purchase]?.returns[open.returnID]?.lowerBound {
+            purchases[open.purchase]?.returns[open.returnID] = first...record.position
+        }
+    }
+
+    private mutating func register(_ record: EventRecord, _ r: Registration) {
+        let index = Int32(clients.count)
+        var client = ClientState(id: record.client, status: r.status, registeredAt: record.at)
+        client.name = r.name
+        client.phone = r.phone
+        client.email = r.email
+        client.gender = r.gender
+        client.birthday = r.birthday
+        client.place = r.place
+        client.addedBy = r.addedBy
+        client.cards = r.cards
+        client.eventCount = 1
+        client.lastEventAt = record.at
+        clients.append(client)
+        clientIndex[record.client] = index
+        if let phone = r.phone { phones[phone] = index }
+        for card in r.cards { cards[card] = index }
+        if let birthday = r.birthday { noteBirthday(index, birthday) }
+    }
+
+    private mutating func noteBirthday(_ index: Int32, _ day: Int64) {
+        let (_, m, d) = Time.civil(days: day)
+        birthdays[Int(m * 32 + d), default: []].append(index)
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private mutating func applyToClient(_ i: Int, _ record: EventRecord) {
+        switch record.event {
+        case .bonusAccrued(let a):
+            let active = a.activatesAt <= record.at
+            let lot = Lot(position: record.position, amount: a.amount, remaining: a.amount - a.debtPaid, reserved: 0,
+                          accruedAt: record.at, activatesAt: a.activatesAt, expiresAt: a.expiresAt,
+                          phase: active ? .active : .pending, reason: a.reason, source: a.source, corrected: false)
+            if a.reason == .refund, let source = a.source { purchases[source]?.refunded += a.amount }
+            clients[i].lots.append(lot)
+            clients[i].balances.accrued += a.amount
+            if active {
+                // available = active remaining − reserved − debt: the part that pays the debt
+                // leaves the lot and the debt together, so available grows by the whole amount.
+                clients[i].balances.debt -= a.debtPaid
+                clients[i].balances.available += a.amount
+                schedule.push(.init(due: a.expiresAt, client: Int32(i), lot: record.position))
+            } else {
+                clients[i].balances.pending += a.amount
+                schedule.push(.init(due: a.activatesAt, client: Int32(i), lot: record.position))
+            }
+            if a.reason == .purchase, let source = a.source {
+                purchases[source]?.lot = record.position
+                purchases[source]?.accrued = a.amount
+            }
+            if a.reason == .birthday {
+                clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: record.at)).year
+            }
+        case .bonusActivated(let a):
+            guard let l = clients[i].lotIndex(a.lot) else { return }
+            // What is left of the lot (a return may have taken part while it was pending)
+            // moves from pending to available; a part of it pays the debt (see accrual).
+            let left = clients[i].lots[l].remaining
+            clients[i].lots[l].phase = .active
+            clients[i].lots[l].remaining -= a.debtPaid
+            clients[i].balances.pending -= left
+            clients[i].balances.available += left
+            clients[i].balances.debt -= a.debtPaid
+            schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: a.lot))
+        case .bonusWrittenOff(let o):
+            for take in o.lots {
+                if let l = clients[i].lotIndex(take.lot) {
+                    clients[i].lots[l].remaining -= take.amount
+                    clients[i].lots[l].spent += take.amount
+                }
+            }
+            clients[i].balances.available -= o.amount
+            clients[i].balances.used += o.amount
+        case .bonusReserved(let r):
+            for take in r.lots { if let l = clients[i].lotIndex(take.lot) { clients[i].lots[l].reserved += take.amount } }
+            clients[i].balances.available -= r.amount
+            clients[i].balances.reserved += r.amount
+            var order = orders[r.order] ?? OrderState(client: Int32(i))
+            order.reserved += r.amount
+            order.lots += r.lots
+            orders[r.order] = order
+        case .bonusReserveCaptured(let r):
+            for take in r.lots {
+                if let l = clients[i].lotIndex(take.lot) {
+                    clients[i].lots[l].reserved -= take.amount
+                    clients[i].lots[l].remaining -= take.amount
+                    clients[i].lots[l].spent += take.amount
+                }
+            }
+            clients[i].balances.reserved -= r.amount
+            clients[i].balances.used += r.amount
+            releaseFromOrder(r)
+        case .bonusReserveReleased(let r):
+            for take in r.lots { if let l = clients[i].lotIndex(take.lot) { clients[i].lots[l].reserved -= take.amount } }
+            clients[i].balances.reserved -= r.amount
+            clients[i].balances.available += r.amount
+            releaseFromOrder(r)
+        case .bonusExpired(let e):
+            guard let l = clients[i].lotIndex(e.lot) else { return }
+            clients[i].lots[l].remaining -= e.amount
+            clients[i].lots[l].phase = .expired
+            clients[i].balances.available -= e.amount
+            clients[i].balances.expired += e.amount
+        case .bonusCancelled(let c):
+            var fromPending: Int64 = 0
+            for take in c.lots {
+                guard let l = clients[i].lotIndex(take.lot) else { continue }
+                if clients[i].lots[l].phase == .pending { fromPending += take.amount }
+                clients[i].lots[l].remaining -= take.amount
+                if c.reason == .correction && take.lot == c.correctedLot { clients[i].lots[l].corrected = true }
+            }
+            if let lot = c.correctedLot, let l = clients[i].lotIndex(lot) { clients[i].lots[l].corrected = true }
+            let taken = c.lots.reduce(0) { $0 + $1.amount }
+            clients[i].balances.pending -= fromPending
+            clients[i].balances.available -= taken - fromPending
+            clients[i].balances.available -= c.debt
+            clients[i].balances.debt += c.debt
+            clients[i].balances.cancelled += taken + c.debt
+            if let purchase = c.purchase { purchases[purchase]?.clawedBack += taken + c.debt + c.forgiven }
+        case .purchaseMade(let p):
+            purchases[p.purchase] = PurchaseState(client: Int32(i), at: record.at, paid: p.paid, bonusesSpent: p.bonusesSpent)
+            var s = clients[i].stats
+            s.purchaseCount += 1
+            s.purchaseSum += p.paid
+            s.maxCheck = max(s.maxCheck, p.paid)
+            if s.firstPurchaseAt == nil { s.firstPurchaseAt = record.at }
+            s.lastPurchaseAt = record.at
+            clients[i].stats = s
+            clients[i].recentPurchases.append((Int32(Time.day(of: record.at)), p.paid))
+            clients[i].purchaseIDs.append(p.purchase)
+        case .purchaseReturned(let r):
+            purchases[r.purchase]?.returnedPaid += r.amount
+            purchases[r.purchase]?.returns[r.returnID] = record.position...record.position
+            openReturn = (r.purchase, r.returnID)
+            clients[i].stats.returnCount += 1
+            clients[i].stats.returnSum += r.amount
+            clients[i].recentPurchases.append((Int32(Time.day(of: record.at)), -r.amount))
+        case .orderPlaced(let o):
+            if orders[o.order] == nil { orders[o.order] = OrderState(client: Int32(i)) }
+        case .orderClosed(let o):
+            orders[o.order, default: OrderState(client: Int32(i))].phase = .closed
+        case .orderCancelled(let o):
+            orders[o.order, default: OrderState(client: Int32(i))].phase = .cancelled
+        case .mailingSent(let m), .mailingDelivered(let m):
+            var state = clients[i].messengers[m.channel] ?? MessengerState()
+            state.lastContactAt = record.at
+            if case .mailingDelivered = record.event { state.received += 1 }
+            clients[i].messengers[m.channel] = state
+        case .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
+            break
+        case .messengerSubscribed(let c):
+            clients[i].messengers[c, default: MessengerState()].subscribed = true
+        case .messengerUnsubscribed(let c):
+            clients[i].messengers[c, default: MessengerState()].subscribed = false
+        case .segmentEntered(let s), .segmentAssigned(let s):
+            clients[i].segments.insert(s)
+        case .segmentLeft(let s), .segmentUnassigned(let s):
+            clients[i].segments.remove(s)
+        case .profileChanged(let changes):
+            for change in changes { applyProfile(i, change) }
+        case .cardAdded(let card):
+            clients[i].cards.append(card)
+            cards[card] = Int32(i)
+        case .cardRemoved(let card):
+            clients[i].cards.removeAll { $0 == card }
+            if cards[card] == Int32(i) { cards[card] = nil }
+        case .clientBlocked:
+            clients[i].blocked = true
+        case .clientUnblocked:
+            clients[i].blocked = false
+        case .clientDeleted:
+            clients[i].deleted = true
+            if let phone = clients[i].phone, phones[phone] == Int32(i) { phones[phone] = nil }
+            for card in clients[i].cards where cards[card] == Int32(i) { cards[card] = nil }
+        case .walletInstalled(let p):
+            clients[i].wallet.insert(p)
+        case .walletRemoved(let p):
+            clients[i].wallet.remove(p)
+        case .levelChanged(let l):
+            clients[i].level = l.to
+            clients[i].levelManual = l.manual
+        case .npsRated(let score, let comment):
+            clients[i].nps.append((record.at, score, comment))
+        case .noteAdded(let text):
+            clients[i].notes.append((record.at, text))
+        case .custom, .operationRefused:
+            break
+        case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
+            break
+        }
+    }
+
+    private mutating func releaseFromOrder(_ r: Reservation) {
+        guard var order = orders[r.order] else { return }
+        order.reserved -= r.amount
+        for take in r.lots {
+            if let k = order.lots.firstIndex(where: { $0.lot == take.lot }) {
+                order.lots[k].amount -= take.amount
+                if order.lots[k].amount == 0 { order.lots.remove(at: k) }
+            }
+        }
+        orders[r.order] = order
+    }
+
+    private mutating func applyProfile(_ i: Int, _ change: FieldChange) {
+        switch change.field {
+        case "name": clients[i].name = change.new
+        case "email": clients[i].email = change.new
+        case "gender": clients[i].gender = change.new.flatMap(Gender.init(rawValue:))
+        case "place": clients[i].place = change.new
+        case "status": if let s = change.new.flatMap(ParticipationStatus.init(rawValue:)) { clients[i].status = s }
+        case "birthday":
+            clients[i].birthday = change.new.flatMap(Time.parse).map(Time.day(of:))
+            if let day = clients[i].birthday { noteBirthday(Int32(i), day) }
+        case "phone":
+            if let old = clients[i].phone, phones[old] == Int32(i) { phones[old] = nil }
+            clients[i].phone = change.new
+            if let new = change.new { phones[new] = Int32(i) }
+        default: break
+        }
+    }
+
+    /// Rebuilds the due-time schedule from the open lots (after a replay, which does not keep
+    /// it): a pending lot's activation, an active lot's expiry.
+    public mutating func rebuildSchedule() {
+        schedule.removeAll()
+        for (i, client) in clients.enumerated() {
+            for lot in client.lots where lot.remaining > 0 {
+                switch lot.phase {
+                case .pending: schedule.push(.init(due: lot.activatesAt, client: Int32(i), lot: lot.position))
+                case .active: schedule.push(.init(due: lot.expiresAt, client: Int32(i), lot: lot.position))
+                case .expired: break
+                }
+            }
+        }
+    }
+}
