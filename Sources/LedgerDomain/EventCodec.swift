@@ -77,7 +77,7 @@ public enum EventCodec {
             w.int(4, Optional(r.lifetimeDays)); w.string(5, r.returnPolicy.rawValue); w.int(6, r.birthdayBonus)
             w.int(7, r.welcomeBonus); w.bool(8, r.levelBasisIsCount); w.int(9, Optional(r.levelWindowDays))
             for level in r.levels {
-                w.message(10) { m in m.string(1, level.name); m.int(2, level.threshold); m.int(3, level.percentBasisPoints) }
+                w.message(10) { m in m.string(1, level.name); m.int(2, level.threshold); m.int(4, level.percentBasisPoints) }
             }
             if r.levels.isEmpty { w.bool(11, true) }
         case .segmentDefined(let s):
@@ -268,7 +268,7 @@ public enum EventCodec {
             while let (tag, wire) = try r.next() {
                 switch tag {
                 case 1: o.order = try r.string(wire)
-                case 2: o.amount = try r.int(wire)
+                case 2: o.amount = try r.optionalInt(wire)
                 default: try r.skip(wire)
                 }
             }
@@ -397,12 +397,13 @@ public enum EventCodec {
                 case 9: rules.levelWindowDays = try r.optionalInt(wire)
                 case 10:
                     var m = FieldReader(try r.bytes(wire))
-                    var level = LevelRule(name: "", threshold: 0, percentBasisPoints: 0)
+                    var level = LevelRule(name: "", threshold: 0, percentBasisPoints: nil)
                     while let (t, w) = try m.next() {
                         switch t {
                         case 1: level.name = try m.string(w)
                         case 2: level.threshold = try m.int(w)
                         case 3: level.percentBasisPoints = try m.int(w)
+                        case 4: level.percentBasisPoints = try m.optionalInt(w)
                         default: try m.skip(w)
                         }
                     }
@@ -432,7 +433,7 @@ public enum EventCodec {
                 case 1: ref.code = try r.string(wire)
                 case 2: ref.operation = try r.string(wire)
                 case 3: ref.message = try r.string(wire)
-                case 4: ref.amount = try r.int(wire)
+                case 4: ref.amount = try r.optionalInt(wire)
                 default: try r.skip(wire)
                 }
             }

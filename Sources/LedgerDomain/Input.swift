@@ -340,7 +340,8 @@ struct Fields {
                 l.used = []
                 let levelName = try l.string("name")
                 let threshold = try l.optionalInt("threshold") ?? 0
-                let percent = try l.optionalRaw("percent").map { (v) throws(InvalidInput) in try basisPoints(v, "rules.levels[\(index)].percent") } ?? 500
+                var percent: Int64? = nil
+                if let v = l.optionalRaw("percent") { percent = try basisPoints(v, "rules.levels[\(index)].percent") }
                 try l.rejectUnknown()
                 out.append(LevelRule(name: levelName, threshold: threshold, percentBasisPoints: percent))
             }

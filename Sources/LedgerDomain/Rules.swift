@@ -13,9 +13,10 @@ public struct LevelRule: Sendable, Equatable {
     public var name: String
     /// The purchase sum (kopecks) or purchase count over the window that reaches this level.
     public var threshold: Int64
-    /// Accrual percent for this level, in hundredths of a percent (500 = 5 %).
-    public var percentBasisPoints: Int64
-    public init(name: String, threshold: Int64, percentBasisPoints: Int64) {
+    /// Accrual percent for this level, in hundredths of a percent (500 = 5 %); nil: the
+    /// rules' `accrualPercent`.
+    public var percentBasisPoints: Int64?
+    public init(name: String, threshold: Int64, percentBasisPoints: Int64?) {
         self.name = name; self.threshold = threshold; self.percentBasisPoints = percentBasisPoints
     }
 }
@@ -26,7 +27,7 @@ public struct LevelRule: Sendable, Equatable {
 /// Defaults (a new ledger's rules until a `rules.changed` says otherwise): 5 % of the paid
 /// amount, 14 pending days, 365 days of life counted from activation, return policy
 /// `unlimited`, no birthday or welcome bonus, and levels by purchase sum over 365 days:
-/// Base from 0 (5 %), Silver from 30 000,00 ₽ (7 %), Gold from 100 000,00 ₽ (10 %).
+/// Base from 0 (at `accrualPercent`), Silver from 30 000,00 ₽ (7 %), Gold from 100 000,00 ₽ (10 %).
 public struct Rules: Sendable, Equatable {
     public var version: Int64 = 0
     /// Accrual percent for clients below every level threshold, in hundredths of a percent.
@@ -40,7 +41,7 @@ public struct Rules: Sendable, Equatable {
     public var welcomeBonus: Int64 = 0
     /// Levels by ascending threshold.
     public var levels: [LevelRule] = [
-        LevelRule(name: "Base", threshold: 0, percentBasisPoints: 500),
+        LevelRule(name: "Base", threshold: 0, percentBasisPoints: nil),
         LevelRule(name: "Silver", threshold: 3_000_000, percentBasisPoints: 700),
         LevelRule(name: "Gold", threshold: 10_000_000, percentBasisPoints: 1000),
     ]
@@ -59,6 +60,6 @@ public struct Rules: Sendable, Equatable {
     /// The accrual rate of a level name (or the base rate).
     public func basisPoints(level: String?) -> Int64 {
         guard let level, let rule = levels.first(where: { $0.name == level }) else { return accrualBasisPoints }
-        return rule.percentBasisPoints
+        return rule.percentBasisPoints ?? accrualBasisPoints
     }
 }

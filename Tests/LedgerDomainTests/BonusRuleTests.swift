@@ -1,0 +1,275 @@
+import Testing
+@testable import LedgerDomain
+
+@Suite("The bonus ledger (domain.md §4)")
+struct BonusRuleTests {
+    func bookWithPurchase() -> Book {
+        var book = Book()
+        book.run(register("c1", phone: "8 (916) 123-45-67", card: "2000001"))
+        book.run(#"{"type":"purchase.made","at":"2025-01-02T12:00:00Z","client":"c1","purchase":"p1","total":120000,"paid":100000,"store":"store-7","items":[{"sku":"A1","name":"Кроссовки","category":"Обувь","qty":1,"price":120000}]}"#)
+        return book
+    }
+
+    @Test("a purchase accrues 5 % of the money paid, pending for 14 days")
+    func purchaseAccrues() {
+        let book = bookWithPurchase()
+        let b = book.balances("c1")
+        #expect(b.pending == 5000 && b.available == 0 && b.accrued == 5000)
+        let lot = book.state.client("c1")!.lots[0]
+        #expect(lot.activatesAt == Time.parse("2025-01-16T12:00:00Z")!)
+        #expect(lot.expiresAt == Time.parse("2026-01-16T12:00:00Z")!)
+        #expect(book.state.purchases["p1"]!.lot == lot.position)
+    }
+
+    @Test("the part of a receipt paid with bonuses earns nothing, and the bonuses spent are written off")
+    func paidWithBonuses() {
+        var book = Book()
+        book.run(register("c1", phone: "+79161234567"))
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-02T10:00:00Z","client":"c1","amount":3000,"reason":"manual"}"#)
+        book.run(#"{"type":"purchase.made","at":"2025-01-02T12:00:00Z","client":"c1","purchase":"p1","total":103000,"bonusesSpent":3000}"#)
+        let b = book.balances("c1")
+        #expect(b.used == 3000 && b.available == 0)
+        #expect(b.pending == 5000, "5 % of the 1 000,00 paid in money, not of the 1 030,00 total")
+    }
+
+    @Test("bonuses become available when the advance step activates them, and advancing again appends nothing")
+    func activationIsIdempotent() {
+        var book = bookWithPurchase()
+        #expect(book.advance("2025-01-16T12:00:00Z").activated == 1)
+        #expect(book.balances("c1").available == 5000 && book.balances("c1").pending == 0)
+        let count = book.events.count
+        #expect(book.advance("2025-01-16T12:00:00Z") == (0, 0, 0))
+        #expect(book.advance("2025-01-20T00:00:00Z") == (0, 0, 0))
+        #expect(book.events.count == count)
+        book.checkReplay()
+    }
+
+    @Test("a write-off consumes the lot that expires first, then the oldest")
+    func writeOffOrder() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-02T00:00:00Z","client":"c1","amount":1000,"reason":"manual","expiresAt":"2025-12-31"}"#)
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-03T00:00:00Z","client":"c1","amount":1000,"reason":"manual","expiresAt":"2025-03-01"}"#)
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-04T00:00:00Z","client":"c1","amount":1000,"reason":"manual","expiresAt":"2025-12-31"}"#)
+        book.run(#"{"type":"bonus.written_off","at":"2025-01-05T00:00:00Z","client":"c1","amount":1500,"reason":"manual"}"#)
+        guard case .bonusWrittenOff(let off) = book.events.last!.event else { Issue.record("no write-off"); return }
+        let lots = book.state.client("c1")!.lots
+        #expect(off.lots == [LotTake(lot: lots[1].position, amount: 1000), LotTake(lot: lots[0].position, amount: 500)])
+        #expect(book.balances("c1").available == 1500 && book.balances("c1").used == 1500)
+    }
+
+    @Test("a write-off beyond the available balance is refused, recorded, and changes no balance")
+    func insufficientBalance() {
+        var book = bookWithPurchase()
+        let before = book.balances("c1")
+        let outcome = book.run(#"{"type":"bonus.written_off","client":"c1","amount":100,"reason":"manual"}"#)
+        #expect(outcome.code == "insufficient_balance")
+        #expect(book.balances("c1") == before)
+        guard case .operationRefused(let r) = book.events.last!.event else { Issue.record("not recorded"); return }
+        #expect(r.code == "insufficient_balance" && r.operation == "bonus.written_off" && r.amount == 100)
+        #expect(book.events.last!.category == .bonuses)
+    }
+
+    @Test("a reservation holds bonuses; closing the order captures them; an order closes only once")
+    func reservationCapture() {
+        var book = bookWithPurchase()
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"bonus.reserved","client":"c1","order":"o1","amount":1500}"#)
+        #expect(book.balances("c1").reserved == 1500 && book.balances("c1").available == 3500)
+        #expect(book.run(#"{"type":"bonus.written_off","client":"c1","amount":4000}"#).code == "insufficient_balance")
+        book.run(#"{"type":"order.closed","client":"c1","order":"o1"}"#)
+        #expect(book.balances("c1").reserved == 0 && book.balances("c1").used == 1500 && book.balances("c1").available == 3500)
+        #expect(book.run(#"{"type":"order.closed","client":"c1","order":"o1"}"#).code == "order_closed")
+        #expect(book.run(#"{"type":"order.cancelled","client":"c1","order":"o1"}"#).code == "order_closed")
+        #expect(book.run(#"{"type":"order.closed","client":"c1","order":"o9"}"#).code == "unknown_order")
+        book.checkReplay()
+    }
+
+    @Test("cancelling an order releases its reservation back to the account")
+    func reservationRelease() {
+        var book = bookWithPurchase()
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"bonus.reserved","client":"c1","order":"o1","amount":2000}"#)
+        book.run(#"{"type":"order.cancelled","client":"c1","order":"o1"}"#)
+        #expect(book.balances("c1").available == 5000 && book.balances("c1").reserved == 0 && book.balances("c1").used == 0)
+    }
+
+    @Test("at its expiry what is left of a lot burns, and the expiry is journaled")
+    func expiry() {
+        var book = bookWithPurchase()
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"bonus.written_off","client":"c1","amount":2000}"#)
+        #expect(book.advance("2026-01-16T12:00:00Z").expired == 1)
+        #expect(book.balances("c1").expired == 3000 && book.balances("c1").available == 0)
+        guard case .bonusExpired(let e) = book.events.last!.event else { Issue.record("no expiry event"); return }
+        #expect(e.amount == 3000 && book.events.last!.at == Time.parse("2026-01-16T12:00:00Z")!)
+    }
+
+    @Test("a return of half the receipt takes back half its bonuses")
+    func halfReturn() {
+        var book = bookWithPurchase()
+        book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r1","amount":50000}"#)
+        #expect(book.balances("c1").pending == 2500 && book.balances("c1").cancelled == 2500)
+        book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r2","amount":50000}"#)
+        #expect(book.balances("c1").pending == 0 && book.balances("c1").cancelled == 5000)
+        #expect(book.state.client("c1")!.stats.returnSum == 100000 && book.state.client("c1")!.stats.returnCount == 2)
+    }
+
+    @Test("bonuses spent on a returned share come back to the client as a new lot")
+    func spentBonusesComeBack() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-02T00:00:00Z","client":"c1","amount":10000}"#)
+        book.run(#"{"type":"purchase.made","at":"2025-01-03T00:00:00Z","client":"c1","purchase":"p1","total":110000,"paid":100000,"bonusesSpent":10000}"#)
+        #expect(book.balances("c1").available == 0)
+        book.run(#"{"type":"purchase.returned","at":"2025-01-04T00:00:00Z","client":"c1","purchase":"p1","return":"r1","amount":50000}"#)
+        #expect(book.balances("c1").available == 5000, "half the spent bonuses come back")
+        let refund = book.state.client("c1")!.lots.last!
+        #expect(refund.reason == .refund && refund.amount == 5000 && refund.phase == .active)
+    }
+
+    @Test("a purchase cannot be returned beyond what was paid, and a return id counts once")
+    func returnLimits() {
+        var book = bookWithPurchase()
+        let first = book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r1","amount":60000}"#)
+        #expect(first.isAccepted)
+        let count = book.events.count
+        #expect(book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r1","amount":60000}"#) == .repeated(.accepted(first.positions!)))
+        #expect(book.events.count == count, "a repeated return id appends nothing")
+        #expect(book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r2","amount":40001}"#).code == "return_exceeds_paid")
+        #expect(book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p9","return":"r3","amount":1}"#).code == "unknown_purchase")
+    }
+
+    @Test("under `unlimited` a clawback beyond the balance becomes a debt that later accruals pay off first")
+    func unlimitedDebt() {
+        var book = bookWithPurchase()
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"bonus.written_off","client":"c1","amount":5000}"#)
+        book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r1","amount":100000}"#)
+        #expect(book.balances("c1").available == -5000 && book.balances("c1").debt == 5000)
+        book.run(#"{"type":"bonus.accrued","client":"c1","amount":3000}"#)
+        #expect(book.balances("c1").available == -2000 && book.balances("c1").debt == 2000)
+        book.run(#"{"type":"bonus.accrued","client":"c1","amount":3000}"#)
+        #expect(book.balances("c1").available == 1000 && book.balances("c1").debt == 0)
+        book.checkReplay()
+    }
+
+    @Test("under `withinBalance` a return never takes the balance below zero")
+    func withinBalance() {
+        var book = bookWithPurchase()
+        book.run(#"{"type":"rules.changed","rules":{"returnPolicy":"withinBalance"}}"#)
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"bonus.written_off","client":"c1","amount":4000}"#)
+        book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r1","amount":100000}"#)
+        #expect(book.balances("c1").available == 0 && book.balances("c1").debt == 0)
+        guard case .bonusCancelled(let c) = book.events.last!.event else { Issue.record("no cancellation"); return }
+        #expect(c.amount == 1000 && c.forgiven == 4000 && c.debt == 0)
+    }
+
+    @Test("under `onlyPending` a return takes back only bonuses still pending")
+    func onlyPending() {
+        var book = bookWithPurchase()
+        book.run(#"{"type":"rules.changed","rules":{"returnPolicy":"onlyPending"}}"#)
+        book.run(#"{"type":"purchase.made","at":"2025-01-10T00:00:00Z","client":"c1","purchase":"p2","total":100000}"#)
+        _ = book.advance("2025-01-17T00:00:00Z")  // p1's lot is active now, p2's still pending
+        book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p1","return":"r1","amount":100000}"#)
+        #expect(book.balances("c1").available == 5000, "p1's active bonuses are not taken back")
+        book.run(#"{"type":"purchase.returned","client":"c1","purchase":"p2","return":"r2","amount":100000}"#)
+        #expect(book.balances("c1").pending == 0 && book.balances("c1").cancelled == 5000)
+    }
+
+    @Test("a correction voids what is left of a manual accrual, and the part already spent becomes a debt")
+    func correction() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        let accrual = book.run(#"{"type":"bonus.accrued","at":"2025-01-02T00:00:00Z","client":"c1","amount":10000,"comment":"ошибка оператора"}"#).positions!.lowerBound
+        book.run(#"{"type":"bonus.written_off","at":"2025-01-03T00:00:00Z","client":"c1","amount":4000}"#)
+        book.run(#"{"type":"bonus.corrected","at":"2025-01-04T00:00:00Z","client":"c1","accrual":\#(accrual),"comment":"начислено по ошибке"}"#)
+        let b = book.balances("c1")
+        #expect(b.available == -4000 && b.debt == 4000 && b.cancelled == 10000)
+        #expect(book.run(#"{"type":"bonus.corrected","client":"c1","accrual":\#(accrual)}"#).code == "already_corrected")
+        var p = bookWithPurchase()
+        let purchaseLot = p.state.client("c1")!.lots[0].position
+        #expect(p.run(#"{"type":"bonus.corrected","client":"c1","accrual":\#(purchaseLot)}"#).code == "not_correctable")
+        #expect(p.run(#"{"type":"bonus.corrected","client":"c1","accrual":999}"#).code == "unknown_lot")
+    }
+
+    @Test("a blocked client gets no accrual, write-off, reservation or mailing; a purchase is recorded without bonuses; unblocking restores")
+    func blocking() {
+        var book = bookWithPurchase()
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"client.blocked","client":"c1","comment":"мошенничество"}"#)
+        #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":100}"#).code == "client_blocked")
+        #expect(book.run(#"{"type":"bonus.written_off","client":"c1","amount":100}"#).code == "client_blocked")
+        #expect(book.run(#"{"type":"bonus.reserved","client":"c1","order":"o1","amount":100}"#).code == "client_blocked")
+        #expect(book.run(#"{"type":"mailing.sent","client":"c1","mailing":"m1","channel":"sms"}"#).code == "client_blocked")
+        #expect(book.run(#"{"type":"purchase.made","client":"c1","purchase":"p2","total":100000}"#).isAccepted)
+        guard case .operationRefused(let r) = book.events.last!.event else { Issue.record("the missing accrual is not explained"); return }
+        #expect(r.code == "client_blocked" && r.operation == "bonus.accrued" && book.events.last!.derived)
+        #expect(book.state.client("c1")!.shownStatus == .blocked)
+        book.run(#"{"type":"client.unblocked","client":"c1"}"#)
+        #expect(book.run(#"{"type":"bonus.written_off","client":"c1","amount":100}"#).isAccepted)
+    }
+
+    @Test("an idempotency key answers a repeat with the original result and appends nothing")
+    func idempotency() {
+        var book = bookWithPurchase()
+        let first = book.run(#"{"type":"bonus.accrued","client":"c1","amount":2000,"key":"op-77"}"#)
+        let count = book.events.count
+        #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":2000,"key":"op-77"}"#) == .repeated(.accepted(first.positions!)))
+        #expect(book.events.count == count)
+        let refused = book.run(#"{"type":"bonus.written_off","client":"c1","amount":999999,"key":"op-78"}"#)
+        #expect(book.run(#"{"type":"bonus.written_off","client":"c1","amount":1,"key":"op-78"}"#) == .repeated(.refused(code: "insufficient_balance", message: { if case .refused(_, let m, _) = refused { m } else { "" } }())))
+        book.checkReplay()
+    }
+
+    @Test("an event earlier than the log's last is refused out_of_order, unrecorded")
+    func outOfOrder() {
+        var book = bookWithPurchase()
+        let count = book.events.count
+        #expect(book.run(#"{"type":"bonus.accrued","at":"2024-12-31T00:00:00Z","client":"c1","amount":100}"#).code == "out_of_order")
+        #expect(book.events.count == count)
+    }
+
+    @Test("levels follow the purchase sum over the window, change the accrual rate, and a level set by hand stays")
+    func levels() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"purchase.made","at":"2025-01-02T00:00:00Z","client":"c1","purchase":"p1","total":100000}"#)
+        #expect(book.state.client("c1")!.level == "Base")
+        book.run(#"{"type":"purchase.made","at":"2025-01-03T00:00:00Z","client":"c1","purchase":"p2","total":2900000}"#)
+        #expect(book.state.client("c1")!.level == "Silver")
+        #expect(book.state.client("c1")!.lots.last!.amount == 2900000 * 7 / 100, "the new level's rate applies to the purchase that reached it")
+        book.run(#"{"type":"level.set","client":"c1","level":"Gold"}"#)
+        book.run(#"{"type":"purchase.made","at":"2025-01-04T00:00:00Z","client":"c1","purchase":"p3","total":1000}"#)
+        book.run(#"{"type":"purchase.returned","at":"2025-01-05T00:00:00Z","client":"c1","purchase":"p2","return":"r1","amount":2900000}"#)
+        #expect(book.state.client("c1")!.level == "Gold" && book.state.client("c1")!.levelManual)
+        #expect(book.run(#"{"type":"level.set","client":"c1","level":"Platinum"}"#).code == "unknown_level")
+        book.run(#"{"type":"level.set","client":"c1","level":null}"#)
+        #expect(book.state.client("c1")!.level == "Base" && !book.state.client("c1")!.levelManual)
+    }
+
+    @Test("a rules change is versioned and drives only what is computed after it")
+    func rulesChange() {
+        var book = bookWithPurchase()
+        book.run(#"{"type":"rules.changed","rules":{"accrualPercent":10,"pendingDays":0}}"#)
+        #expect(book.state.rules.version == 1 && book.state.rules.accrualBasisPoints == 1000)
+        book.run(#"{"type":"purchase.made","client":"c1","purchase":"p2","total":100000}"#)
+        #expect(book.state.client("c1")!.lots[0].amount == 5000, "the earlier accrual stays")
+        #expect(book.balances("c1").available == 10000, "Base takes the rules' rate: 10 % of 1 000,00, active at once")
+        #expect(book.balances("c1").pending == 5000)
+    }
+
+    @Test("a birthday bonus is accrued once a year by the advance step")
+    func birthdayBonus() {
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        book.run(register("c1", phone: "79160000001", extra: #","birthday":"1990-03-10""#))
+        #expect(book.advance("2025-03-09T23:00:00Z").birthdays == 0)
+        #expect(book.advance("2025-03-10T08:00:00Z").birthdays == 1)
+        #expect(book.advance("2025-03-11T08:00:00Z").birthdays == 0)
+        #expect(book.balances("c1").available == 50000)
+        #expect(book.advance("2026-03-10T08:00:00Z").birthdays == 1)
+        book.checkReplay()
+    }
+}

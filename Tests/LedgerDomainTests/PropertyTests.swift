@@ -1,0 +1,111 @@
+import Testing
+import LedgerBytes
+@testable import LedgerDomain
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("Properties")
+struct PropertyTests {
+    /// A random stream of commands over a few clients: every kind of bonus operation, with
+    /// amounts that are often too large, orders and returns that are often wrong.
+    static func randomLine(_ r: inout SplitMix, _ step: Int, policy: String) -> String {
+        let client = "c\(Int.random(in: 0..<4, using: &r))"
+        let amount = Int.random(in: 1...6000, using: &r)
+        let at = "\"at\":\"\(Time.iso(Time.parse("2025-01-01T00:00:00Z")! + Int64(step) * 3_600_000_000))\""
+        switch Int.random(in: 0..<15, using: &r) {
+        case 0: return #"{"type":"client.registered",\#(at),"client":"\#(client)","phone":"7916000000\#(client.last!)"}"#
+        case 1, 2: return #"{"type":"purchase.made",\#(at),"client":"\#(client)","purchase":"p\#(step)","total":\#(amount * 20),"bonusesSpent":\#(Bool.random(using: &r) ? amount / 4 : 0)}"#
+        case 3: return #"{"type":"bonus.accrued",\#(at),"client":"\#(client)","amount":\#(amount)}"#
+        case 4: return #"{"type":"bonus.written_off",\#(at),"client":"\#(client)","amount":\#(amount)}"#
+        case 5: return #"{"type":"bonus.reserved",\#(at),"client":"\#(client)","order":"o\#(step % 7)","amount":\#(amount)}"#
+        case 6: return #"{"type":"order.closed",\#(at),"client":"\#(client)","order":"o\#(Int.random(in: 0..<7, using: &r))"}"#
+        case 7: return #"{"type":"order.cancelled",\#(at),"client":"\#(client)","order":"o\#(Int.random(in: 0..<7, using: &r))"}"#
+        case 8, 9: return #"{"type":"purchase.returned",\#(at),"client":"\#(client)","purchase":"p\#(Int.random(in: max(0, step - 40)...step, using: &r))","return":"r\#(step)","amount":\#(amount * 5)}"#
+        case 10: return #"{"type":"client.blocked",\#(at),"client":"\#(client)"}"#
+        case 11: return #"{"type":"client.unblocked",\#(at),"client":"\#(client)"}"#
+        case 12: return #"{"type":"bonus.corrected",\#(at),"client":"\#(client)","accrual":\#(Int.random(in: 0...max(0, step * 2), using: &r))}"#
+        case 13: return #"{"type":"rules.changed",\#(at),"rules":{"returnPolicy":"\#(policy)","pendingDays":\#(Int.random(in: 0...3, using: &r))}}"#
+        default: return #"{"type":"bonus.reserve_captured",\#(at),"client":"\#(client)","order":"o\#(Int.random(in: 0..<7, using: &r))"}"#
+        }
+    }
+
+    @Test("property: random command streams keep every invariant, refusals change nothing, and replay equals the live state",
+          arguments: [(1, "unlimited"), (2, "withinBalance"), (3, "onlyPending"), (4, "unlimited"), (5, "withinBalance"), (6, "unlimited"), (7, "onlyPending"), (8, "unlimited")])
+    func randomStreams(seed: UInt64, policy: String) {
+        var r = SplitMix(state: seed)
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"returnPolicy":"\#(policy)","pendingDays":1,"lifetimeDays":5}}"#)
+        for c in 0..<4 { book.run(register("c\(c)", phone: "7916000000\(c)")) }
+        for step in 1...400 {
+            let before = book.state.clients.map { ($0.balances, $0.lots) }
+            let outcome = book.run(Self.randomLine(&r, step, policy: policy))
+            if case .refused = outcome {
+                for (i, client) in book.state.clients.enumerated() where i < before.count {
+                    #expect(client.balances == before[i].0 && client.lots == before[i].1, "a refusal changed client \(client.id)")
+                }
+            }
+            if step % 25 == 0 {
+                _ = book.advance(Time.iso(Time.parse("2025-01-01T00:00:00Z")! + Int64(step) * 3_600_000_000))
+            }
+            for client in book.state.clients where client.balances.available < 0 {
+                #expect(policy == "unlimited", "available below zero only through a debt under unlimited (\(client.id): \(client.balances))")
+            }
+        }
+        book.checkReplay()
+        book.checkCodecReplay()
+    }
+
+    @Test("property: every event body round-trips through the binary codec", arguments: 1...5)
+    func codecRoundTrip(seed: UInt64) {
+        var r = SplitMix(state: seed &* 7919)
+        var book = Book()
+        for c in 0..<4 { book.run(register("c\(c)", phone: "7916000000\(c)", extra: #","name":"Имя \#(c)","birthday":"1990-01-0\#(c + 1)""#)) }
+        for step in 1...300 { book.run(Self.randomLine(&r, step, policy: "unlimited")) }
+        book.run(#"{"type":"custom","client":"c1","name":"call","context":{"who":"Азбука","minutes":4.5,"ok":true,"when":"2025-02-01T10:00:00Z","n":0,"empty":""}}"#)
+        book.run(#"{"type":"segment.defined","name":"VIP","color":"red","filters":[{"field":"purchaseSum","op":"gte","values":[100000]}]}"#)
+        book.run(#"{"type":"rules.changed","rules":{"levels":[{"name":"A","threshold":0},{"name":"B","threshold":500,"percent":0}],"levelBasis":"count"}}"#)
+        book.checkCodecReplay()
+    }
+
+    @Test("an older reader skips fields it does not know, and says how many")
+    func unknownFieldsAreSkipped() throws {
+        let buffer = WriteBuffer()
+        EventCodec.encode(.noteAdded("hello"), derived: false, into: buffer)
+        let w = FieldWriter(buffer)
+        w.string(99, "a field from the future")
+        w.int(98, -5)
+        let decoded = try buffer.withUnsafeBytes { try EventCodec.decode(typeCode: EventKind.noteAdded.rawValue, $0) }
+        #expect(decoded.event == .noteAdded("hello") && decoded.skippedFields == 2)
+        #expect(throws: BodyError.unknownType(4000)) { try buffer.withUnsafeBytes { try EventCodec.decode(typeCode: 4000, $0) } }
+    }
+
+    @Test("property: a damaged body never crashes the decoder", arguments: 1...3)
+    func damagedBodies(seed: UInt64) {
+        var r = SplitMix(state: seed)
+        var book = Book()
+        for c in 0..<3 { book.run(register("c\(c)", phone: "7916000000\(c)")) }
+        for step in 1...100 { book.run(Self.randomLine(&r, step, policy: "unlimited")) }
+        for record in book.events {
+            let buffer = WriteBuffer()
+            EventCodec.encode(record.event, derived: record.derived, into: buffer)
+            var bytes = buffer.bytes
+            for _ in 0..<20 {
+                var damaged = bytes
+                let i = Int.random(in: 0..<damaged.count, using: &r)
+                damaged[i] = UInt8.random(in: 0...255, using: &r)
+                if Bool.random(using: &r) { damaged = Array(damaged.prefix(Int.random(in: 0...damaged.count, using: &r))) }
+                _ = try? damaged.withUnsafeBytes { try EventCodec.decode(typeCode: record.event.typeCode, $0) }
+            }
+            bytes.removeAll()
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Testing
+@testable import LedgerDomain
+
+/// A ledger state driven by JSON lines, as a caller would drive it, with every event kept.
+struct Book {
+    var state = LedgerState()
+    var events: [EventRecord] = []
+    var line = 0
+    /// The engine's clock for lines without `at`.
+    var now = Time.parse("2025-01-01T00:00:00Z")!
+
+    @discardableResult
+    mutating func run(_ text: String) -> Outcome {
+        line += 1
+        let command: Command
+        do { command = try CommandParser.parse(line: text, number: line) } catch {
+            Issue.record("line \(line) did not parse: \(error)")
+            return .refused(code: "invalid_event", message: "\(error)", recorded: nil)
+        }
+        let before = state.nextPosition
+        let outcome = state.execute(command, now: now, into: &events)
+        checkInvariants()
+        if case .refused(_, _, let recorded) = outcome {
+            #expect(state.nextPosition == before + (recorded == nil ? 0 : 1), "a refusal appends at most its own record")
+        }
+        return outcome
+    }
+
+    mutating func advance(_ iso: String) -> (activated: Int, expired: Int, birthdays: Int) {
+        let result = state.advance(to: Time.parse(iso)!, into: &events)
+        checkInvariants()
+        return result
+    }
+
+    func balances(_ client: String) -> Balances { state.client(client)!.balances }
+
+    /// accrued = available + pending + reserved + used + expired + cancelled, for every client;
+    /// no lot below zero or above its amount; reserved within remaining.
+    func checkInvariants() {
+        for c in state.clients {
+            let b = c.balances
+            #expect(b.accrued == b.available + b.pending + b.reserved + b.used + b.expired + b.cancelled, "balance identity for \(c.id): \(b)")
+            #expect(b.debt >= 0 && b.pending >= 0 && b.reserved >= 0)
+            let pendingLots = c.lots.filter { $0.phase == .pending }.reduce(0) { $0 + $1.remaining }
+            #expect(pendingLots == b.pending, "pending of \(c.id) is the sum of its pending lots")
+            let active = c.lots.filter { $0.phase != .pending }.reduce(0) { $0 + $1.remaining - $1.reserved }
+            #expect(active - b.debt == b.available, "available of \(c.id) is its free active lots less its debt")
+            for lot in c.lots {
+                #expect(lot.remaining >= 0 && lot.remaining <= lot.amount && lot.reserved >= 0 && lot.reserved <= lot.remaining,
+                        "lot \(lot.position) of \(c.id) is within its amount: \(lot)")
+            }
+        }
+    }
+
+    /// Replays the kept events into a fresh state and checks it equals the live one.
+    func checkReplay() {
+        var replayed = LedgerState()
+        for record in events { replayed.apply(record) }
+        #expect(replayed.nextPosition == state.nextPosition)
+        #expect(replayed.clients.count == state.clients.count)
+        for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
+        #expect(replayed.idempotency == state.idempotency)
+        #expect(replayed.rules == state.rules)
+    }
+
+    /// Also through the binary codec: encode every event, decode, replay.
+    func checkCodecReplay() {
+        var replayed = LedgerState()
+        for record in events {
+            let buffer = LedgerBytes.WriteBuffer()
+            EventCodec.encode(record.event, derived: record.derived, into: buffer)
+            guard let decoded = try? buffer.withUnsafeBytes({ try EventCodec.decode(typeCode: record.event.typeCode, $0) }) else {
+                Issue.record("the body of \(record.event) does not decode")
+                continue
+            }
+            #expect(decoded.event == record.event && decoded.derived == record.derived)
+            var copy = record
+            copy.event = decoded.event
+            replayed.apply(copy)
+        }
+        for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
+    }
+}
+
+import LedgerBytes
+
+func fingerprint(_ c: ClientState) -> String {
+    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.wallet.sorted { $0.rawValue < $1.rawValue })|\(c.eventCount)|\(c.lastBirthdayBonusYear)"
+}
+
+extension Outcome {
+    var code: String? { if case .refused(let code, _, _) = self { code } else { nil } }
+    var positions: ClosedRange<UInt64>? { if case .accepted(let r) = self { r } else { nil } }
+}
+
+/// The registration line of a client.
+func register(_ id: String, phone: String? = nil, card: String? = nil, at: String = "2025-01-01T09:00:00Z", extra: String = "") -> String {
+    var fields = "\"type\":\"client.registered\",\"at\":\"\(at)\",\"client\":\"\(id)\""
+    if let phone { fields += ",\"phone\":\"\(phone)\"" }
+    if let card { fields += ",\"card\":\"\(card)\"" }
+    return "{\(fields)\(extra)}"
+}
