@@ -38,6 +38,19 @@ public struct ClientCard: Sendable {
     public var receipts: [Receipt]
     public var eventCount: Int64
 
+    static func find(_ state: borrowing LedgerState, id: String) -> ClientCard? {
+        state.clientIndex[id].map { ClientCard(state, Int($0)) }
+    }
+
+    static func find(_ state: borrowing LedgerState, phone: String) -> ClientCard? {
+        guard let normalized = Phone.normalize(phone) else { return nil }
+        return state.phones[normalized].map { ClientCard(state, Int($0)) }
+    }
+
+    static func find(_ state: borrowing LedgerState, card: String) -> ClientCard? {
+        state.cards[card].map { ClientCard(state, Int($0)) }
+    }
+
     init(_ state: borrowing LedgerState, _ i: Int) {
         let c = state.clients[i]
         id = c.id
@@ -71,7 +84,7 @@ public struct ClientCard: Sendable {
                 receipts.append(Receipt(purchase: id, at: p.at, paid: p.paid, bonusesSpent: p.bonusesSpent, bonusesAccrued: p.accrued, returned: p.returnedPaid))
             }
         }
-        self.receipts = receipts
+        self.receipts = receipts.sorted { $0.at != $1.at ? $0.at < $1.at : $0.purchase < $1.purchase }
         eventCount = c.eventCount
     }
 }

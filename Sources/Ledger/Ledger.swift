@@ -196,43 +196,14 @@ public final class Ledger: Sendable {
     }
 
     /// The client card (domain.md §5) of a client by id, phone (any format) or card number.
-    public func client(id: String) -> ClientCard? { read { state in state.clientIndex[id].map { ClientCard(state, Int($0)) } } }
-
-    public func client(phone: String) -> ClientCard? {
-        guard let normalized = Phone.normalize(phone) else { return nil }
-        return read { state in state.phones[normalized].map { ClientCard(state, Int($0)) } }
-    }
-
-    public func client(card: String) -> ClientCard? { read { state in state.cards[card].map { ClientCard(state, Int($0)) } } }
+    public func client(id: String) -> ClientCard? { read { ClientCard.find($0, id: id) } }
+    public func client(phone: String) -> ClientCard? { read { ClientCard.find($0, phone: phone) } }
+    public func client(card: String) -> ClientCard? { read { ClientCard.find($0, card: card) } }
 
     /// Figures of the whole ledger.
     public func stats() -> LedgerStats {
         let snapshot = log.snapshot
-        let logBytes = snapshot.segments.reduce(UInt64(0)) { $0 + $1.dataLength }
-        return read { state in
-            var live = 0, blocked = 0, deleted = 0
-            var balances = Balances()
-            for c in state.clients {
-                if c.deleted { deleted += 1; continue }
-                live += 1
-                if c.blocked { blocked += 1 }
-                balances.available += c.balances.available
-                balances.pending += c.balances.pending
-                balances.reserved += c.balances.reserved
-                balances.used += c.balances.used
-                balances.expired += c.balances.expired
-                balances.accrued += c.balances.accrued
-                balances.cancelled += c.balances.cancelled
-                balances.debt += c.balances.debt
-            }
-            var perType: [(String, Int64)] = state.typeCounts.compactMap { code, count in EventKind(rawValue: code).map { ($0.name, count) } }
-            perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-            return LedgerStats(events: state.nextPosition, clients: live, blockedClients: blocked, deletedClients: deleted,
-                               segments: snapshot.segments.count, logBytes: logBytes, firstEventAt: nil,
-                               lastEventAt: state.lastEventAt == Int64.min ? nil : state.lastEventAt,
-                               rulesVersion: state.rules.version, balances: balances, perType: perType,
-                               unknownTypeEvents: state.unknownTypeEvents, purchases: state.purchases.count, openOrders: state.orders.values.filter { $0.phase == .open }.count)
-        }
+        return read { LedgerStats($0, snapshot) }
     }
 
     /// A reader of the underlying log (for journals and audits).
@@ -246,6 +217,27 @@ public struct AdvanceResult: Sendable, Equatable {
     public var expired: Int
     public var birthdayBonuses: Int
     public var positions: [UInt64]
+}
+
+/// The state of a ledger directory read without taking the writer's lock and without
+/// changing a byte: for reports and queries beside a running writer (it sees the batches that
+/// were whole when it was made).
+public struct LedgerView: Sendable {
+    public let state: LedgerState
+    public let snapshot: LogSnapshot
+
+    public init(directory: String) throws {
+        let reader = try LogReader(directory: Ledger.logDirectory(directory))
+        var state = LedgerState()
+        try Ledger.replay(reader, into: &state, through: nil)
+        self.state = state
+        self.snapshot = reader.snapshot
+    }
+
+    public func client(id: String) -> ClientCard? { ClientCard.find(state, id: id) }
+    public func client(phone: String) -> ClientCard? { ClientCard.find(state, phone: phone) }
+    public func client(card: String) -> ClientCard? { ClientCard.find(state, card: card) }
+    public func stats() -> LedgerStats { LedgerStats(state, snapshot) }
 }
 
 public struct LedgerStats: Sendable {
@@ -263,6 +255,40 @@ public struct LedgerStats: Sendable {
     public var unknownTypeEvents: Int64
     public var purchases: Int
     public var openOrders: Int
+
+    init(_ state: borrowing LedgerState, _ snapshot: LogSnapshot) {
+        var live = 0, blocked = 0, deleted = 0
+        var balances = Balances()
+        for c in state.clients {
+            if c.deleted { deleted += 1; continue }
+            live += 1
+            if c.blocked { blocked += 1 }
+            balances.available += c.balances.available
+            balances.pending += c.balances.pending
+            balances.reserved += c.balances.reserved
+            balances.used += c.balances.used
+            balances.expired += c.balances.expired
+            balances.accrued += c.balances.accrued
+            balances.cancelled += c.balances.cancelled
+            balances.debt += c.balances.debt
+        }
+        var perType: [(String, Int64)] = state.typeCounts.compactMap { code, count in EventKind(rawValue: code).map { ($0.name, count) } }
+        perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        self.events = state.nextPosition
+        self.clients = live
+        self.blockedClients = blocked
+        self.deletedClients = deleted
+        self.segments = snapshot.segments.count
+        self.logBytes = snapshot.segments.reduce(UInt64(0)) { $0 + $1.dataLength }
+        self.firstEventAt = snapshot.segments.first?.index.first?.timestamp
+        self.lastEventAt = state.lastEventAt == Int64.min ? nil : state.lastEventAt
+        self.rulesVersion = state.rules.version
+        self.balances = balances
+        self.perType = perType
+        self.unknownTypeEvents = state.unknownTypeEvents
+        self.purchases = state.purchases.count
+        self.openOrders = state.orders.values.reduce(0) { $0 + ($1.phase == .open ? 1 : 0) }
+    }
 }
 
 public enum LedgerError: Error, Sendable, CustomStringConvertible {

@@ -1,19 +1,22 @@
 import ArgumentParser
 import Glibc
+import Ledger
+import LedgerDomain
 import LedgerLog
 
 @main
-struct Ledger: AsyncParsableCommand {
+struct LedgerTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "A loyalty ledger on a binary append-only log.",
-        subcommands: [Verify.self, Demo.self]
+        discussion: "Exit status: 0 success; 1 the input was read but some of it was refused; 2 usage error, unreadable or damaged log.",
+        subcommands: [Submit.self, Advance.self, Client.self, Stats.self, Verify.self, Generate.self, Demo.self]
     )
 }
 
 /// Options every verb takes.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: "The data directory.")
+    @Option(name: .long, help: "The data directory (created on first use).")
     var data: String = "./ledger-data"
 
     @Flag(name: .long, help: "Print JSON for programs instead of tables for people.")
@@ -26,10 +29,43 @@ enum ExitStatus {
     static let failure: Int32 = 2
 }
 
-/// Prints a one-line error to standard error (and JSON to standard output under --json),
-/// then exits with status 2.
-func fail(_ message: String, code: String, json: Bool) -> Never {
-    if json { print(JSON.object([("ok", .bool(false)), ("error", .string(code)), ("message", .string(message))]).rendered) }
-    printError("ledger: \(message)")
-    exit(ExitStatus.failure)
+/// Reports a failure (JSON on standard output under --json, a line on standard error always)
+/// and gives the exit code to throw.
+func failure(_ error: Error, json: Bool, verb: String) -> ExitCode {
+    var fields: [(String, JSON)] = [("ok", .bool(false))]
+    if let log = error as? LogError {
+        fields += [("error", .string(log.code.rawValue)), ("message", .string(log.message))]
+        if let file = log.file { fields.append(("file", .string(file))) }
+        if let offset = log.offset { fields.append(("offset", .uint(offset))) }
+    } else if case LedgerError.failed(let inner as LogError) = error {
+        fields += [("error", .string(inner.code.rawValue)), ("message", .string("\(error)"))]
+        if let file = inner.file { fields.append(("file", .string(file))) }
+        if let offset = inner.offset { fields.append(("offset", .uint(offset))) }
+    } else {
+        fields += [("error", .string("failed")), ("message", .string("\(error)"))]
+    }
+    if json { print(JSON.object(fields).rendered) }
+    printError("ledger \(verb): \(error)")
+    return ExitCode(ExitStatus.failure)
+}
+
+/// Opens the ledger as its writer, or fails with exit status 2 naming what is wrong.
+func openLedger(_ common: CommonOptions, verb: String) throws -> Ledger {
+    do {
+        let ledger = try Ledger(directory: common.data)
+        if let cut = ledger.openReport.recovery.cut {
+            printError("ledger: recovery cut a torn tail of \(cut.bytes) bytes at byte offset \(cut.offset) of \(cut.segmentFile) (\(cut.reason)); the bytes are kept in \(cut.preservedAt)")
+        }
+        if ledger.openReport.unknownTypeEvents > 0 {
+            printError("ledger: \(ledger.openReport.unknownTypeEvents) events of types this build does not know were skipped")
+        }
+        return ledger
+    } catch {
+        throw failure(error, json: common.json, verb: verb)
+    }
+}
+
+/// Reads the ledger without its lock, or fails with exit status 2.
+func openView(_ common: CommonOptions, verb: String) throws -> LedgerView {
+    do { return try LedgerView(directory: common.data) } catch { throw failure(error, json: common.json, verb: verb) }
 }

@@ -67,9 +67,9 @@ indirect enum JSON {
     }
 }
 
-func printError(_ message: String) {
+func printError(_ message: String, newline: Bool = true) {
     var line = message
-    if !line.hasSuffix("\n") { line += "\n" }
+    if newline && !line.hasSuffix("\n") { line += "\n" }
     line.withCString { text in _ = write(2, text, strlen(text)) }
 }
 

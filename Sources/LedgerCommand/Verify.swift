@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ledger
 import LedgerLog
 
 struct Verify: ParsableCommand {
@@ -10,16 +11,9 @@ struct Verify: ParsableCommand {
     func run() throws {
         let report: VerifyReport
         do {
-            report = try LogReader.verify(directory: common.data)
-        } catch let error as LogError {
-            if common.json {
-                var fields: [(String, JSON)] = [("ok", .bool(false)), ("error", .string(error.code.rawValue)), ("message", .string(error.message))]
-                if let file = error.file { fields.append(("file", .string(file))) }
-                if let offset = error.offset { fields.append(("offset", .uint(offset))) }
-                print(JSON.object(fields).rendered)
-            }
-            printError("ledger verify: \(error)")
-            throw ExitCode(ExitStatus.failure)
+            report = try LogReader.verify(directory: Ledger.logDirectory(common.data))
+        } catch {
+            throw failure(error, json: common.json, verb: "verify")
         }
         if common.json {
             print(JSON.object([("ok", .bool(true)), ("segments", .int(Int64(report.segments))), ("batches", .uint(report.batches)),

@@ -4,6 +4,9 @@ public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible 
     public var field: String?
     public var reason: String
     public var code: String { ErrorCode.invalidEvent }
+    public init(line: Int, field: String?, reason: String) {
+        self.line = line; self.field = field; self.reason = reason
+    }
     public var description: String {
         "line \(line)" + (field.map { ": field '\($0)'" } ?? "") + ": " + reason
     }

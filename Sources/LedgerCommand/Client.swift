@@ -1,0 +1,142 @@
+import ArgumentParser
+import Ledger
+import LedgerDomain
+
+struct Client: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a client card, by id, phone (any format) or card number.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The client id.")
+    var id: String?
+
+    @Option(name: .long, help: "Find the client by phone, in any format.")
+    var phone: String?
+
+    @Option(name: .long, help: "Find the client by card number.")
+    var card: String?
+
+    func validate() throws {
+        guard [id, phone, card].compactMap({ $0 }).count == 1 else { throw ValidationError("name the client by exactly one of: ID, --phone, --card") }
+    }
+
+    func run() throws {
+        let view = try openView(common, verb: "client")
+        let found: ClientCard? = id.map { view.client(id: $0) } ?? phone.map { view.client(phone: $0) } ?? card.map { view.client(card: $0) } ?? nil
+        guard let card = found else {
+            let what = id.map { "client '\($0)'" } ?? phone.map { "a client with phone \($0)" } ?? "a client with card \(card ?? "")"
+            if common.json {
+                print(JSON.object([("ok", .bool(false)), ("error", .string(ErrorCode.unknownClient)), ("message", .string("there is no \(what)"))]).rendered)
+            }
+            printError("ledger client: there is no \(what)")
+            throw ExitCode(ExitStatus.refused)
+        }
+        print(common.json ? Self.json(card).rendered : Self.table(card))
+    }
+
+    static func time(_ t: Micros?) -> JSON { t.map { .string(Time.iso($0)) } ?? .null }
+
+    static func string(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
+
+    static func json(_ c: ClientCard) -> JSON {
+        let b = c.balances, s = c.stats
+        var f: [(String, JSON)] = []
+        f.append(("client", .string(c.id)))
+        f.append(("displayName", .string(c.displayName)))
+        f.append(("status", .string(c.status.rawValue)))
+        f.append(("phone", string(c.phone.map { "+" + $0 })))
+        f.append(("cards", .array(c.cards.map { JSON.string($0) })))
+        f.append(("level", string(c.level)))
+        f.append(("levelSetByHand", .bool(c.levelManual)))
+        let balances: [(String, JSON)] = [
+            ("available", .int(b.available)), ("pending", .int(b.pending)), ("reserved", .int(b.reserved)), ("used", .int(b.used)),
+            ("expired", .int(b.expired)), ("accrued", .int(b.accrued)), ("cancelled", .int(b.cancelled)), ("debt", .int(b.debt)),
+        ]
+        f.append(("balances", .object(balances)))
+        let stats: [(String, JSON)] = [
+            ("purchaseCount", .int(s.purchaseCount)), ("purchaseSum", .int(s.purchaseSum)), ("returnCount", .int(s.returnCount)),
+            ("returnSum", .int(s.returnSum)), ("averageCheck", .int(s.averageCheck)), ("maxCheck", .int(s.maxCheck)),
+            ("firstPurchaseAt", time(s.firstPurchaseAt)), ("lastPurchaseAt", time(s.lastPurchaseAt)),
+        ]
+        f.append(("stats", .object(stats)))
+        f.append(("segments", .array(c.segments.map { JSON.string($0) })))
+        f.append(("name", string(c.name)))
+        f.append(("email", string(c.email)))
+        f.append(("birthday", string(c.birthday.map { Time.isoDate(day: $0) })))
+        f.append(("registeredAt", time(c.registeredAt)))
+        f.append(("deleted", .bool(c.deleted)))
+        f.append(("wallet", .array(c.wallet.map { JSON.string($0.rawValue) })))
+        var messengers: [(String, JSON)] = []
+        for (channel, state) in c.messengers {
+            let fields: [(String, JSON)] = [("subscribed", .bool(state.subscribed)), ("lastContactAt", time(state.lastContactAt)), ("received", .int(state.received))]
+            messengers.append((channel.rawValue, .object(fields)))
+        }
+        f.append(("messengers", .object(messengers)))
+        if let next = c.nextExpiry {
+            f.append(("nextExpiry", .object([("at", time(next.at)), ("amount", .int(next.amount))])))
+        } else {
+            f.append(("nextExpiry", .null))
+        }
+        var lots: [JSON] = []
+        for lot in c.openLots {
+            let fields: [(String, JSON)] = [
+                ("accrual", .uint(lot.position)), ("reason", .string(lot.reason.rawValue)), ("amount", .int(lot.amount)),
+                ("remaining", .int(lot.remaining)), ("reserved", .int(lot.reserved)), ("state", .string(lot.phase == .pending ? "pending" : "active")),
+                ("activatesAt", time(lot.activatesAt)), ("expiresAt", time(lot.expiresAt)),
+            ]
+            lots.append(.object(fields))
+        }
+        f.append(("lots", .array(lots)))
+        var receipts: [JSON] = []
+        for r in c.receipts {
+            let fields: [(String, JSON)] = [
+                ("purchase", .string(r.purchase)), ("at", time(r.at)), ("paid", .int(r.paid)), ("bonusesSpent", .int(r.bonusesSpent)),
+                ("bonusesAccrued", .int(r.bonusesAccrued)), ("returned", .int(r.returned)),
+            ]
+            receipts.append(.object(fields))
+        }
+        f.append(("receipts", .array(receipts)))
+        f.append(("nps", .array(c.nps.map { n in JSON.object([("at", time(n.at)), ("score", .int(n.score)), ("comment", string(n.comment))]) })))
+        f.append(("notes", .array(c.notes.map { n in JSON.object([("at", time(n.at)), ("text", .string(n.text))]) })))
+        f.append(("events", .int(c.eventCount)))
+        return .object(f)
+    }
+
+    static func table(_ c: ClientCard) -> String {
+        let b = c.balances, s = c.stats
+        var out = "\(c.displayName)  (\(c.id))\(c.deleted ? "  — deleted" : "")\n"
+        out += "  status \(c.status.rawValue)   level \(c.level ?? "—")\(c.levelManual ? " (set by hand)" : "")   registered \(Time.russianDate(c.registeredAt))\n"
+        out += "  phone \(c.phone.map(Phone.display) ?? "—")   cards \(c.cards.isEmpty ? "—" : c.cards.joined(separator: ", "))   email \(c.email ?? "—")\n"
+        if !c.wallet.isEmpty { out += "  Wallet card: \(c.wallet.map(\.rawValue).joined(separator: ", "))\n" }
+        if !c.segments.isEmpty { out += "  segments: \(c.segments.joined(separator: ", "))\n" }
+        out += "\nBonuses\n"
+        var balances = Table(header: ["on account", "pending", "reserved", "used", "expired", "accrued", "cancelled"])
+        balances.rows.append([b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled].map(Money.format))
+        out += balances.rendered + "\n"
+        if b.debt > 0 { out += "  debt (paid first from new bonuses): \(Money.format(b.debt))\n" }
+        if let next = c.nextExpiry { out += "  next expiry: \(Money.format(next.amount)) on \(Time.russianDate(next.at))\n" }
+        out += "\nPurchases: \(s.purchaseCount) for \(Money.format(s.purchaseSum)) ₽, average \(Money.format(s.averageCheck)), max \(Money.format(s.maxCheck)); returns: \(s.returnCount) for \(Money.format(s.returnSum)) ₽\n"
+        if !c.receipts.isEmpty {
+            var receipts = Table(header: ["date", "receipt", "paid ₽", "bonuses spent", "bonuses accrued", "returned ₽"])
+            for r in c.receipts.suffix(10) {
+                receipts.rows.append([Time.russianDate(r.at), r.purchase, Money.format(r.paid), Money.format(r.bonusesSpent), Money.format(r.bonusesAccrued), Money.format(r.returned)])
+            }
+            out += receipts.rendered + "\n"
+        }
+        if !c.openLots.isEmpty {
+            out += "\nWhat the balance is made of (open lots, by expiry)\n"
+            var lots = Table(header: ["accrual", "reason", "amount", "left", "reserved", "state", "active from", "expires"])
+            for lot in c.openLots.prefix(12) {
+                lots.rows.append(["#\(lot.position)", lot.reason.rawValue, Money.format(lot.amount), Money.format(lot.remaining), Money.format(lot.reserved),
+                                  lot.phase == .pending ? "pending" : "active", Time.russianDate(lot.activatesAt), Time.russianDate(lot.expiresAt)])
+            }
+            out += lots.rendered + "\n"
+        }
+        if !c.messengers.isEmpty {
+            out += "\nChannels: " + c.messengers.map { "\($0.0.rawValue) \($0.1.subscribed ? "subscribed" : "not subscribed"), \($0.1.received) received" }.joined(separator: "; ") + "\n"
+        }
+        if let last = c.nps.last { out += "NPS: \(last.score) on \(Time.russianDate(last.at))\(last.comment.map { " — \($0)" } ?? "")\n" }
+        out += "\(c.eventCount) events in the journal"
+        return out
+    }
+}

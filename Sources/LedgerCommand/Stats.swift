@@ -1,0 +1,35 @@
+import ArgumentParser
+import Ledger
+import LedgerDomain
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Log size, events, clients and per-type counts.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let s = try openView(common, verb: "stats").stats()
+        if common.json {
+            print(JSON.object([
+                ("events", .uint(s.events)), ("clients", .int(Int64(s.clients))), ("blockedClients", .int(Int64(s.blockedClients))),
+                ("deletedClients", .int(Int64(s.deletedClients))), ("segments", .int(Int64(s.segments))), ("logBytes", .uint(s.logBytes)),
+                ("bytesPerEvent", s.events == 0 ? .null : .double((Double(s.logBytes) / Double(s.events) * 100).rounded() / 100)),
+                ("firstEventAt", Client.time(s.firstEventAt)), ("lastEventAt", Client.time(s.lastEventAt)), ("rulesVersion", .int(s.rulesVersion)),
+                ("purchases", .int(Int64(s.purchases))), ("openOrders", .int(Int64(s.openOrders))),
+                ("balances", .object([("available", .int(s.balances.available)), ("pending", .int(s.balances.pending)), ("reserved", .int(s.balances.reserved)),
+                                      ("used", .int(s.balances.used)), ("expired", .int(s.balances.expired)), ("accrued", .int(s.balances.accrued)),
+                                      ("cancelled", .int(s.balances.cancelled)), ("debt", .int(s.balances.debt))])),
+                ("perType", .object(s.perType.map { ($0.0, .int($0.1)) })),
+                ("unknownTypeEvents", .int(s.unknownTypeEvents)),
+            ]).rendered)
+            return
+        }
+        print("\(grouped(s.events)) events in \(s.segments) segment(s), \(grouped(s.logBytes)) bytes on disk (\(s.events == 0 ? "—" : format2(Double(s.logBytes) / Double(s.events))) bytes/event)")
+        print("\(grouped(s.clients)) clients (\(grouped(s.blockedClients)) blocked, \(grouped(s.deletedClients)) deleted), \(grouped(s.purchases)) purchases, \(s.openOrders) open orders, rules version \(s.rulesVersion)")
+        if let first = s.firstEventAt, let last = s.lastEventAt { print("from \(Time.iso(first)) to \(Time.iso(last))") }
+        print("bonuses on account \(Money.format(s.balances.available)), pending \(Money.format(s.balances.pending)), reserved \(Money.format(s.balances.reserved)), used \(Money.format(s.balances.used)), expired \(Money.format(s.balances.expired)), accrued \(Money.format(s.balances.accrued))")
+        var table = Table(header: ["type", "events"])
+        for (name, count) in s.perType { table.rows.append([name, grouped(count)]) }
+        print("\n" + table.rendered)
+    }
+}
