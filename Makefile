@@ -17,7 +17,9 @@ deps:
 build: deps
 	swift build -c release --product ledger
 
+# The end-to-end tests run the built `ledger` binary, so it is built first.
 test: deps
+	swift build --product ledger
 	swift test --disable-xctest
 
 demo: build

@@ -12,6 +12,41 @@ struct LedgerTool: AsyncParsableCommand {
         discussion: "Exit status: 0 success; 1 the input was read but some of it was refused; 2 usage error, unreadable or damaged log.",
         subcommands: [Submit.self, Advance.self, Client.self, Stats.self, Verify.self, Generate.self, Demo.self]
     )
+
+    /// Runs the verb, mapping ArgumentParser's usage errors (its status 64) to interface.md's 2.
+    static func main() async {
+        do {
+            var command = try parseAsRoot(globalOptionsAfterVerb(Array(CommandLine.arguments.dropFirst())))
+            if var verb = command as? AsyncParsableCommand { try await verb.run() } else { try command.run() }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(ExitStatus.failure)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// interface.md writes `ledger [--data DIR] <verb>`: options every verb takes may stand
+/// before the verb. ArgumentParser reads a verb's options after it, so move them there.
+func globalOptionsAfterVerb(_ arguments: [String]) -> [String] {
+    var leading: [String] = []
+    var rest = arguments[...]
+    while let first = rest.first {
+        if first == "--data", rest.count >= 2 {
+            leading += rest.prefix(2)
+            rest = rest.dropFirst(2)
+        } else if first.hasPrefix("--data=") || first == "--json" {
+            leading.append(first)
+            rest = rest.dropFirst()
+        } else {
+            break
+        }
+    }
+    guard let verb = rest.first, !leading.isEmpty else { return arguments }
+    return [verb] + leading + Array(rest.dropFirst())
 }
 
 /// Options every verb takes.

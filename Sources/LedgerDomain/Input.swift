@@ -36,7 +36,17 @@ public enum CommandParser {
         let clientless = type == "system" || type == "rules.changed" || type == "segment.defined" || type == "segment.deleted"
         let client = clientless ? "" : try f.string("client")
         if client.utf8.count > 64 { throw f.bad("client", "is longer than 64 bytes") }
-        let operation = try parseOperation(type, &f)
+        let operation: Command.Operation
+        do {
+            operation = try parseOperation(type, &f)
+        } catch {
+            // A required field missing beside a field this type does not have is most likely
+            // a misspelling: name that one.
+            if error.reason == "is missing", let unknown = fields.first(where: { !f.used.contains($0.0) }) {
+                throw InvalidInput(line: line, field: unknown.0, reason: "is not a field of \(type) (is it a misspelling of '\(error.field ?? "")'?)")
+            }
+            throw error
+        }
         try f.rejectUnknown()
         return Command(at: at, client: client, key: key, operation)
     }

@@ -121,6 +121,35 @@ func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
     return accumulated == 0
 }
 
+extension SegmentScan {
+    /// Disk sectors are written whole or not at all, and the reserved space of a segment reads
+    /// as zeros, so a write a crash tore leaves at least one sector of the batch all zero (or
+    /// the batch runs past the end of the file). A batch whose every sector holds data but whose
+    /// checksum fails was damaged after it was written. Looks at the batch at `offset` (or its
+    /// header, when the header itself is not valid).
+    static let sectorBytes: UInt64 = 512
+
+    static func showsUnwrittenSector(cursor: BatchCursor, at offset: UInt64, fileEnd: UInt64) throws -> Bool {
+        var header = [UInt8](repeating: 0, count: BatchHeader.byteCount)
+        let got = try header.withUnsafeMutableBytes { try cursor.syscalls.read(cursor.fd, into: $0, atAbsoluteOffset: offset, path: cursor.path) }
+        var end = offset + UInt64(BatchHeader.byteCount)
+        if got == BatchHeader.byteCount, case .success(let batch) = header.withUnsafeBytes({ BatchHeader.decode($0) }) {
+            end = offset + UInt64(batch.length)
+        }
+        if end > fileEnd { return true }
+        var bytes = [UInt8](repeating: 0, count: Int(end - offset))
+        _ = try bytes.withUnsafeMutableBytes { try cursor.syscalls.read(cursor.fd, into: $0, atAbsoluteOffset: offset, path: cursor.path) }
+        cursor.invalidate()
+        var sector = offset / sectorBytes * sectorBytes
+        while sector < end {
+            let from = Int(max(sector, offset) - offset), to = Int(min(sector + sectorBytes, end) - offset)
+            if bytes[from..<to].allSatisfy({ $0 == 0 }) { return true }
+            sector += sectorBytes
+        }
+        return false
+    }
+}
+
 func hex(_ value: UInt32) -> String {
     let digits = String(value, radix: 16)
     return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
@@ -224,6 +253,9 @@ struct LogLoader {
             throw LogError.corrupt("\(bad?.reason ?? "the data stops") at byte offset \(from), and \(reason)", file: path, offset: at)
         case .torn(let lastNonZero):
             let reason = bad?.reason ?? "non-zero bytes after the last batch"
+            if bad != nil, try !SegmentScan.showsUnwrittenSector(cursor: cursor, at: from, fileEnd: fileSize) {
+                throw LogError.corrupt("\(reason), and every sector of it was written: this is damage, not a torn write", file: path, offset: from)
+            }
             if repair {
                 report.cut = try cutTail(fd: fd, path: path, from: from, through: lastNonZero, reason: reason)
             }

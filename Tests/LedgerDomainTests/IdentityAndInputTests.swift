@@ -73,6 +73,7 @@ struct IdentityAndInputTests {
         (#"{"type":"bonus.accrued","client":"c1","amount":"100"}"#, "amount"),
         (#"{"type":"bonus.accrued","client":"c1","amount":10.5}"#, "amount"),
         (#"{"type":"bonus.accrued","client":"c1","amount":100,"ammount":1}"#, "ammount"),
+        (#"{"type":"bonus.accrued","client":"c1","ammount":1}"#, "ammount"),
         (#"{"type":"bonus.accrued","client":"c1","amount":100,"reason":"purchase"}"#, "reason"),
         (#"{"type":"bonus.expired","client":"c1","lot":1}"#, "type"),
         (#"{"type":"purchase.made","client":"c1","purchase":"p1","total":100,"paid":200}"#, "paid"),

@@ -20,16 +20,14 @@ struct RecoveryTests {
         let (segment, lastStart, lastEnd, earlier) = try smallLog(dir)
         let original = readFile(segment)
         for cut in lastStart..<lastEnd {
-            var torn = Array(original[0..<Int(cut)])
-            torn += [UInt8](repeating: 0, count: original.count - Int(cut))  // the reserved zeros
-            writeFile(segment, torn)
+            writeFile(segment, Array(original[0..<Int(cut)]))  // the segment cut at this byte
             for name in fileNames(dir.log) where name.contains(".cut-") { unlink(dir.log + "/" + name) }
             let log = try Log(directory: dir.log, options: LogOptions(segmentBytes: 64 * 1024))
             #expect(log.endPosition == UInt64(earlier.count), "cut at \(cut)")
             #expect(try readAll(log.reader()) == earlier)
             if cut > lastStart {
                 #expect(log.recovery.cut?.offset == lastStart, "cut at \(cut) reported \(String(describing: log.recovery.cut))")
-                #expect(readFile(log.recovery.cut!.preservedAt) == Array(original[Int(lastStart)..<Int(cut)]).reversed().drop { $0 == 0 }.reversed())
+                #expect(readFile(log.recovery.cut!.preservedAt) == Array(Array(original[Int(lastStart)..<Int(cut)]).reversed().drop { $0 == 0 }.reversed()))
             } else {
                 #expect(log.recovery.cut == nil)
             }
@@ -119,7 +117,9 @@ struct RecoveryTests {
         var bytes = original
         let last = Array(original[Int(lastStart)..<Int(lastEnd)])
         bytes.replaceSubrange(Int(lastEnd)..<(Int(lastEnd) + last.count), with: last)
-        bytes[Int(lastStart) + 70] ^= 0xFF
+        // Tear the first: its last sector never reached the disk (reads as zeros).
+        let sector = max(Int(lastStart) + 1, (Int(lastEnd) - 1) / 512 * 512)
+        for i in sector..<Int(lastEnd) { bytes[i] = 0 }
         writeFile(segment, bytes)
         let log = try Log(directory: dir.log)
         #expect(log.endPosition == UInt64(earlier.count))
@@ -144,6 +144,22 @@ struct RecoveryTests {
             #expect(error.code == .corrupt)
             #expect(error.message.contains("acknowledged"))
         }
+    }
+
+    @Test("a bit flipped in the last batch is damage, not a torn write: open fails and changes nothing")
+    func bitFlipInTheLastBatch() throws {
+        let dir = TemporaryDirectory()
+        let (segment, lastStart, _, _) = try smallLog(dir)
+        var bytes = readFile(segment)
+        bytes[Int(lastStart) + 70] ^= 0x04
+        writeFile(segment, bytes)
+        do {
+            _ = try Log(directory: dir.log)
+            Issue.record("a damaged last batch was cut as if torn")
+        } catch let error as LogError {
+            #expect(error.code == .corrupt && error.offset == lastStart && error.message.contains("not a torn write"))
+        }
+        #expect(readFile(segment) == bytes)
     }
 
     @Test("stray bytes after the last batch are reported by verify and cut by open")

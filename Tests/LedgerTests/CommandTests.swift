@@ -1,0 +1,151 @@
+import Glibc
+import Testing
+import LedgerDomain
+
+/// Runs the built `ledger` binary as another service would: arguments, standard input, and
+/// what it prints and exits with.
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var lines: [JSONValue] { stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) } }
+    var json: JSONValue? { lines.last }
+
+    static let root = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+    static var binary: String { root + "/.build/debug/ledger" }
+
+    init(_ arguments: [String], stdin: String = "") {
+        let dir = TemporaryDirectory()
+        let input = dir.path + "/in", output = dir.path + "/out", errors = dir.path + "/err"
+        writeFile(input, stdin)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([Run.binary] + arguments).map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, Run.binary, &actions, nil, argv, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        for p in argv { free(p) }
+        guard spawned == 0 else {
+            status = -1
+            stdout = ""
+            stderr = "cannot run \(Run.binary) (errno \(spawned)): build it first with `swift build --product ledger` (make test does)"
+            return
+        }
+        var raw: Int32 = 0
+        waitpid(pid, &raw, 0)
+        status = (raw >> 8) & 0xFF
+        stdout = String(decoding: readFile(output), as: UTF8.self)
+        stderr = String(decoding: readFile(errors), as: UTF8.self)
+    }
+}
+
+@Suite("The ledger command, end to end")
+struct CommandTests {
+    static let program = [
+        #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","phone":"8 (916) 123-45-67","name":"Анна","card":"2000001","place":"store-7"}"#,
+        #"{"type":"purchase.made","at":"2025-01-02T12:00:00Z","client":"c1","purchase":"p1","total":120000,"paid":100000,"store":"store-7","items":[{"sku":"A1","name":"Кроссовки","category":"Обувь","qty":1,"price":120000}]}"#,
+        #"{"type":"bonus.accrued","at":"2025-01-03T12:00:00Z","client":"c1","amount":2000,"reason":"manual","expiresAt":"2025-02-01","comment":"жалоба","key":"op-77"}"#,
+        #"{"type":"bonus.written_off","at":"2025-01-03T13:00:00Z","client":"c1","amount":3000,"reason":"manual"}"#,
+        #"{"type":"bonus.accrued","at":"2025-01-03T14:00:00Z","client":"c1","ammount":100}"#,
+        "{not json",
+        #"{"type":"bonus.accrued","at":"2025-01-03T15:00:00Z","client":"ghost","amount":100}"#,
+        "",
+        #"{"type":"bonus.accrued","at":"2025-01-03T12:00:00Z","client":"c1","amount":2000,"reason":"manual","expiresAt":"2025-02-01","comment":"жалоба","key":"op-77"}"#,
+    ].joined(separator: "\n") + "\n"
+
+    @Test("submit answers each line with its result, counts lines from 1, and exits 1 when some were refused")
+    func submit() {
+        let dir = TemporaryDirectory()
+        let run = Run(["--data", dir.path, "submit", "--json"], stdin: Self.program)
+        #expect(run.status == 1, "\(run.stderr)")
+        let results = run.lines
+        #expect(results.count == 8, "one result per non-empty line: \(run.stdout)")
+        #expect(results[0]["line"] == .integer(1) && results[0]["ok"] == .bool(true) && results[0]["positions"] == .array([.integer(0)]))
+        #expect(results[1]["positions"] == .array([.integer(1), .integer(2), .integer(3)]), "purchase, its level, its accrual")
+        #expect(results[3]["error"] == .string("insufficient_balance"))
+        #expect(results[4]["error"] == .string("invalid_event") && results[4]["line"] == .integer(5))
+        if case .string(let message)? = results[4]["message"] { #expect(message.contains("line 5") && message.contains("ammount")) }
+        #expect(results[5]["error"] == .string("invalid_event") && results[5]["line"] == .integer(6))
+        #expect(results[6]["error"] == .string("unknown_client"))
+        #expect(results[7]["line"] == .integer(9) && results[7]["ok"] == .bool(true) && results[7]["positions"] == results[2]["positions"], "a repeated key answers the original")
+    }
+
+    @Test("client shows the card by id, by phone in another format, and by card; an unknown one exits 1")
+    func client() {
+        let dir = TemporaryDirectory()
+        _ = Run(["--data", dir.path, "submit"], stdin: Self.program)
+        let byID = Run(["--data", dir.path, "client", "c1", "--json"])
+        #expect(byID.status == 0, "\(byID.stderr)")
+        let card = byID.json
+        for field in ["client", "displayName", "status", "phone", "cards", "level", "balances", "stats", "segments"] {
+            #expect(card?[field] != nil, "the card has \(field)")
+        }
+        for field in ["available", "pending", "reserved", "used", "expired", "accrued"] { #expect(card?["balances"]?[field] != nil) }
+        for field in ["purchaseCount", "purchaseSum", "returnCount", "returnSum", "averageCheck", "maxCheck", "firstPurchaseAt", "lastPurchaseAt"] {
+            #expect(card?["stats"]?[field] != nil)
+        }
+        #expect(card?["balances"]?["pending"] == .integer(5000) && card?["balances"]?["available"] == .integer(2000))
+        #expect(card?["displayName"] == .string("Анна") && card?["phone"] == .string("+79161234567"))
+        #expect(Run(["--data", dir.path, "client", "--phone", "+7 916 123 45 67", "--json"]).json?["client"] == .string("c1"))
+        #expect(Run(["--data", dir.path, "client", "--card", "2000001", "--json"]).json?["client"] == .string("c1"))
+        let table = Run(["--data", dir.path, "client", "c1"])
+        #expect(table.stdout.contains("Анна") && table.stdout.contains("50,00") && table.stdout.contains("+7 (916) 123-45-67"))
+        let missing = Run(["--data", dir.path, "client", "nobody", "--json"])
+        #expect(missing.status == 1 && missing.json?["error"] == .string("unknown_client"))
+    }
+
+    @Test("advance activates what is due and a second run appends nothing")
+    func advance() {
+        let dir = TemporaryDirectory()
+        _ = Run(["--data", dir.path, "submit"], stdin: Self.program)
+        let first = Run(["--data", dir.path, "advance", "--to", "2025-02-01T00:00:00Z", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.json?["activated"] == .integer(1) && first.json?["expired"] == .integer(1))
+        let second = Run(["--data", dir.path, "advance", "--to", "2025-02-01T00:00:00Z", "--json"])
+        #expect(second.json?["activated"] == .integer(0) && second.json?["positions"] == .array([]))
+        #expect(Run(["--data", dir.path, "client", "c1", "--json"]).json?["balances"]?["available"] == .integer(5000))
+    }
+
+    @Test("stats counts events, clients and types")
+    func stats() {
+        let dir = TemporaryDirectory()
+        _ = Run(["--data", dir.path, "submit"], stdin: Self.program)
+        let run = Run(["--data", dir.path, "stats", "--json"])
+        #expect(run.status == 0)
+        #expect(run.json?["events"] == .integer(6) && run.json?["clients"] == .integer(1))
+        #expect(run.json?["perType"]?["bonus.accrued"] == .integer(2))
+        #expect(run.json?["perType"]?["operation.refused"] == .integer(1))
+    }
+
+    @Test("verify passes on a whole log and exits 2 naming the file and byte offset of damage")
+    func verify() {
+        let dir = TemporaryDirectory()
+        _ = Run(["--data", dir.path, "submit"], stdin: Self.program)
+        let ok = Run(["--data", dir.path, "verify", "--json"])
+        #expect(ok.status == 0 && ok.json?["ok"] == .bool(true) && ok.json?["events"] == .integer(6))
+        let segment = dir.path + "/log/00000000000000000000.seg"
+        var bytes = readFile(segment)
+        bytes[100] ^= 0x01
+        let fd = open(segment, O_WRONLY)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        close(fd)
+        let bad = Run(["--data", dir.path, "verify", "--json"])
+        #expect(bad.status == 2)
+        #expect(bad.json?["file"] == .string(segment) && bad.json?["offset"] != nil)
+        #expect(bad.stderr.contains("byte offset"))
+        let open = Run(["--data", dir.path, "submit"], stdin: "")
+        #expect(open.status == 2 && open.stderr.contains("00000000000000000000.seg") && open.stderr.contains("not a torn write"),
+                "a damaged log is refused by the writer too: \(open.stderr)")
+    }
+
+    @Test("usage errors exit 2")
+    func usage() {
+        #expect(Run(["client"]).status == 2)
+        #expect(Run(["advance", "--to", "someday"]).status == 2)
+        #expect(Run(["no-such-verb"]).status == 2)
+    }
+}

@@ -1,0 +1,104 @@
+import Glibc
+import Testing
+@testable import Ledger
+import LedgerDomain
+import LedgerGenerator
+import LedgerLog
+
+@Suite("The Ledger facade")
+struct LedgerTests {
+    @Test("opening a directory rebuilds a state equal to the live one, on a generated program")
+    func replayEquivalence() throws {
+        let dir = TemporaryDirectory()
+        var options = Ledger.Options(durability: .none)
+        options.segmentBytes = 256 * 1024  // several segments, sealed ones indexed
+        let ledger = try Ledger(directory: dir.path, options: options)
+        var generator = ProgramGenerator(.init(clients: 300, days: 90, seed: 7))
+        var accepted = 0
+        try generator.run { day in
+            let outcomes = try ledger.submit(commands(day.lines))
+            accepted += outcomes.filter(\.isAccepted).count
+            _ = try ledger.advance(to: day.advanceTo)
+        }
+        #expect(accepted > 1000)
+        let live = ledger.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchases.count, state.rules) }
+        try ledger.close()
+        let reopened = try Ledger(directory: dir.path, options: options)
+        let rebuilt = reopened.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchases.count, state.rules) }
+        #expect(rebuilt.2 == live.2 && rebuilt.3 == live.3 && rebuilt.4 == live.4)
+        #expect(rebuilt.0 == live.0, "every client rebuilt equals the live one")
+        #expect(rebuilt.1 == live.1, "idempotency answers survive a reopen")
+        let view = try LedgerView(directory: dir.path)
+        #expect(view.state.clients.map(fingerprint) == live.0, "a read-only view rebuilds the same")
+        // And the rebuilt ledger goes on where the live one stopped: advancing again appends nothing.
+        let again = try reopened.advance(to: ProgramGenerator.Config(clients: 1, days: 1).start + 90 * Time.microsPerDay - 1)
+        #expect(again.positions.isEmpty)
+    }
+
+    @Test("an idempotency key still answers after a reopen, with nothing appended")
+    func idempotencyAcrossReopen() throws {
+        let dir = TemporaryDirectory()
+        var ledger = try Ledger(directory: dir.path)
+        let first = try ledger.submit(commands([
+            #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","phone":"89161234567"}"#,
+            #"{"type":"bonus.accrued","at":"2025-01-02T09:00:00Z","client":"c1","amount":500,"key":"op-1"}"#,
+        ]))
+        try ledger.close()
+        ledger = try Ledger(directory: dir.path)
+        let end = ledger.stats().events
+        let again = try ledger.submit(commands([#"{"type":"bonus.accrued","at":"2025-01-03T09:00:00Z","client":"c1","amount":500,"key":"op-1"}"#]))
+        guard case .accepted(let range) = first[1] else { Issue.record("first accrual refused"); return }
+        #expect(again == [.repeated(.accepted(range))])
+        #expect(ledger.stats().events == end)
+        #expect(ledger.client(phone: "+7 916 123 45 67")?.balances.available == 500)
+    }
+
+    @Test("a failed fdatasync: submit throws, the ledger refuses until reopened, and the reopened one has none of it")
+    func failedSync() throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan { call, index in call == .fdatasync && index == 4 ? .fail(errno: EIO) : nil }
+        var options = Ledger.Options()
+        options.syscalls = SystemCalls(faults: plan)
+        let ledger = try Ledger(directory: dir.path, options: options)
+        var acknowledged: [String] = []
+        var failures = 0
+        for i in 0..<8 {
+            let line = #"{"type":"client.registered","at":"2025-01-01T09:00:0\#(i)Z","client":"c\#(i)","phone":"7916000000\#(i)"}"#
+            do {
+                _ = try ledger.submit(commands([line]))
+                acknowledged.append("c\(i)")
+            } catch {
+                failures += 1
+            }
+        }
+        #expect(failures >= 1 && !acknowledged.isEmpty)
+        try? ledger.close()
+        let reopened = try Ledger(directory: dir.path)
+        let present = reopened.read { $0.clients.map(\.id) }
+        #expect(present == acknowledged, "exactly the acknowledged clients are in the log")
+    }
+
+    @Test("a second ledger on the same directory is refused while the first is open")
+    func singleWriter() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path)
+        #expect(throws: LogError.self) { try Ledger(directory: dir.path) }
+        try ledger.close()
+    }
+
+    @Test("events of a type this build does not know are skipped on replay and counted")
+    func unknownTypesAreSkipped() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path)
+        _ = try ledger.submit(commands([#"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","card":"1"}"#]))
+        try ledger.close()
+        let log = try Log(directory: Ledger.logDirectory(dir.path))
+        try log.append([LogRecord(timestamp: Time.parse("2025-01-02T00:00:00Z")!, typeCode: 5000, streamKey: Array("c1".utf8), body: [0x10, 0x08, 0x01])])
+        try log.close()
+        let reopened = try Ledger(directory: dir.path)
+        #expect(reopened.openReport.unknownTypeEvents == 1)
+        #expect(reopened.stats().events == 2)
+        _ = try reopened.submit(commands([#"{"type":"note.added","at":"2025-01-03T00:00:00Z","client":"c1","text":"после неизвестного события"}"#]))
+        #expect(reopened.stats().events == 3)
+    }
+}

@@ -1,0 +1,57 @@
+import Glibc
+import Testing
+@testable import Ledger
+import LedgerDomain
+
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        var template = Array("/tmp/ledger-test-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil)
+        path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+    deinit { removeTree(path) }
+}
+
+func removeTree(_ path: String) {
+    guard let dir = opendir(path) else { unlink(path); return }
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        if name == "." || name == ".." { continue }
+        let child = path + "/" + name
+        if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
+    }
+    closedir(dir)
+    rmdir(path)
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return bytes
+}
+
+func writeFile(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    precondition(fd >= 0)
+    defer { close(fd) }
+    _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+}
+
+func commands(_ lines: [String]) -> [Command] {
+    lines.enumerated().map { try! CommandParser.parse(line: $0.element, number: $0.offset + 1) }
+}
+
+/// The same fingerprint of a client the domain tests use.
+func fingerprint(_ c: ClientState) -> String {
+    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.wallet.sorted { $0.rawValue < $1.rawValue })|\(c.eventCount)|\(c.lastBirthdayBonusYear)|\(c.purchaseIDs)"
+}
