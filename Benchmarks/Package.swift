@@ -26,6 +26,16 @@ let package = Package(
             path: "Benchmarks/LogBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "DomainBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Ledger", package: parent),
+                .product(name: "LedgerGenerator", package: parent),
+            ],
+            path: "Benchmarks/DomainBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -69,8 +69,8 @@ public struct ClientCard: Sendable {
         balances = c.balances
         stats = c.stats
         segments = c.segments.sorted()
-        wallet = c.wallet.sorted { $0.rawValue < $1.rawValue }
-        messengers = c.messengers.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) }
+        wallet = c.walletPlatforms
+        messengers = c.messengers
         nps = c.nps
         notes = c.notes
         openLots = c.lots.filter { $0.remaining > 0 && $0.phase != .expired }.sorted { $0.expiresAt < $1.expiresAt }

@@ -74,7 +74,7 @@ public final class Ledger: Sendable {
         try reader.scan(from: state.nextPosition) { record in
             if let through, record.position >= through { return false }
             do throws(BodyError) {
-                let decoded = try EventCodec.decode(typeCode: record.typeCode, record.body)
+                let decoded = try EventCodec.decode(typeCode: record.typeCode, record.body, forReplay: true)
                 if decoded.skippedFields > 0 { state.noteUnknownFields(decoded.skippedFields) }
                 state.apply(EventRecord(position: record.position, at: record.timestamp, client: record.streamKeyString,
                                         idempotencyKey: record.idempotencyKey.map { String(decoding: $0, as: UTF8.self) },
@@ -272,7 +272,9 @@ public struct LedgerStats: Sendable {
             balances.cancelled += c.balances.cancelled
             balances.debt += c.balances.debt
         }
-        var perType: [(String, Int64)] = state.typeCounts.compactMap { code, count in EventKind(rawValue: code).map { ($0.name, count) } }
+        var perType: [(String, Int64)] = state.typeCounts.enumerated().compactMap { code, count in
+            count > 0 ? EventKind(rawValue: UInt32(code)).map { ($0.name, count) } : nil
+        }
         perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         self.events = state.nextPosition
         self.clients = live

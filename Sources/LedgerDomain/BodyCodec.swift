@@ -116,6 +116,11 @@ public struct FieldReader {
 
     public mutating func skip(_ wire: UInt64) throws(BodyError) {
         skippedFields += 1
+        try pass(wire)
+    }
+
+    /// Steps over a known field the caller does not need (not counted as unknown).
+    public mutating func pass(_ wire: UInt64) throws(BodyError) {
         switch wire {
         case 0, 1: guard reader.readVarint() != nil else { throw .malformed("a skipped field is malformed") }
         case 2: _ = try bytes(wire)

@@ -412,7 +412,7 @@ extension LedgerState {
         let amount = takes.reduce(0) { $0 + $1.amount }
         e.emit(.bonusReserveReleased(Reservation(order: order, amount: amount, lots: takes)))
         for take in takes {
-            if let l = clients[i].lotIndex(take.lot), clients[i].lots[l].expiresAt <= at {
+            if let l = ClientState.lotIndex(clients[i].lots, take.lot), clients[i].lots[l].expiresAt <= at {
                 e.emit(.bonusExpired(Expiry(lot: take.lot, amount: take.amount)))
             }
         }
@@ -451,7 +451,7 @@ extension LedgerState {
         guard let purchase = purchases[r.purchase], purchase.client == Int32(i) else {
             throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clients[i].id)' has no purchase '\(r.purchase)'")
         }
-        if let original = purchase.returns[r.returnID] {
+        if let original = returns[ReturnKey(r.purchase, r.returnID)] {
             e.repeatedReturn = original
             return
         }
@@ -468,7 +468,7 @@ extension LedgerState {
         if claw > 0 {
             var lots: [LotTake] = []
             var left = claw
-            if let own = purchase.lot, let l = clients[i].lotIndex(own) {
+            if let own = purchase.lot, let l = ClientState.lotIndex(clients[i].lots, own) {
                 let lot = clients[i].lots[l]
                 let takeable = lot.phase == .pending ? lot.remaining : (rules.returnPolicy == .onlyPending ? 0 : lot.free)
                 let take = min(left, max(0, takeable))
@@ -480,7 +480,7 @@ extension LedgerState {
             case .onlyPending:
                 forgiven = left
             case .withinBalance:
-                let ownActive = lots.first.flatMap { t in clients[i].lotIndex(t.lot).map { clients[i].lots[$0].phase == .active ? t.amount : 0 } } ?? 0
+                let ownActive = lots.first.flatMap { t in ClientState.lotIndex(clients[i].lots, t.lot).map { clients[i].lots[$0].phase == .active ? t.amount : 0 } } ?? 0
                 let room = max(0, min(left, clients[i].balances.available - ownActive))
                 lots += takes(i, amount: room, excluding: purchase.lot)
                 let taken = lots.reduce(0) { $0 + $1.amount }
@@ -504,7 +504,7 @@ extension LedgerState {
     }
 
     private func correct(_ i: Int, _ position: UInt64, comment: String?, emitter e: inout Emitter) throws {
-        guard let l = clients[i].lotIndex(position) else {
+        guard let l = ClientState.lotIndex(clients[i].lots, position) else {
             throw Refuse(code: ErrorCode.unknownLot, message: "client '\(clients[i].id)' has no accrual at position \(position)")
         }
         let lot = clients[i].lots[l]
@@ -578,7 +578,7 @@ extension LedgerState {
             while let entry = schedule.next, entry.due <= dayEnd {
                 _ = schedule.pop()
                 let i = Int(entry.client)
-                guard let l = clients[i].lotIndex(entry.lot) else { continue }
+                guard let l = ClientState.lotIndex(clients[i].lots, entry.lot) else { continue }
                 let lot = clients[i].lots[l]
                 let at = max(entry.due, lastEventAt)
                 if lot.phase == .pending && lot.activatesAt == entry.due {

@@ -109,13 +109,16 @@ public enum EventCodec {
 
     /// Decodes a body of the type `typeCode`. Throws ``BodyError/unknownType(_:)`` for a type
     /// this reader does not know (the caller skips it and says so).
-    public static func decode(typeCode: UInt32, _ bytes: UnsafeRawBufferPointer) throws(BodyError) -> Decoded {
+    ///
+    /// `forReplay` leaves out what only the journal shows and the state never holds (a
+    /// receipt's items, store and seller, operators' comments): a rebuild does not pay for them.
+    public static func decode(typeCode: UInt32, _ bytes: UnsafeRawBufferPointer, forReplay: Bool = false) throws(BodyError) -> Decoded {
         guard let kind = EventKind(rawValue: typeCode) else { throw .unknownType(typeCode) }
         guard bytes.count >= 1 else { throw .malformed("the body is empty") }
         let flags = bytes[0]
         guard flags >> 4 <= bodyVersion, flags >> 4 >= 1 else { throw .unknownVersion(flags >> 4) }
         var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[1...]))
-        let event = try decodeFields(kind, &r)
+        let event = try decodeFields(kind, &r, brief: forReplay)
         return Decoded(event: event, derived: flags & 1 == 1, skippedFields: r.skippedFields)
     }
 
@@ -125,7 +128,7 @@ public enum EventCodec {
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
-    private static func decodeFields(_ kind: EventKind, _ r: inout FieldReader) throws(BodyError) -> DomainEvent {
+    private static func decodeFields(_ kind: EventKind, _ r: inout FieldReader, brief: Bool) throws(BodyError) -> DomainEvent {
         switch kind {
         case .bonusAccrued:
             var a = Accrual(amount: 0, reason: .manual, activatesAt: 0, expiresAt: 0)
@@ -136,6 +139,7 @@ public enum EventCodec {
                 case 3: a.activatesAt = try r.int(wire)
                 case 4: a.expiresAt = try r.int(wire)
                 case 5: a.source = try r.string(wire)
+                case _ where brief && (tag == 6 || tag == 7): try r.pass(wire)
                 case 6: a.comment = try r.string(wire)
                 case 7: a.operatorName = try r.string(wire)
                 case 8: a.debtPaid = try r.int(wire)
@@ -161,6 +165,7 @@ public enum EventCodec {
                 switch tag {
                 case 1: o.amount = try r.int(wire)
                 case 2: o.reason = try enumValue(try r.string(wire), "reason")
+                case _ where brief && (tag == 3 || tag == 4 || tag == 5): try r.pass(wire)
                 case 3: o.purchase = try r.string(wire)
                 case 4: o.comment = try r.string(wire)
                 case 5: o.operatorName = try r.string(wire)
@@ -202,6 +207,7 @@ public enum EventCodec {
                 case 6: c.lots.append(try take(try r.bytes(wire)))
                 case 7: c.debt = try r.int(wire)
                 case 8: c.forgiven = try r.int(wire)
+                case _ where brief && (tag == 9): try r.pass(wire)
                 case 9: c.comment = try r.string(wire)
                 default: try r.skip(wire)
                 }
@@ -240,6 +246,7 @@ public enum EventCodec {
                 case 2: p.total = try r.int(wire)
                 case 3: p.paid = try r.int(wire)
                 case 4: p.bonusesSpent = try r.int(wire)
+                case _ where brief && (tag == 5 || tag == 6 || tag == 7 || tag == 8 || tag == 9): try r.pass(wire)
                 case 5: p.store = try r.string(wire)
                 case 6: p.seller = try r.string(wire)
                 case 7: p.items.append(try item(try r.bytes(wire)))
@@ -256,6 +263,7 @@ public enum EventCodec {
                 case 1: ret.purchase = try r.string(wire)
                 case 2: ret.returnID = try r.string(wire)
                 case 3: ret.amount = try r.int(wire)
+                case _ where brief && (tag == 4 || tag == 5 || tag == 6): try r.pass(wire)
                 case 4: ret.items.append(try item(try r.bytes(wire)))
                 case 5: ret.store = try r.string(wire)
                 case 6: ret.acceptedBy = try r.string(wire)

@@ -15,7 +15,6 @@ public struct Lot: Sendable, Equatable {
     public var expiresAt: Micros
     public var phase: Phase
     public var reason: AccrualReason
-    public var source: String?
     public var corrected: Bool
     /// What can be spent now: active, not reserved.
     public var free: Int64 { phase == .active ? remaining - reserved : 0 }
@@ -57,6 +56,40 @@ public struct MessengerState: Sendable, Equatable {
     public var received: Int64 = 0
 }
 
+/// The state of each of the five channels, inline.
+public struct ChannelStates: Sendable, Equatable {
+    var used: UInt8 = 0
+    var states = (MessengerState(), MessengerState(), MessengerState(), MessengerState(), MessengerState())
+
+    public static func == (a: ChannelStates, b: ChannelStates) -> Bool {
+        a.used == b.used && (0..<5).allSatisfy { a[$0] == b[$0] }
+    }
+
+    /// The state of channel `i`, nil when the client never had anything on it.
+    public subscript(i: Int) -> MessengerState? {
+        guard used & (1 << i) != 0 else { return nil }
+        switch i {
+        case 0: return states.0
+        case 1: return states.1
+        case 2: return states.2
+        case 3: return states.3
+        default: return states.4
+        }
+    }
+
+    mutating func update(_ channel: Channel, _ body: (inout MessengerState) -> Void) {
+        let i = Channel.allCases.firstIndex(of: channel)!
+        used |= 1 << i
+        switch i {
+        case 0: body(&states.0)
+        case 1: body(&states.1)
+        case 2: body(&states.2)
+        case 3: body(&states.3)
+        default: body(&states.4)
+        }
+    }
+}
+
 /// Everything the ledger knows of one client.
 public struct ClientState: Sendable {
     public var id: String
@@ -79,8 +112,14 @@ public struct ClientState: Sendable {
     public var stats = ClientStats()
     /// (day, paid) of purchases inside the level window, for level thresholds.
     public var recentPurchases: [(day: Int32, paid: Int64)] = []
-    public var wallet: Set<WalletPlatform> = []
-    public var messengers: [Channel: MessengerState] = [:]
+    /// Wallet cards installed, one bit a platform (see ``walletPlatforms``).
+    public var walletBits: UInt8 = 0
+    /// Per channel, in ``Channel/allCases`` order: kept inline, no table a client.
+    public var channels = ChannelStates()
+    public var walletPlatforms: [WalletPlatform] { WalletPlatform.allCases.enumerated().filter { walletBits & (1 << $0.offset) != 0 }.map(\.element) }
+    public var messengers: [(Channel, MessengerState)] {
+        Channel.allCases.enumerated().compactMap { i, channel in channels[i].map { (channel, $0) } }
+    }
     public var nps: [(at: Micros, score: Int64, comment: String?)] = []
     public var notes: [(at: Micros, text: String)] = []
     public var segments: Set<String> = []
@@ -102,8 +141,11 @@ public struct ClientState: Sendable {
     /// The status the card shows: blocked overrides participant or subscriber.
     public var shownStatus: ParticipationStatus { blocked ? .blocked : status }
 
-    func lotIndex(_ position: UInt64) -> Int? {
-        // Lots are in position order: binary search.
+    func lotIndex(_ position: UInt64) -> Int? { Self.lotIndex(lots, position) }
+
+    /// Lots are in position order: binary search.
+    @inline(__always)
+    static func lotIndex(_ lots: borrowing [Lot], _ position: UInt64) -> Int? {
         var low = 0
         var high = lots.count
         while low < high {
@@ -127,7 +169,17 @@ public struct PurchaseState: Sendable {
     /// The purchase's own accrual (its lot).
     public var lot: UInt64?
     public var accrued: Int64 = 0
-    public var returns: [String: ClosedRange<UInt64>] = [:]
+
+    mutating func setAccrual(lot: UInt64, amount: Int64) {
+        self.lot = lot
+        accrued = amount
+    }
+}
+
+public struct ReturnKey: Hashable, Sendable {
+    public var purchase: String
+    public var returnID: String
+    public init(_ purchase: String, _ returnID: String) { self.purchase = purchase; self.returnID = returnID }
 }
 
 public struct OrderState: Sendable {
@@ -202,6 +254,8 @@ public struct LedgerState: Sendable {
     public internal(set) var cards: [String: Int32] = [:]
     public internal(set) var purchases: [String: PurchaseState] = [:]
     public internal(set) var orders: [String: OrderState] = [:]
+    /// The events of each return, by purchase and return id: a return id counts once.
+    public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
     public internal(set) var idempotency: [String: IdempotentAnswer] = [:]
     public internal(set) var rules = Rules()
     public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
@@ -210,7 +264,8 @@ public struct LedgerState: Sendable {
     public internal(set) var lastEventAt: Micros = Int64.min
     /// The time the last advance step reached.
     public internal(set) var advancedTo: Micros = Int64.min
-    public internal(set) var typeCounts: [UInt32: Int64] = [:]
+    /// Events by type code (codes are below 128).
+    public internal(set) var typeCounts = [Int64](repeating: 0, count: 128)
     /// Events whose type or fields this reader did not know (skipped, and counted here).
     public internal(set) var unknownTypeEvents: Int64 = 0
     public internal(set) var unknownFields: Int64 = 0
@@ -235,7 +290,7 @@ public struct LedgerState: Sendable {
         precondition(record.position == nextPosition, "events must be applied in log order without a gap")
         nextPosition = record.position + 1
         lastEventAt = max(lastEventAt, record.at)
-        typeCounts[record.event.typeCode, default: 0] += 1
+        typeCounts[Int(record.event.typeCode & 127)] += 1
         noteIdempotency(record)
         let index = record.client.isEmpty ? nil : clientIndex[record.client]
         if let index {
@@ -283,8 +338,9 @@ public struct LedgerState: Sendable {
         } else if let key = openKey, case .accepted(let range)? = idempotency[key] {
             idempotency[key] = .accepted(range.lowerBound...record.position)
         }
-        if let open = openReturn, record.derived, let first = purchases[open.purchase]?.returns[open.returnID]?.lowerBound {
-            purchases[open.purchase]?.returns[open.returnID] = first...record.position
+        if let open = openReturn, record.derived {
+            let key = ReturnKey(open.purchase, open.returnID)
+            if let first = returns[key]?.lowerBound { returns[key] = first...record.position }
         }
     }
 
@@ -320,7 +376,7 @@ public struct LedgerState: Sendable {
             let active = a.activatesAt <= record.at
             let lot = Lot(position: record.position, amount: a.amount, remaining: a.amount - a.debtPaid, reserved: 0,
                           accruedAt: record.at, activatesAt: a.activatesAt, expiresAt: a.expiresAt,
-                          phase: active ? .active : .pending, reason: a.reason, source: a.source, corrected: false)
+                          phase: active ? .active : .pending, reason: a.reason, corrected: false)
             if a.reason == .refund, let source = a.source { purchases[source]?.refunded += a.amount }
             clients[i].lots.append(lot)
             clients[i].balances.accrued += a.amount
@@ -335,14 +391,13 @@ public struct LedgerState: Sendable {
                 schedule.push(.init(due: a.activatesAt, client: Int32(i), lot: record.position))
             }
             if a.reason == .purchase, let source = a.source {
-                purchases[source]?.lot = record.position
-                purchases[source]?.accrued = a.amount
+                purchases[source]?.setAccrual(lot: record.position, amount: a.amount)
             }
             if a.reason == .birthday {
                 clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: record.at)).year
             }
         case .bonusActivated(let a):
-            guard let l = clients[i].lotIndex(a.lot) else { return }
+            guard let l = ClientState.lotIndex(clients[i].lots, a.lot) else { return }
             // What is left of the lot (a return may have taken part while it was pending)
             // moves from pending to available; a part of it pays the debt (see accrual).
             let left = clients[i].lots[l].remaining
@@ -352,17 +407,19 @@ public struct LedgerState: Sendable {
             clients[i].balances.available += left
             clients[i].balances.debt -= a.debtPaid
             schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: a.lot))
+            compactLots(i)
         case .bonusWrittenOff(let o):
             for take in o.lots {
-                if let l = clients[i].lotIndex(take.lot) {
+                if let l = ClientState.lotIndex(clients[i].lots, take.lot) {
                     clients[i].lots[l].remaining -= take.amount
                     clients[i].lots[l].spent += take.amount
                 }
             }
             clients[i].balances.available -= o.amount
             clients[i].balances.used += o.amount
+            compactLots(i)
         case .bonusReserved(let r):
-            for take in r.lots { if let l = clients[i].lotIndex(take.lot) { clients[i].lots[l].reserved += take.amount } }
+            for take in r.lots { if let l = ClientState.lotIndex(clients[i].lots, take.lot) { clients[i].lots[l].reserved += take.amount } }
             clients[i].balances.available -= r.amount
             clients[i].balances.reserved += r.amount
             var order = orders[r.order] ?? OrderState(client: Int32(i))
@@ -371,7 +428,7 @@ public struct LedgerState: Sendable {
             orders[r.order] = order
         case .bonusReserveCaptured(let r):
             for take in r.lots {
-                if let l = clients[i].lotIndex(take.lot) {
+                if let l = ClientState.lotIndex(clients[i].lots, take.lot) {
                     clients[i].lots[l].reserved -= take.amount
                     clients[i].lots[l].remaining -= take.amount
                     clients[i].lots[l].spent += take.amount
@@ -380,26 +437,28 @@ public struct LedgerState: Sendable {
             clients[i].balances.reserved -= r.amount
             clients[i].balances.used += r.amount
             releaseFromOrder(r)
+            compactLots(i)
         case .bonusReserveReleased(let r):
-            for take in r.lots { if let l = clients[i].lotIndex(take.lot) { clients[i].lots[l].reserved -= take.amount } }
+            for take in r.lots { if let l = ClientState.lotIndex(clients[i].lots, take.lot) { clients[i].lots[l].reserved -= take.amount } }
             clients[i].balances.reserved -= r.amount
             clients[i].balances.available += r.amount
             releaseFromOrder(r)
         case .bonusExpired(let e):
-            guard let l = clients[i].lotIndex(e.lot) else { return }
+            guard let l = ClientState.lotIndex(clients[i].lots, e.lot) else { return }
             clients[i].lots[l].remaining -= e.amount
             clients[i].lots[l].phase = .expired
             clients[i].balances.available -= e.amount
             clients[i].balances.expired += e.amount
+            compactLots(i)
         case .bonusCancelled(let c):
             var fromPending: Int64 = 0
             for take in c.lots {
-                guard let l = clients[i].lotIndex(take.lot) else { continue }
+                guard let l = ClientState.lotIndex(clients[i].lots, take.lot) else { continue }
                 if clients[i].lots[l].phase == .pending { fromPending += take.amount }
                 clients[i].lots[l].remaining -= take.amount
                 if c.reason == .correction && take.lot == c.correctedLot { clients[i].lots[l].corrected = true }
             }
-            if let lot = c.correctedLot, let l = clients[i].lotIndex(lot) { clients[i].lots[l].corrected = true }
+            if let lot = c.correctedLot, let l = ClientState.lotIndex(clients[i].lots, lot) { clients[i].lots[l].corrected = true }
             let taken = c.lots.reduce(0) { $0 + $1.amount }
             clients[i].balances.pending -= fromPending
             clients[i].balances.available -= taken - fromPending
@@ -407,6 +466,7 @@ public struct LedgerState: Sendable {
             clients[i].balances.debt += c.debt
             clients[i].balances.cancelled += taken + c.debt
             if let purchase = c.purchase { purchases[purchase]?.clawedBack += taken + c.debt + c.forgiven }
+            compactLots(i)
         case .purchaseMade(let p):
             purchases[p.purchase] = PurchaseState(client: Int32(i), at: record.at, paid: p.paid, bonusesSpent: p.bonusesSpent)
             var s = clients[i].stats
@@ -420,7 +480,7 @@ public struct LedgerState: Sendable {
             clients[i].purchaseIDs.append(p.purchase)
         case .purchaseReturned(let r):
             purchases[r.purchase]?.returnedPaid += r.amount
-            purchases[r.purchase]?.returns[r.returnID] = record.position...record.position
+            returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
             openReturn = (r.purchase, r.returnID)
             clients[i].stats.returnCount += 1
             clients[i].stats.returnSum += r.amount
@@ -432,16 +492,17 @@ public struct LedgerState: Sendable {
         case .orderCancelled(let o):
             orders[o.order, default: OrderState(client: Int32(i))].phase = .cancelled
         case .mailingSent(let m), .mailingDelivered(let m):
-            var state = clients[i].messengers[m.channel] ?? MessengerState()
-            state.lastContactAt = record.at
-            if case .mailingDelivered = record.event { state.received += 1 }
-            clients[i].messengers[m.channel] = state
+            let delivered: Bool = if case .mailingDelivered = record.event { true } else { false }
+            clients[i].channels.update(m.channel) { state in
+                state.lastContactAt = record.at
+                if delivered { state.received += 1 }
+            }
         case .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
             break
         case .messengerSubscribed(let c):
-            clients[i].messengers[c, default: MessengerState()].subscribed = true
+            clients[i].channels.update(c) { $0.subscribed = true }
         case .messengerUnsubscribed(let c):
-            clients[i].messengers[c, default: MessengerState()].subscribed = false
+            clients[i].channels.update(c) { $0.subscribed = false }
         case .segmentEntered(let s), .segmentAssigned(let s):
             clients[i].segments.insert(s)
         case .segmentLeft(let s), .segmentUnassigned(let s):
@@ -463,9 +524,9 @@ public struct LedgerState: Sendable {
             if let phone = clients[i].phone, phones[phone] == Int32(i) { phones[phone] = nil }
             for card in clients[i].cards where cards[card] == Int32(i) { cards[card] = nil }
         case .walletInstalled(let p):
-            clients[i].wallet.insert(p)
+            clients[i].walletBits |= 1 << WalletPlatform.allCases.firstIndex(of: p)!
         case .walletRemoved(let p):
-            clients[i].wallet.remove(p)
+            clients[i].walletBits &= ~(1 << WalletPlatform.allCases.firstIndex(of: p)!)
         case .levelChanged(let l):
             clients[i].level = l.to
             clients[i].levelManual = l.manual
@@ -478,6 +539,16 @@ public struct LedgerState: Sendable {
         case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
             break
         }
+    }
+
+    /// Drops lots that can never change again from memory: nothing left, nothing held, and not a
+    /// manual accrual (which a correction may still void). The log keeps them.
+    private mutating func compactLots(_ i: Int) {
+        @inline(__always) func closed(_ lot: Lot) -> Bool {
+            lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api
+        }
+        guard clients[i].lots.contains(where: closed) else { return }
+        clients[i].lots.removeAll(where: closed)
     }
 
     private mutating func releaseFromOrder(_ r: Reservation) {

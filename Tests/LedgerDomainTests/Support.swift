@@ -85,7 +85,7 @@ struct Book {
 import LedgerBytes
 
 func fingerprint(_ c: ClientState) -> String {
-    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.wallet.sorted { $0.rawValue < $1.rawValue })|\(c.eventCount)|\(c.lastBirthdayBonusYear)"
+    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayBonusYear)"
 }
 
 extension Outcome {

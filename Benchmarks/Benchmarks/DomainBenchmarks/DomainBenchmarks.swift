@@ -1,0 +1,118 @@
+import Benchmark
+import Glibc
+import Ledger
+import LedgerDomain
+import LedgerGenerator
+
+// Targets of the domain issue:
+// - submit ≥ 1 M checked commands/s in batches of 1000 without sync, one core;
+// - a full rebuild of every projection from the log ≥ 10 M events/s, one core, on a generated
+//   program of 1 M clients and 20 M events;
+// - projection memory ≤ 600 bytes a client plus ≤ 8 bytes an event at that size.
+//
+// The rebuild's program is generated once into /tmp/ledger-bench-program-<clients>-<days>
+// (deterministic from its seed) and reused by later runs. Its size comes from
+// LEDGER_BENCH_CLIENTS (default 1 000 000) and LEDGER_BENCH_DAYS (default 240).
+
+func environment(_ name: String, _ fallback: Int) -> Int {
+    guard let text = getenv(name) else { return fallback }
+    return Int(String(cString: text)) ?? fallback
+}
+
+final class Program: @unchecked Sendable {
+    var commands: [Command] = []
+    var next = 0
+    var ledger: Ledger?
+    var directory = ""
+    var events: UInt64 = 0
+}
+
+func removeTree(_ path: String) {
+    guard let dir = opendir(path) else { unlink(path); return }
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        if name == "." || name == ".." { continue }
+        let child = path + "/" + name
+        if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
+    }
+    closedir(dir)
+    rmdir(path)
+}
+
+/// Parsed commands of a generated program, in order (registrations come before use).
+func generatedCommands(clients: Int, days: Int) -> [Command] {
+    var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 11))
+    var commands: [Command] = []
+    var line = 0
+    generator.run { day in
+        for text in day.lines {
+            line += 1
+            if let command = try? CommandParser.parse(line: text, number: line) { commands.append(command) }
+        }
+    }
+    return commands
+}
+
+/// Builds (once) the data directory of the rebuild benchmark.
+func programDirectory(clients: Int, days: Int) throws -> String {
+    let path = "/tmp/ledger-bench-program-\(clients)-\(days)"
+    if access(path + "/complete", F_OK) == 0 { return path }
+    removeTree(path)
+    let ledger = try Ledger(directory: path, options: .init(durability: .none))
+    var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 7))
+    var line = 0
+    try generator.run { day in
+        var commands: [Command] = []
+        for text in day.lines {
+            line += 1
+            if let command = try? CommandParser.parse(line: text, number: line) { commands.append(command) }
+        }
+        for start in stride(from: 0, to: commands.count, by: 5000) {
+            _ = try ledger.submit(Array(commands[start..<min(commands.count, start + 5000)]))
+        }
+        _ = try ledger.advance(to: day.advanceTo)
+    }
+    try ledger.close()
+    close(open(path + "/complete", O_WRONLY | O_CREAT, 0o600))
+    return path
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let submit = Program()
+    Benchmark("submit: checked commands, batches of 1000, no sync (per command)",
+              configuration: .init(metrics: [.throughput, .wallClock], timeUnits: .microseconds, scalingFactor: .kilo,
+                                   maxDuration: .seconds(5), maxIterations: 2000)) { _ in
+        if submit.next + 1000 > submit.commands.count { return }
+        let batch = Array(submit.commands[submit.next..<(submit.next + 1000)])
+        submit.next += 1000
+        blackHole(try! submit.ledger!.submit(batch))
+    } setup: {
+        // A program of 2 M+ commands, so that the measured batches never run out.
+        submit.commands = generatedCommands(clients: 100_000, days: 200)
+        var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
+        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        submit.directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        submit.ledger = try Ledger(directory: submit.directory, options: .init(durability: .none))
+        // Warm the state past the first days' registrations.
+        _ = try submit.ledger!.submit(Array(submit.commands[0..<200_000]))
+        submit.next = 200_000
+    } teardown: {
+        try submit.ledger?.close()
+        removeTree(submit.directory)
+    }
+
+    let rebuild = Program()
+    Benchmark("rebuild: every projection from the log (per event)",
+              configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
+                                   maxDuration: .seconds(30), maxIterations: 3)) { _ in
+        // Events per second = the program's events (printed by setup) ÷ this wall-clock time.
+        let view = try! LedgerView(directory: rebuild.directory)
+        blackHole(view.state.clients.count)
+    } setup: {
+        let clients = environment("LEDGER_BENCH_CLIENTS", 1_000_000)
+        let days = environment("LEDGER_BENCH_DAYS", 240)
+        rebuild.directory = try programDirectory(clients: clients, days: days)
+        let stats = try LedgerView(directory: rebuild.directory).stats()
+        print("rebuild program: \(stats.clients) clients, \(stats.events) events, \(stats.logBytes) bytes of log in \(rebuild.directory)")
+    }
+}
