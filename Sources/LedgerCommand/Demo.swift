@@ -75,15 +75,4 @@ func format2(_ value: Double) -> String {
     return text
 }
 
-/// Removes a directory tree (the demo starts from nothing).
-func removeTree(_ path: String) {
-    guard let dir = opendir(path) else { unlink(path); return }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-        if name == "." || name == ".." { continue }
-        let child = path + "/" + name
-        if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
-    }
-    closedir(dir)
-    rmdir(path)
-}
+func removeTree(_ path: String) { SystemCalls.removeTree(path) }

@@ -1,70 +1,14 @@
 import Glibc
+import LedgerDomain
 
-/// A small JSON value for the command's output, rendered with keys in the order given, so
-/// that output is stable and readable.
-indirect enum JSON {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case uint(UInt64)
-    case double(Double)
-    case string(String)
-    case array([JSON])
-    case object([(String, JSON)])
+/// The command prints JSON through the domain's `JSONValue` (keys stay in the order given).
+typealias JSON = JSONValue
 
-    var rendered: String {
-        var out = ""
-        render(into: &out)
-        return out
-    }
-
-    func render(into out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .uint(let u): out += String(u)
-        case .double(let d): out += d.isFinite ? String(d) : "null"
-        case .string(let s): JSON.quote(s, into: &out)
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                item.render(into: &out)
-            }
-            out += "]"
-        case .object(let fields):
-            out += "{"
-            for (i, (key, value)) in fields.enumerated() {
-                if i > 0 { out += "," }
-                JSON.quote(key, into: &out)
-                out += ":"
-                value.render(into: &out)
-            }
-            out += "}"
-        }
-    }
-
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
+extension JSONValue {
+    static func int(_ value: Int64) -> JSONValue { .integer(value) }
+    static func uint(_ value: UInt64) -> JSONValue { .integer(Int64(clamping: value)) }
+    static func double(_ value: Double) -> JSONValue { .number(value) }
+    var rendered: String { text }
 }
 
 func printError(_ message: String, newline: Bool = true) {

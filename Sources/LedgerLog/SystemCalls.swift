@@ -213,4 +213,18 @@ public struct SystemCalls: Sendable {
     }
 
     public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Removes a file, or a directory and everything in it (for tools and tests; the log itself
+    /// never removes a directory). Missing paths are fine.
+    public static func removeTree(_ path: String) {
+        guard let dir = opendir(path) else { Glibc.unlink(path); return }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { Glibc.unlink(child) }
+        }
+        closedir(dir)
+        rmdir(path)
+    }
 }

@@ -28,17 +28,7 @@ final class TemporaryDirectory {
     deinit { removeTree(path) }
 }
 
-func removeTree(_ path: String) {
-    guard let dir = opendir(path) else { unlink(path); return }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-        if name == "." || name == ".." { continue }
-        let child = path + "/" + name
-        if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
-    }
-    closedir(dir)
-    rmdir(path)
-}
+func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 func readFile(_ path: String) -> [UInt8] {
     let fd = open(path, O_RDONLY)

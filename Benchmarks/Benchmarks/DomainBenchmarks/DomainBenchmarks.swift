@@ -3,6 +3,7 @@ import Glibc
 import Ledger
 import LedgerDomain
 import LedgerGenerator
+import LedgerLog
 
 // Targets of the domain issue:
 // - submit ≥ 1 M checked commands/s in batches of 1000 without sync, one core;
@@ -27,17 +28,7 @@ final class Program: @unchecked Sendable {
     var events: UInt64 = 0
 }
 
-func removeTree(_ path: String) {
-    guard let dir = opendir(path) else { unlink(path); return }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-        if name == "." || name == ".." { continue }
-        let child = path + "/" + name
-        if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
-    }
-    closedir(dir)
-    rmdir(path)
-}
+func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 /// Parsed commands of a generated program, in order (registrations come before use).
 func generatedCommands(clients: Int, days: Int) -> [Command] {

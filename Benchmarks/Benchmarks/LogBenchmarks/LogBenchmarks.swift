@@ -70,17 +70,7 @@ final class Countdown: Sendable {
     func take() -> Bool { left.subtract(1, ordering: .relaxed).oldValue > 0 }
 }
 
-func removeTree(_ path: String) {
-    guard let dir = opendir(path) else { unlink(path); return }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-        if name == "." || name == ".." { continue }
-        let child = path + "/" + name
-        if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
-    }
-    closedir(dir)
-    rmdir(path)
-}
+func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 /// A megabyte of realistic payload: the encoded records of about 15 000 events.
 func samplePayload() throws -> [UInt8] {
