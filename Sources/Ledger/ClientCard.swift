@@ -39,7 +39,7 @@ public struct ClientCard: Sendable {
     public var eventCount: Int64
 
     static func find(_ state: borrowing LedgerState, id: String) -> ClientCard? {
-        state.clientIndex[id].map { ClientCard(state, Int($0)) }
+        state.clientIndex(id).map { ClientCard(state, Int($0)) }
     }
 
     static func find(_ state: borrowing LedgerState, phone: String) -> ClientCard? {
@@ -79,10 +79,9 @@ public struct ClientCard: Sendable {
             nextExpiry = (first.expiresAt, amount)
         }
         var receipts: [Receipt] = []
-        for id in c.purchaseIDs {
-            if let p = state.purchases[id] {
-                receipts.append(Receipt(purchase: id, at: p.at, paid: p.paid, bonusesSpent: p.bonusesSpent, bonusesAccrued: p.accrued, returned: p.returnedPaid))
-            }
+        for index in c.purchases {
+            let p = state.purchaseStates[Int(index)]
+            receipts.append(Receipt(purchase: state.purchaseIDs.key(index), at: p.at, paid: p.paid, bonusesSpent: p.bonusesSpent, bonusesAccrued: p.accrued, returned: p.returnedPaid))
         }
         self.receipts = receipts.sorted { $0.at != $1.at ? $0.at < $1.at : $0.purchase < $1.purchase }
         eventCount = c.eventCount

@@ -288,7 +288,7 @@ public struct LedgerStats: Sendable {
         self.balances = balances
         self.perType = perType
         self.unknownTypeEvents = state.unknownTypeEvents
-        self.purchases = state.purchases.count
+        self.purchases = state.purchaseCount
         self.openOrders = state.orders.values.reduce(0) { $0 + ($1.phase == .open ? 1 : 0) }
     }
 }

@@ -120,7 +120,7 @@ extension LedgerState {
     /// (positions from ``nextPosition`` on) and applies them, so that the next command sees
     /// them. `now` is the engine's clock, used when the command gives no time.
     public mutating func execute(_ command: Command, now: Micros, into out: inout [EventRecord]) -> Outcome {
-        if let key = command.key, let answer = idempotency[key] { return .repeated(answer) }
+        if let key = command.key, let answer = answer(forKey: key) { return .repeated(answer) }
         let at: Micros
         if let given = command.at {
             guard given >= lastEventAt else {
@@ -136,7 +136,7 @@ extension LedgerState {
             try decide(command, at: at, emitter: &emitter)
         } catch let refusal as Refuse {
             // Recorded when the client is known (support must see why); never for strangers.
-            guard !command.client.isEmpty, clientIndex[command.client] != nil else {
+            guard !command.client.isEmpty, clientIndex(command.client) != nil else {
                 return .refused(code: refusal.code, message: refusal.message, recorded: nil)
             }
             let amount: Int64? = Self.amount(of: command)
@@ -187,7 +187,7 @@ extension LedgerState {
     }
 
     private func liveClient(_ id: String) throws -> Int {
-        guard let index = clientIndex[id] else { throw Refuse(code: ErrorCode.unknownClient, message: "there is no client '\(id)'") }
+        guard let index = clientIndex(id) else { throw Refuse(code: ErrorCode.unknownClient, message: "there is no client '\(id)'") }
         guard !clients[Int(index)].deleted else { throw Refuse(code: ErrorCode.clientDeleted, message: "client '\(id)' was deleted") }
         return Int(index)
     }
@@ -277,10 +277,10 @@ extension LedgerState {
             e.emit(event)
             return
         case .clientRegistered(let r):
-            if let existing = clientIndex[command.client], !clients[Int(existing)].deleted {
+            if let existing = clientIndex(command.client), !clients[Int(existing)].deleted {
                 throw Refuse(code: ErrorCode.duplicateClient, message: "client '\(command.client)' is already registered")
             }
-            if clientIndex[command.client] != nil {
+            if clientIndex(command.client) != nil {
                 throw Refuse(code: ErrorCode.duplicateClient, message: "client id '\(command.client)' belonged to a deleted client and is not given out again")
             }
             guard r.phone != nil || !r.cards.isEmpty else {
@@ -419,7 +419,7 @@ extension LedgerState {
     }
 
     private func purchase(_ i: Int, _ p: Purchase, at: Micros, emitter e: inout Emitter) throws {
-        guard purchases[p.purchase] == nil else {
+        guard purchase(p.purchase) == nil else {
             throw Refuse(code: ErrorCode.duplicatePurchase, message: "purchase '\(p.purchase)' is already recorded")
         }
         if p.bonusesSpent > 0 {
@@ -448,7 +448,7 @@ extension LedgerState {
     }
 
     private func purchaseReturn(_ i: Int, _ r: PurchaseReturn, at: Micros, emitter e: inout Emitter) throws {
-        guard let purchase = purchases[r.purchase], purchase.client == Int32(i) else {
+        guard let purchase = purchase(r.purchase), purchase.client == Int32(i) else {
             throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clients[i].id)' has no purchase '\(r.purchase)'")
         }
         if let original = returns[ReturnKey(r.purchase, r.returnID)] {

@@ -123,8 +123,8 @@ public struct ClientState: Sendable {
     public var nps: [(at: Micros, score: Int64, comment: String?)] = []
     public var notes: [(at: Micros, text: String)] = []
     public var segments: Set<String> = []
-    /// The client's purchases, in order (ids into ``LedgerState/purchases``).
-    public var purchaseIDs: [String] = []
+    /// The client's purchases, in order (indexes into ``LedgerState/purchaseStates``).
+    public var purchases: [Int32] = []
     public var lastBirthdayBonusYear: Int64 = Int64.min
     public var eventCount: Int64 = 0
     public var lastEventAt: Micros = 0
@@ -249,14 +249,19 @@ struct Schedule: Sendable {
 /// ``apply(_:)`` alone. Nothing else changes it, so replaying the log gives the live state.
 public struct LedgerState: Sendable {
     public internal(set) var clients: [ClientState] = []
-    public internal(set) var clientIndex: [String: Int32] = [:]
+    /// Client ids → their index in ``clients``.
+    public internal(set) var clientIDs = IdTable()
     public internal(set) var phones: [String: Int32] = [:]
     public internal(set) var cards: [String: Int32] = [:]
-    public internal(set) var purchases: [String: PurchaseState] = [:]
+    /// Purchase ids → their index in ``purchaseStates``.
+    public internal(set) var purchaseIDs = IdTable()
+    public internal(set) var purchaseStates: [PurchaseState] = []
     public internal(set) var orders: [String: OrderState] = [:]
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
-    public internal(set) var idempotency: [String: IdempotentAnswer] = [:]
+    /// Idempotency keys → their answer in ``answers``.
+    public internal(set) var idempotencyKeys = IdTable()
+    public internal(set) var answers: [IdempotentAnswer] = []
     public internal(set) var rules = Rules()
     public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
     /// The position after the last applied event, and that event's time.
@@ -277,26 +282,35 @@ public struct LedgerState: Sendable {
     /// a client gets at most one birthday bonus a year).
     var birthdayScanDay: Int64 = Int64.min
     /// The command being applied: its idempotency key and the return it answers to.
-    private var openKey: String?
+    private var openKey: Int32?
     private var openReturn: (purchase: String, returnID: String)?
 
     public init() {}
 
-    public func client(_ id: String) -> ClientState? { clientIndex[id].map { clients[Int($0)] } }
+    public func clientIndex(_ id: String) -> Int32? { clientIDs.find(id) }
+    public func client(_ id: String) -> ClientState? { clientIDs.find(id).map { clients[Int($0)] } }
+    public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map { purchaseStates[Int($0)] } }
+    public var purchaseCount: Int { purchaseStates.count }
+    public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map { answers[Int($0)] } }
+
+    /// Every idempotency key with its answer (for tests and reports; not for hot paths).
+    public var idempotency: [String: IdempotentAnswer] {
+        Dictionary(uniqueKeysWithValues: (0..<Int32(idempotencyKeys.count)).map { (idempotencyKeys.key($0), answers[Int($0)]) })
+    }
 
     /// Applies one event. The events must come in log order; `record.position` must be the
     /// state's `nextPosition`.
     public mutating func apply(_ record: EventRecord) {
-        precondition(record.position == nextPosition, "events must be applied in log order without a gap")
-        nextPosition = record.position + 1
-        lastEventAt = max(lastEventAt, record.at)
-        typeCounts[Int(record.event.typeCode & 127)] += 1
-        noteIdempotency(record)
-        let index = record.client.isEmpty ? nil : clientIndex[record.client]
-        if let index {
-            clients[Int(index)].eventCount += 1
-            clients[Int(index)].lastEventAt = record.at
+        begin(position: record.position, at: record.at, typeCode: record.event.typeCode)
+        var refusal: (String, String)? = nil
+        if case .operationRefused(let r) = record.event { refusal = (r.code, r.message) }
+        if var key = record.idempotencyKey {
+            key.withUTF8 { noteIdempotency(position: record.position, derived: record.derived, key: UnsafeRawBufferPointer($0), refusal: refusal) }
+        } else {
+            noteIdempotency(position: record.position, derived: record.derived, key: nil, refusal: refusal)
         }
+        let index = record.client.isEmpty ? nil : clientIDs.find(record.client)
+        if let index { touch(Int(index), at: record.at) }
         switch record.event {
         case .clientRegistered(let r):
             register(record, r)
@@ -314,6 +328,20 @@ public struct LedgerState: Sendable {
         }
     }
 
+    @inline(__always)
+    private mutating func begin(position: UInt64, at: Micros, typeCode: UInt32) {
+        precondition(position == nextPosition, "events must be applied in log order without a gap")
+        nextPosition = position + 1
+        lastEventAt = max(lastEventAt, at)
+        typeCounts[Int(typeCode & 127)] += 1
+    }
+
+    @inline(__always)
+    private mutating func touch(_ i: Int, at: Micros) {
+        clients[i].eventCount += 1
+        clients[i].lastEventAt = at
+    }
+
     /// Notes an event skipped because this reader does not know its type.
     public mutating func skipUnknown(position: UInt64, at: Micros) {
         precondition(position == nextPosition)
@@ -324,23 +352,22 @@ public struct LedgerState: Sendable {
 
     public mutating func noteUnknownFields(_ count: Int) { unknownFields += Int64(count) }
 
-    private mutating func noteIdempotency(_ record: EventRecord) {
-        if !record.derived {
-            openKey = record.idempotencyKey
+    private mutating func noteIdempotency(position: UInt64, derived: Bool, key: UnsafeRawBufferPointer?, refusal: (String, String)?) {
+        if !derived {
+            openKey = nil
             openReturn = nil
-            if let key = record.idempotencyKey {
-                if case .operationRefused(let r) = record.event {
-                    idempotency[key] = .refused(code: r.code, message: r.message)
-                } else {
-                    idempotency[key] = .accepted(record.position...record.position)
-                }
+            if let key {
+                let (index, inserted) = idempotencyKeys.findOrInsert(key)
+                let answer: IdempotentAnswer = refusal.map { .refused(code: $0.0, message: $0.1) } ?? .accepted(position...position)
+                if inserted { answers.append(answer) } else { answers[Int(index)] = answer }
+                openKey = index
             }
-        } else if let key = openKey, case .accepted(let range)? = idempotency[key] {
-            idempotency[key] = .accepted(range.lowerBound...record.position)
+        } else if let key = openKey, case .accepted(let range) = answers[Int(key)] {
+            answers[Int(key)] = .accepted(range.lowerBound...position)
         }
-        if let open = openReturn, record.derived {
+        if let open = openReturn, derived {
             let key = ReturnKey(open.purchase, open.returnID)
-            if let first = returns[key]?.lowerBound { returns[key] = first...record.position }
+            if let first = returns[key]?.lowerBound { returns[key] = first...position }
         }
     }
 
@@ -358,7 +385,8 @@ public struct LedgerState: Sendable {
         client.eventCount = 1
         client.lastEventAt = record.at
         clients.append(client)
-        clientIndex[record.client] = index
+        let (inserted, isNew) = clientIDs.findOrInsert(record.client)
+        precondition(isNew && inserted == index, "a client registers once")
         if let phone = r.phone { phones[phone] = index }
         for card in r.cards { cards[card] = index }
         if let birthday = r.birthday { noteBirthday(index, birthday) }
@@ -377,7 +405,7 @@ public struct LedgerState: Sendable {
             let lot = Lot(position: record.position, amount: a.amount, remaining: a.amount - a.debtPaid, reserved: 0,
                           accruedAt: record.at, activatesAt: a.activatesAt, expiresAt: a.expiresAt,
                           phase: active ? .active : .pending, reason: a.reason, corrected: false)
-            if a.reason == .refund, let source = a.source { purchases[source]?.refunded += a.amount }
+            if a.reason == .refund, let source = a.source, let p = purchaseIDs.find(source) { purchaseStates[Int(p)].refunded += a.amount }
             clients[i].lots.append(lot)
             clients[i].balances.accrued += a.amount
             if active {
@@ -390,8 +418,8 @@ public struct LedgerState: Sendable {
                 clients[i].balances.pending += a.amount
                 schedule.push(.init(due: a.activatesAt, client: Int32(i), lot: record.position))
             }
-            if a.reason == .purchase, let source = a.source {
-                purchases[source]?.setAccrual(lot: record.position, amount: a.amount)
+            if a.reason == .purchase, let source = a.source, let p = purchaseIDs.find(source) {
+                purchaseStates[Int(p)].setAccrual(lot: record.position, amount: a.amount)
             }
             if a.reason == .birthday {
                 clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: record.at)).year
@@ -465,10 +493,12 @@ public struct LedgerState: Sendable {
             clients[i].balances.available -= c.debt
             clients[i].balances.debt += c.debt
             clients[i].balances.cancelled += taken + c.debt
-            if let purchase = c.purchase { purchases[purchase]?.clawedBack += taken + c.debt + c.forgiven }
+            if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { purchaseStates[Int(p)].clawedBack += taken + c.debt + c.forgiven }
             compactLots(i)
         case .purchaseMade(let p):
-            purchases[p.purchase] = PurchaseState(client: Int32(i), at: record.at, paid: p.paid, bonusesSpent: p.bonusesSpent)
+            let (index, isNew) = purchaseIDs.findOrInsert(p.purchase)
+            precondition(isNew, "a purchase id is recorded once")
+            purchaseStates.append(PurchaseState(client: Int32(i), at: record.at, paid: p.paid, bonusesSpent: p.bonusesSpent))
             var s = clients[i].stats
             s.purchaseCount += 1
             s.purchaseSum += p.paid
@@ -477,9 +507,9 @@ public struct LedgerState: Sendable {
             s.lastPurchaseAt = record.at
             clients[i].stats = s
             clients[i].recentPurchases.append((Int32(Time.day(of: record.at)), p.paid))
-            clients[i].purchaseIDs.append(p.purchase)
+            clients[i].purchases.append(index)
         case .purchaseReturned(let r):
-            purchases[r.purchase]?.returnedPaid += r.amount
+            if let p = purchaseIDs.find(r.purchase) { purchaseStates[Int(p)].returnedPaid += r.amount }
             returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
             openReturn = (r.purchase, r.returnID)
             clients[i].stats.returnCount += 1

@@ -18,7 +18,7 @@ struct BonusRuleTests {
         let lot = book.state.client("c1")!.lots[0]
         #expect(lot.activatesAt == Time.parse("2025-01-16T12:00:00Z")!)
         #expect(lot.expiresAt == Time.parse("2026-01-16T12:00:00Z")!)
-        #expect(book.state.purchases["p1"]!.lot == lot.position)
+        #expect(book.state.purchase("p1")!.lot == lot.position)
     }
 
     @Test("the part of a receipt paid with bonuses earns nothing, and the bonuses spent are written off")

@@ -21,10 +21,10 @@ struct LedgerTests {
             _ = try ledger.advance(to: day.advanceTo)
         }
         #expect(accepted > 1000)
-        let live = ledger.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchases.count, state.rules) }
+        let live = ledger.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchaseCount, state.rules) }
         try ledger.close()
         let reopened = try Ledger(directory: dir.path, options: options)
-        let rebuilt = reopened.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchases.count, state.rules) }
+        let rebuilt = reopened.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchaseCount, state.rules) }
         #expect(rebuilt.2 == live.2 && rebuilt.3 == live.3 && rebuilt.4 == live.4)
         #expect(rebuilt.0 == live.0, "every client rebuilt equals the live one")
         #expect(rebuilt.1 == live.1, "idempotency answers survive a reopen")

@@ -1,0 +1,119 @@
+import Glibc
+
+/// A hash table from ids — client ids, purchase ids, idempotency keys — to dense indexes 0, 1,
+/// 2, … in the order they were first seen. Keys live back to back in one byte arena, so a
+/// million ids cost a few bytes each and no String apiece, and a lookup hashes the bytes
+/// straight from the log (open addressing, linear probing, load at most 3/4).
+public struct IdTable: Sendable {
+    private var slots: [Int32]
+    /// The hash of each entry, for growing without rehashing and to skip most key compares.
+    private var hashes: [UInt32] = []
+    private var arena: [UInt8] = []
+    /// Entry i's key is arena[ends[i-1] ..< ends[i]].
+    private var ends: [UInt32] = []
+    private var mask: Int
+
+    public init(capacity: Int = 16) {
+        var size = 16
+        while size * 3 / 4 < capacity { size *= 2 }
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    public var count: Int { ends.count }
+
+    @inline(__always)
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
+        var i = 0
+        while i + 8 <= key.count {
+            h = (h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < key.count {
+            tail |= UInt64(key[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        return h
+    }
+
+    @inline(__always)
+    private func keyEquals(_ entry: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        let start = entry == 0 ? 0 : Int(ends[entry - 1])
+        let end = Int(ends[entry])
+        guard end - start == key.count else { return false }
+        return arena.withUnsafeBytes { bytes in
+            key.count == 0 || memcmp(bytes.baseAddress! + start, key.baseAddress!, key.count) == 0
+        }
+    }
+
+    /// The index of `key`, or nil.
+    public func find(_ key: UnsafeRawBufferPointer) -> Int32? {
+        let h = Self.hash(key)
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let entry = slots[slot]
+            if entry < 0 { return nil }
+            if hashes[Int(entry)] == UInt32(truncatingIfNeeded: h) && keyEquals(Int(entry), key) { return entry }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    public func find(_ key: String) -> Int32? {
+        var copy = key
+        return copy.withUTF8 { find(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The index of `key`, adding it when it is new.
+    public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
+        let h = Self.hash(key)
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let entry = slots[slot]
+            if entry < 0 { break }
+            if hashes[Int(entry)] == UInt32(truncatingIfNeeded: h) && keyEquals(Int(entry), key) { return (entry, false) }
+            slot = (slot + 1) & mask
+        }
+        let index = Int32(ends.count)
+        arena.append(contentsOf: key)
+        ends.append(UInt32(arena.count))
+        hashes.append(UInt32(truncatingIfNeeded: h))
+        slots[slot] = index
+        if ends.count * 4 > slots.count * 3 { grow() }
+        return (index, true)
+    }
+
+    public mutating func findOrInsert(_ key: String) -> (index: Int32, inserted: Bool) {
+        var copy = key
+        return copy.withUTF8 { findOrInsert(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The key of an index.
+    public func key(_ index: Int32) -> String {
+        let start = index == 0 ? 0 : Int(ends[Int(index) - 1])
+        return String(decoding: arena[start..<Int(ends[Int(index)])], as: UTF8.self)
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+        // The full 64-bit hash is not kept: rehash the bytes (rare: log2 of the count times).
+        for entry in 0..<ends.count {
+            let start = entry == 0 ? 0 : Int(ends[entry - 1])
+            let h = arena.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[start..<Int(ends[entry])])) }
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(entry)
+        }
+    }
+
+    /// Every key, in index order (for tests and reports).
+    public var keys: [String] { (0..<Int32(count)).map(key) }
+}
