@@ -74,11 +74,9 @@ public final class Ledger: Sendable {
         try reader.scan(from: state.nextPosition) { record in
             if let through, record.position >= through { return false }
             do throws(BodyError) {
-                let decoded = try EventCodec.decode(typeCode: record.typeCode, record.body, forReplay: true)
-                if decoded.skippedFields > 0 { state.noteUnknownFields(decoded.skippedFields) }
-                state.apply(EventRecord(position: record.position, at: record.timestamp, client: record.streamKeyString,
-                                        idempotencyKey: record.idempotencyKey.map { String(decoding: $0, as: UTF8.self) },
-                                        derived: decoded.derived, event: decoded.event))
+                let skipped = try state.replay(position: record.position, at: record.timestamp, typeCode: record.typeCode,
+                                               client: record.streamKey, key: record.idempotencyKey, body: record.body)
+                if skipped > 0 { state.noteUnknownFields(skipped) }
             } catch .unknownType {
                 state.skipUnknown(position: record.position, at: record.timestamp)
             } catch {

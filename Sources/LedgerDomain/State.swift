@@ -329,7 +329,7 @@ public struct LedgerState: Sendable {
     }
 
     @inline(__always)
-    private mutating func begin(position: UInt64, at: Micros, typeCode: UInt32) {
+    mutating func begin(position: UInt64, at: Micros, typeCode: UInt32) {
         precondition(position == nextPosition, "events must be applied in log order without a gap")
         nextPosition = position + 1
         lastEventAt = max(lastEventAt, at)
@@ -337,7 +337,7 @@ public struct LedgerState: Sendable {
     }
 
     @inline(__always)
-    private mutating func touch(_ i: Int, at: Micros) {
+    mutating func touch(_ i: Int, at: Micros) {
         clients[i].eventCount += 1
         clients[i].lastEventAt = at
     }
@@ -352,7 +352,7 @@ public struct LedgerState: Sendable {
 
     public mutating func noteUnknownFields(_ count: Int) { unknownFields += Int64(count) }
 
-    private mutating func noteIdempotency(position: UInt64, derived: Bool, key: UnsafeRawBufferPointer?, refusal: (String, String)?) {
+    mutating func noteIdempotency(position: UInt64, derived: Bool, key: UnsafeRawBufferPointer?, refusal: (String, String)?) {
         if !derived {
             openKey = nil
             openReturn = nil
@@ -401,51 +401,13 @@ public struct LedgerState: Sendable {
     private mutating func applyToClient(_ i: Int, _ record: EventRecord) {
         switch record.event {
         case .bonusAccrued(let a):
-            let active = a.activatesAt <= record.at
-            let lot = Lot(position: record.position, amount: a.amount, remaining: a.amount - a.debtPaid, reserved: 0,
-                          accruedAt: record.at, activatesAt: a.activatesAt, expiresAt: a.expiresAt,
-                          phase: active ? .active : .pending, reason: a.reason, corrected: false)
-            if a.reason == .refund, let source = a.source, let p = purchaseIDs.find(source) { purchaseStates[Int(p)].refunded += a.amount }
-            clients[i].lots.append(lot)
-            clients[i].balances.accrued += a.amount
-            if active {
-                // available = active remaining − reserved − debt: the part that pays the debt
-                // leaves the lot and the debt together, so available grows by the whole amount.
-                clients[i].balances.debt -= a.debtPaid
-                clients[i].balances.available += a.amount
-                schedule.push(.init(due: a.expiresAt, client: Int32(i), lot: record.position))
-            } else {
-                clients[i].balances.pending += a.amount
-                schedule.push(.init(due: a.activatesAt, client: Int32(i), lot: record.position))
-            }
-            if a.reason == .purchase, let source = a.source, let p = purchaseIDs.find(source) {
-                purchaseStates[Int(p)].setAccrual(lot: record.position, amount: a.amount)
-            }
-            if a.reason == .birthday {
-                clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: record.at)).year
-            }
+            let purchase = a.reason == .purchase || a.reason == .refund ? a.source.flatMap { purchaseIDs.find($0) } : nil
+            applyAccrual(i, position: record.position, at: record.at, amount: a.amount, reason: a.reason,
+                         activatesAt: a.activatesAt, expiresAt: a.expiresAt, debtPaid: a.debtPaid, purchase: purchase)
         case .bonusActivated(let a):
-            guard let l = ClientState.lotIndex(clients[i].lots, a.lot) else { return }
-            // What is left of the lot (a return may have taken part while it was pending)
-            // moves from pending to available; a part of it pays the debt (see accrual).
-            let left = clients[i].lots[l].remaining
-            clients[i].lots[l].phase = .active
-            clients[i].lots[l].remaining -= a.debtPaid
-            clients[i].balances.pending -= left
-            clients[i].balances.available += left
-            clients[i].balances.debt -= a.debtPaid
-            schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: a.lot))
-            compactLots(i)
+            applyActivation(i, lot: a.lot, debtPaid: a.debtPaid)
         case .bonusWrittenOff(let o):
-            for take in o.lots {
-                if let l = ClientState.lotIndex(clients[i].lots, take.lot) {
-                    clients[i].lots[l].remaining -= take.amount
-                    clients[i].lots[l].spent += take.amount
-                }
-            }
-            clients[i].balances.available -= o.amount
-            clients[i].balances.used += o.amount
-            compactLots(i)
+            applyWriteOff(i, amount: o.amount, takes: o.lots)
         case .bonusReserved(let r):
             for take in r.lots { if let l = ClientState.lotIndex(clients[i].lots, take.lot) { clients[i].lots[l].reserved += take.amount } }
             clients[i].balances.available -= r.amount
@@ -472,12 +434,7 @@ public struct LedgerState: Sendable {
             clients[i].balances.available += r.amount
             releaseFromOrder(r)
         case .bonusExpired(let e):
-            guard let l = ClientState.lotIndex(clients[i].lots, e.lot) else { return }
-            clients[i].lots[l].remaining -= e.amount
-            clients[i].lots[l].phase = .expired
-            clients[i].balances.available -= e.amount
-            clients[i].balances.expired += e.amount
-            compactLots(i)
+            applyExpiry(i, lot: e.lot, amount: e.amount)
         case .bonusCancelled(let c):
             var fromPending: Int64 = 0
             for take in c.lots {
@@ -498,16 +455,7 @@ public struct LedgerState: Sendable {
         case .purchaseMade(let p):
             let (index, isNew) = purchaseIDs.findOrInsert(p.purchase)
             precondition(isNew, "a purchase id is recorded once")
-            purchaseStates.append(PurchaseState(client: Int32(i), at: record.at, paid: p.paid, bonusesSpent: p.bonusesSpent))
-            var s = clients[i].stats
-            s.purchaseCount += 1
-            s.purchaseSum += p.paid
-            s.maxCheck = max(s.maxCheck, p.paid)
-            if s.firstPurchaseAt == nil { s.firstPurchaseAt = record.at }
-            s.lastPurchaseAt = record.at
-            clients[i].stats = s
-            clients[i].recentPurchases.append((Int32(Time.day(of: record.at)), p.paid))
-            clients[i].purchases.append(index)
+            applyPurchase(i, index: index, at: record.at, paid: p.paid, spent: p.bonusesSpent)
         case .purchaseReturned(let r):
             if let p = purchaseIDs.find(r.purchase) { purchaseStates[Int(p)].returnedPaid += r.amount }
             returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
@@ -521,12 +469,10 @@ public struct LedgerState: Sendable {
             orders[o.order, default: OrderState(client: Int32(i))].phase = .closed
         case .orderCancelled(let o):
             orders[o.order, default: OrderState(client: Int32(i))].phase = .cancelled
-        case .mailingSent(let m), .mailingDelivered(let m):
-            let delivered: Bool = if case .mailingDelivered = record.event { true } else { false }
-            clients[i].channels.update(m.channel) { state in
-                state.lastContactAt = record.at
-                if delivered { state.received += 1 }
-            }
+        case .mailingSent(let m):
+            applyContact(i, channel: m.channel, delivered: false, at: record.at)
+        case .mailingDelivered(let m):
+            applyContact(i, channel: m.channel, delivered: true, at: record.at)
         case .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
             break
         case .messengerSubscribed(let c):
@@ -558,8 +504,7 @@ public struct LedgerState: Sendable {
         case .walletRemoved(let p):
             clients[i].walletBits &= ~(1 << WalletPlatform.allCases.firstIndex(of: p)!)
         case .levelChanged(let l):
-            clients[i].level = l.to
-            clients[i].levelManual = l.manual
+            applyLevel(i, to: l.to, manual: l.manual)
         case .npsRated(let score, let comment):
             clients[i].nps.append((record.at, score, comment))
         case .noteAdded(let text):
@@ -569,6 +514,95 @@ public struct LedgerState: Sendable {
         case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
             break
         }
+    }
+
+    // The state changes of the most frequent events, shared by `apply` and the byte-level
+    // replay (Replay.swift), so the two cannot differ.
+
+    mutating func applyAccrual(_ i: Int, position: UInt64, at: Micros, amount: Int64, reason: AccrualReason,
+                               activatesAt: Micros, expiresAt: Micros, debtPaid: Int64, purchase: Int32?) {
+        let active = activatesAt <= at
+        let lot = Lot(position: position, amount: amount, remaining: amount - debtPaid, reserved: 0,
+                      accruedAt: at, activatesAt: activatesAt, expiresAt: expiresAt,
+                      phase: active ? .active : .pending, reason: reason, corrected: false)
+        clients[i].lots.append(lot)
+        clients[i].balances.accrued += amount
+        if active {
+            // available = active remaining − reserved − debt: the part that pays the debt
+            // leaves the lot and the debt together, so available grows by the whole amount.
+            clients[i].balances.debt -= debtPaid
+            clients[i].balances.available += amount
+            schedule.push(.init(due: expiresAt, client: Int32(i), lot: position))
+        } else {
+            clients[i].balances.pending += amount
+            schedule.push(.init(due: activatesAt, client: Int32(i), lot: position))
+        }
+        if let purchase {
+            if reason == .purchase { purchaseStates[Int(purchase)].setAccrual(lot: position, amount: amount) }
+            if reason == .refund { purchaseStates[Int(purchase)].refunded += amount }
+        }
+        if reason == .birthday {
+            clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: at)).year
+        }
+    }
+
+    mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
+        guard let l = ClientState.lotIndex(clients[i].lots, lot) else { return }
+        // What is left of the lot (a return may have taken part while it was pending) moves
+        // from pending to available; a part of it pays the debt (see accrual).
+        let left = clients[i].lots[l].remaining
+        clients[i].lots[l].phase = .active
+        clients[i].lots[l].remaining -= debtPaid
+        clients[i].balances.pending -= left
+        clients[i].balances.available += left
+        clients[i].balances.debt -= debtPaid
+        schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot))
+        compactLots(i)
+    }
+
+    mutating func applyWriteOff(_ i: Int, amount: Int64, takes: [LotTake]) {
+        for take in takes {
+            if let l = ClientState.lotIndex(clients[i].lots, take.lot) {
+                clients[i].lots[l].remaining -= take.amount
+                clients[i].lots[l].spent += take.amount
+            }
+        }
+        clients[i].balances.available -= amount
+        clients[i].balances.used += amount
+        compactLots(i)
+    }
+
+    mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
+        guard let l = ClientState.lotIndex(clients[i].lots, lot) else { return }
+        clients[i].lots[l].remaining -= amount
+        clients[i].lots[l].phase = .expired
+        clients[i].balances.available -= amount
+        clients[i].balances.expired += amount
+        compactLots(i)
+    }
+
+    mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
+        precondition(Int(index) == purchaseStates.count)
+        purchaseStates.append(PurchaseState(client: Int32(i), at: at, paid: paid, bonusesSpent: spent))
+        clients[i].stats.purchaseCount += 1
+        clients[i].stats.purchaseSum += paid
+        clients[i].stats.maxCheck = max(clients[i].stats.maxCheck, paid)
+        if clients[i].stats.firstPurchaseAt == nil { clients[i].stats.firstPurchaseAt = at }
+        clients[i].stats.lastPurchaseAt = at
+        clients[i].recentPurchases.append((Int32(Time.day(of: at)), paid))
+        clients[i].purchases.append(index)
+    }
+
+    mutating func applyContact(_ i: Int, channel: Channel, delivered: Bool, at: Micros) {
+        clients[i].channels.update(channel) { state in
+            state.lastContactAt = at
+            if delivered { state.received += 1 }
+        }
+    }
+
+    mutating func applyLevel(_ i: Int, to: String?, manual: Bool) {
+        clients[i].level = to
+        clients[i].levelManual = manual
     }
 
     /// Drops lots that can never change again from memory: nothing left, nothing held, and not a

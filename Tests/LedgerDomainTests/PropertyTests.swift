@@ -62,6 +62,7 @@ struct PropertyTests {
         }
         book.checkReplay()
         book.checkCodecReplay()
+        book.checkByteReplay()
     }
 
     @Test("property: every event body round-trips through the binary codec", arguments: 1...5)
@@ -74,6 +75,7 @@ struct PropertyTests {
         book.run(#"{"type":"segment.defined","name":"VIP","color":"red","filters":[{"field":"purchaseSum","op":"gte","values":[100000]}]}"#)
         book.run(#"{"type":"rules.changed","rules":{"levels":[{"name":"A","threshold":0},{"name":"B","threshold":500,"percent":0}],"levelBasis":"count"}}"#)
         book.checkCodecReplay()
+        book.checkByteReplay()
     }
 
     @Test("an older reader skips fields it does not know, and says how many")

@@ -63,6 +63,38 @@ struct Book {
         #expect(replayed.rules == state.rules)
     }
 
+    /// As a rebuild replays: every event's body encoded, then applied straight from its bytes.
+    func checkByteReplay() {
+        var replayed = LedgerState()
+        for record in events {
+            let buffer = LedgerBytes.WriteBuffer()
+            EventCodec.encode(record.event, derived: record.derived, into: buffer)
+            var client = record.client
+            var key = record.idempotencyKey
+            do {
+                _ = try client.withUTF8 { clientBytes in
+                    try buffer.withUnsafeBytes { body in
+                        if key != nil {
+                            return try key!.withUTF8 { keyBytes in
+                                try replayed.replay(position: record.position, at: record.at, typeCode: record.event.typeCode,
+                                                    client: UnsafeRawBufferPointer(clientBytes), key: UnsafeRawBufferPointer(keyBytes), body: body)
+                            }
+                        }
+                        return try replayed.replay(position: record.position, at: record.at, typeCode: record.event.typeCode,
+                                                   client: UnsafeRawBufferPointer(clientBytes), key: nil, body: body)
+                    }
+                }
+            } catch {
+                Issue.record("event \(record.position) did not replay: \(error)")
+            }
+        }
+        #expect(replayed.nextPosition == state.nextPosition)
+        for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
+        #expect(replayed.idempotency == state.idempotency)
+        #expect(replayed.purchaseCount == state.purchaseCount)
+        #expect(replayed.typeCounts == state.typeCounts)
+    }
+
     /// Also through the binary codec: encode every event, decode, replay.
     func checkCodecReplay() {
         var replayed = LedgerState()

@@ -1,0 +1,192 @@
+extension LedgerState {
+    /// Applies one event straight from its bytes in the log, as a rebuild does. For the most
+    /// frequent types (purchases, accruals, activations, expiries, write-offs, mailings, level
+    /// changes) it reads only the fields the state keeps and makes no String for the ids; it
+    /// changes the state through the same functions as ``apply(_:)``, so the result is the
+    /// same. Any other type goes through the full decoder and ``apply(_:)``. Returns how many
+    /// fields it skipped as unknown; throws ``BodyError/unknownType(_:)`` for a type this build
+    /// does not know (the caller skips it) and other body errors for damage.
+    public mutating func replay(position: UInt64, at: Micros, typeCode: UInt32, client: UnsafeRawBufferPointer,
+                                key: UnsafeRawBufferPointer?, body: UnsafeRawBufferPointer) throws(BodyError) -> Int {
+        guard let kind = EventKind(rawValue: typeCode) else { throw .unknownType(typeCode) }
+        guard body.count >= 1 else { throw .malformed("the body is empty") }
+        let flags = body[0]
+        guard flags >> 4 >= 1, flags >> 4 <= EventCodec.bodyVersion else { throw .unknownVersion(flags >> 4) }
+        let derived = flags & 1 == 1
+        if Self.hasFastPath(kind), let index = clientIDs.find(client) {
+            var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[1...]))
+            let i = Int(index)
+            let change = try Self.readFast(kind, &r)
+            begin(position: position, at: at, typeCode: typeCode)
+            noteIdempotency(position: position, derived: derived, key: key, refusal: nil)
+            touch(i, at: at)
+            switch change {
+            case .purchase(let id, let paid, let spent):
+                let (purchase, isNew) = purchaseIDs.findOrInsert(id)
+                precondition(isNew, "a purchase id is recorded once")
+                applyPurchase(i, index: purchase, at: at, paid: paid, spent: spent)
+            case .accrual(let amount, let reason, let activatesAt, let expiresAt, let source, let debtPaid):
+                let purchase = reason == .purchase || reason == .refund ? source.flatMap { purchaseIDs.find($0) } : nil
+                applyAccrual(i, position: position, at: at, amount: amount, reason: reason, activatesAt: activatesAt,
+                             expiresAt: expiresAt, debtPaid: debtPaid, purchase: purchase)
+            case .activation(let lot, let debtPaid):
+                applyActivation(i, lot: lot, debtPaid: debtPaid)
+            case .expiry(let lot, let amount):
+                applyExpiry(i, lot: lot, amount: amount)
+            case .writeOff(let amount, let takes):
+                applyWriteOff(i, amount: amount, takes: takes)
+            case .contact(let channel, let delivered):
+                applyContact(i, channel: channel, delivered: delivered, at: at)
+            case .level(let to, let manual):
+                applyLevel(i, to: to, manual: manual)
+            case .none:
+                break
+            }
+            return r.skippedFields
+        }
+        let decoded = try EventCodec.decode(typeCode: typeCode, body, forReplay: true)
+        apply(EventRecord(position: position, at: at, client: String(decoding: client, as: UTF8.self),
+                          idempotencyKey: key.map { String(decoding: $0, as: UTF8.self) }, derived: decoded.derived, event: decoded.event))
+        return decoded.skippedFields
+    }
+
+    /// What a fast-path event changes, read before anything is applied (so a damaged body
+    /// changes nothing).
+    enum FastChange {
+        case purchase(id: UnsafeRawBufferPointer, paid: Int64, spent: Int64)
+        case accrual(amount: Int64, reason: AccrualReason, activatesAt: Micros, expiresAt: Micros, source: UnsafeRawBufferPointer?, debtPaid: Int64)
+        case activation(lot: UInt64, debtPaid: Int64)
+        case expiry(lot: UInt64, amount: Int64)
+        case writeOff(amount: Int64, takes: [LotTake])
+        case contact(Channel, delivered: Bool)
+        case level(String?, manual: Bool)
+        case none
+    }
+
+    static func hasFastPath(_ kind: EventKind) -> Bool {
+        switch kind {
+        case .purchaseMade, .bonusAccrued, .bonusActivated, .bonusExpired, .bonusWrittenOff, .levelChanged,
+             .mailingSent, .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
+            true
+        default:
+            false
+        }
+    }
+
+    private static func enumValue<E: RawRepresentable>(_ bytes: UnsafeRawBufferPointer, _ field: String) throws(BodyError) -> E where E.RawValue == String {
+        guard let value = E(rawValue: String(decoding: bytes, as: UTF8.self)) else {
+            throw .badValue("\(field) '\(String(decoding: bytes, as: UTF8.self))' is unknown")
+        }
+        return value
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    static func readFast(_ kind: EventKind, _ r: inout FieldReader) throws(BodyError) -> FastChange {
+        switch kind {
+        case .purchaseMade:
+            var id = UnsafeRawBufferPointer(start: nil, count: 0)
+            var paid: Int64 = 0, spent: Int64 = 0
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 1: id = try r.bytes(wire)
+                case 3: paid = try r.int(wire)
+                case 4: spent = try r.int(wire)
+                case 2, 5, 6, 7, 8, 9: try r.pass(wire)
+                default: try r.skip(wire)
+                }
+            }
+            return .purchase(id: id, paid: paid, spent: spent)
+        case .bonusAccrued:
+            var amount: Int64 = 0, activatesAt: Micros = 0, expiresAt: Micros = 0, debtPaid: Int64 = 0
+            var reason = AccrualReason.manual
+            var source: UnsafeRawBufferPointer? = nil
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 1: amount = try r.int(wire)
+                case 2: reason = try enumValue(try r.bytes(wire), "reason")
+                case 3: activatesAt = try r.int(wire)
+                case 4: expiresAt = try r.int(wire)
+                case 5: source = try r.bytes(wire)
+                case 8: debtPaid = try r.int(wire)
+                case 6, 7, 9: try r.pass(wire)
+                default: try r.skip(wire)
+                }
+            }
+            return .accrual(amount: amount, reason: reason, activatesAt: activatesAt, expiresAt: expiresAt, source: source, debtPaid: debtPaid)
+        case .bonusActivated:
+            var lot: UInt64 = 0, debtPaid: Int64 = 0
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 1: lot = try r.uint(wire)
+                case 3: debtPaid = try r.int(wire)
+                case 2: try r.pass(wire)
+                default: try r.skip(wire)
+                }
+            }
+            return .activation(lot: lot, debtPaid: debtPaid)
+        case .bonusExpired:
+            var lot: UInt64 = 0, amount: Int64 = 0
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 1: lot = try r.uint(wire)
+                case 2: amount = try r.int(wire)
+                default: try r.skip(wire)
+                }
+            }
+            return .expiry(lot: lot, amount: amount)
+        case .bonusWrittenOff:
+            var amount: Int64 = 0
+            var takes: [LotTake] = []
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 1: amount = try r.int(wire)
+                case 6:
+                    var m = FieldReader(try r.bytes(wire))
+                    var take = LotTake(lot: 0, amount: 0)
+                    while let (t, w) = try m.next() {
+                        switch t {
+                        case 1:
+                            let stored = try m.uint(w)
+                            guard stored > 0 else { throw .malformed("a lot position field holds 0") }
+                            take.lot = stored - 1
+                        case 2: take.amount = try m.int(w)
+                        default: try m.skip(w)
+                        }
+                    }
+                    takes.append(take)
+                case 2, 3, 4, 5: try r.pass(wire)
+                default: try r.skip(wire)
+                }
+            }
+            return .writeOff(amount: amount, takes: takes)
+        case .mailingSent, .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
+            var channel = Channel.email
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 2: channel = try enumValue(try r.bytes(wire), "channel")
+                case 1, 3, 4: try r.pass(wire)
+                default: try r.skip(wire)
+                }
+            }
+            switch kind {
+            case .mailingSent: return .contact(channel, delivered: false)
+            case .mailingDelivered: return .contact(channel, delivered: true)
+            default: return .none
+            }
+        case .levelChanged:
+            var to: String? = nil
+            var manual = false
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 2: to = try r.string(wire)
+                case 3: manual = try r.uint(wire) != 0
+                case 1: try r.pass(wire)
+                default: try r.skip(wire)
+                }
+            }
+            return .level(to, manual: manual)
+        default:
+            return .none
+        }
+    }
+}
