@@ -5,9 +5,9 @@ import Glibc
 /// million ids cost a few bytes each and no String apiece, and a lookup hashes the bytes
 /// straight from the log (open addressing, linear probing, load at most 3/4).
 public struct IdTable: Sendable {
-    private var slots: [Int32]
-    /// The hash of each entry, for growing without rehashing and to skip most key compares.
-    private var hashes: [UInt32] = []
+    /// A slot holds the key's 32-bit hash tag in its high half and the entry's index + 1 in its
+    /// low half (0: empty), so most misses and matches need no look at the keys.
+    private var slots: [UInt64]
     private var arena: [UInt8] = []
     /// Entry i's key is arena[ends[i-1] ..< ends[i]].
     private var ends: [UInt32] = []
@@ -16,7 +16,7 @@ public struct IdTable: Sendable {
     public init(capacity: Int = 16) {
         var size = 16
         while size * 3 / 4 < capacity { size *= 2 }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
     }
 
@@ -49,18 +49,30 @@ public struct IdTable: Sendable {
         let end = Int(ends[entry])
         guard end - start == key.count else { return false }
         return arena.withUnsafeBytes { bytes in
-            key.count == 0 || memcmp(bytes.baseAddress! + start, key.baseAddress!, key.count) == 0
+            // Ids are short: compare eight bytes at a time rather than call memcmp.
+            var i = 0
+            while i + 8 <= key.count {
+                if bytes.loadUnaligned(fromByteOffset: start + i, as: UInt64.self) != key.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                i += 8
+            }
+            while i < key.count {
+                if bytes[start + i] != key[i] { return false }
+                i += 1
+            }
+            return true
         }
     }
 
     /// The index of `key`, or nil.
     public func find(_ key: UnsafeRawBufferPointer) -> Int32? {
         let h = Self.hash(key)
+        let tag = h >> 32
         var slot = Int(truncatingIfNeeded: h) & mask
         while true {
-            let entry = slots[slot]
-            if entry < 0 { return nil }
-            if hashes[Int(entry)] == UInt32(truncatingIfNeeded: h) && keyEquals(Int(entry), key) { return entry }
+            let value = slots[slot]
+            if value == 0 { return nil }
+            let entry = Int(truncatingIfNeeded: value & 0xFFFF_FFFF) - 1
+            if value >> 32 == tag && keyEquals(entry, key) { return Int32(entry) }
             slot = (slot + 1) & mask
         }
     }
@@ -73,18 +85,19 @@ public struct IdTable: Sendable {
     /// The index of `key`, adding it when it is new.
     public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
         let h = Self.hash(key)
+        let tag = h >> 32
         var slot = Int(truncatingIfNeeded: h) & mask
         while true {
-            let entry = slots[slot]
-            if entry < 0 { break }
-            if hashes[Int(entry)] == UInt32(truncatingIfNeeded: h) && keyEquals(Int(entry), key) { return (entry, false) }
+            let value = slots[slot]
+            if value == 0 { break }
+            let entry = Int(truncatingIfNeeded: value & 0xFFFF_FFFF) - 1
+            if value >> 32 == tag && keyEquals(entry, key) { return (Int32(entry), false) }
             slot = (slot + 1) & mask
         }
         let index = Int32(ends.count)
         arena.append(contentsOf: key)
         ends.append(UInt32(arena.count))
-        hashes.append(UInt32(truncatingIfNeeded: h))
-        slots[slot] = index
+        slots[slot] = tag << 32 | UInt64(index + 1)
         if ends.count * 4 > slots.count * 3 { grow() }
         return (index, true)
     }
@@ -102,15 +115,15 @@ public struct IdTable: Sendable {
 
     private mutating func grow() {
         let size = slots.count * 2
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
-        // The full 64-bit hash is not kept: rehash the bytes (rare: log2 of the count times).
+        // The full hash is not kept: rehash the bytes (rare: log2 of the count times).
         for entry in 0..<ends.count {
             let start = entry == 0 ? 0 : Int(ends[entry - 1])
             let h = arena.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[start..<Int(ends[entry])])) }
             var slot = Int(truncatingIfNeeded: h) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(entry)
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = (h >> 32) << 32 | UInt64(entry + 1)
         }
     }
 

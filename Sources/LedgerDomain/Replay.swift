@@ -1,3 +1,5 @@
+import Glibc
+
 extension LedgerState {
     /// Applies one event straight from its bytes in the log, as a rebuild does. For the most
     /// frequent types (purchases, accruals, activations, expiries, write-offs, mailings, level
@@ -13,7 +15,7 @@ extension LedgerState {
         let flags = body[0]
         guard flags >> 4 >= 1, flags >> 4 <= EventCodec.bodyVersion else { throw .unknownVersion(flags >> 4) }
         let derived = flags & 1 == 1
-        if Self.hasFastPath(kind), let index = clientIDs.find(client) {
+        if Self.hasFastPath(kind), let index = cachedClient(client) {
             var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[1...]))
             let i = Int(index)
             let change = try Self.readFast(kind, &r)
@@ -48,6 +50,18 @@ extension LedgerState {
         apply(EventRecord(position: position, at: at, client: String(decoding: client, as: UTF8.self),
                           idempotencyKey: key.map { String(decoding: $0, as: UTF8.self) }, derived: decoded.derived, event: decoded.event))
         return decoded.skippedFields
+    }
+
+    /// The client of the previous fast-path event is most often the client of this one (a
+    /// command's derived events follow it): compare before hashing.
+    private mutating func cachedClient(_ key: UnsafeRawBufferPointer) -> Int32? {
+        if let last = lastReplayedClient, last < clients.count {
+            var id = clients[Int(last)].id
+            let same = id.withUTF8 { $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
+            if same { return last }
+        }
+        lastReplayedClient = clientIDs.find(key)
+        return lastReplayedClient
     }
 
     /// What a fast-path event changes, read before anything is applied (so a damaged body

@@ -284,6 +284,8 @@ public struct LedgerState: Sendable {
     /// The command being applied: its idempotency key and the return it answers to.
     private var openKey: Int32?
     private var openReturn: (purchase: String, returnID: String)?
+    /// The client of the last event replayed from bytes (a lookup cache; see Replay.swift).
+    var lastReplayedClient: Int32?
 
     public init() {}
 
@@ -427,7 +429,7 @@ public struct LedgerState: Sendable {
             clients[i].balances.reserved -= r.amount
             clients[i].balances.used += r.amount
             releaseFromOrder(r)
-            compactLots(i)
+            compactLots(i, touched: r.lots.lazy.map(\.lot))
         case .bonusReserveReleased(let r):
             for take in r.lots { if let l = ClientState.lotIndex(clients[i].lots, take.lot) { clients[i].lots[l].reserved -= take.amount } }
             clients[i].balances.reserved -= r.amount
@@ -451,7 +453,7 @@ public struct LedgerState: Sendable {
             clients[i].balances.debt += c.debt
             clients[i].balances.cancelled += taken + c.debt
             if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { purchaseStates[Int(p)].clawedBack += taken + c.debt + c.forgiven }
-            compactLots(i)
+            compactLots(i, touched: c.lots.lazy.map(\.lot))
         case .purchaseMade(let p):
             let (index, isNew) = purchaseIDs.findOrInsert(p.purchase)
             precondition(isNew, "a purchase id is recorded once")
@@ -557,7 +559,7 @@ public struct LedgerState: Sendable {
         clients[i].balances.available += left
         clients[i].balances.debt -= debtPaid
         schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot))
-        compactLots(i)
+        compactLots(i, touched: CollectionOfOne(lot))
     }
 
     mutating func applyWriteOff(_ i: Int, amount: Int64, takes: [LotTake]) {
@@ -569,7 +571,7 @@ public struct LedgerState: Sendable {
         }
         clients[i].balances.available -= amount
         clients[i].balances.used += amount
-        compactLots(i)
+        compactLots(i, touched: takes.lazy.map(\.lot))
     }
 
     mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
@@ -578,7 +580,7 @@ public struct LedgerState: Sendable {
         clients[i].lots[l].phase = .expired
         clients[i].balances.available -= amount
         clients[i].balances.expired += amount
-        compactLots(i)
+        compactLots(i, touched: CollectionOfOne(lot))
     }
 
     mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
@@ -607,12 +609,15 @@ public struct LedgerState: Sendable {
 
     /// Drops lots that can never change again from memory: nothing left, nothing held, and not a
     /// manual accrual (which a correction may still void). The log keeps them.
-    private mutating func compactLots(_ i: Int) {
-        @inline(__always) func closed(_ lot: Lot) -> Bool {
-            lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api
+    /// Only the lots an event touched are looked at.
+    private mutating func compactLots(_ i: Int, touched positions: some Sequence<UInt64>) {
+        for position in positions {
+            guard let l = ClientState.lotIndex(clients[i].lots, position) else { continue }
+            let lot = clients[i].lots[l]
+            if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
+                clients[i].lots.remove(at: l)
+            }
         }
-        guard clients[i].lots.contains(where: closed) else { return }
-        clients[i].lots.removeAll(where: closed)
     }
 
     private mutating func releaseFromOrder(_ r: Reservation) {

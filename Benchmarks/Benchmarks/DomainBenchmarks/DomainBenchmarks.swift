@@ -72,14 +72,15 @@ let benchmarks: @Sendable () -> Void = {
     let submit = Program()
     Benchmark("submit: checked commands, batches of 1000, no sync (per command)",
               configuration: .init(metrics: [.throughput, .wallClock], timeUnits: .microseconds, scalingFactor: .kilo,
-                                   maxDuration: .seconds(5), maxIterations: 2000)) { _ in
-        if submit.next + 1000 > submit.commands.count { return }
+                                   maxDuration: .seconds(5), maxIterations: 1500)) { _ in
+        precondition(submit.next + 1000 <= submit.commands.count, "the generated program is too small for the iterations")
         let batch = Array(submit.commands[submit.next..<(submit.next + 1000)])
         submit.next += 1000
         blackHole(try! submit.ledger!.submit(batch))
     } setup: {
-        // A program of 2 M+ commands, so that the measured batches never run out.
-        submit.commands = generatedCommands(clients: 100_000, days: 200)
+        // A program of 2.5 M+ commands, so that the measured batches (1500 × 1000) never run out.
+        submit.commands = generatedCommands(clients: 150_000, days: 365)
+        print("submit program: \(submit.commands.count) commands")
         var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
         _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         submit.directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
