@@ -311,7 +311,7 @@ public struct LedgerState: Sendable {
         } else {
             noteIdempotency(position: record.position, derived: record.derived, key: nil, refusal: refusal)
         }
-        let index = record.client.isEmpty ? nil : clientIDs.find(record.client)
+        let index = record.client.isEmpty ? nil : appliedClient(record.client)
         if let index { touch(Int(index), at: record.at) }
         switch record.event {
         case .clientRegistered(let r):
@@ -336,6 +336,13 @@ public struct LedgerState: Sendable {
         nextPosition = position + 1
         lastEventAt = max(lastEventAt, at)
         typeCounts[Int(typeCode & 127)] += 1
+    }
+
+    /// A command's events usually share one client: compare with the last before hashing.
+    private mutating func appliedClient(_ id: String) -> Int32? {
+        if let last = lastReplayedClient, Int(last) < clients.count, clients[Int(last)].id == id { return last }
+        lastReplayedClient = clientIDs.find(id)
+        return lastReplayedClient
     }
 
     @inline(__always)
