@@ -233,16 +233,25 @@ extension LedgerState {
                        comment: comment, operatorName: operatorName, debtPaid: debtPaid, customExpiry: expiresAt != nil)
     }
 
-    /// The level the rules give a client now (nil when no level applies).
-    /// `extra` is a purchase (or a return, negative) the command is adding.
-    func automaticLevel(_ i: Int, at: Micros, extra: Int64? = nil) -> String? {
+    /// The level the rules give a client now (nil when no level applies): the money the
+    /// client's purchases inside the window kept after returns (or how many of them kept some).
+    /// `newPurchase` is a purchase the command is adding; `returning` a return it is making.
+    func automaticLevel(_ i: Int, at: Micros, newPurchase: Int64? = nil, returning: (purchase: Int32, amount: Int64)? = nil) -> String? {
         let today = Time.day(of: at)
         let from = rules.levelWindowDays > 0 ? today - rules.levelWindowDays + 1 : Int64.min
-        var sum: Int64 = extra ?? 0
-        var count: Int64 = extra.map { $0 > 0 ? 1 : -1 } ?? 0
-        for p in clients[i].recentPurchases where Int64(p.day) >= from {
-            sum += p.paid
-            count += p.paid > 0 ? 1 : -1
+        var sum: Int64 = 0
+        var count: Int64 = 0
+        if let paid = newPurchase {
+            sum += paid
+            count += paid > 0 ? 1 : 0
+        }
+        for index in clients[i].purchases {
+            let p = purchaseStates[Int(index)]
+            guard Time.day(of: p.at) >= from else { continue }
+            var kept = p.paid - (returnTotals[index]?.returnedPaid ?? 0)
+            if let returning, returning.purchase == index { kept -= returning.amount }
+            sum += kept
+            count += kept > 0 ? 1 : 0
         }
         return rules.level(forAmount: rules.levelBasisIsCount ? count : sum)?.name
     }
@@ -432,7 +441,7 @@ extension LedgerState {
         if p.bonusesSpent > 0 {
             e.emit(.bonusWrittenOff(WriteOff(amount: p.bonusesSpent, reason: .purchase, purchase: p.purchase, lots: takes(i, amount: p.bonusesSpent))))
         }
-        let level = clients[i].levelManual ? clients[i].level : automaticLevel(i, at: at, extra: p.paid)
+        let level = clients[i].levelManual ? clients[i].level : automaticLevel(i, at: at, newPurchase: p.paid)
         if level != clients[i].level {
             e.emit(.levelChanged(LevelChange(from: clients[i].level, to: level, manual: false)))
         }
@@ -448,22 +457,24 @@ extension LedgerState {
     }
 
     private func purchaseReturn(_ i: Int, _ r: PurchaseReturn, at: Micros, emitter e: inout Emitter) throws {
-        guard let purchase = purchase(r.purchase), purchase.client == Int32(i) else {
+        guard let index = purchaseIDs.find(r.purchase), purchaseStates[Int(index)].client == Int32(i) else {
             throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clients[i].id)' has no purchase '\(r.purchase)'")
         }
         if let original = returns[ReturnKey(r.purchase, r.returnID)] {
             e.repeatedReturn = original
             return
         }
+        let purchase = purchaseStates[Int(index)]
+        let totals = returnTotals[index] ?? ReturnTotals()
         try positive(r.amount, "amount")
-        guard purchase.returnedPaid + r.amount <= purchase.paid else {
-            throw Refuse(code: ErrorCode.returnExceedsPaid, message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(purchase.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
+        guard totals.returnedPaid + r.amount <= purchase.paid else {
+            throw Refuse(code: ErrorCode.returnExceedsPaid, message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(totals.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
         }
         e.emit(.purchaseReturned(r))
-        let returned = purchase.returnedPaid + r.amount
+        let returned = totals.returnedPaid + r.amount
         // Cumulative shares, so that several partial returns add up to exactly the whole.
-        let claw = purchase.paid == 0 ? 0 : purchase.accrued * returned / purchase.paid - purchase.clawedBack
-        let refund = purchase.paid == 0 ? 0 : purchase.bonusesSpent * returned / purchase.paid - purchase.refunded
+        let claw = purchase.paid == 0 ? 0 : purchase.accrued * returned / purchase.paid - totals.clawedBack
+        let refund = purchase.paid == 0 ? 0 : purchase.bonusesSpent * returned / purchase.paid - totals.refunded
         var debtAfter = clients[i].balances.debt
         if claw > 0 {
             var lots: [LotTake] = []
@@ -498,7 +509,7 @@ extension LedgerState {
                                          comment: "bonuses spent on the returned share of \(r.purchase)", debt: debtAfter)))
         }
         if !clients[i].levelManual {
-            let level = automaticLevel(i, at: at, extra: -r.amount)
+            let level = automaticLevel(i, at: at, returning: (index, r.amount))
             if level != clients[i].level { e.emit(.levelChanged(LevelChange(from: clients[i].level, to: level, manual: false))) }
         }
     }

@@ -51,9 +51,14 @@ public struct ClientStats: Sendable, Equatable {
 }
 
 public struct MessengerState: Sendable, Equatable {
-    public var subscribed: Bool = false
-    public var lastContactAt: Micros?
+    private var lastContact: Micros = Int64.min
     public var received: Int64 = 0
+    public var subscribed: Bool = false
+    public var lastContactAt: Micros? {
+        get { lastContact == Int64.min ? nil : lastContact }
+        set { lastContact = newValue ?? Int64.min }
+    }
+    public init() {}
 }
 
 /// The state of each of the five channels, inline.
@@ -110,8 +115,6 @@ public struct ClientState: Sendable {
     public var lots: [Lot] = []
     public var balances = Balances()
     public var stats = ClientStats()
-    /// (day, paid) of purchases inside the level window, for level thresholds.
-    public var recentPurchases: [(day: Int32, paid: Int64)] = []
     /// Wallet cards installed, one bit a platform (see ``walletPlatforms``).
     public var walletBits: UInt8 = 0
     /// Per channel, in ``Channel/allCases`` order: kept inline, no table a client.
@@ -156,24 +159,38 @@ public struct ClientState: Sendable {
     }
 }
 
+/// A purchase as the ledger keeps it: 48 bytes, for there are millions. What returns change
+/// lives in ``ReturnTotals``, kept only for purchases that had a return.
 public struct PurchaseState: Sendable {
     public var client: Int32
     public var at: Micros
     public var paid: Int64
     public var bonusesSpent: Int64
+    /// The bonuses the purchase earned (its lot's amount).
+    public var accrued: Int64 = 0
+    private var lotPosition: UInt64 = .max
+    /// The purchase's own accrual (its lot), if it earned one.
+    public var lot: UInt64? { lotPosition == .max ? nil : lotPosition }
+
+    public init(client: Int32, at: Micros, paid: Int64, bonusesSpent: Int64) {
+        self.client = client; self.at = at; self.paid = paid; self.bonusesSpent = bonusesSpent
+    }
+
+    mutating func setAccrual(lot: UInt64, amount: Int64) {
+        lotPosition = lot
+        accrued = amount
+    }
+}
+
+/// What the returns of one purchase have done so far.
+public struct ReturnTotals: Sendable, Equatable {
+    /// Money given back, kopecks.
     public var returnedPaid: Int64 = 0
     /// Bonuses intended to be taken back so far (taken + debt + forgiven).
     public var clawedBack: Int64 = 0
     /// Spent bonuses given back so far.
     public var refunded: Int64 = 0
-    /// The purchase's own accrual (its lot).
-    public var lot: UInt64?
-    public var accrued: Int64 = 0
-
-    mutating func setAccrual(lot: UInt64, amount: Int64) {
-        self.lot = lot
-        accrued = amount
-    }
+    public init() {}
 }
 
 public struct ReturnKey: Hashable, Sendable {
@@ -256,6 +273,8 @@ public struct LedgerState: Sendable {
     /// Purchase ids → their index in ``purchaseStates``.
     public internal(set) var purchaseIDs = IdTable()
     public internal(set) var purchaseStates: [PurchaseState] = []
+    /// For purchases that had a return: what the returns did.
+    public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
     public internal(set) var orders: [String: OrderState] = [:]
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
@@ -459,19 +478,18 @@ public struct LedgerState: Sendable {
             clients[i].balances.available -= c.debt
             clients[i].balances.debt += c.debt
             clients[i].balances.cancelled += taken + c.debt
-            if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { purchaseStates[Int(p)].clawedBack += taken + c.debt + c.forgiven }
+            if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { returnTotals[p, default: ReturnTotals()].clawedBack += taken + c.debt + c.forgiven }
             compactLots(i, touched: c.lots.lazy.map(\.lot))
         case .purchaseMade(let p):
             let (index, isNew) = purchaseIDs.findOrInsert(p.purchase)
             precondition(isNew, "a purchase id is recorded once")
             applyPurchase(i, index: index, at: record.at, paid: p.paid, spent: p.bonusesSpent)
         case .purchaseReturned(let r):
-            if let p = purchaseIDs.find(r.purchase) { purchaseStates[Int(p)].returnedPaid += r.amount }
+            if let p = purchaseIDs.find(r.purchase) { returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount }
             returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
             openReturn = (r.purchase, r.returnID)
             clients[i].stats.returnCount += 1
             clients[i].stats.returnSum += r.amount
-            clients[i].recentPurchases.append((Int32(Time.day(of: record.at)), -r.amount))
         case .orderPlaced(let o):
             if orders[o.order] == nil { orders[o.order] = OrderState(client: Int32(i)) }
         case .orderClosed(let o):
@@ -548,7 +566,7 @@ public struct LedgerState: Sendable {
         }
         if let purchase {
             if reason == .purchase { purchaseStates[Int(purchase)].setAccrual(lot: position, amount: amount) }
-            if reason == .refund { purchaseStates[Int(purchase)].refunded += amount }
+            if reason == .refund { returnTotals[purchase, default: ReturnTotals()].refunded += amount }
         }
         if reason == .birthday {
             clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: at)).year
@@ -598,7 +616,6 @@ public struct LedgerState: Sendable {
         clients[i].stats.maxCheck = max(clients[i].stats.maxCheck, paid)
         if clients[i].stats.firstPurchaseAt == nil { clients[i].stats.firstPurchaseAt = at }
         clients[i].stats.lastPurchaseAt = at
-        clients[i].recentPurchases.append((Int32(Time.day(of: at)), paid))
         clients[i].purchases.append(index)
     }
 
