@@ -56,6 +56,7 @@ public final class Ledger: Sendable {
         let log = try Log(directory: Self.logDirectory(directory), options: logOptions)
         let started = monotonicSeconds()
         var state = LedgerState()
+        state.keepsSchedule = false
         try Self.replay(log.reader(), into: &state, through: nil)
         state.rebuildSchedule()
         self.openReport = OpenReport(events: state.nextPosition, seconds: monotonicSeconds() - started,
@@ -227,6 +228,7 @@ public struct LedgerView: Sendable {
     public init(directory: String) throws {
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         var state = LedgerState()
+        state.keepsSchedule = false  // a view never advances
         try Ledger.replay(reader, into: &state, through: nil)
         self.state = state
         self.snapshot = reader.snapshot

@@ -25,7 +25,7 @@ struct Submit: ParsableCommand {
         defer { if file != "-" { fclose(input) } }
         let ledger = try openLedger(common, verb: "submit")
         defer { try? ledger.close() }
-        let progress = Progress(enabled: !common.json && isatty(2) != 0 || common.json && isatty(2) != 0)
+        let progress = Progress(enabled: isatty(2) != 0)
         var lineNumber = 0
         var refused = 0
         var accepted = 0

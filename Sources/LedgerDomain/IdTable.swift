@@ -107,6 +107,11 @@ public struct IdTable: Sendable {
         return copy.withUTF8 { findOrInsert(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Whether entry `index` has this key (cheaper than a lookup when the index is a good guess).
+    public func has(_ index: Int32, key: UnsafeRawBufferPointer) -> Bool {
+        index >= 0 && Int(index) < ends.count && keyEquals(Int(index), key)
+    }
+
     /// The key of an index.
     public func key(_ index: Int32) -> String {
         let start = index == 0 ? 0 : Int(ends[Int(index) - 1])

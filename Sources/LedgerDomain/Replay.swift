@@ -28,7 +28,10 @@ extension LedgerState {
                 precondition(isNew, "a purchase id is recorded once")
                 applyPurchase(i, index: purchase, at: at, paid: paid, spent: spent)
             case .accrual(let amount, let reason, let activatesAt, let expiresAt, let source, let debtPaid):
-                let purchase = reason == .purchase || reason == .refund ? source.flatMap { purchaseIDs.find($0) } : nil
+                // A purchase's accrual follows the purchase: try the last one before hashing.
+                let last = Int32(purchaseStates.count - 1)
+                let purchase = reason == .purchase || reason == .refund
+                    ? source.flatMap { purchaseIDs.has(last, key: $0) ? last : purchaseIDs.find($0) } : nil
                 applyAccrual(i, position: position, at: at, amount: amount, reason: reason, activatesAt: activatesAt,
                              expiresAt: expiresAt, debtPaid: debtPaid, purchase: purchase)
             case .activation(let lot, let debtPaid):

@@ -294,6 +294,9 @@ public struct LedgerState: Sendable {
     public internal(set) var unknownTypeEvents: Int64 = 0
     public internal(set) var unknownFields: Int64 = 0
     var schedule = Schedule()
+    /// Whether `apply` keeps the due-time schedule up to date. A rebuild turns it off and
+    /// calls ``rebuildSchedule()`` once at the end, from the open lots only.
+    public var keepsSchedule = true
     /// Clients by birthday (month * 32 + day), for the birthday bonus.
     var birthdays: [Int: [Int32]] = [:]
     /// The last day the birthday scan of the advance step covered (not persisted: after a
@@ -559,10 +562,10 @@ public struct LedgerState: Sendable {
             // leaves the lot and the debt together, so available grows by the whole amount.
             clients[i].balances.debt -= debtPaid
             clients[i].balances.available += amount
-            schedule.push(.init(due: expiresAt, client: Int32(i), lot: position))
+            if keepsSchedule { schedule.push(.init(due: expiresAt, client: Int32(i), lot: position)) }
         } else {
             clients[i].balances.pending += amount
-            schedule.push(.init(due: activatesAt, client: Int32(i), lot: position))
+            if keepsSchedule { schedule.push(.init(due: activatesAt, client: Int32(i), lot: position)) }
         }
         if let purchase {
             if reason == .purchase { purchaseStates[Int(purchase)].setAccrual(lot: position, amount: amount) }
@@ -583,7 +586,7 @@ public struct LedgerState: Sendable {
         clients[i].balances.pending -= left
         clients[i].balances.available += left
         clients[i].balances.debt -= debtPaid
-        schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot))
+        if keepsSchedule { schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot)) }
         compactLots(i, touched: CollectionOfOne(lot))
     }
 
@@ -677,6 +680,7 @@ public struct LedgerState: Sendable {
     /// Rebuilds the due-time schedule from the open lots (after a replay, which does not keep
     /// it): a pending lot's activation, an active lot's expiry.
     public mutating func rebuildSchedule() {
+        keepsSchedule = true
         schedule.removeAll()
         for (i, client) in clients.enumerated() {
             for lot in client.lots where lot.remaining > 0 {

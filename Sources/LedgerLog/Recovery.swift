@@ -253,7 +253,9 @@ struct LogLoader {
             throw LogError.corrupt("\(bad?.reason ?? "the data stops") at byte offset \(from), and \(reason)", file: path, offset: at)
         case .torn(let lastNonZero):
             let reason = bad?.reason ?? "non-zero bytes after the last batch"
-            if bad != nil, try !SegmentScan.showsUnwrittenSector(cursor: cursor, at: from, fileEnd: fileSize) {
+            // Only the writer judges: a read-only reader may be looking at a batch another
+            // process is still writing, which simply ends its view.
+            if repair, bad != nil, try !SegmentScan.showsUnwrittenSector(cursor: cursor, at: from, fileEnd: fileSize) {
                 throw LogError.corrupt("\(reason), and every sector of it was written: this is damage, not a torn write", file: path, offset: from)
             }
             if repair {
