@@ -43,7 +43,7 @@ public final class Ledger: Sendable {
         var state: LedgerState
         var failure: LogError?
         let builder = RecordBatchBuilder()
-        let body = WriteBuffer(capacity: 4096)
+        let body = WriteBuffer(capacity: 64 * 1024)
     }
 
     /// The log lives in `directory/log`.
@@ -138,53 +138,67 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Encodes the records into batches, splitting only before a command's first event, and
-    /// queues them to the log in order.
+    /// Encodes the records into batches and queues them to the log in order. A command's
+    /// events (its cause and what it derived) always go into one batch: each command is
+    /// encoded whole first, and a new batch begins when the whole command would not fit.
     private static func enqueue(_ records: [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
         guard !records.isEmpty else { return [] }
         var tickets: [AppendTicket] = []
         let builder = core.builder
+        let span = core.body
         builder.reset()
-        var commandStart = 0
-        var index = 0
+        var ends: [Int] = []
         do {
-            while index < records.count {
-                let record = records[index]
-                if !record.derived { commandStart = index }
-                core.body.removeAll()
-                EventCodec.encode(record.event, derived: record.derived, into: core.body)
-                let full = builder.count >= LogLimits.batchEventsMax - 1 || builder.payloadByteCount + core.body.count + 600 > Int(LogLimits.batchPayloadBytesMax)
-                if full && !record.derived && !builder.isEmpty {
+            var start = 0
+            while start < records.count {
+                var end = start + 1
+                while end < records.count && records[end].derived { end += 1 }
+                // Encode the command's bodies back to back, noting where each ends.
+                span.removeAll()
+                ends.removeAll(keepingCapacity: true)
+                var recordBytes = 0
+                for record in records[start..<end] {
+                    EventCodec.encode(record.event, derived: record.derived, into: span)
+                    ends.append(span.count)
+                    recordBytes += 60 + record.client.utf8.count + (record.idempotencyKey?.utf8.count ?? 0)
+                }
+                let events = end - start
+                let bytes = span.count + recordBytes
+                if !builder.isEmpty && (Int(builder.count) + events > Int(LogLimits.batchEventsMax)
+                                        || builder.payloadByteCount + bytes > Int(LogLimits.batchPayloadBytesMax)) {
                     tickets.append(try log.beginAppend(builder))
                     builder.reset()
                 }
-                try append(record, body: core.body, to: builder)
-                index += 1
+                var bodyStart = 0
+                for (k, record) in records[start..<end].enumerated() {
+                    try span.withUnsafeBytes { all in
+                        try append(record, body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
+                    }
+                    bodyStart = ends[k]
+                }
+                start = end
             }
             if !builder.isEmpty { tickets.append(try log.beginAppend(builder)) }
         } catch {
             // The state holds events the log will not have: stop until reopened.
             let failure = (error as? LogError) ?? LogError(.invalidArgument, "\(error)")
             core.failure = failure
-            _ = commandStart
             throw LedgerError.failed(failure)
         }
         return tickets
     }
 
-    private static func append(_ record: EventRecord, body: WriteBuffer, to builder: RecordBatchBuilder) throws {
+    private static func append(_ record: EventRecord, body bodyBytes: UnsafeRawBufferPointer, to builder: RecordBatchBuilder) throws {
         var client = record.client
         try client.withUTF8 { key in
-            try body.withUnsafeBytes { bodyBytes in
-                if var idem = record.idempotencyKey {
-                    try idem.withUTF8 { idemBytes in
-                        try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
-                                           idempotencyKey: UnsafeRawBufferPointer(idemBytes), body: bodyBytes)
-                    }
-                } else {
+            if var idem = record.idempotencyKey {
+                try idem.withUTF8 { idemBytes in
                     try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
-                                       idempotencyKey: nil, body: bodyBytes)
+                                       idempotencyKey: UnsafeRawBufferPointer(idemBytes), body: bodyBytes)
                 }
+            } else {
+                try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
+                                   idempotencyKey: nil, body: bodyBytes)
             }
         }
     }

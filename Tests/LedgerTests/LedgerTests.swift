@@ -78,6 +78,24 @@ struct LedgerTests {
         #expect(present == acknowledged, "exactly the acknowledged clients are in the log")
     }
 
+    @Test("a submit larger than a batch is split between commands, never inside one")
+    func largeSubmit() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        // 65 534 one-event commands, then a purchase whose three events (the purchase, the
+        // client's first level, its accrual) would straddle the 65 536-event batch limit.
+        var lines = [#"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","card":"1"}"#]
+        for i in 0..<65_533 { lines.append(#"{"type":"mailing.sent","at":"2025-01-02T00:00:00Z","client":"c1","mailing":"m\#(i)","channel":"sms"}"#) }
+        lines.append(#"{"type":"purchase.made","at":"2025-01-03T00:00:00Z","client":"c1","purchase":"p1","total":100000}"#)
+        let outcomes = try ledger.submit(commands(lines))
+        #expect(outcomes.allSatisfy { $0.isAccepted })
+        #expect(outcomes.last == .accepted(65_534...65_536))
+        try ledger.close()
+        let reopened = try Ledger(directory: dir.path)
+        #expect(reopened.stats().events == 65_537)
+        #expect(reopened.client(id: "c1")?.balances.pending == 5000)
+    }
+
     @Test("a second ledger on the same directory is refused while the first is open")
     func singleWriter() throws {
         let dir = TemporaryDirectory()
