@@ -1,12 +1,15 @@
 /// A growable byte buffer the writer owns and reuses: raw little-endian stores and LEB128
 /// varints with one capacity check per record, not per byte. The unsafe code of encoding
 /// lives here and in ``ByteReader``.
+///
+/// A buffer has one owner at a time (the writer, a builder, a command being encoded), so its
+/// fields skip the run-time exclusivity checks that would otherwise cost a call per byte written.
 public final class WriteBuffer {
-    @usableFromInline var base: UnsafeMutableRawPointer
-    @usableFromInline var capacity: Int
+    @exclusivity(unchecked) @usableFromInline var base: UnsafeMutableRawPointer
+    @exclusivity(unchecked) @usableFromInline var capacity: Int
     /// Bytes written so far.
     public var count: Int { written }
-    @usableFromInline var written: Int = 0
+    @exclusivity(unchecked) @usableFromInline var written: Int = 0
 
     public init(capacity: Int = 64 * 1024) {
         self.capacity = max(capacity, 64)

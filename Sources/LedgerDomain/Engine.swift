@@ -237,23 +237,37 @@ extension LedgerState {
     /// client's purchases inside the window kept after returns (or how many of them kept some).
     /// `newPurchase` is a purchase the command is adding; `returning` a return it is making.
     func automaticLevel(_ i: Int, at: Micros, newPurchase: Int64? = nil, returning: (purchase: Int32, amount: Int64)? = nil) -> String? {
-        let today = Time.day(of: at)
-        let from = rules.levelWindowDays > 0 ? today - rules.levelWindowDays + 1 : Int64.min
-        var sum: Int64 = 0
-        var count: Int64 = 0
+        let (sum, count) = levelMeasure(i, at: at, newPurchase: newPurchase, returning: returning)
+        return rules.level(forAmount: rules.levelBasisIsCount ? count : sum)?.name
+    }
+
+    /// What levels are measured by: the money the client's purchases in the window kept after
+    /// returns, and how many of them kept some.
+    func levelMeasure(_ i: Int, at: Micros, newPurchase: Int64? = nil, returning: (purchase: Int32, amount: Int64)? = nil) -> (sum: Int64, count: Int64) {
+        // The window as of the client's last purchase, less what has left it since.
+        var sum = clients[i].windowSum
+        var count = Int64(clients[i].windowCount)
+        var first = Int(clients[i].windowStart)
+        if let from = windowFirstDay(at) {
+            while first < clients[i].purchases.count {
+                let index = clients[i].purchases[first]
+                guard Time.day(of: purchaseStates[Int(index)].at) < from else { break }
+                let keep = kept(index)
+                sum -= keep
+                count -= keep > 0 ? 1 : 0
+                first += 1
+            }
+        }
         if let paid = newPurchase {
             sum += paid
             count += paid > 0 ? 1 : 0
         }
-        for index in clients[i].purchases {
-            let p = purchaseStates[Int(index)]
-            guard Time.day(of: p.at) >= from else { continue }
-            var kept = p.paid - (returnTotals[index]?.returnedPaid ?? 0)
-            if let returning, returning.purchase == index { kept -= returning.amount }
-            sum += kept
-            count += kept > 0 ? 1 : 0
+        if let returning, inWindow(i, returning.purchase), clients[i].purchases.firstIndex(of: returning.purchase).map({ $0 >= first }) ?? false {
+            let before = kept(returning.purchase)
+            sum -= returning.amount
+            if before > 0 && before - returning.amount <= 0 { count -= 1 }
         }
-        return rules.level(forAmount: rules.levelBasisIsCount ? count : sum)?.name
+        return (sum, count)
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length

@@ -128,6 +128,12 @@ public struct ClientState: Sendable {
     public var segments: Set<String> = []
     /// The client's purchases, in order (indexes into ``LedgerState/purchaseStates``).
     public var purchases: [Int32] = []
+    /// The level window as of the client's last purchase: the first of its purchases still
+    /// inside it, and what the purchases from there on kept after their returns (money and how
+    /// many kept some). Kept by `apply`, so levels need not sum every purchase each time.
+    var windowStart: Int32 = 0
+    var windowSum: Int64 = 0
+    var windowCount: Int32 = 0
     public var lastBirthdayBonusYear: Int64 = Int64.min
     public var eventCount: Int64 = 0
     public var lastEventAt: Micros = 0
@@ -339,7 +345,9 @@ public struct LedgerState: Sendable {
         case .clientRegistered(let r):
             register(record, r)
         case .rulesChanged(let rules):
+            let windowChanged = rules.levelWindowDays != self.rules.levelWindowDays
             self.rules = rules
+            if windowChanged { recomputeWindows(at: record.at) }
         case .segmentDefined(let definition):
             segmentDefinitions[definition.name] = definition
         case .segmentDeleted(let name):
@@ -488,7 +496,14 @@ public struct LedgerState: Sendable {
             precondition(isNew, "a purchase id is recorded once")
             applyPurchase(i, index: index, at: record.at, paid: p.paid, spent: p.bonusesSpent)
         case .purchaseReturned(let r):
-            if let p = purchaseIDs.find(r.purchase) { returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount }
+            if let p = purchaseIDs.find(r.purchase) {
+                if inWindow(i, p) {
+                    let before = kept(p)
+                    clients[i].windowSum -= r.amount
+                    if before > 0 && before - r.amount <= 0 { clients[i].windowCount -= 1 }
+                }
+                returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount
+            }
             returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
             openReturn = (r.purchase, r.returnID)
             clients[i].stats.returnCount += 1
@@ -620,6 +635,57 @@ public struct LedgerState: Sendable {
         if clients[i].stats.firstPurchaseAt == nil { clients[i].stats.firstPurchaseAt = at }
         clients[i].stats.lastPurchaseAt = at
         clients[i].purchases.append(index)
+        clients[i].windowSum += paid
+        clients[i].windowCount += paid > 0 ? 1 : 0
+        advanceWindow(i, to: at)
+    }
+
+    /// What a purchase keeps after its returns.
+    func kept(_ index: Int32) -> Int64 { purchaseStates[Int(index)].paid - (returnTotals[index]?.returnedPaid ?? 0) }
+
+    /// The first day of the level window that ends on the day of `at` (nil: all time).
+    func windowFirstDay(_ at: Micros) -> Int64? {
+        rules.levelWindowDays > 0 ? Time.day(of: at) - rules.levelWindowDays + 1 : nil
+    }
+
+    /// Drops from a client's level window the purchases that fell out of it by `at`.
+    mutating func advanceWindow(_ i: Int, to at: Micros) {
+        guard let from = windowFirstDay(at) else { return }
+        while Int(clients[i].windowStart) < clients[i].purchases.count {
+            let index = clients[i].purchases[Int(clients[i].windowStart)]
+            guard Time.day(of: purchaseStates[Int(index)].at) < from else { break }
+            let keep = kept(index)
+            clients[i].windowSum -= keep
+            clients[i].windowCount -= keep > 0 ? 1 : 0
+            clients[i].windowStart += 1
+        }
+    }
+
+    /// Whether purchase `index` of client `i` is inside its level window (as of its last purchase).
+    func inWindow(_ i: Int, _ index: Int32) -> Bool {
+        // A client's purchase indexes ascend: binary search for the purchase's place.
+        let list = clients[i].purchases
+        var low = 0, high = list.count
+        while low < high {
+            let mid = (low + high) / 2
+            if list[mid] < index { low = mid + 1 } else { high = mid }
+        }
+        return low < list.count && list[low] == index && low >= Int(clients[i].windowStart)
+    }
+
+    /// Recomputes every client's level window (after the rules changed it).
+    mutating func recomputeWindows(at: Micros) {
+        for i in clients.indices {
+            clients[i].windowStart = 0
+            clients[i].windowSum = 0
+            clients[i].windowCount = 0
+            for index in clients[i].purchases {
+                let keep = kept(index)
+                clients[i].windowSum += keep
+                clients[i].windowCount += keep > 0 ? 1 : 0
+            }
+            advanceWindow(i, to: at)
+        }
     }
 
     mutating func applyContact(_ i: Int, channel: Channel, delivered: Bool, at: Micros) {

@@ -52,12 +52,13 @@ public struct RecordView {
 /// the key, varint idempotency-key tag (0 = none; n > 0 = n − 1 bytes follow), the key, varint
 /// body length, the body.
 public final class RecordBatchBuilder {
+    // One owner at a time: no run-time exclusivity checks on the hot fields.
     let payload: WriteBuffer
-    public private(set) var count: UInt32 = 0
-    public private(set) var firstTimestamp: Int64 = 0
-    public private(set) var lastTimestamp: Int64 = 0
-    private var lastKeyOffset = 0
-    private var lastKeyLength = -1
+    @exclusivity(unchecked) public private(set) var count: UInt32 = 0
+    @exclusivity(unchecked) public private(set) var firstTimestamp: Int64 = 0
+    @exclusivity(unchecked) public private(set) var lastTimestamp: Int64 = 0
+    @exclusivity(unchecked) private var lastKeyOffset = 0
+    @exclusivity(unchecked) private var lastKeyLength = -1
 
     public init(capacity: Int = 256 * 1024) {
         payload = WriteBuffer(capacity: capacity)

@@ -249,6 +249,22 @@ struct BonusRuleTests {
         #expect(book.state.client("c1")!.level == "Base" && !book.state.client("c1")!.levelManual)
     }
 
+    @Test("purchases older than the level window stop counting, and widening the window brings them back")
+    func levelWindow() {
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"levelWindowDays":30}}"#)
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"purchase.made","at":"2025-01-02T00:00:00Z","client":"c1","purchase":"p1","total":3500000}"#)
+        #expect(book.state.client("c1")!.level == "Silver")
+        book.run(#"{"type":"purchase.made","at":"2025-02-15T00:00:00Z","client":"c1","purchase":"p2","total":1000}"#)
+        #expect(book.state.client("c1")!.level == "Base", "p1 left the 30-day window")
+        book.run(#"{"type":"rules.changed","at":"2025-02-16T00:00:00Z","rules":{"levelWindowDays":365}}"#)
+        book.run(#"{"type":"purchase.made","at":"2025-02-17T00:00:00Z","client":"c1","purchase":"p3","total":1000}"#)
+        #expect(book.state.client("c1")!.level == "Silver", "a wider window counts p1 again")
+        book.checkReplay()
+        book.checkByteReplay()
+    }
+
     @Test("a rules change is versioned and drives only what is computed after it")
     func rulesChange() {
         var book = bookWithPurchase()

@@ -33,7 +33,7 @@ struct PropertyTests {
         case 10: return #"{"type":"client.blocked",\#(at),"client":"\#(client)"}"#
         case 11: return #"{"type":"client.unblocked",\#(at),"client":"\#(client)"}"#
         case 12: return #"{"type":"bonus.corrected",\#(at),"client":"\#(client)","accrual":\#(Int.random(in: 0...max(0, step * 2), using: &r))}"#
-        case 13: return #"{"type":"rules.changed",\#(at),"rules":{"returnPolicy":"\#(policy)","pendingDays":\#(Int.random(in: 0...3, using: &r))}}"#
+        case 13: return #"{"type":"rules.changed",\#(at),"rules":{"returnPolicy":"\#(policy)","pendingDays":\#(Int.random(in: 0...3, using: &r)),"levelWindowDays":\#([0, 2, 5, 30].randomElement(using: &r)!),"levelBasis":"\#(Bool.random(using: &r) ? "sum" : "count")"}}"#
         default: return #"{"type":"bonus.reserve_captured",\#(at),"client":"\#(client)","order":"o\#(Int.random(in: 0..<7, using: &r))"}"#
         }
     }
@@ -55,6 +55,19 @@ struct PropertyTests {
             }
             if step % 25 == 0 {
                 _ = book.advance(Time.iso(Time.parse("2025-01-01T00:00:00Z")! + Int64(step) * 3_600_000_000))
+            }
+            // The incremental level window agrees with summing every purchase afresh.
+            for (i, client) in book.state.clients.enumerated() {
+                let state = book.state
+                let from = state.rules.levelWindowDays > 0 ? Time.day(of: state.lastEventAt) - state.rules.levelWindowDays + 1 : Int64.min
+                var sum: Int64 = 0, count: Int64 = 0
+                for index in client.purchases where Time.day(of: state.purchaseStates[Int(index)].at) >= from {
+                    let keep = state.kept(index)
+                    sum += keep
+                    count += keep > 0 ? 1 : 0
+                }
+                let measured = state.levelMeasure(i, at: state.lastEventAt)
+                #expect(measured.sum == sum && measured.count == count, "level window of \(client.id) at step \(step)")
             }
             for client in book.state.clients where client.balances.available < 0 {
                 #expect(policy == "unlimited", "available below zero only through a debt under unlimited (\(client.id): \(client.balances))")
