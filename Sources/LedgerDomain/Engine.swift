@@ -149,11 +149,11 @@ extension LedgerState {
             preconditionFailure("decide throws only Refuse")
         }
         if let repeatedReturn = emitter.repeatedReturn { return .repeated(.accepted(repeatedReturn)) }
-        for event in emitter.events {
-            var record = event
-            record.position = nextPosition
-            apply(record)
-            out.append(record)
+        let first = out.count
+        out.append(contentsOf: emitter.events)
+        for k in first..<out.count {
+            out[k].position = nextPosition
+            apply(out[k])
         }
         return .accepted(start...(nextPosition - 1))
     }
