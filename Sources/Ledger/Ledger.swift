@@ -56,9 +56,9 @@ public final class Ledger: Sendable {
         let log = try Log(directory: Self.logDirectory(directory), options: logOptions)
         let started = monotonicSeconds()
         var state = LedgerState()
-        state.keepsSchedule = false
+        state.isRebuilding = true
         try Self.replay(log.reader(), into: &state, through: nil)
-        state.rebuildSchedule()
+        state.finishRebuild()
         self.openReport = OpenReport(events: state.nextPosition, seconds: monotonicSeconds() - started,
                                      unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery)
         self.directory = directory
@@ -242,7 +242,7 @@ public struct LedgerView: Sendable {
     public init(directory: String) throws {
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         var state = LedgerState()
-        state.keepsSchedule = false  // a view never advances
+        state.isRebuilding = true  // a view never decides: its decision caches stay empty
         try Ledger.replay(reader, into: &state, through: nil)
         self.state = state
         self.snapshot = reader.snapshot

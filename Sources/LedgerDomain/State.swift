@@ -221,13 +221,18 @@ public enum IdempotentAnswer: Sendable, Equatable {
     case refused(code: String, message: String)
 }
 
-/// Due activations and expiries, by time (a binary min-heap). Entries may be stale (a lot
-/// since spent or activated); whoever pops one checks the lot.
+/// Due activations and expiries, by time and then by lot (a binary min-heap): a total order,
+/// so the advance step appends the same events in the same order whether the heap was built
+/// live or by a rebuild. Entries may be stale (a lot since spent or activated); whoever pops one
+/// checks the lot.
 struct Schedule: Sendable {
     struct Entry: Sendable {
         var due: Micros
         var client: Int32
         var lot: UInt64
+
+        @inline(__always)
+        func precedes(_ other: Entry) -> Bool { due != other.due ? due < other.due : lot < other.lot }
     }
     private(set) var entries: [Entry] = []
 
@@ -239,7 +244,7 @@ struct Schedule: Sendable {
         var i = entries.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
-            if entries[parent].due <= entries[i].due { break }
+            if !entries[i].precedes(entries[parent]) { break }
             entries.swapAt(parent, i)
             i = parent
         }
@@ -255,8 +260,8 @@ struct Schedule: Sendable {
             while true {
                 let l = 2 * i + 1, r = l + 1
                 var smallest = i
-                if l < entries.count && entries[l].due < entries[smallest].due { smallest = l }
-                if r < entries.count && entries[r].due < entries[smallest].due { smallest = r }
+                if l < entries.count && entries[l].precedes(entries[smallest]) { smallest = l }
+                if r < entries.count && entries[r].precedes(entries[smallest]) { smallest = r }
                 if smallest == i { break }
                 entries.swapAt(i, smallest)
                 i = smallest
@@ -300,9 +305,9 @@ public struct LedgerState: Sendable {
     public internal(set) var unknownTypeEvents: Int64 = 0
     public internal(set) var unknownFields: Int64 = 0
     var schedule = Schedule()
-    /// Whether `apply` keeps the due-time schedule up to date. A rebuild turns it off and
-    /// calls ``rebuildSchedule()`` once at the end, from the open lots only.
-    public var keepsSchedule = true
+    /// While true, `apply` leaves the caches that only decisions read (the due-time schedule,
+    /// the level windows) alone; ``finishRebuild()`` builds them once, at the end of a replay.
+    public var isRebuilding = false
     /// Clients by birthday (month * 32 + day), for the birthday bonus.
     var birthdays: [Int: [Int32]] = [:]
     /// The last day the birthday scan of the advance step covered (not persisted: after a
@@ -347,7 +352,7 @@ public struct LedgerState: Sendable {
         case .rulesChanged(let rules):
             let windowChanged = rules.levelWindowDays != self.rules.levelWindowDays
             self.rules = rules
-            if windowChanged { recomputeWindows(at: record.at) }
+            if windowChanged && !isRebuilding { recomputeWindows(at: record.at) }
         case .segmentDefined(let definition):
             segmentDefinitions[definition.name] = definition
         case .segmentDeleted(let name):
@@ -497,7 +502,7 @@ public struct LedgerState: Sendable {
             applyPurchase(i, index: index, at: record.at, paid: p.paid, spent: p.bonusesSpent)
         case .purchaseReturned(let r):
             if let p = purchaseIDs.find(r.purchase) {
-                if inWindow(i, p) {
+                if !isRebuilding, inWindow(i, p) {
                     let before = kept(p)
                     clients[i].windowSum -= r.amount
                     if before > 0 && before - r.amount <= 0 { clients[i].windowCount -= 1 }
@@ -577,10 +582,10 @@ public struct LedgerState: Sendable {
             // leaves the lot and the debt together, so available grows by the whole amount.
             clients[i].balances.debt -= debtPaid
             clients[i].balances.available += amount
-            if keepsSchedule { schedule.push(.init(due: expiresAt, client: Int32(i), lot: position)) }
+            if !isRebuilding { schedule.push(.init(due: expiresAt, client: Int32(i), lot: position)) }
         } else {
             clients[i].balances.pending += amount
-            if keepsSchedule { schedule.push(.init(due: activatesAt, client: Int32(i), lot: position)) }
+            if !isRebuilding { schedule.push(.init(due: activatesAt, client: Int32(i), lot: position)) }
         }
         if let purchase {
             if reason == .purchase { purchaseStates[Int(purchase)].setAccrual(lot: position, amount: amount) }
@@ -601,7 +606,7 @@ public struct LedgerState: Sendable {
         clients[i].balances.pending -= left
         clients[i].balances.available += left
         clients[i].balances.debt -= debtPaid
-        if keepsSchedule { schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot)) }
+        if !isRebuilding { schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot)) }
         compactLots(i, touched: CollectionOfOne(lot))
     }
 
@@ -635,6 +640,7 @@ public struct LedgerState: Sendable {
         if clients[i].stats.firstPurchaseAt == nil { clients[i].stats.firstPurchaseAt = at }
         clients[i].stats.lastPurchaseAt = at
         clients[i].purchases.append(index)
+        guard !isRebuilding else { return }
         clients[i].windowSum += paid
         clients[i].windowCount += paid > 0 ? 1 : 0
         advanceWindow(i, to: at)
@@ -743,10 +749,11 @@ public struct LedgerState: Sendable {
         }
     }
 
-    /// Rebuilds the due-time schedule from the open lots (after a replay, which does not keep
-    /// it): a pending lot's activation, an active lot's expiry.
-    public mutating func rebuildSchedule() {
-        keepsSchedule = true
+    /// Ends a rebuild: the level windows from every client's purchases, and the due-time
+    /// schedule from the open lots (a pending lot's activation, an active lot's expiry).
+    public mutating func finishRebuild() {
+        isRebuilding = false
+        if lastEventAt != Int64.min { recomputeWindows(at: lastEventAt) }
         schedule.removeAll()
         for (i, client) in clients.enumerated() {
             for lot in client.lots where lot.remaining > 0 {

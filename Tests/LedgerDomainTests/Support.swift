@@ -66,6 +66,7 @@ struct Book {
     /// As a rebuild replays: every event's body encoded, then applied straight from its bytes.
     func checkByteReplay() {
         var replayed = LedgerState()
+        replayed.isRebuilding = true
         for record in events {
             let buffer = LedgerBytes.WriteBuffer()
             EventCodec.encode(record.event, derived: record.derived, into: buffer)
@@ -93,6 +94,20 @@ struct Book {
         #expect(replayed.idempotency == state.idempotency)
         #expect(replayed.purchaseCount == state.purchaseCount)
         #expect(replayed.typeCounts == state.typeCounts)
+        // What decisions read next must be the same after a rebuild as live.
+        replayed.finishRebuild()
+        for i in state.clients.indices {
+            #expect(replayed.levelMeasure(i, at: state.lastEventAt) == state.levelMeasure(i, at: state.lastEventAt))
+        }
+        // And the advance step does the same from both: compare what each would append.
+        if state.lastEventAt != Int64.min {
+            var live = state, rebuilt = replayed
+            var liveEvents: [EventRecord] = [], rebuiltEvents: [EventRecord] = []
+            let later = state.lastEventAt + 400 * Time.microsPerDay
+            _ = live.advance(to: later, into: &liveEvents)
+            _ = rebuilt.advance(to: later, into: &rebuiltEvents)
+            #expect(rebuiltEvents == liveEvents, "the rebuilt state advances as the live one")
+        }
     }
 
     /// Also through the binary codec: encode every event, decode, replay.
