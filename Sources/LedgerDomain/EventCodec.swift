@@ -463,7 +463,7 @@ public enum EventCodec {
         return value
     }
 
-    private static func take(_ bytes: UnsafeRawBufferPointer) throws(BodyError) -> LotTake {
+    static func take(_ bytes: UnsafeRawBufferPointer) throws(BodyError) -> LotTake {
         var m = FieldReader(bytes)
         var t = LotTake(lot: 0, amount: 0)
         while let (tag, wire) = try m.next() {

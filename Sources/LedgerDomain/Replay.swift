@@ -157,20 +157,7 @@ extension LedgerState {
             while let (tag, wire) = try r.next() {
                 switch tag {
                 case 1: amount = try r.int(wire)
-                case 6:
-                    var m = FieldReader(try r.bytes(wire))
-                    var take = LotTake(lot: 0, amount: 0)
-                    while let (t, w) = try m.next() {
-                        switch t {
-                        case 1:
-                            let stored = try m.uint(w)
-                            guard stored > 0 else { throw .malformed("a lot position field holds 0") }
-                            take.lot = stored - 1
-                        case 2: take.amount = try m.int(w)
-                        default: try m.skip(w)
-                        }
-                    }
-                    takes.append(take)
+                case 6: takes.append(try EventCodec.take(try r.bytes(wire)))
                 case 2, 3, 4, 5: try r.pass(wire)
                 default: try r.skip(wire)
                 }
