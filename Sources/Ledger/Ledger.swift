@@ -157,10 +157,10 @@ public final class Ledger: Sendable {
                 span.removeAll()
                 ends.removeAll(keepingCapacity: true)
                 var recordBytes = 0
-                for record in records[start..<end] {
-                    EventCodec.encode(record.event, derived: record.derived, into: span)
+                for k in start..<end {
+                    EventCodec.encode(records[k].event, derived: records[k].derived, into: span)
                     ends.append(span.count)
-                    recordBytes += 60 + record.client.utf8.count + (record.idempotencyKey?.utf8.count ?? 0)
+                    recordBytes += 60 + records[k].client.utf8.count + (records[k].idempotencyKey?.utf8.count ?? 0)
                 }
                 let events = end - start
                 let bytes = span.count + recordBytes
@@ -170,9 +170,9 @@ public final class Ledger: Sendable {
                     builder.reset()
                 }
                 var bodyStart = 0
-                for (k, record) in records[start..<end].enumerated() {
+                for k in 0..<(end - start) {
                     try span.withUnsafeBytes { all in
-                        try append(record, body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
+                        try append(records[start + k], body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
                     }
                     bodyStart = ends[k]
                 }

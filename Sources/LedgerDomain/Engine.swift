@@ -442,7 +442,7 @@ extension LedgerState {
     }
 
     private func purchase(_ i: Int, _ p: Purchase, at: Micros, emitter e: inout Emitter) throws {
-        guard purchase(p.purchase) == nil else {
+        guard purchaseIDs.find(p.purchase) == nil else {
             throw Refuse(code: ErrorCode.duplicatePurchase, message: "purchase '\(p.purchase)' is already recorded")
         }
         if p.bonusesSpent > 0 {

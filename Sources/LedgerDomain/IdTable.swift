@@ -112,6 +112,11 @@ public struct IdTable: Sendable {
         index >= 0 && Int(index) < ends.count && keyEquals(Int(index), key)
     }
 
+    public func has(_ index: Int32, key: String) -> Bool {
+        var copy = key
+        return copy.withUTF8 { has(index, key: UnsafeRawBufferPointer($0)) }
+    }
+
     /// The key of an index.
     public func key(_ index: Int32) -> String {
         let start = index == 0 ? 0 : Int(ends[Int(index) - 1])

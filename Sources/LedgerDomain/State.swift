@@ -445,7 +445,10 @@ public struct LedgerState: Sendable {
     private mutating func applyToClient(_ i: Int, _ record: EventRecord) {
         switch record.event {
         case .bonusAccrued(let a):
-            let purchase = a.reason == .purchase || a.reason == .refund ? a.source.flatMap { purchaseIDs.find($0) } : nil
+            // A purchase's accrual follows the purchase: try the last one before hashing.
+            let last = Int32(purchaseStates.count - 1)
+            let purchase = a.reason == .purchase || a.reason == .refund
+                ? a.source.flatMap { purchaseIDs.has(last, key: $0) ? last : purchaseIDs.find($0) } : nil
             applyAccrual(i, position: record.position, at: record.at, amount: a.amount, reason: a.reason,
                          activatesAt: a.activatesAt, expiresAt: a.expiresAt, debtPaid: a.debtPaid, purchase: purchase)
         case .bonusActivated(let a):
