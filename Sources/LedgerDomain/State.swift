@@ -10,7 +10,6 @@ public struct Lot: Sendable, Equatable {
     public var reserved: Int64
     /// Written off or captured from this lot.
     public var spent: Int64 = 0
-    public var accruedAt: Micros
     public var activatesAt: Micros
     public var expiresAt: Micros
     public var phase: Phase
@@ -45,15 +44,29 @@ public struct ClientStats: Sendable, Equatable {
     public var returnCount: Int64 = 0
     public var returnSum: Int64 = 0
     public var maxCheck: Int64 = 0
-    public var firstPurchaseAt: Micros?
-    public var lastPurchaseAt: Micros?
+    // Dates stored without optionals (Int64.min: none): 16 bytes a client fewer.
+    private var firstPurchase: Micros = Int64.min
+    private var lastPurchase: Micros = Int64.min
+    public var firstPurchaseAt: Micros? {
+        get { firstPurchase == Int64.min ? nil : firstPurchase }
+        set { firstPurchase = newValue ?? Int64.min }
+    }
+    public var lastPurchaseAt: Micros? {
+        get { lastPurchase == Int64.min ? nil : lastPurchase }
+        set { lastPurchase = newValue ?? Int64.min }
+    }
     public var averageCheck: Int64 { purchaseCount == 0 ? 0 : purchaseSum / purchaseCount }
 }
 
 public struct MessengerState: Sendable, Equatable {
     private var lastContact: Micros = Int64.min
-    public var received: Int64 = 0
+    private var receivedCount: Int32 = 0
     public var subscribed: Bool = false
+    /// Messages delivered on the channel.
+    public var received: Int64 {
+        get { Int64(receivedCount) }
+        set { receivedCount = Int32(clamping: newValue) }
+    }
     public var lastContactAt: Micros? {
         get { lastContact == Int64.min ? nil : lastContact }
         set { lastContact = newValue ?? Int64.min }
@@ -276,7 +289,7 @@ struct Schedule: Sendable {
 /// The whole state of a ledger: every projection the engine keeps, rebuilt from the log by
 /// ``apply(_:)`` alone. Nothing else changes it, so replaying the log gives the live state.
 public struct LedgerState: Sendable {
-    public internal(set) var clients: [ClientState] = []
+    public internal(set) var clients = ChunkedArray<ClientState>()
     /// Client ids → their index in ``clients``.
     public internal(set) var clientIDs = IdTable()
     public internal(set) var phones: [String: Int32] = [:]
@@ -289,9 +302,12 @@ public struct LedgerState: Sendable {
     public internal(set) var orders: [String: OrderState] = [:]
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
-    /// Idempotency keys → their answer in ``answers``.
+    /// Idempotency keys → their answer: the first position of the command's events and how many
+    /// (16 bytes a key), or a refusal, kept apart since refusals are few.
     public internal(set) var idempotencyKeys = IdTable()
-    public internal(set) var answers: [IdempotentAnswer] = []
+    private var answerFirst: [UInt64] = []
+    private var answerCount: [UInt32] = []
+    private var refusals: [Int32: (code: String, message: String)] = [:]
     public internal(set) var rules = Rules()
     public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
     /// The position after the last applied event, and that event's time.
@@ -326,11 +342,17 @@ public struct LedgerState: Sendable {
     public func client(_ id: String) -> ClientState? { clientIDs.find(id).map { clients[Int($0)] } }
     public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map { purchaseStates[Int($0)] } }
     public var purchaseCount: Int { purchaseStates.count }
-    public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map { answers[Int($0)] } }
+    public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map(answer(at:)) }
+
+    private func answer(at index: Int32) -> IdempotentAnswer {
+        if let refusal = refusals[index] { return .refused(code: refusal.code, message: refusal.message) }
+        let first = answerFirst[Int(index)]
+        return .accepted(first...(first + UInt64(answerCount[Int(index)]) - 1))
+    }
 
     /// Every idempotency key with its answer (for tests and reports; not for hot paths).
     public var idempotency: [String: IdempotentAnswer] {
-        Dictionary(uniqueKeysWithValues: (0..<Int32(idempotencyKeys.count)).map { (idempotencyKeys.key($0), answers[Int($0)]) })
+        Dictionary(uniqueKeysWithValues: (0..<Int32(idempotencyKeys.count)).map { (idempotencyKeys.key($0), answer(at: $0)) })
     }
 
     /// Applies one event. The events must come in log order; `record.position` must be the
@@ -402,12 +424,19 @@ public struct LedgerState: Sendable {
             openReturn = nil
             if let key {
                 let (index, inserted) = idempotencyKeys.findOrInsert(key)
-                let answer: IdempotentAnswer = refusal.map { .refused(code: $0.0, message: $0.1) } ?? .accepted(position...position)
-                if inserted { answers.append(answer) } else { answers[Int(index)] = answer }
-                openKey = index
+                if inserted {
+                    answerFirst.append(position)
+                    answerCount.append(1)
+                } else {
+                    answerFirst[Int(index)] = position
+                    answerCount[Int(index)] = 1
+                }
+                if let refusal { refusals[index] = (refusal.0, refusal.1) } else if !inserted { refusals[index] = nil }
+                // A refusal is one event: nothing derived extends it.
+                openKey = refusal == nil ? index : nil
             }
-        } else if let key = openKey, case .accepted(let range) = answers[Int(key)] {
-            answers[Int(key)] = .accepted(range.lowerBound...position)
+        } else if let key = openKey {
+            answerCount[Int(key)] = UInt32(position - answerFirst[Int(key)] + 1)
         }
         if let open = openReturn, derived {
             let key = ReturnKey(open.purchase, open.returnID)
@@ -576,7 +605,7 @@ public struct LedgerState: Sendable {
                                activatesAt: Micros, expiresAt: Micros, debtPaid: Int64, purchase: Int32?) {
         let active = activatesAt <= at
         let lot = Lot(position: position, amount: amount, remaining: amount - debtPaid, reserved: 0,
-                      accruedAt: at, activatesAt: activatesAt, expiresAt: expiresAt,
+                      activatesAt: activatesAt, expiresAt: expiresAt,
                       phase: active ? .active : .pending, reason: reason, corrected: false)
         clients[i].lots.append(lot)
         clients[i].balances.accrued += amount
