@@ -9,7 +9,7 @@ struct LogDemo {
     var batch: Int = 1000
 
     func run() throws {
-        removeTree(data)
+        SystemCalls.removeTree(data)
         print("Log demo in \(data): \(grouped(events)) events of 48-byte bodies, \(grouped(batch)) a batch, durable (fdatasync per commit).")
         var start = monotonicNanos()
         let log = try Log(directory: data, options: LogOptions(segmentBytes: 64 * 1024 * 1024))
@@ -75,4 +75,3 @@ func format2(_ value: Double) -> String {
     return text
 }
 
-func removeTree(_ path: String) { SystemCalls.removeTree(path) }

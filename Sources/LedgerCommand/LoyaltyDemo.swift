@@ -115,7 +115,7 @@ struct Demo: ParsableCommand {
                 printError("ledger demo: \(path) holds data that is not an earlier demo; name another directory with --data")
                 throw ExitCode(ExitStatus.failure)
             }
-            removeTree(path)
+            SystemCalls.removeTree(path)
         }
         _ = mkdir(path, 0o700)
         let fd = open(path + "/" + Self.marker, O_WRONLY | O_CREAT, 0o600)

@@ -180,8 +180,8 @@ extension LedgerState {
         var events: [EventRecord] = []
         var repeatedReturn: ClosedRange<UInt64>? = nil
 
-        mutating func emit(_ event: DomainEvent, at time: Micros? = nil, client other: String? = nil) {
-            events.append(EventRecord(at: time ?? at, client: other ?? client, idempotencyKey: events.isEmpty ? key : nil,
+        mutating func emit(_ event: DomainEvent) {
+            events.append(EventRecord(at: at, client: client, idempotencyKey: events.isEmpty ? key : nil,
                                       derived: !events.isEmpty, event: event))
         }
     }

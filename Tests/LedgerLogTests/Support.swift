@@ -25,10 +25,9 @@ final class TemporaryDirectory {
         path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
     }
     var log: String { path + "/log" }
-    deinit { removeTree(path) }
+    deinit { SystemCalls.removeTree(path) }
 }
 
-func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 func readFile(_ path: String) -> [UInt8] {
     let fd = open(path, O_RDONLY)

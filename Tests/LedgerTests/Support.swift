@@ -12,10 +12,9 @@ final class TemporaryDirectory {
         precondition(made != nil)
         path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
     }
-    deinit { removeTree(path) }
+    deinit { SystemCalls.removeTree(path) }
 }
 
-func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 func readFile(_ path: String) -> [UInt8] {
     let fd = open(path, O_RDONLY)

@@ -28,7 +28,6 @@ final class Program: @unchecked Sendable {
     var events: UInt64 = 0
 }
 
-func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 /// Parsed commands of a generated program, in order (registrations come before use).
 func generatedCommands(clients: Int, days: Int) -> [Command] {
@@ -48,7 +47,7 @@ func generatedCommands(clients: Int, days: Int) -> [Command] {
 func programDirectory(clients: Int, days: Int) throws -> String {
     let path = "/tmp/ledger-bench-program-\(clients)-\(days)"
     if access(path + "/complete", F_OK) == 0 { return path }
-    removeTree(path)
+    SystemCalls.removeTree(path)
     let ledger = try Ledger(directory: path, options: .init(durability: .none))
     var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 7))
     var line = 0
@@ -90,7 +89,7 @@ let benchmarks: @Sendable () -> Void = {
         submit.next = 200_000
     } teardown: {
         try submit.ledger?.close()
-        removeTree(submit.directory)
+        SystemCalls.removeTree(submit.directory)
     }
 
     let rebuild = Program()

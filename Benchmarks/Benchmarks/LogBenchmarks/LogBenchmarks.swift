@@ -35,7 +35,7 @@ final class Fixture: @unchecked Sendable {
         try log?.close()
         log = nil
         if fd >= 0 { close(fd); fd = -1 }
-        removeTree(directory)
+        SystemCalls.removeTree(directory)
     }
 
     var random: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -70,7 +70,6 @@ final class Countdown: Sendable {
     func take() -> Bool { left.subtract(1, ordering: .relaxed).oldValue > 0 }
 }
 
-func removeTree(_ path: String) { SystemCalls.removeTree(path) }
 
 /// A megabyte of realistic payload: the encoded records of about 15 000 events.
 func samplePayload() throws -> [UInt8] {
