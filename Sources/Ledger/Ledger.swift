@@ -158,7 +158,7 @@ public final class Ledger: Sendable {
                 ends.removeAll(keepingCapacity: true)
                 var recordBytes = 0
                 for k in start..<end {
-                    EventCodec.encode(records[k].event, derived: records[k].derived, into: span)
+                    EventCodec.encode(records[k].event, derived: records[k].derived, clientNumber: records[k].clientNumber, into: span)
                     ends.append(span.count)
                     recordBytes += 60 + records[k].client.utf8.count + (records[k].idempotencyKey?.utf8.count ?? 0)
                 }

@@ -140,9 +140,9 @@ extension LedgerState {
                 return .refused(code: refusal.code, message: refusal.message, recorded: nil)
             }
             let amount: Int64? = Self.amount(of: command)
-            let record = EventRecord(position: nextPosition, at: at, client: command.client, idempotencyKey: command.key, derived: false,
+            var record = EventRecord(position: nextPosition, at: at, client: command.client, idempotencyKey: command.key, derived: false,
                                      event: .operationRefused(Refusal(code: refusal.code, operation: command.typeName, message: refusal.message, amount: amount)))
-            apply(record)
+            record.clientNumber = apply(record)
             out.append(record)
             return .refused(code: refusal.code, message: refusal.message, recorded: record.position)
         } catch {
@@ -153,7 +153,7 @@ extension LedgerState {
         out.append(contentsOf: emitter.events)
         for k in first..<out.count {
             out[k].position = nextPosition
-            apply(out[k])
+            out[k].clientNumber = apply(out[k])
         }
         return .accepted(start...(nextPosition - 1))
     }
@@ -625,8 +625,8 @@ extension LedgerState {
     }
 
     private mutating func emit(_ event: DomainEvent, at: Micros, client i: Int, into out: inout [EventRecord]) {
-        let record = EventRecord(position: nextPosition, at: at, client: clients[i].id, derived: false, event: event)
-        apply(record)
+        var record = EventRecord(position: nextPosition, at: at, client: clients[i].id, derived: false, event: event)
+        record.clientNumber = apply(record)
         out.append(record)
     }
 

@@ -3,12 +3,18 @@ import LedgerBytes
 /// Encodes and decodes event bodies (see ``FieldWriter`` for the wire format). The tags of
 /// each type are fixed forever; a new field takes a new tag.
 public enum EventCodec {
-    public static let bodyVersion: UInt8 = 1
+    /// Version 2 added the client number after the flags byte; version 1 bodies still read.
+    public static let bodyVersion: UInt8 = 2
+    /// Flag bits of a body's first byte (its high four bits are the version).
+    static let derivedFlag: UInt8 = 1
+    static let clientNumberFlag: UInt8 = 2
 
-    /// Writes the body of `event` into `buffer` (appending).
-    public static func encode(_ event: DomainEvent, derived: Bool, into buffer: WriteBuffer) {
-        buffer.reserve(1)
-        buffer.putLittleEndian(UInt8(bodyVersion << 4) | (derived ? 1 : 0))
+    /// Writes the body of `event` into `buffer` (appending): the flags byte, the client number
+    /// when there is one, then the fields.
+    public static func encode(_ event: DomainEvent, derived: Bool, clientNumber: Int32? = nil, into buffer: WriteBuffer) {
+        buffer.reserve(6)
+        buffer.putLittleEndian(UInt8(bodyVersion << 4) | (derived ? derivedFlag : 0) | (clientNumber != nil ? clientNumberFlag : 0))
+        if let clientNumber { buffer.putVarint(UInt64(UInt32(bitPattern: clientNumber))) }
         let w = FieldWriter(buffer)
         switch event {
         case .bonusAccrued(let a):
@@ -104,7 +110,44 @@ public enum EventCodec {
     public struct Decoded: Sendable {
         public var event: DomainEvent
         public var derived: Bool
+        public var clientNumber: Int32?
         public var skippedFields: Int
+    }
+
+    /// What a body's first bytes say: whether the event was derived, the client's number, and
+    /// where the fields begin.
+    struct Header {
+        var derived: Bool
+        var clientNumber: Int32?
+        var fieldsStart: Int
+    }
+
+    @inline(__always)
+    static func header(_ bytes: UnsafeRawBufferPointer) throws(BodyError) -> Header {
+        guard bytes.count >= 1 else { throw .malformed("the body is empty") }
+        let flags = bytes[0]
+        let version = flags >> 4
+        guard version >= 1, version <= bodyVersion else { throw .unknownVersion(version) }
+        let known = version >= 2 ? derivedFlag | clientNumberFlag : derivedFlag
+        guard flags & 0x0F & ~known == 0 else { throw .malformed("unknown flags \(flags & 0x0F) in a version \(version) body") }
+        var header = Header(derived: flags & derivedFlag != 0, clientNumber: nil, fieldsStart: 1)
+        if flags & clientNumberFlag != 0 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            var i = 1
+            while true {
+                guard i < bytes.count, i < 6 else { throw .malformed("the client number is cut short or too long") }
+                let byte = bytes[i]
+                value |= UInt64(byte & 0x7F) << shift
+                i += 1
+                if byte & 0x80 == 0 { break }
+                shift += 7
+            }
+            guard value <= UInt64(Int32.max) else { throw .malformed("client number \(value) is out of range") }
+            header.clientNumber = Int32(value)
+            header.fieldsStart = i
+        }
+        return header
     }
 
     /// Decodes a body of the type `typeCode`. Throws ``BodyError/unknownType(_:)`` for a type
@@ -114,12 +157,10 @@ public enum EventCodec {
     /// receipt's items, store and seller, operators' comments): a rebuild does not pay for them.
     public static func decode(typeCode: UInt32, _ bytes: UnsafeRawBufferPointer, forReplay: Bool = false) throws(BodyError) -> Decoded {
         guard let kind = EventKind(rawValue: typeCode) else { throw .unknownType(typeCode) }
-        guard bytes.count >= 1 else { throw .malformed("the body is empty") }
-        let flags = bytes[0]
-        guard flags >> 4 <= bodyVersion, flags >> 4 >= 1 else { throw .unknownVersion(flags >> 4) }
-        var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[1...]))
+        let header = try header(bytes)
+        var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[header.fieldsStart...]))
         let event = try decodeFields(kind, &r, brief: forReplay)
-        return Decoded(event: event, derived: flags & 1 == 1, skippedFields: r.skippedFields)
+        return Decoded(event: event, derived: header.derived, clientNumber: header.clientNumber, skippedFields: r.skippedFields)
     }
 
     private static func enumValue<E: RawRepresentable>(_ text: String, _ field: String) throws(BodyError) -> E where E.RawValue == String {

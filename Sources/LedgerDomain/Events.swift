@@ -385,14 +385,20 @@ public struct EventRecord: Sendable, Equatable {
     /// True for events the engine derived from the event before it (in the same command).
     public var derived: Bool
     public var event: DomainEvent
+    /// The client's number: its index in registration order (0, 1, 2, …), which the body
+    /// carries so that a rebuild finds the client without hashing its id. Nil for events of
+    /// no client and for records not yet applied.
+    public var clientNumber: Int32?
 
-    public init(position: UInt64 = 0, at: Micros, client: String, idempotencyKey: String? = nil, derived: Bool = false, event: DomainEvent) {
+    public init(position: UInt64 = 0, at: Micros, client: String, idempotencyKey: String? = nil, derived: Bool = false,
+                event: DomainEvent, clientNumber: Int32? = nil) {
         self.position = position
         self.at = at
         self.client = client
         self.idempotencyKey = idempotencyKey
         self.derived = derived
         self.event = event
+        self.clientNumber = clientNumber
     }
 
     /// The journal category: a refusal belongs to the category of what it refused.

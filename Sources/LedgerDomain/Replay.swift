@@ -11,12 +11,10 @@ extension LedgerState {
     public mutating func replay(position: UInt64, at: Micros, typeCode: UInt32, client: UnsafeRawBufferPointer,
                                 key: UnsafeRawBufferPointer?, body: UnsafeRawBufferPointer) throws(BodyError) -> Int {
         guard let kind = EventKind(rawValue: typeCode) else { throw .unknownType(typeCode) }
-        guard body.count >= 1 else { throw .malformed("the body is empty") }
-        let flags = body[0]
-        guard flags >> 4 >= 1, flags >> 4 <= EventCodec.bodyVersion else { throw .unknownVersion(flags >> 4) }
-        let derived = flags & 1 == 1
-        if Self.hasFastPath(kind), let index = cachedClient(client) {
-            var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[1...]))
+        let header = try EventCodec.header(body)
+        let derived = header.derived
+        if Self.hasFastPath(kind), let index = try replayedClient(header.clientNumber, key: client) {
+            var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
             let i = Int(index)
             let change = try Self.readFast(kind, &r)
             begin(position: position, at: at, typeCode: typeCode)
@@ -50,9 +48,26 @@ extension LedgerState {
             return r.skippedFields
         }
         let decoded = try EventCodec.decode(typeCode: typeCode, body, forReplay: true)
-        apply(EventRecord(position: position, at: at, client: String(decoding: client, as: UTF8.self),
-                          idempotencyKey: key.map { String(decoding: $0, as: UTF8.self) }, derived: decoded.derived, event: decoded.event))
+        if let number = decoded.clientNumber, kind != .clientRegistered {
+            guard Int(number) < clients.count else { throw .malformed("client number \(number) is not registered") }
+        }
+        let record = EventRecord(position: position, at: at, client: String(decoding: client, as: UTF8.self),
+                                 idempotencyKey: key.map { String(decoding: $0, as: UTF8.self) }, derived: decoded.derived,
+                                 event: decoded.event, clientNumber: decoded.clientNumber)
+        if kind == .clientRegistered, let number = decoded.clientNumber, Int(number) != clients.count {
+            throw .malformed("client number \(number) given at registration, expected \(clients.count)")
+        }
+        apply(record)
         return decoded.skippedFields
+    }
+
+    /// The client of a fast-path event: its number when the body carries one (version 2),
+    /// else found by id, comparing with the previous event's client before hashing.
+    @inline(__always)
+    private mutating func replayedClient(_ number: Int32?, key: UnsafeRawBufferPointer) throws(BodyError) -> Int32? {
+        guard let number else { return cachedClient(key) }
+        guard Int(number) < clients.count else { throw .malformed("client number \(number) is not registered") }
+        return number
     }
 
     /// The client of the previous fast-path event is most often the client of this one (a

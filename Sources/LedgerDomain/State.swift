@@ -356,8 +356,11 @@ public struct LedgerState: Sendable {
     }
 
     /// Applies one event. The events must come in log order; `record.position` must be the
-    /// state's `nextPosition`.
-    public mutating func apply(_ record: EventRecord) {
+    /// state's `nextPosition`. Returns the number (index) of the event's client, if it has one.
+    /// A record that carries a client number is trusted to name its client by it.
+    @discardableResult
+    public mutating func apply(_ record: EventRecord) -> Int32? {
+        var index: Int32? = nil
         begin(position: record.position, at: record.at, typeCode: record.event.typeCode)
         var refusal: (String, String)? = nil
         if case .operationRefused(let r) = record.event { refusal = (r.code, r.message) }
@@ -366,11 +369,15 @@ public struct LedgerState: Sendable {
         } else {
             noteIdempotency(position: record.position, derived: record.derived, key: nil, refusal: refusal)
         }
-        let index = record.client.isEmpty ? nil : appliedClient(record.client)
+        if case .clientRegistered = record.event {} else if !record.client.isEmpty {
+            // (A registration's client does not exist yet: `register` counts its event.)
+            index = record.clientNumber ?? appliedClient(record.client)
+        }
         if let index { touch(Int(index), at: record.at) }
         switch record.event {
         case .clientRegistered(let r):
             register(record, r)
+            return Int32(clients.count - 1)
         case .rulesChanged(let rules):
             let windowChanged = rules.levelWindowDays != self.rules.levelWindowDays
             self.rules = rules
@@ -382,9 +389,10 @@ public struct LedgerState: Sendable {
         case .system:
             break
         default:
-            guard let index else { return }
+            guard let index else { return nil }
             applyToClient(Int(index), record)
         }
+        return index
     }
 
     @inline(__always)

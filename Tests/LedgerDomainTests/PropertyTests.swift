@@ -95,6 +95,39 @@ struct PropertyTests {
         #expect(throws: BodyError.unknownType(4000)) { try buffer.withUnsafeBytes { try EventCodec.decode(typeCode: 4000, $0) } }
     }
 
+    @Test("a body's client number is read, a version 1 body without one still reads, and a number never registered is refused")
+    func clientNumbers() throws {
+        let buffer = WriteBuffer()
+        EventCodec.encode(.noteAdded("hello"), derived: true, clientNumber: 300, into: buffer)
+        #expect(buffer.bytes.prefix(3) == [0x23, 0xAC, 0x02], "flags: version 2, derived, a client number; then 300 as a varint")
+        let decoded = try buffer.withUnsafeBytes { try EventCodec.decode(typeCode: EventKind.noteAdded.rawValue, $0) }
+        #expect(decoded.event == .noteAdded("hello") && decoded.derived && decoded.clientNumber == 300)
+
+        var v1 = buffer.bytes
+        v1.replaceSubrange(0..<3, with: [0x11])
+        let old = try v1.withUnsafeBytes { try EventCodec.decode(typeCode: EventKind.noteAdded.rawValue, $0) }
+        #expect(old.event == .noteAdded("hello") && old.derived && old.clientNumber == nil)
+        var unknownFlag = v1
+        unknownFlag[0] = 0x13
+        #expect(throws: BodyError.self) { try unknownFlag.withUnsafeBytes { try EventCodec.decode(typeCode: EventKind.noteAdded.rawValue, $0) } }
+
+        // A rebuild trusts a number only when that client exists: here none does.
+        var state = LedgerState()
+        for kind in [EventKind.noteAdded, .mailingSent] {
+            let body = WriteBuffer()
+            EventCodec.encode(kind == .noteAdded ? .noteAdded("x") : .mailingSent(MailingEvent(mailing: "m", channel: .email, kind: .manual, error: nil)),
+                              derived: false, clientNumber: 0, into: body)
+            #expect(throws: BodyError.self) {
+                try body.withUnsafeBytes { b in
+                    try "c0".utf8CString.withUnsafeBytes { key in
+                        _ = try state.replay(position: 0, at: 0, typeCode: kind.rawValue, client: UnsafeRawBufferPointer(rebasing: key.dropLast()), key: nil, body: b)
+                    }
+                }
+            }
+        }
+        #expect(state.nextPosition == 0, "a refused event changes nothing")
+    }
+
     @Test("property: a damaged body never crashes the decoder", arguments: 1...3)
     func damagedBodies(seed: UInt64) {
         var r = SplitMix(state: seed)
@@ -103,7 +136,7 @@ struct PropertyTests {
         for step in 1...100 { book.run(Self.randomLine(&r, step, policy: "unlimited")) }
         for record in book.events {
             let buffer = WriteBuffer()
-            EventCodec.encode(record.event, derived: record.derived, into: buffer)
+            EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: buffer)
             var bytes = buffer.bytes
             for _ in 0..<20 {
                 var damaged = bytes

@@ -69,7 +69,7 @@ struct Book {
         replayed.isRebuilding = true
         for record in events {
             let buffer = LedgerBytes.WriteBuffer()
-            EventCodec.encode(record.event, derived: record.derived, into: buffer)
+            EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: buffer)
             var client = record.client
             var key = record.idempotencyKey
             do {
@@ -115,13 +115,16 @@ struct Book {
         var replayed = LedgerState()
         for record in events {
             let buffer = LedgerBytes.WriteBuffer()
-            EventCodec.encode(record.event, derived: record.derived, into: buffer)
+            EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: buffer)
             guard let decoded = try? buffer.withUnsafeBytes({ try EventCodec.decode(typeCode: record.event.typeCode, $0) }) else {
                 Issue.record("the body of \(record.event) does not decode")
                 continue
             }
-            #expect(decoded.event == record.event && decoded.derived == record.derived)
+            #expect(decoded.event == record.event && decoded.derived == record.derived && decoded.clientNumber == record.clientNumber)
+            #expect(record.client.isEmpty == (record.clientNumber == nil), "every event of a client carries its number")
+            // Applied without the number: the client is found by id, and the result is the same.
             var copy = record
+            copy.clientNumber = nil
             copy.event = decoded.event
             replayed.apply(copy)
         }
