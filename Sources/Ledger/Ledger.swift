@@ -273,7 +273,7 @@ public struct LedgerStats: Sendable {
     init(_ state: borrowing LedgerState, _ snapshot: LogSnapshot) {
         var live = 0, blocked = 0, deleted = 0
         var balances = Balances()
-        for c in state.clients {
+        for c in state.records {
             if c.deleted { deleted += 1; continue }
             live += 1
             if c.blocked { blocked += 1 }

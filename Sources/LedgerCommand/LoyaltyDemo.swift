@@ -85,9 +85,9 @@ struct Demo: ParsableCommand {
 
         // A busy client, found the way support would: by phone, typed another way.
         let phone = reopened.read { state -> String? in
-            let busiest = state.clients.indices.filter { state.clients[$0].phone != nil && !state.clients[$0].deleted }
-                .max { state.clients[$0].eventCount < state.clients[$1].eventCount }
-            return busiest.flatMap { state.clients[$0].phone }
+            let busiest = state.records.indices.filter { !state.records[$0].deleted && state.profile($0).phone != nil }
+                .max { state.records[$0].eventCount < state.records[$1].eventCount }
+            return busiest.flatMap { state.profile($0).phone }
         }
         var card: ClientCard? = nil
         if let phone {

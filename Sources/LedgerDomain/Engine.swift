@@ -188,13 +188,13 @@ extension LedgerState {
 
     private func liveClient(_ id: String) throws -> Int {
         guard let index = clientIndex(id) else { throw Refuse(code: ErrorCode.unknownClient, message: "there is no client '\(id)'") }
-        guard !clients[Int(index)].deleted else { throw Refuse(code: ErrorCode.clientDeleted, message: "client '\(id)' was deleted") }
+        guard !records[Int(index)].deleted else { throw Refuse(code: ErrorCode.clientDeleted, message: "client '\(id)' was deleted") }
         return Int(index)
     }
 
     private func notBlocked(_ i: Int, _ what: String) throws {
-        if clients[i].blocked {
-            throw Refuse(code: ErrorCode.clientBlocked, message: "client '\(clients[i].id)' is blocked: no \(what) until unblocked")
+        if records[i].blocked {
+            throw Refuse(code: ErrorCode.clientBlocked, message: "client '\(clientID(i))' is blocked: no \(what) until unblocked")
         }
     }
 
@@ -205,16 +205,13 @@ extension LedgerState {
     /// Free parts of active lots, in the order write-offs consume them: earliest expiry
     /// first, then earliest accrual.
     func takes(_ i: Int, amount: Int64, excluding: UInt64? = nil) -> [LotTake] {
-        var order = clients[i].lots.indices.filter { clients[i].lots[$0].free > 0 && clients[i].lots[$0].position != excluding }
-        order.sort {
-            let a = clients[i].lots[$0], b = clients[i].lots[$1]
-            return a.expiresAt != b.expiresAt ? a.expiresAt < b.expiresAt : a.position < b.position
-        }
+        var order = lots(of: i).filter { $0.free > 0 && $0.position != excluding }
+        order.sort { a, b in a.expiresAt != b.expiresAt ? a.expiresAt < b.expiresAt : a.position < b.position }
         var left = amount
         var result: [LotTake] = []
-        for l in order where left > 0 {
-            let take = min(left, clients[i].lots[l].free)
-            result.append(LotTake(lot: clients[i].lots[l].position, amount: take))
+        for lot in order where left > 0 {
+            let take = min(left, lot.free)
+            result.append(LotTake(lot: lot.position, amount: take))
             left -= take
         }
         return result
@@ -228,7 +225,7 @@ extension LedgerState {
                          debt: Int64? = nil) -> Accrual {
         let activates = activatesAt ?? at
         let expires = expiresAt ?? activates + rules.lifetimeDays * Time.microsPerDay
-        let debtPaid = activates <= at ? min(debt ?? clients[i].balances.debt, amount) : 0
+        let debtPaid = activates <= at ? min(debt ?? records[i].balances.debt, amount) : 0
         return Accrual(amount: amount, reason: reason, activatesAt: activates, expiresAt: expires, source: source,
                        comment: comment, operatorName: operatorName, debtPaid: debtPaid, customExpiry: expiresAt != nil)
     }
@@ -245,24 +242,23 @@ extension LedgerState {
     /// returns, and how many of them kept some.
     func levelMeasure(_ i: Int, at: Micros, newPurchase: Int64? = nil, returning: (purchase: Int32, amount: Int64)? = nil) -> (sum: Int64, count: Int64) {
         // The window as of the client's last purchase, less what has left it since.
-        var sum = clients[i].windowSum
-        var count = Int64(clients[i].windowCount)
-        var first = Int(clients[i].windowStart)
+        var sum = records[i].windowSum
+        var count = Int64(records[i].windowCount)
+        var first = records[i].windowStart
         if let from = windowFirstDay(at) {
-            while first < clients[i].purchases.count {
-                let index = clients[i].purchases[first]
-                guard Time.day(of: purchaseStates[Int(index)].at) < from else { break }
-                let keep = kept(index)
+            while first >= 0 {
+                guard Time.day(of: purchaseStates[Int(first)].at) < from else { break }
+                let keep = kept(first)
                 sum -= keep
                 count -= keep > 0 ? 1 : 0
-                first += 1
+                first = purchaseStates[Int(first)].next
             }
         }
         if let paid = newPurchase {
             sum += paid
             count += paid > 0 ? 1 : 0
         }
-        if let returning, inWindow(i, returning.purchase), clients[i].purchases.firstIndex(of: returning.purchase).map({ $0 >= first }) ?? false {
+        if let returning, inWindow(i, returning.purchase), first >= 0, returning.purchase >= first {
             let before = kept(returning.purchase)
             sum -= returning.amount
             if before > 0 && before - returning.amount <= 0 { count -= 1 }
@@ -286,7 +282,7 @@ extension LedgerState {
                 throw Refuse(code: ErrorCode.unknownLevel, message: "the rules have no level '\(level)' (they have \(rules.levels.map(\.name).joined(separator: ", ")))")
             }
             let to = level ?? automaticLevel(i, at: at)
-            e.emit(.levelChanged(LevelChange(from: clients[i].level, to: to, manual: level != nil)))
+            e.emit(.levelChanged(LevelChange(from: self.level(i), to: to, manual: level != nil)))
             return
         case .event(let event):
             try decideEvent(event, command: command, at: at, emitter: &e)
@@ -300,7 +296,7 @@ extension LedgerState {
             e.emit(event)
             return
         case .clientRegistered(let r):
-            if let existing = clientIndex(command.client), !clients[Int(existing)].deleted {
+            if let existing = clientIndex(command.client), !records[Int(existing)].deleted {
                 throw Refuse(code: ErrorCode.duplicateClient, message: "client '\(command.client)' is already registered")
             }
             if clientIndex(command.client) != nil {
@@ -310,9 +306,9 @@ extension LedgerState {
                 throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
             }
             if let phone = r.phone, let holder = phones[phone] {
-                throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clients[Int(holder)].id)'")
+                throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clientID(Int(holder)))'")
             }
-            for card in r.cards { if let holder = cards[card] { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clients[Int(holder)].id)'") } }
+            for card in r.cards { if let holder = cards[card] { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
             e.emit(event)
             if rules.welcomeBonus > 0 && r.status == .participant {
                 let expires = at + rules.lifetimeDays * Time.microsPerDay
@@ -323,7 +319,7 @@ extension LedgerState {
             break
         }
         let i = try liveClient(command.client)
-        let client = clients[i]
+        let client = records[i]
         switch event {
         case .bonusAccrued(let request):
             try positive(request.amount, "amount")
@@ -393,12 +389,13 @@ extension LedgerState {
             e.emit(.profileChanged(try profileChanges(i, requested)))
         case .cardAdded(let card):
             if let holder = cards[card], holder != Int32(i) {
-                throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clients[Int(holder)].id)'")
+                throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'")
             }
             e.emit(event)
         case .cardRemoved(let card):
-            guard client.cards.contains(card) else { throw Refuse(code: ErrorCode.unknownCard, message: "client '\(client.id)' has no card \(card)") }
-            guard client.phone != nil || client.cards.count > 1 else {
+            let cards = cards(of: i)
+            guard cards.contains(card) else { throw Refuse(code: ErrorCode.unknownCard, message: "client '\(clientID(i))' has no card \(card)") }
+            guard profile(i).phone != nil || cards.count > 1 else {
                 throw Refuse(code: ErrorCode.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
             }
             e.emit(event)
@@ -411,7 +408,7 @@ extension LedgerState {
 
     private func openOrder(_ i: Int, _ id: String) throws -> OrderState {
         guard let order = orders[id], order.client == Int32(i) else {
-            throw Refuse(code: ErrorCode.unknownOrder, message: "client '\(clients[i].id)' has no order '\(id)'")
+            throw Refuse(code: ErrorCode.unknownOrder, message: "client '\(clientID(i))' has no order '\(id)'")
         }
         guard order.phase == .open else {
             throw Refuse(code: ErrorCode.orderClosed, message: "order '\(id)' is already \(order.phase == .closed ? "closed" : "cancelled")")
@@ -435,7 +432,7 @@ extension LedgerState {
         let amount = takes.reduce(0) { $0 + $1.amount }
         e.emit(.bonusReserveReleased(Reservation(order: order, amount: amount, lots: takes)))
         for take in takes {
-            if let l = ClientState.lotIndex(clients[i].lots, take.lot), clients[i].lots[l].expiresAt <= at {
+            if let l = lotSlot(i, take.lot), lotPool[l].expiresAt <= at {
                 e.emit(.bonusExpired(Expiry(lot: take.lot, amount: take.amount)))
             }
         }
@@ -447,21 +444,22 @@ extension LedgerState {
         }
         if p.bonusesSpent > 0 {
             try notBlocked(i, "bonus payments")
-            guard p.bonusesSpent <= clients[i].balances.available else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(clients[i].balances.available)) are available")
+            guard p.bonusesSpent <= records[i].balances.available else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(records[i].balances.available)) are available")
             }
         }
         e.emit(.purchaseMade(p))
         if p.bonusesSpent > 0 {
             e.emit(.bonusWrittenOff(WriteOff(amount: p.bonusesSpent, reason: .purchase, purchase: p.purchase, lots: takes(i, amount: p.bonusesSpent))))
         }
-        let level = clients[i].levelManual ? clients[i].level : automaticLevel(i, at: at, newPurchase: p.paid)
-        if level != clients[i].level {
-            e.emit(.levelChanged(LevelChange(from: clients[i].level, to: level, manual: false)))
+        let current = self.level(i)
+        let level = records[i].levelManual ? current : automaticLevel(i, at: at, newPurchase: p.paid)
+        if level != current {
+            e.emit(.levelChanged(LevelChange(from: current, to: level, manual: false)))
         }
         let amount = p.paid * rules.basisPoints(level: level) / 10_000
         guard amount > 0 else { return }
-        if clients[i].blocked {
+        if records[i].blocked {
             e.emit(.operationRefused(Refusal(code: ErrorCode.clientBlocked, operation: EventKind.bonusAccrued.name,
                                              message: "no bonuses for purchase \(p.purchase): the client is blocked", amount: amount)))
             return
@@ -472,7 +470,7 @@ extension LedgerState {
 
     private func purchaseReturn(_ i: Int, _ r: PurchaseReturn, at: Micros, emitter e: inout Emitter) throws {
         guard let index = purchaseIDs.find(r.purchase), purchaseStates[Int(index)].client == Int32(i) else {
-            throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clients[i].id)' has no purchase '\(r.purchase)'")
+            throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clientID(i))' has no purchase '\(r.purchase)'")
         }
         if let original = returns[ReturnKey(r.purchase, r.returnID)] {
             e.repeatedReturn = original
@@ -489,12 +487,12 @@ extension LedgerState {
         // Cumulative shares, so that several partial returns add up to exactly the whole.
         let claw = purchase.paid == 0 ? 0 : purchase.accrued * returned / purchase.paid - totals.clawedBack
         let refund = purchase.paid == 0 ? 0 : purchase.bonusesSpent * returned / purchase.paid - totals.refunded
-        var debtAfter = clients[i].balances.debt
+        var debtAfter = records[i].balances.debt
         if claw > 0 {
             var lots: [LotTake] = []
             var left = claw
-            if let own = purchase.lot, let l = ClientState.lotIndex(clients[i].lots, own) {
-                let lot = clients[i].lots[l]
+            if let own = purchase.lot, let l = lotSlot(i, own) {
+                let lot = lotPool[l]
                 let takeable = lot.phase == .pending ? lot.remaining : (rules.returnPolicy == .onlyPending ? 0 : lot.free)
                 let take = min(left, max(0, takeable))
                 if take > 0 { lots.append(LotTake(lot: own, amount: take)); left -= take }
@@ -505,8 +503,8 @@ extension LedgerState {
             case .onlyPending:
                 forgiven = left
             case .withinBalance:
-                let ownActive = lots.first.flatMap { t in ClientState.lotIndex(clients[i].lots, t.lot).map { clients[i].lots[$0].phase == .active ? t.amount : 0 } } ?? 0
-                let room = max(0, min(left, clients[i].balances.available - ownActive))
+                let ownActive = lots.first.flatMap { t in lotSlot(i, t.lot).map { lotPool[$0].phase == .active ? t.amount : 0 } } ?? 0
+                let room = max(0, min(left, records[i].balances.available - ownActive))
                 lots += takes(i, amount: room, excluding: purchase.lot)
                 let taken = lots.reduce(0) { $0 + $1.amount }
                 forgiven = claw - taken
@@ -522,17 +520,17 @@ extension LedgerState {
             e.emit(.bonusAccrued(accrual(i, amount: refund, reason: .refund, at: at, source: r.purchase,
                                          comment: "bonuses spent on the returned share of \(r.purchase)", debt: debtAfter)))
         }
-        if !clients[i].levelManual {
+        if !records[i].levelManual {
             let level = automaticLevel(i, at: at, returning: (index, r.amount))
-            if level != clients[i].level { e.emit(.levelChanged(LevelChange(from: clients[i].level, to: level, manual: false))) }
+            if level != self.level(i) { e.emit(.levelChanged(LevelChange(from: self.level(i), to: level, manual: false))) }
         }
     }
 
     private func correct(_ i: Int, _ position: UInt64, comment: String?, emitter e: inout Emitter) throws {
-        guard let l = ClientState.lotIndex(clients[i].lots, position) else {
-            throw Refuse(code: ErrorCode.unknownLot, message: "client '\(clients[i].id)' has no accrual at position \(position)")
+        guard let l = lotSlot(i, position) else {
+            throw Refuse(code: ErrorCode.unknownLot, message: "client '\(clientID(i))' has no accrual at position \(position)")
         }
-        let lot = clients[i].lots[l]
+        let lot = lotPool[l]
         guard lot.reason == .manual || lot.reason == .api else {
             throw Refuse(code: ErrorCode.notCorrectable, message: "only manual accruals can be corrected; the accrual at \(position) is for \(lot.reason.rawValue)")
         }
@@ -545,7 +543,7 @@ extension LedgerState {
         case .unlimited: debt = lot.spent
         case .onlyPending: forgiven = lot.spent
         case .withinBalance:
-            let room = max(0, min(lot.spent, clients[i].balances.available - (lot.phase == .active ? left : 0)))
+            let room = max(0, min(lot.spent, records[i].balances.available - (lot.phase == .active ? left : 0)))
             lots += takes(i, amount: room, excluding: position)
             forgiven = lot.spent - room
         }
@@ -555,7 +553,8 @@ extension LedgerState {
     }
 
     private func profileChanges(_ i: Int, _ requested: [FieldChange]) throws -> [FieldChange] {
-        let client = clients[i]
+        let client = profile(i)
+        let record = records[i]
         var result: [FieldChange] = []
         var phoneAfter = client.phone
         for change in requested {
@@ -563,21 +562,21 @@ extension LedgerState {
             switch change.field {
             case "name": old = client.name
             case "email": old = client.email
-            case "gender": old = client.gender?.rawValue
+            case "gender": old = record.gender?.rawValue
             case "place": old = client.place
-            case "status": old = client.status.rawValue
-            case "birthday": old = client.birthday.map(Time.isoDate(day:))
+            case "status": old = record.status.rawValue
+            case "birthday": old = record.birthday.map(Time.isoDate(day:))
             case "phone":
                 old = client.phone
                 if let new = change.new, let holder = phones[new], holder != Int32(i) {
-                    throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(new)) belongs to client '\(clients[Int(holder)].id)'")
+                    throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(new)) belongs to client '\(clientID(Int(holder)))'")
                 }
                 phoneAfter = change.new
             default: old = nil
             }
             if old != change.new { result.append(FieldChange(field: change.field, old: old, new: change.new)) }
         }
-        guard phoneAfter != nil || !client.cards.isEmpty else {
+        guard phoneAfter != nil || !cards(of: i).isEmpty else {
             throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
         }
         return result
@@ -603,11 +602,11 @@ extension LedgerState {
             while let entry = schedule.next, entry.due <= dayEnd {
                 _ = schedule.pop()
                 let i = Int(entry.client)
-                guard let l = ClientState.lotIndex(clients[i].lots, entry.lot) else { continue }
-                let lot = clients[i].lots[l]
+                guard let l = lotSlot(i, entry.lot) else { continue }
+                let lot = lotPool[l]
                 let at = max(entry.due, lastEventAt)
                 if lot.phase == .pending && lot.activatesAt == entry.due {
-                    let debtPaid = min(clients[i].balances.debt, lot.remaining)
+                    let debtPaid = min(records[i].balances.debt, lot.remaining)
                     emit(.bonusActivated(Activation(lot: lot.position, amount: lot.remaining, debtPaid: debtPaid)), at: at, client: i, into: &out)
                     activated += 1
                 } else if lot.phase == .active && lot.expiresAt == entry.due && lot.free > 0 {
@@ -625,7 +624,7 @@ extension LedgerState {
     }
 
     private mutating func emit(_ event: DomainEvent, at: Micros, client i: Int, into out: inout [EventRecord]) {
-        var record = EventRecord(position: nextPosition, at: at, client: clients[i].id, derived: false, event: event)
+        var record = EventRecord(position: nextPosition, at: at, client: clientID(i), derived: false, event: event)
         record.clientNumber = apply(record)
         out.append(record)
     }
@@ -636,8 +635,8 @@ extension LedgerState {
         var count = 0
         for index in bucket {
             let i = Int(index)
-            let c = clients[i]
-            guard !c.deleted, !c.blocked, c.status == .participant, c.lastBirthdayBonusYear < year,
+            let c = records[i]
+            guard !c.deleted, !c.blocked, c.status == .participant, Int64(c.lastBirthdayBonusYear) < year,
                   let birthday = c.birthday, Time.civil(days: birthday).month == month, Time.civil(days: birthday).day == dayOfMonth,
                   Time.day(of: c.registeredAt) <= day else { continue }
             let at = max(day * Time.microsPerDay, lastEventAt)

@@ -49,13 +49,13 @@ extension LedgerState {
         }
         let decoded = try EventCodec.decode(typeCode: typeCode, body, forReplay: true)
         if let number = decoded.clientNumber, kind != .clientRegistered {
-            guard Int(number) < clients.count else { throw .malformed("client number \(number) is not registered") }
+            guard Int(number) < records.count else { throw .malformed("client number \(number) is not registered") }
         }
         let record = EventRecord(position: position, at: at, client: String(decoding: client, as: UTF8.self),
                                  idempotencyKey: key.map { String(decoding: $0, as: UTF8.self) }, derived: decoded.derived,
                                  event: decoded.event, clientNumber: decoded.clientNumber)
-        if kind == .clientRegistered, let number = decoded.clientNumber, Int(number) != clients.count {
-            throw .malformed("client number \(number) given at registration, expected \(clients.count)")
+        if kind == .clientRegistered, let number = decoded.clientNumber, Int(number) != records.count {
+            throw .malformed("client number \(number) given at registration, expected \(records.count)")
         }
         apply(record)
         return decoded.skippedFields
@@ -66,18 +66,14 @@ extension LedgerState {
     @inline(__always)
     private mutating func replayedClient(_ number: Int32?, key: UnsafeRawBufferPointer) throws(BodyError) -> Int32? {
         guard let number else { return cachedClient(key) }
-        guard Int(number) < clients.count else { throw .malformed("client number \(number) is not registered") }
+        guard Int(number) < records.count else { throw .malformed("client number \(number) is not registered") }
         return number
     }
 
     /// The client of the previous fast-path event is most often the client of this one (a
     /// command's derived events follow it): compare before hashing.
     private mutating func cachedClient(_ key: UnsafeRawBufferPointer) -> Int32? {
-        if let last = lastReplayedClient, last < clients.count {
-            var id = clients[Int(last)].id
-            let same = id.withUTF8 { $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
-            if same { return last }
-        }
+        if let last = lastReplayedClient, clientIDs.has(last, key: key) { return last }
         lastReplayedClient = clientIDs.find(key)
         return lastReplayedClient
     }

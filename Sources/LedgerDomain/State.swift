@@ -108,7 +108,8 @@ public struct ChannelStates: Sendable, Equatable {
     }
 }
 
-/// Everything the ledger knows of one client.
+/// Everything the ledger knows of one client, put together from the record and the parts kept
+/// beside it (see ``ClientRecord``): a copy for cards, reports and tests.
 public struct ClientState: Sendable {
     public var id: String
     public var name: String?
@@ -118,41 +119,37 @@ public struct ClientState: Sendable {
     public var birthday: Int64?
     public var place: String?
     public var addedBy: String?
-    public var cards: [String] = []
+    public var cards: [String]
     public var status: ParticipationStatus
-    public var blocked = false
-    public var deleted = false
+    public var blocked: Bool
+    public var deleted: Bool
     public var registeredAt: Micros
     public var level: String?
-    public var levelManual = false
-    public var lots: [Lot] = []
-    public var balances = Balances()
-    public var stats = ClientStats()
+    public var levelManual: Bool
+    /// The lots still open, in position order (closed ones leave memory; the log keeps them).
+    public var lots: [Lot]
+    public var balances: Balances
+    public var stats: ClientStats
     /// Wallet cards installed, one bit a platform (see ``walletPlatforms``).
-    public var walletBits: UInt8 = 0
-    /// Per channel, in ``Channel/allCases`` order: kept inline, no table a client.
-    public var channels = ChannelStates()
+    public var walletBits: UInt8
+    public var channels: ChannelStates
+    public var nps: [(at: Micros, score: Int64, comment: String?)]
+    public var notes: [(at: Micros, text: String)]
+    public var segments: Set<String>
+    /// The client's purchases, in order (indexes into ``LedgerState/purchaseStates``).
+    public var purchases: [Int32]
+    public var lastBirthdayBonusYear: Int64
+    public var eventCount: Int64
+    public var lastEventAt: Micros
+
     public var walletPlatforms: [WalletPlatform] { WalletPlatform.allCases.enumerated().filter { walletBits & (1 << $0.offset) != 0 }.map(\.element) }
     public var messengers: [(Channel, MessengerState)] {
         Channel.allCases.enumerated().compactMap { i, channel in channels[i].map { (channel, $0) } }
     }
-    public var nps: [(at: Micros, score: Int64, comment: String?)] = []
-    public var notes: [(at: Micros, text: String)] = []
-    public var segments: Set<String> = []
-    /// The client's purchases, in order (indexes into ``LedgerState/purchaseStates``).
-    public var purchases: [Int32] = []
-    /// The level window as of the client's last purchase: the first of its purchases still
-    /// inside it, and what the purchases from there on kept after their returns (money and how
-    /// many kept some). Kept by `apply`, so levels need not sum every purchase each time.
-    var windowStart: Int32 = 0
-    var windowSum: Int64 = 0
-    var windowCount: Int32 = 0
-    public var lastBirthdayBonusYear: Int64 = Int64.min
-    public var eventCount: Int64 = 0
-    public var lastEventAt: Micros = 0
 
     /// The journal's display name: the name; else the phone; else `Без имени`.
-    public var displayName: String {
+    public var displayName: String { Self.displayName(name: name, phone: phone) }
+    public static func displayName(name: String?, phone: String?) -> String {
         if let name, !name.isEmpty { return name }
         if let phone { return Phone.display(phone) }
         return ClientState.noName
@@ -162,26 +159,14 @@ public struct ClientState: Sendable {
 
     /// The status the card shows: blocked overrides participant or subscriber.
     public var shownStatus: ParticipationStatus { blocked ? .blocked : status }
-
-    func lotIndex(_ position: UInt64) -> Int? { Self.lotIndex(lots, position) }
-
-    /// Lots are in position order: binary search.
-    @inline(__always)
-    static func lotIndex(_ lots: borrowing [Lot], _ position: UInt64) -> Int? {
-        var low = 0
-        var high = lots.count
-        while low < high {
-            let mid = (low + high) / 2
-            if lots[mid].position < position { low = mid + 1 } else { high = mid }
-        }
-        return low < lots.count && lots[low].position == position ? low : nil
-    }
 }
 
 /// A purchase as the ledger keeps it: 48 bytes, for there are millions. What returns change
 /// lives in ``ReturnTotals``, kept only for purchases that had a return.
 public struct PurchaseState: Sendable {
     public var client: Int32
+    /// The client's next purchase (-1: none yet).
+    public internal(set) var next: Int32 = -1
     public var at: Micros
     public var paid: Int64
     public var bonusesSpent: Int64
@@ -284,19 +269,32 @@ struct Schedule: Sendable {
     }
 
     mutating func removeAll() { entries.removeAll() }
+    mutating func reserve(_ count: Int) { entries.reserveCapacity(count) }
 }
 
 /// The whole state of a ledger: every projection the engine keeps, rebuilt from the log by
 /// ``apply(_:)`` alone. Nothing else changes it, so replaying the log gives the live state.
 public struct LedgerState: Sendable {
-    public internal(set) var clients = ChunkedArray<ClientState>()
+    /// Every client's fixed-size record, by client number.
+    public internal(set) var records = ChunkedArray<ClientRecord>()
+    /// The clients' profile texts.
+    public internal(set) var texts = TextArena()
+    /// Every client's open lots.
+    public internal(set) var lotPool = LotPool()
+    /// Level names as the clients' records refer to them (interned: a record keeps one byte).
+    public internal(set) var levelNames: [String] = []
+    /// The rarer collections, only for the clients that have them.
+    public internal(set) var clientCards: [Int32: [String]] = [:]
+    public internal(set) var clientSegments: [Int32: Set<String>] = [:]
+    var clientNPS: [Int32: [(at: Micros, score: Int64, comment: String?)]] = [:]
+    var clientNotes: [Int32: [(at: Micros, text: String)]] = [:]
     /// Client ids → their index in ``clients``.
     public internal(set) var clientIDs = IdTable()
     public internal(set) var phones: [String: Int32] = [:]
     public internal(set) var cards: [String: Int32] = [:]
     /// Purchase ids → their index in ``purchaseStates``.
     public internal(set) var purchaseIDs = IdTable()
-    public internal(set) var purchaseStates: [PurchaseState] = []
+    public internal(set) var purchaseStates = ChunkedArray<PurchaseState>()
     /// For purchases that had a return: what the returns did.
     public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
     public internal(set) var orders: [String: OrderState] = [:]
@@ -339,7 +337,38 @@ public struct LedgerState: Sendable {
     public init() {}
 
     public func clientIndex(_ id: String) -> Int32? { clientIDs.find(id) }
-    public func client(_ id: String) -> ClientState? { clientIDs.find(id).map { clients[Int($0)] } }
+    public func client(_ id: String) -> ClientState? { clientIDs.find(id).map { clientState(Int($0)) } }
+
+    /// The clients as whole values (put together on each access; see ``ClientList``).
+    public var clients: ClientList { ClientList(state: self) }
+
+    /// Client `i` put together from its record and the parts beside it.
+    public func clientState(_ i: Int) -> ClientState {
+        let r = records[i]
+        let p = profile(i)
+        var purchases: [Int32] = []
+        var k = r.firstPurchase
+        while k >= 0 { purchases.append(k); k = purchaseStates[Int(k)].next }
+        return ClientState(
+            id: clientID(i), name: p.name, phone: p.phone, email: p.email, gender: r.gender, birthday: r.birthday,
+            place: p.place, addedBy: p.addedBy, cards: clientCards[Int32(i)] ?? [], status: r.status, blocked: r.blocked,
+            deleted: r.deleted, registeredAt: r.registeredAt, level: level(i), levelManual: r.levelManual, lots: lots(of: i),
+            balances: r.balances, stats: r.stats, walletBits: r.walletBits, channels: r.channels, nps: clientNPS[Int32(i)] ?? [],
+            notes: clientNotes[Int32(i)] ?? [], segments: clientSegments[Int32(i)] ?? [], purchases: purchases,
+            lastBirthdayBonusYear: r.lastBirthdayBonusYear == .min ? Int64.min : Int64(r.lastBirthdayBonusYear),
+            eventCount: r.eventCount, lastEventAt: r.lastEventAt)
+    }
+
+    public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
+    public func profile(_ i: Int) -> Profile { texts.profile(records[i].profile) }
+    public func level(_ i: Int) -> String? { records[i].levelCode == 0 ? nil : levelNames[Int(records[i].levelCode) - 1] }
+    public func cards(of i: Int) -> [String] { clientCards[Int32(i)] ?? [] }
+    public func displayName(_ i: Int) -> String { let p = profile(i); return ClientState.displayName(name: p.name, phone: p.phone) }
+    /// Client `i`'s open lots, in position order.
+    public func lots(of i: Int) -> [Lot] { lotPool.list(from: records[i].lotHead) }
+    /// The pool slot of client `i`'s lot at `position`.
+    @inline(__always)
+    func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, from: records[i].lotHead) }
     public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map { purchaseStates[Int($0)] } }
     public var purchaseCount: Int { purchaseStates.count }
     public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map(answer(at:)) }
@@ -377,7 +406,7 @@ public struct LedgerState: Sendable {
         switch record.event {
         case .clientRegistered(let r):
             register(record, r)
-            return Int32(clients.count - 1)
+            return Int32(records.count - 1)
         case .rulesChanged(let rules):
             let windowChanged = rules.levelWindowDays != self.rules.levelWindowDays
             self.rules = rules
@@ -405,15 +434,15 @@ public struct LedgerState: Sendable {
 
     /// A command's events usually share one client: compare with the last before hashing.
     private mutating func appliedClient(_ id: String) -> Int32? {
-        if let last = lastReplayedClient, Int(last) < clients.count, clients[Int(last)].id == id { return last }
+        if let last = lastReplayedClient, Int(last) < records.count, clientIDs.has(last, key: id) { return last }
         lastReplayedClient = clientIDs.find(id)
         return lastReplayedClient
     }
 
     @inline(__always)
     mutating func touch(_ i: Int, at: Micros) {
-        clients[i].eventCount += 1
-        clients[i].lastEventAt = at
+        records[i].eventCount += 1
+        records[i].lastEventAt = at
     }
 
     /// Notes an event skipped because this reader does not know its type.
@@ -453,19 +482,15 @@ public struct LedgerState: Sendable {
     }
 
     private mutating func register(_ record: EventRecord, _ r: Registration) {
-        let index = Int32(clients.count)
-        var client = ClientState(id: record.client, status: r.status, registeredAt: record.at)
-        client.name = r.name
-        client.phone = r.phone
-        client.email = r.email
-        client.gender = r.gender
-        client.birthday = r.birthday
-        client.place = r.place
-        client.addedBy = r.addedBy
-        client.cards = r.cards
+        let index = Int32(records.count)
+        var client = ClientRecord(status: r.status, registeredAt: record.at)
+        client.profile = texts.append(Profile(name: r.name, phone: r.phone, email: r.email, place: r.place, addedBy: r.addedBy))
+        client.setGender(r.gender)
+        client.setBirthday(r.birthday)
         client.eventCount = 1
         client.lastEventAt = record.at
-        clients.append(client)
+        records.append(client)
+        if !r.cards.isEmpty { clientCards[index] = r.cards }
         let (inserted, isNew) = clientIDs.findOrInsert(record.client)
         precondition(isNew && inserted == index, "a client registers once")
         if let phone = r.phone { phones[phone] = index }
@@ -493,47 +518,47 @@ public struct LedgerState: Sendable {
         case .bonusWrittenOff(let o):
             applyWriteOff(i, amount: o.amount, takes: o.lots)
         case .bonusReserved(let r):
-            for take in r.lots { if let l = ClientState.lotIndex(clients[i].lots, take.lot) { clients[i].lots[l].reserved += take.amount } }
-            clients[i].balances.available -= r.amount
-            clients[i].balances.reserved += r.amount
+            for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved += take.amount } }
+            records[i].balances.available -= r.amount
+            records[i].balances.reserved += r.amount
             var order = orders[r.order] ?? OrderState(client: Int32(i))
             order.reserved += r.amount
             order.lots += r.lots
             orders[r.order] = order
         case .bonusReserveCaptured(let r):
             for take in r.lots {
-                if let l = ClientState.lotIndex(clients[i].lots, take.lot) {
-                    clients[i].lots[l].reserved -= take.amount
-                    clients[i].lots[l].remaining -= take.amount
-                    clients[i].lots[l].spent += take.amount
+                if let l = lotSlot(i, take.lot) {
+                    lotPool[l].reserved -= take.amount
+                    lotPool[l].remaining -= take.amount
+                    lotPool[l].spent += take.amount
                 }
             }
-            clients[i].balances.reserved -= r.amount
-            clients[i].balances.used += r.amount
+            records[i].balances.reserved -= r.amount
+            records[i].balances.used += r.amount
             releaseFromOrder(r)
             compactLots(i, touched: r.lots.lazy.map(\.lot))
         case .bonusReserveReleased(let r):
-            for take in r.lots { if let l = ClientState.lotIndex(clients[i].lots, take.lot) { clients[i].lots[l].reserved -= take.amount } }
-            clients[i].balances.reserved -= r.amount
-            clients[i].balances.available += r.amount
+            for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved -= take.amount } }
+            records[i].balances.reserved -= r.amount
+            records[i].balances.available += r.amount
             releaseFromOrder(r)
         case .bonusExpired(let e):
             applyExpiry(i, lot: e.lot, amount: e.amount)
         case .bonusCancelled(let c):
             var fromPending: Int64 = 0
             for take in c.lots {
-                guard let l = ClientState.lotIndex(clients[i].lots, take.lot) else { continue }
-                if clients[i].lots[l].phase == .pending { fromPending += take.amount }
-                clients[i].lots[l].remaining -= take.amount
-                if c.reason == .correction && take.lot == c.correctedLot { clients[i].lots[l].corrected = true }
+                guard let l = lotSlot(i, take.lot) else { continue }
+                if lotPool[l].phase == .pending { fromPending += take.amount }
+                lotPool[l].remaining -= take.amount
+                if c.reason == .correction && take.lot == c.correctedLot { lotPool[l].corrected = true }
             }
-            if let lot = c.correctedLot, let l = ClientState.lotIndex(clients[i].lots, lot) { clients[i].lots[l].corrected = true }
+            if let lot = c.correctedLot, let l = lotSlot(i, lot) { lotPool[l].corrected = true }
             let taken = c.lots.reduce(0) { $0 + $1.amount }
-            clients[i].balances.pending -= fromPending
-            clients[i].balances.available -= taken - fromPending
-            clients[i].balances.available -= c.debt
-            clients[i].balances.debt += c.debt
-            clients[i].balances.cancelled += taken + c.debt
+            records[i].balances.pending -= fromPending
+            records[i].balances.available -= taken - fromPending
+            records[i].balances.available -= c.debt
+            records[i].balances.debt += c.debt
+            records[i].balances.cancelled += taken + c.debt
             if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { returnTotals[p, default: ReturnTotals()].clawedBack += taken + c.debt + c.forgiven }
             compactLots(i, touched: c.lots.lazy.map(\.lot))
         case .purchaseMade(let p):
@@ -544,15 +569,15 @@ public struct LedgerState: Sendable {
             if let p = purchaseIDs.find(r.purchase) {
                 if !isRebuilding, inWindow(i, p) {
                     let before = kept(p)
-                    clients[i].windowSum -= r.amount
-                    if before > 0 && before - r.amount <= 0 { clients[i].windowCount -= 1 }
+                    records[i].windowSum -= r.amount
+                    if before > 0 && before - r.amount <= 0 { records[i].windowCount -= 1 }
                 }
                 returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount
             }
             returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
             openReturn = (r.purchase, r.returnID)
-            clients[i].stats.returnCount += 1
-            clients[i].stats.returnSum += r.amount
+            records[i].stats.returnCount += 1
+            records[i].stats.returnSum += r.amount
         case .orderPlaced(let o):
             if orders[o.order] == nil { orders[o.order] = OrderState(client: Int32(i)) }
         case .orderClosed(let o):
@@ -566,39 +591,41 @@ public struct LedgerState: Sendable {
         case .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
             break
         case .messengerSubscribed(let c):
-            clients[i].channels.update(c) { $0.subscribed = true }
+            records[i].channels.update(c) { $0.subscribed = true }
         case .messengerUnsubscribed(let c):
-            clients[i].channels.update(c) { $0.subscribed = false }
+            records[i].channels.update(c) { $0.subscribed = false }
         case .segmentEntered(let s), .segmentAssigned(let s):
-            clients[i].segments.insert(s)
+            clientSegments[Int32(i), default: []].insert(s)
         case .segmentLeft(let s), .segmentUnassigned(let s):
-            clients[i].segments.remove(s)
+            clientSegments[Int32(i)]?.remove(s)
+            if clientSegments[Int32(i)]?.isEmpty == true { clientSegments[Int32(i)] = nil }
         case .profileChanged(let changes):
-            for change in changes { applyProfile(i, change) }
+            applyProfile(i, changes)
         case .cardAdded(let card):
-            clients[i].cards.append(card)
+            clientCards[Int32(i), default: []].append(card)
             cards[card] = Int32(i)
         case .cardRemoved(let card):
-            clients[i].cards.removeAll { $0 == card }
+            clientCards[Int32(i)]?.removeAll { $0 == card }
+            if clientCards[Int32(i)]?.isEmpty == true { clientCards[Int32(i)] = nil }
             if cards[card] == Int32(i) { cards[card] = nil }
         case .clientBlocked:
-            clients[i].blocked = true
+            records[i].blocked = true
         case .clientUnblocked:
-            clients[i].blocked = false
+            records[i].blocked = false
         case .clientDeleted:
-            clients[i].deleted = true
-            if let phone = clients[i].phone, phones[phone] == Int32(i) { phones[phone] = nil }
-            for card in clients[i].cards where cards[card] == Int32(i) { cards[card] = nil }
+            records[i].deleted = true
+            if let phone = profile(i).phone, phones[phone] == Int32(i) { phones[phone] = nil }
+            for card in cards(of: i) where cards[card] == Int32(i) { cards[card] = nil }
         case .walletInstalled(let p):
-            clients[i].walletBits |= 1 << WalletPlatform.allCases.firstIndex(of: p)!
+            records[i].walletBits |= 1 << WalletPlatform.allCases.firstIndex(of: p)!
         case .walletRemoved(let p):
-            clients[i].walletBits &= ~(1 << WalletPlatform.allCases.firstIndex(of: p)!)
+            records[i].walletBits &= ~(1 << WalletPlatform.allCases.firstIndex(of: p)!)
         case .levelChanged(let l):
             applyLevel(i, to: l.to, manual: l.manual)
         case .npsRated(let score, let comment):
-            clients[i].nps.append((record.at, score, comment))
+            clientNPS[Int32(i), default: []].append((record.at, score, comment))
         case .noteAdded(let text):
-            clients[i].notes.append((record.at, text))
+            clientNotes[Int32(i), default: []].append((record.at, text))
         case .custom, .operationRefused:
             break
         case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
@@ -615,16 +642,19 @@ public struct LedgerState: Sendable {
         let lot = Lot(position: position, amount: amount, remaining: amount - debtPaid, reserved: 0,
                       activatesAt: activatesAt, expiresAt: expiresAt,
                       phase: active ? .active : .pending, reason: reason, corrected: false)
-        clients[i].lots.append(lot)
-        clients[i].balances.accrued += amount
+        var (head, tail) = (records[i].lotHead, records[i].lotTail)
+        _ = lotPool.append(lot, head: &head, tail: &tail)
+        records[i].lotHead = head
+        records[i].lotTail = tail
+        records[i].balances.accrued += amount
         if active {
             // available = active remaining − reserved − debt: the part that pays the debt
             // leaves the lot and the debt together, so available grows by the whole amount.
-            clients[i].balances.debt -= debtPaid
-            clients[i].balances.available += amount
+            records[i].balances.debt -= debtPaid
+            records[i].balances.available += amount
             if !isRebuilding { schedule.push(.init(due: expiresAt, client: Int32(i), lot: position)) }
         } else {
-            clients[i].balances.pending += amount
+            records[i].balances.pending += amount
             if !isRebuilding { schedule.push(.init(due: activatesAt, client: Int32(i), lot: position)) }
         }
         if let purchase {
@@ -632,57 +662,59 @@ public struct LedgerState: Sendable {
             if reason == .refund { returnTotals[purchase, default: ReturnTotals()].refunded += amount }
         }
         if reason == .birthday {
-            clients[i].lastBirthdayBonusYear = Time.civil(days: Time.day(of: at)).year
+            records[i].lastBirthdayBonusYear = Int32(clamping: Time.civil(days: Time.day(of: at)).year)
         }
     }
 
     mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
-        guard let l = ClientState.lotIndex(clients[i].lots, lot) else { return }
+        guard let l = lotSlot(i, lot) else { return }
         // What is left of the lot (a return may have taken part while it was pending) moves
         // from pending to available; a part of it pays the debt (see accrual).
-        let left = clients[i].lots[l].remaining
-        clients[i].lots[l].phase = .active
-        clients[i].lots[l].remaining -= debtPaid
-        clients[i].balances.pending -= left
-        clients[i].balances.available += left
-        clients[i].balances.debt -= debtPaid
-        if !isRebuilding { schedule.push(.init(due: clients[i].lots[l].expiresAt, client: Int32(i), lot: lot)) }
+        let left = lotPool[l].remaining
+        lotPool[l].phase = .active
+        lotPool[l].remaining -= debtPaid
+        records[i].balances.pending -= left
+        records[i].balances.available += left
+        records[i].balances.debt -= debtPaid
+        if !isRebuilding { schedule.push(.init(due: lotPool[l].expiresAt, client: Int32(i), lot: lot)) }
         compactLots(i, touched: CollectionOfOne(lot))
     }
 
     mutating func applyWriteOff(_ i: Int, amount: Int64, takes: [LotTake]) {
         for take in takes {
-            if let l = ClientState.lotIndex(clients[i].lots, take.lot) {
-                clients[i].lots[l].remaining -= take.amount
-                clients[i].lots[l].spent += take.amount
+            if let l = lotSlot(i, take.lot) {
+                lotPool[l].remaining -= take.amount
+                lotPool[l].spent += take.amount
             }
         }
-        clients[i].balances.available -= amount
-        clients[i].balances.used += amount
+        records[i].balances.available -= amount
+        records[i].balances.used += amount
         compactLots(i, touched: takes.lazy.map(\.lot))
     }
 
     mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
-        guard let l = ClientState.lotIndex(clients[i].lots, lot) else { return }
-        clients[i].lots[l].remaining -= amount
-        clients[i].lots[l].phase = .expired
-        clients[i].balances.available -= amount
-        clients[i].balances.expired += amount
+        guard let l = lotSlot(i, lot) else { return }
+        lotPool[l].remaining -= amount
+        lotPool[l].phase = .expired
+        records[i].balances.available -= amount
+        records[i].balances.expired += amount
         compactLots(i, touched: CollectionOfOne(lot))
     }
 
     mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
         precondition(Int(index) == purchaseStates.count)
         purchaseStates.append(PurchaseState(client: Int32(i), at: at, paid: paid, bonusesSpent: spent))
-        clients[i].stats.purchaseCount += 1
-        clients[i].stats.purchaseSum += paid
-        clients[i].stats.maxCheck = max(clients[i].stats.maxCheck, paid)
-        if clients[i].stats.firstPurchaseAt == nil { clients[i].stats.firstPurchaseAt = at }
-        clients[i].stats.lastPurchaseAt = at
-        clients[i].purchases.append(index)
+        if records[i].lastPurchase >= 0 { purchaseStates[Int(records[i].lastPurchase)].next = index } else { records[i].firstPurchase = index }
+        records[i].lastPurchase = index
+        records[i].stats.purchaseCount += 1
+        records[i].stats.purchaseSum += paid
+        records[i].stats.maxCheck = max(records[i].stats.maxCheck, paid)
+        if records[i].stats.firstPurchaseAt == nil { records[i].stats.firstPurchaseAt = at }
+        records[i].stats.lastPurchaseAt = at
         guard !isRebuilding else { return }
-        clients[i].windowSum += paid
-        clients[i].windowCount += paid > 0 ? 1 : 0
+        records[i].windowSum += paid
+        records[i].windowCount += paid > 0 ? 1 : 0
+        if records[i].windowStart < 0 { records[i].windowStart = index }
         advanceWindow(i, to: at)
     }
 
@@ -697,53 +729,50 @@ public struct LedgerState: Sendable {
     /// Drops from a client's level window the purchases that fell out of it by `at`.
     mutating func advanceWindow(_ i: Int, to at: Micros) {
         guard let from = windowFirstDay(at) else { return }
-        while Int(clients[i].windowStart) < clients[i].purchases.count {
-            let index = clients[i].purchases[Int(clients[i].windowStart)]
+        while records[i].windowStart >= 0 {
+            let index = records[i].windowStart
             guard Time.day(of: purchaseStates[Int(index)].at) < from else { break }
             let keep = kept(index)
-            clients[i].windowSum -= keep
-            clients[i].windowCount -= keep > 0 ? 1 : 0
-            clients[i].windowStart += 1
+            records[i].windowSum -= keep
+            records[i].windowCount -= keep > 0 ? 1 : 0
+            records[i].windowStart = purchaseStates[Int(index)].next
         }
     }
 
     /// Whether purchase `index` of client `i` is inside its level window (as of its last purchase).
+    /// A client's purchase indexes ascend along its list, and the window is the list's tail
+    /// from `windowStart`.
     func inWindow(_ i: Int, _ index: Int32) -> Bool {
-        // A client's purchase indexes ascend: binary search for the purchase's place.
-        let list = clients[i].purchases
-        var low = 0, high = list.count
-        while low < high {
-            let mid = (low + high) / 2
-            if list[mid] < index { low = mid + 1 } else { high = mid }
-        }
-        return low < list.count && list[low] == index && low >= Int(clients[i].windowStart)
+        purchaseStates[Int(index)].client == Int32(i) && records[i].windowStart >= 0 && index >= records[i].windowStart
     }
 
     /// Recomputes every client's level window (after the rules changed it).
     mutating func recomputeWindows(at: Micros) {
-        for i in clients.indices {
-            clients[i].windowStart = 0
-            clients[i].windowSum = 0
-            clients[i].windowCount = 0
-            for index in clients[i].purchases {
+        for i in records.indices {
+            records[i].windowStart = records[i].firstPurchase
+            records[i].windowSum = 0
+            records[i].windowCount = 0
+            var index = records[i].firstPurchase
+            while index >= 0 {
                 let keep = kept(index)
-                clients[i].windowSum += keep
-                clients[i].windowCount += keep > 0 ? 1 : 0
+                records[i].windowSum += keep
+                records[i].windowCount += keep > 0 ? 1 : 0
+                index = purchaseStates[Int(index)].next
             }
             advanceWindow(i, to: at)
         }
     }
 
     mutating func applyContact(_ i: Int, channel: Channel, delivered: Bool, at: Micros) {
-        clients[i].channels.update(channel) { state in
+        records[i].channels.update(channel) { state in
             state.lastContactAt = at
             if delivered { state.received += 1 }
         }
     }
 
     mutating func applyLevel(_ i: Int, to: String?, manual: Bool) {
-        clients[i].level = to
-        clients[i].levelManual = manual
+        records[i].levelCode = levelCode(to)
+        records[i].levelManual = manual
     }
 
     /// Drops lots that can never change again from memory: nothing left, nothing held, and not a
@@ -751,10 +780,13 @@ public struct LedgerState: Sendable {
     /// Only the lots an event touched are looked at.
     private mutating func compactLots(_ i: Int, touched positions: some Sequence<UInt64>) {
         for position in positions {
-            guard let l = ClientState.lotIndex(clients[i].lots, position) else { continue }
-            let lot = clients[i].lots[l]
+            guard let l = lotSlot(i, position) else { continue }
+            let lot = lotPool[l]
             if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
-                clients[i].lots.remove(at: l)
+                var (head, tail) = (records[i].lotHead, records[i].lotTail)
+                lotPool.remove(position, head: &head, tail: &tail)
+                records[i].lotHead = head
+                records[i].lotTail = tail
             }
         }
     }
@@ -771,22 +803,38 @@ public struct LedgerState: Sendable {
         orders[r.order] = order
     }
 
-    private mutating func applyProfile(_ i: Int, _ change: FieldChange) {
-        switch change.field {
-        case "name": clients[i].name = change.new
-        case "email": clients[i].email = change.new
-        case "gender": clients[i].gender = change.new.flatMap(Gender.init(rawValue:))
-        case "place": clients[i].place = change.new
-        case "status": if let s = change.new.flatMap(ParticipationStatus.init(rawValue:)) { clients[i].status = s }
-        case "birthday":
-            clients[i].birthday = change.new.flatMap(Time.parse).map(Time.day(of:))
-            if let day = clients[i].birthday { noteBirthday(Int32(i), day) }
-        case "phone":
-            if let old = clients[i].phone, phones[old] == Int32(i) { phones[old] = nil }
-            clients[i].phone = change.new
-            if let new = change.new { phones[new] = Int32(i) }
-        default: break
+    /// Applies a profile change's fields; the texts are written to the arena once, at the end.
+    private mutating func applyProfile(_ i: Int, _ changes: [FieldChange]) {
+        var texts = profile(i)
+        var textsChanged = false
+        for change in changes {
+            switch change.field {
+            case "name": texts.name = change.new; textsChanged = true
+            case "email": texts.email = change.new; textsChanged = true
+            case "place": texts.place = change.new; textsChanged = true
+            case "gender": records[i].setGender(change.new.flatMap(Gender.init(rawValue:)))
+            case "status": if let s = change.new.flatMap(ParticipationStatus.init(rawValue:)) { records[i].status = s }
+            case "birthday":
+                records[i].setBirthday(change.new.flatMap(Time.parse).map(Time.day(of:)))
+                if let day = records[i].birthday { noteBirthday(Int32(i), day) }
+            case "phone":
+                if let old = texts.phone, phones[old] == Int32(i) { phones[old] = nil }
+                texts.phone = change.new
+                textsChanged = true
+                if let new = change.new { phones[new] = Int32(i) }
+            default: break
+            }
         }
+        if textsChanged { records[i].profile = self.texts.append(texts) }
+    }
+
+    /// The one-byte code of a level name (interned on first sight).
+    mutating func levelCode(_ name: String?) -> UInt8 {
+        guard let name else { return 0 }
+        if let k = levelNames.firstIndex(of: name) { return UInt8(k + 1) }
+        precondition(levelNames.count < 255, "at most 255 distinct level names")
+        levelNames.append(name)
+        return UInt8(levelNames.count)
     }
 
     /// Ends a rebuild: the level windows from every client's purchases, and the due-time
@@ -795,13 +843,22 @@ public struct LedgerState: Sendable {
         isRebuilding = false
         if lastEventAt != Int64.min { recomputeWindows(at: lastEventAt) }
         schedule.removeAll()
-        for (i, client) in clients.enumerated() {
-            for lot in client.lots where lot.remaining > 0 {
-                switch lot.phase {
-                case .pending: schedule.push(.init(due: lot.activatesAt, client: Int32(i), lot: lot.position))
-                case .active: schedule.push(.init(due: lot.expiresAt, client: Int32(i), lot: lot.position))
-                case .expired: break
+        // Counted first, so the heap is allocated once at its size (no doubling copies at the peak).
+        var open = 0
+        for slot in 0..<lotPool.lots.count where lotPool.lots[slot].remaining > 0 && lotPool.lots[slot].phase != .expired { open += 1 }
+        schedule.reserve(open)
+        for i in records.indices {
+            var slot = records[i].lotHead
+            while slot >= 0 {
+                let lot = lotPool[slot]
+                if lot.remaining > 0 {
+                    switch lot.phase {
+                    case .pending: schedule.push(.init(due: lot.activatesAt, client: Int32(i), lot: lot.position))
+                    case .active: schedule.push(.init(due: lot.expiresAt, client: Int32(i), lot: lot.position))
+                    case .expired: break
+                    }
                 }
+                slot = lotPool.next[Int(slot)]
             }
         }
     }

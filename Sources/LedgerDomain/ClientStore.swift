@@ -1,0 +1,225 @@
+/// What the ledger keeps of one client, in a fixed-size record with no references in it (no
+/// String, no array), so that a million of them sit in flat chunks, copy without reference
+/// counting and rebuild with one cache line or two touched per event. The rest lives beside
+/// it in the state: the profile's texts in ``TextArena``, the lots in ``LotPool``, the
+/// purchases linked through ``PurchaseState``, and the rare collections (cards, NPS, notes,
+/// segments) in tables keyed by client. ``LedgerState/clients`` puts the parts together
+/// into a ``ClientState`` when someone asks.
+public struct ClientRecord: Sendable {
+    public internal(set) var balances = Balances()
+    public internal(set) var stats = ClientStats()
+    public internal(set) var channels = ChannelStates()
+    public internal(set) var registeredAt: Micros
+    public internal(set) var lastEventAt: Micros = 0
+    public internal(set) var eventCount: Int64 = 0
+    /// The level window as of the client's last purchase: its sum and count (see ``LedgerState``).
+    var windowSum: Int64 = 0
+    /// Name, phone, email, place and who added the client (``Profile``), in the text arena.
+    var profile = TextRef.none
+    /// The client's lots in the lot pool, oldest first (a linked list; -1: none).
+    var lotHead: Int32 = -1
+    var lotTail: Int32 = -1
+    /// The client's purchases (indexes into ``LedgerState/purchaseStates``, linked by
+    /// ``PurchaseState/next``), the first still inside the level window (-1: none), and how
+    /// many in the window kept some money.
+    var firstPurchase: Int32 = -1
+    var lastPurchase: Int32 = -1
+    var windowStart: Int32 = -1
+    var windowCount: Int32 = 0
+    /// Days since 1970 (Int32.min: none).
+    var birthdayDay: Int32 = .min
+    var lastBirthdayBonusYear: Int32 = .min
+    public internal(set) var status: ParticipationStatus
+    public internal(set) var blocked = false
+    public internal(set) var deleted = false
+    public internal(set) var levelManual = false
+    /// One bit a Wallet platform (see ``ClientState/walletPlatforms``).
+    public internal(set) var walletBits: UInt8 = 0
+    /// 0: none; else 1 + the index in ``LedgerState/levelNames``.
+    var levelCode: UInt8 = 0
+    var genderCode: UInt8 = 0
+
+    init(status: ParticipationStatus, registeredAt: Micros) {
+        self.status = status
+        self.registeredAt = registeredAt
+    }
+
+    public var birthday: Int64? { birthdayDay == .min ? nil : Int64(birthdayDay) }
+    public var gender: Gender? { genderCode == 0 ? nil : Gender.allCases[Int(genderCode) - 1] }
+    mutating func setGender(_ gender: Gender?) { genderCode = gender.map { UInt8(Gender.allCases.firstIndex(of: $0)! + 1) } ?? 0 }
+    mutating func setBirthday(_ day: Int64?) { birthdayDay = day.map { Int32(clamping: $0) } ?? .min }
+}
+
+/// A client's profile texts, stored together as one entry of the text arena.
+public struct Profile: Sendable, Equatable {
+    public var name: String?
+    public var phone: String?
+    public var email: String?
+    public var place: String?
+    public var addedBy: String?
+    public init(name: String? = nil, phone: String? = nil, email: String? = nil, place: String? = nil, addedBy: String? = nil) {
+        self.name = name; self.phone = phone; self.email = email; self.place = place; self.addedBy = addedBy
+    }
+}
+
+/// Where an entry of the text arena lives (8 bytes).
+public struct TextRef: Sendable, Equatable {
+    var chunk: UInt32
+    var offset: UInt32
+    static let none = TextRef(chunk: .max, offset: 0)
+}
+
+/// Append-only storage for small texts: entries back to back in 1 MiB chunks (an entry never
+/// spans two), so a million profiles cost their bytes plus a length byte or two each, and no
+/// allocation apiece. An entry is several optional texts, each written as a varint (0: nil,
+/// else 1 + its UTF-8 length) and its bytes. A changed profile is written anew; the old bytes
+/// stay (profile changes are rare).
+public struct TextArena: Sendable {
+    static let chunkBytes = 1 << 20
+    private var chunks: [[UInt8]] = []
+
+    public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
+
+    mutating func append(_ texts: [String?]) -> TextRef {
+        var entry: [UInt8] = []
+        for text in texts {
+            guard let text else { entry.append(0); continue }
+            var length = UInt64(text.utf8.count) + 1
+            while length >= 0x80 { entry.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
+            entry.append(UInt8(length))
+            entry.append(contentsOf: text.utf8)
+        }
+        if chunks.isEmpty || chunks[chunks.count - 1].count + entry.count > Self.chunkBytes {
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(max(Self.chunkBytes, entry.count))
+            chunks.append(chunk)
+        }
+        let ref = TextRef(chunk: UInt32(chunks.count - 1), offset: UInt32(chunks[chunks.count - 1].count))
+        chunks[chunks.count - 1].append(contentsOf: entry)
+        return ref
+    }
+
+    func read(_ ref: TextRef, count: Int) -> [String?] {
+        guard ref != .none else { return Array(repeating: nil, count: count) }
+        return chunks[Int(ref.chunk)].withUnsafeBufferPointer { bytes in
+            var i = Int(ref.offset)
+            var result: [String?] = []
+            result.reserveCapacity(count)
+            for _ in 0..<count {
+                var length = 0, shift = 0
+                while true {
+                    let byte = bytes[i]
+                    i += 1
+                    length |= Int(byte & 0x7F) << shift
+                    if byte & 0x80 == 0 { break }
+                    shift += 7
+                }
+                if length == 0 { result.append(nil); continue }
+                result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + length - 1)]), as: UTF8.self))
+                i += length - 1
+            }
+            return result
+        }
+    }
+
+    mutating func append(_ p: Profile) -> TextRef { append([p.name, p.phone, p.email, p.place, p.addedBy]) }
+
+    func profile(_ ref: TextRef) -> Profile {
+        let t = read(ref, count: 5)
+        return Profile(name: t[0], phone: t[1], email: t[2], place: t[3], addedBy: t[4])
+    }
+}
+
+/// Every client's lots in one pool: each client's lots form a list through ``next``, oldest
+/// (lowest position) first, and a slot freed by a closed lot is reused. No array a client.
+public struct LotPool: Sendable {
+    var lots = ChunkedArray<Lot>()
+    var next = ChunkedArray<Int32>()
+    private var free: Int32 = -1
+    public private(set) var live = 0
+
+    subscript(slot: Int32) -> Lot {
+        get { lots[Int(slot)] }
+        _modify { yield &lots[Int(slot)] }
+    }
+
+    /// Adds a lot at the end of a list; returns its slot.
+    mutating func append(_ lot: Lot, head: inout Int32, tail: inout Int32) -> Int32 {
+        let slot: Int32
+        if free >= 0 {
+            slot = free
+            free = next[Int(slot)]
+            lots[Int(slot)] = lot
+            next[Int(slot)] = -1
+        } else {
+            slot = Int32(lots.count)
+            lots.append(lot)
+            next.append(-1)
+        }
+        if tail >= 0 { next[Int(tail)] = slot } else { head = slot }
+        tail = slot
+        live += 1
+        return slot
+    }
+
+    /// The slot of the lot at `position` in the list from `head`.
+    @inline(__always)
+    func find(_ position: UInt64, from head: Int32) -> Int32? {
+        var slot = head
+        while slot >= 0 {
+            let p = lots[Int(slot)].position
+            if p == position { return slot }
+            if p > position { return nil }
+            slot = next[Int(slot)]
+        }
+        return nil
+    }
+
+    /// Takes the lot at `position` out of its list and frees its slot.
+    mutating func remove(_ position: UInt64, head: inout Int32, tail: inout Int32) {
+        var previous: Int32 = -1
+        var slot = head
+        while slot >= 0 && lots[Int(slot)].position != position {
+            previous = slot
+            slot = next[Int(slot)]
+        }
+        guard slot >= 0 else { return }
+        let after = next[Int(slot)]
+        if previous >= 0 { next[Int(previous)] = after } else { head = after }
+        if tail == slot { tail = previous }
+        next[Int(slot)] = free
+        free = slot
+        live -= 1
+    }
+
+    /// The lots of the list from `head`, in order.
+    func list(from head: Int32) -> [Lot] {
+        var result: [Lot] = []
+        var slot = head
+        while slot >= 0 {
+            result.append(lots[Int(slot)])
+            slot = next[Int(slot)]
+        }
+        return result
+    }
+
+    /// The slots of the list from `head`, in order.
+    func slots(from head: Int32) -> [Int32] {
+        var result: [Int32] = []
+        var slot = head
+        while slot >= 0 {
+            result.append(slot)
+            slot = next[Int(slot)]
+        }
+        return result
+    }
+}
+
+/// The clients as whole ``ClientState`` values, put together on each access: for cards,
+/// reports and tests. Hot paths read ``LedgerState/records`` and the parts beside it.
+public struct ClientList: RandomAccessCollection, Sendable {
+    let state: LedgerState
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { state.records.count }
+    public subscript(i: Int) -> ClientState { state.clientState(i) }
+}
