@@ -16,9 +16,8 @@ public struct ClientRecord: Sendable {
     var windowSum: Int64 = 0
     /// Name, phone, email, place and who added the client (``Profile``), in the text arena.
     var profile = TextRef.none
-    /// The client's lots in the lot pool, oldest first (a linked list; -1: none).
+    /// The client's lots in the lot pool, newest first (a linked list; -1: none).
     var lotHead: Int32 = -1
-    var lotTail: Int32 = -1
     /// The client's purchases (indexes into ``LedgerState/purchaseStates``, linked by
     /// ``PurchaseState/next``), the first still inside the level window (-1: none), and how
     /// many in the window kept some money.
@@ -130,11 +129,13 @@ public struct TextArena: Sendable {
     }
 }
 
-/// Every client's lots in one pool: each client's lots form a list through ``next``, oldest
-/// (lowest position) first, and a slot freed by a closed lot is reused. No array a client.
+/// Every client's lots in one pool: each client's lots form a list through ``Lot/next``,
+/// newest (highest position) first, and a slot freed by a closed lot is reused. No array a
+/// client. Newest first because the frequent lookups are of young lots (an activation comes
+/// two weeks after its accrual; a return claws back its purchase's own lot), and a step costs
+/// one cache line: the link sits in the lot's own padding.
 public struct LotPool: Sendable {
     var lots = ChunkedArray<Lot>()
-    var next = ChunkedArray<Int32>()
     private var free: Int32 = -1
     public private(set) var live = 0
 
@@ -143,21 +144,20 @@ public struct LotPool: Sendable {
         _modify { yield &lots[Int(slot)] }
     }
 
-    /// Adds a lot at the end of a list; returns its slot.
-    mutating func append(_ lot: Lot, head: inout Int32, tail: inout Int32) -> Int32 {
+    /// Adds a lot (newer than every lot in the list) at the list's head; returns its slot.
+    mutating func push(_ lot: Lot, head: inout Int32) -> Int32 {
+        var lot = lot
+        lot.next = head
         let slot: Int32
         if free >= 0 {
             slot = free
-            free = next[Int(slot)]
+            free = lots[Int(slot)].next
             lots[Int(slot)] = lot
-            next[Int(slot)] = -1
         } else {
             slot = Int32(lots.count)
             lots.append(lot)
-            next.append(-1)
         }
-        if tail >= 0 { next[Int(tail)] = slot } else { head = slot }
-        tail = slot
+        head = slot
         live += 1
         return slot
     }
@@ -167,51 +167,43 @@ public struct LotPool: Sendable {
     func find(_ position: UInt64, from head: Int32) -> Int32? {
         var slot = head
         while slot >= 0 {
-            let p = lots[Int(slot)].position
-            if p == position { return slot }
-            if p > position { return nil }
-            slot = next[Int(slot)]
+            let lot = lots[Int(slot)]
+            if lot.position == position { return slot }
+            if lot.position < position { return nil }
+            slot = lot.next
         }
         return nil
     }
 
     /// Takes the lot at `position` out of its list and frees its slot.
-    mutating func remove(_ position: UInt64, head: inout Int32, tail: inout Int32) {
+    mutating func remove(_ position: UInt64, head: inout Int32) {
         var previous: Int32 = -1
         var slot = head
         while slot >= 0 && lots[Int(slot)].position != position {
             previous = slot
-            slot = next[Int(slot)]
+            slot = lots[Int(slot)].next
         }
         guard slot >= 0 else { return }
-        let after = next[Int(slot)]
-        if previous >= 0 { next[Int(previous)] = after } else { head = after }
-        if tail == slot { tail = previous }
-        next[Int(slot)] = free
+        let after = lots[Int(slot)].next
+        if previous >= 0 { lots[Int(previous)].next = after } else { head = after }
+        lots[Int(slot)].next = free
+        lots[Int(slot)].remaining = 0
+        lots[Int(slot)].reserved = 0
         free = slot
         live -= 1
     }
 
-    /// The lots of the list from `head`, in order.
+    /// The lots of the list from `head`, oldest first (as values: their links cleared).
     func list(from head: Int32) -> [Lot] {
         var result: [Lot] = []
         var slot = head
         while slot >= 0 {
-            result.append(lots[Int(slot)])
-            slot = next[Int(slot)]
+            var lot = lots[Int(slot)]
+            slot = lot.next
+            lot.next = -1
+            result.append(lot)
         }
-        return result
-    }
-
-    /// The slots of the list from `head`, in order.
-    func slots(from head: Int32) -> [Int32] {
-        var result: [Int32] = []
-        var slot = head
-        while slot >= 0 {
-            result.append(slot)
-            slot = next[Int(slot)]
-        }
-        return result
+        return result.reversed()
     }
 }
 

@@ -15,6 +15,8 @@ public struct Lot: Sendable, Equatable {
     public var phase: Phase
     public var reason: AccrualReason
     public var corrected: Bool
+    /// The next (older) lot of the same client in the pool (see ``LotPool``); -1 in a copy.
+    public internal(set) var next: Int32 = -1
     /// What can be spent now: active, not reserved.
     public var free: Int64 { phase == .active ? remaining - reserved : 0 }
 }
@@ -642,10 +644,9 @@ public struct LedgerState: Sendable {
         let lot = Lot(position: position, amount: amount, remaining: amount - debtPaid, reserved: 0,
                       activatesAt: activatesAt, expiresAt: expiresAt,
                       phase: active ? .active : .pending, reason: reason, corrected: false)
-        var (head, tail) = (records[i].lotHead, records[i].lotTail)
-        _ = lotPool.append(lot, head: &head, tail: &tail)
+        var head = records[i].lotHead
+        _ = lotPool.push(lot, head: &head)
         records[i].lotHead = head
-        records[i].lotTail = tail
         records[i].balances.accrued += amount
         if active {
             // available = active remaining − reserved − debt: the part that pays the debt
@@ -783,10 +784,9 @@ public struct LedgerState: Sendable {
             guard let l = lotSlot(i, position) else { continue }
             let lot = lotPool[l]
             if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
-                var (head, tail) = (records[i].lotHead, records[i].lotTail)
-                lotPool.remove(position, head: &head, tail: &tail)
+                var head = records[i].lotHead
+                lotPool.remove(position, head: &head)
                 records[i].lotHead = head
-                records[i].lotTail = tail
             }
         }
     }
@@ -858,7 +858,7 @@ public struct LedgerState: Sendable {
                     case .expired: break
                     }
                 }
-                slot = lotPool.next[Int(slot)]
+                slot = lot.next
             }
         }
     }
