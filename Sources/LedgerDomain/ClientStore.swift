@@ -175,15 +175,24 @@ public struct LotPool: Sendable {
         return nil
     }
 
-    /// Takes the lot at `position` out of its list and frees its slot.
-    mutating func remove(_ position: UInt64, head: inout Int32) {
+    /// The slot of the lot at `position` in the list from `head`, and the slot before it
+    /// in the list (-1: it is the head).
+    @inline(__always)
+    func locate(_ position: UInt64, from head: Int32) -> (slot: Int32, previous: Int32)? {
         var previous: Int32 = -1
         var slot = head
-        while slot >= 0 && lots[Int(slot)].position != position {
+        while slot >= 0 {
+            let lot = lots[Int(slot)]
+            if lot.position == position { return (slot, previous) }
+            if lot.position < position { return nil }
             previous = slot
-            slot = lots[Int(slot)].next
+            slot = lot.next
         }
-        guard slot >= 0 else { return }
+        return nil
+    }
+
+    /// Takes the lot in `slot` (after `previous` in its list) out of the list and frees the slot.
+    mutating func remove(_ slot: Int32, after previous: Int32, head: inout Int32) {
         let after = lots[Int(slot)].next
         if previous >= 0 { lots[Int(previous)].next = after } else { head = after }
         lots[Int(slot)].next = free

@@ -668,7 +668,7 @@ public struct LedgerState: Sendable {
     }
 
     mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
-        guard let l = lotSlot(i, lot) else { return }
+        guard let (l, previous) = lotPool.locate(lot, from: records[i].lotHead) else { return }
         // What is left of the lot (a return may have taken part while it was pending) moves
         // from pending to available; a part of it pays the debt (see accrual).
         let left = lotPool[l].remaining
@@ -678,28 +678,28 @@ public struct LedgerState: Sendable {
         records[i].balances.available += left
         records[i].balances.debt -= debtPaid
         if !isRebuilding { schedule.push(.init(due: lotPool[l].expiresAt, client: Int32(i), lot: lot)) }
-        compactLots(i, touched: CollectionOfOne(lot))
+        closeIfDone(i, l, after: previous)
     }
 
     mutating func applyWriteOff(_ i: Int, amount: Int64, takes: [LotTake]) {
         for take in takes {
-            if let l = lotSlot(i, take.lot) {
+            if let (l, previous) = lotPool.locate(take.lot, from: records[i].lotHead) {
                 lotPool[l].remaining -= take.amount
                 lotPool[l].spent += take.amount
+                closeIfDone(i, l, after: previous)
             }
         }
         records[i].balances.available -= amount
         records[i].balances.used += amount
-        compactLots(i, touched: takes.lazy.map(\.lot))
     }
 
     mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
-        guard let l = lotSlot(i, lot) else { return }
+        guard let (l, previous) = lotPool.locate(lot, from: records[i].lotHead) else { return }
         lotPool[l].remaining -= amount
         lotPool[l].phase = .expired
         records[i].balances.available -= amount
         records[i].balances.expired += amount
-        compactLots(i, touched: CollectionOfOne(lot))
+        closeIfDone(i, l, after: previous)
     }
 
     mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
@@ -781,13 +781,19 @@ public struct LedgerState: Sendable {
     /// Only the lots an event touched are looked at.
     private mutating func compactLots(_ i: Int, touched positions: some Sequence<UInt64>) {
         for position in positions {
-            guard let l = lotSlot(i, position) else { continue }
-            let lot = lotPool[l]
-            if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
-                var head = records[i].lotHead
-                lotPool.remove(position, head: &head)
-                records[i].lotHead = head
-            }
+            guard let (l, previous) = lotPool.locate(position, from: records[i].lotHead) else { continue }
+            closeIfDone(i, l, after: previous)
+        }
+    }
+
+    /// Drops the lot in slot `l` (after `previous` in client `i`'s list) if it can never change again.
+    @inline(__always)
+    private mutating func closeIfDone(_ i: Int, _ l: Int32, after previous: Int32) {
+        let lot = lotPool[l]
+        if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
+            var head = records[i].lotHead
+            lotPool.remove(l, after: previous, head: &head)
+            records[i].lotHead = head
         }
     }
 
