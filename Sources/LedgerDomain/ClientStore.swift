@@ -16,8 +16,9 @@ public struct ClientRecord: Sendable {
     var windowSum: Int64 = 0
     /// Name, phone, email, place and who added the client (``Profile``), in the text arena.
     var profile = TextRef.none
-    /// The client's lots in the lot pool, newest first (a linked list; -1: none).
+    /// The client's lots in the lot pool: the newest and the oldest (a doubly linked list; -1: none).
     var lotHead: Int32 = -1
+    var lotTail: Int32 = -1
     /// The client's purchases (indexes into ``LedgerState/purchaseStates``, linked by
     /// ``PurchaseState/next``), the first still inside the level window (-1: none), and how
     /// many in the window kept some money.
@@ -129,11 +130,11 @@ public struct TextArena: Sendable {
     }
 }
 
-/// Every client's lots in one pool: each client's lots form a list through ``Lot/next``,
-/// newest (highest position) first, and a slot freed by a closed lot is reused. No array a
-/// client. Newest first because the frequent lookups are of young lots (an activation comes
-/// two weeks after its accrual; a return claws back its purchase's own lot), and a step costs
-/// one cache line: the link sits in the lot's own padding.
+/// Every client's lots in one pool: each client's lots form a doubly linked list through
+/// ``Lot/next`` (older) and ``Lot/previous`` (newer), newest at the head, and a slot freed by a
+/// closed lot is reused. No array a client. A lookup walks from whichever end is nearer by
+/// position: activations and returns touch young lots, expiries and write-offs old ones, so
+/// most lookups take a step or two, one cache line a step.
 public struct LotPool: Sendable {
     var lots = ChunkedArray<Lot>()
     private var free: Int32 = -1
@@ -145,9 +146,10 @@ public struct LotPool: Sendable {
     }
 
     /// Adds a lot (newer than every lot in the list) at the list's head; returns its slot.
-    mutating func push(_ lot: Lot, head: inout Int32) -> Int32 {
+    mutating func push(_ lot: Lot, head: inout Int32, tail: inout Int32) -> Int32 {
         var lot = lot
         lot.next = head
+        lot.previous = -1
         let slot: Int32
         if free >= 0 {
             slot = free
@@ -157,62 +159,66 @@ public struct LotPool: Sendable {
             slot = Int32(lots.count)
             lots.append(lot)
         }
+        if head >= 0 { lots[Int(head)].previous = slot } else { tail = slot }
         head = slot
         live += 1
         return slot
     }
 
-    /// The slot of the lot at `position` in the list from `head`.
+    /// The slot of the lot at `position` in the list from `head` to `tail`.
     @inline(__always)
-    func find(_ position: UInt64, from head: Int32) -> Int32? {
-        var slot = head
-        while slot >= 0 {
-            let lot = lots[Int(slot)]
-            if lot.position == position { return slot }
-            if lot.position < position { return nil }
-            slot = lot.next
+    func find(_ position: UInt64, head: Int32, tail: Int32) -> Int32? {
+        guard head >= 0 else { return nil }
+        let newest = lots[Int(head)].position
+        if newest == position { return head }
+        if newest < position { return nil }
+        let oldest = lots[Int(tail)].position
+        if oldest == position { return tail }
+        if oldest > position { return nil }
+        if newest - position <= position - oldest {
+            var slot = lots[Int(head)].next
+            while slot >= 0 {
+                let lot = lots[Int(slot)]
+                if lot.position <= position { return lot.position == position ? slot : nil }
+                slot = lot.next
+            }
+        } else {
+            var slot = lots[Int(tail)].previous
+            while slot >= 0 {
+                let lot = lots[Int(slot)]
+                if lot.position >= position { return lot.position == position ? slot : nil }
+                slot = lot.previous
+            }
         }
         return nil
     }
 
-    /// The slot of the lot at `position` in the list from `head`, and the slot before it
-    /// in the list (-1: it is the head).
-    @inline(__always)
-    func locate(_ position: UInt64, from head: Int32) -> (slot: Int32, previous: Int32)? {
-        var previous: Int32 = -1
-        var slot = head
-        while slot >= 0 {
-            let lot = lots[Int(slot)]
-            if lot.position == position { return (slot, previous) }
-            if lot.position < position { return nil }
-            previous = slot
-            slot = lot.next
-        }
-        return nil
-    }
-
-    /// Takes the lot in `slot` (after `previous` in its list) out of the list and frees the slot.
-    mutating func remove(_ slot: Int32, after previous: Int32, head: inout Int32) {
+    /// Takes the lot in `slot` out of its list and frees the slot.
+    mutating func remove(_ slot: Int32, head: inout Int32, tail: inout Int32) {
         let after = lots[Int(slot)].next
-        if previous >= 0 { lots[Int(previous)].next = after } else { head = after }
+        let before = lots[Int(slot)].previous
+        if before >= 0 { lots[Int(before)].next = after } else { head = after }
+        if after >= 0 { lots[Int(after)].previous = before } else { tail = before }
         lots[Int(slot)].next = free
+        lots[Int(slot)].previous = -1
         lots[Int(slot)].remaining = 0
         lots[Int(slot)].reserved = 0
         free = slot
         live -= 1
     }
 
-    /// The lots of the list from `head`, oldest first (as values: their links cleared).
-    func list(from head: Int32) -> [Lot] {
+    /// The lots of the list ending at `tail`, oldest first (as values: their links cleared).
+    func list(tail: Int32) -> [Lot] {
         var result: [Lot] = []
-        var slot = head
+        var slot = tail
         while slot >= 0 {
             var lot = lots[Int(slot)]
-            slot = lot.next
+            slot = lot.previous
             lot.next = -1
+            lot.previous = -1
             result.append(lot)
         }
-        return result.reversed()
+        return result
     }
 }
 

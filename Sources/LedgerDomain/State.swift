@@ -15,8 +15,9 @@ public struct Lot: Sendable, Equatable {
     public var phase: Phase
     public var reason: AccrualReason
     public var corrected: Bool
-    /// The next (older) lot of the same client in the pool (see ``LotPool``); -1 in a copy.
+    /// The next older and newer lots of the same client in the pool (see ``LotPool``); -1 in a copy.
     public internal(set) var next: Int32 = -1
+    public internal(set) var previous: Int32 = -1
     /// What can be spent now: active, not reserved.
     public var free: Int64 { phase == .active ? remaining - reserved : 0 }
 }
@@ -367,10 +368,10 @@ public struct LedgerState: Sendable {
     public func cards(of i: Int) -> [String] { clientCards[Int32(i)] ?? [] }
     public func displayName(_ i: Int) -> String { let p = profile(i); return ClientState.displayName(name: p.name, phone: p.phone) }
     /// Client `i`'s open lots, in position order.
-    public func lots(of i: Int) -> [Lot] { lotPool.list(from: records[i].lotHead) }
+    public func lots(of i: Int) -> [Lot] { lotPool.list(tail: records[i].lotTail) }
     /// The pool slot of client `i`'s lot at `position`.
     @inline(__always)
-    func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, from: records[i].lotHead) }
+    func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, head: records[i].lotHead, tail: records[i].lotTail) }
     public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map { purchaseStates[Int($0)] } }
     public var purchaseCount: Int { purchaseStates.count }
     public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map(answer(at:)) }
@@ -644,9 +645,10 @@ public struct LedgerState: Sendable {
         let lot = Lot(position: position, amount: amount, remaining: amount - debtPaid, reserved: 0,
                       activatesAt: activatesAt, expiresAt: expiresAt,
                       phase: active ? .active : .pending, reason: reason, corrected: false)
-        var head = records[i].lotHead
-        _ = lotPool.push(lot, head: &head)
+        var (head, tail) = (records[i].lotHead, records[i].lotTail)
+        _ = lotPool.push(lot, head: &head, tail: &tail)
         records[i].lotHead = head
+        records[i].lotTail = tail
         records[i].balances.accrued += amount
         if active {
             // available = active remaining − reserved − debt: the part that pays the debt
@@ -668,7 +670,7 @@ public struct LedgerState: Sendable {
     }
 
     mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
-        guard let (l, previous) = lotPool.locate(lot, from: records[i].lotHead) else { return }
+        guard let l = lotSlot(i, lot) else { return }
         // What is left of the lot (a return may have taken part while it was pending) moves
         // from pending to available; a part of it pays the debt (see accrual).
         let left = lotPool[l].remaining
@@ -678,15 +680,15 @@ public struct LedgerState: Sendable {
         records[i].balances.available += left
         records[i].balances.debt -= debtPaid
         if !isRebuilding { schedule.push(.init(due: lotPool[l].expiresAt, client: Int32(i), lot: lot)) }
-        closeIfDone(i, l, after: previous)
+        closeIfDone(i, l)
     }
 
     mutating func applyWriteOff(_ i: Int, amount: Int64, takes: [LotTake]) {
         for take in takes {
-            if let (l, previous) = lotPool.locate(take.lot, from: records[i].lotHead) {
+            if let l = lotSlot(i, take.lot) {
                 lotPool[l].remaining -= take.amount
                 lotPool[l].spent += take.amount
-                closeIfDone(i, l, after: previous)
+                closeIfDone(i, l)
             }
         }
         records[i].balances.available -= amount
@@ -694,12 +696,12 @@ public struct LedgerState: Sendable {
     }
 
     mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
-        guard let (l, previous) = lotPool.locate(lot, from: records[i].lotHead) else { return }
+        guard let l = lotSlot(i, lot) else { return }
         lotPool[l].remaining -= amount
         lotPool[l].phase = .expired
         records[i].balances.available -= amount
         records[i].balances.expired += amount
-        closeIfDone(i, l, after: previous)
+        closeIfDone(i, l)
     }
 
     mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
@@ -781,19 +783,20 @@ public struct LedgerState: Sendable {
     /// Only the lots an event touched are looked at.
     private mutating func compactLots(_ i: Int, touched positions: some Sequence<UInt64>) {
         for position in positions {
-            guard let (l, previous) = lotPool.locate(position, from: records[i].lotHead) else { continue }
-            closeIfDone(i, l, after: previous)
+            guard let l = lotSlot(i, position) else { continue }
+            closeIfDone(i, l)
         }
     }
 
-    /// Drops the lot in slot `l` (after `previous` in client `i`'s list) if it can never change again.
+    /// Drops the lot in slot `l` of client `i` if it can never change again.
     @inline(__always)
-    private mutating func closeIfDone(_ i: Int, _ l: Int32, after previous: Int32) {
+    private mutating func closeIfDone(_ i: Int, _ l: Int32) {
         let lot = lotPool[l]
         if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
-            var head = records[i].lotHead
-            lotPool.remove(l, after: previous, head: &head)
+            var (head, tail) = (records[i].lotHead, records[i].lotTail)
+            lotPool.remove(l, head: &head, tail: &tail)
             records[i].lotHead = head
+            records[i].lotTail = tail
         }
     }
 
