@@ -14,8 +14,10 @@ public struct ClientRecord: Sendable {
     public internal(set) var eventCount: Int64 = 0
     /// The level window as of the client's last purchase: its sum and count (see ``LedgerState``).
     var windowSum: Int64 = 0
-    /// Name, phone, email, place and who added the client (``Profile``), in the text arena.
+    /// Name, phone, email, place and who added the client (``Profile``), and the client's
+    /// cards, in the text arena.
     var profile = TextRef.none
+    var cards = TextRef.none
     /// The client's lots in the lot pool: the newest and the oldest (a doubly linked list; -1: none).
     var lotHead: Int32 = -1
     var lotTail: Int32 = -1
@@ -80,8 +82,13 @@ public struct TextArena: Sendable {
 
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
-    mutating func append(_ texts: [String?]) -> TextRef {
+    mutating func append(_ texts: [String?], counted: Bool = false) -> TextRef {
         var entry: [UInt8] = []
+        if counted {
+            var count = UInt64(texts.count)
+            while count >= 0x80 { entry.append(UInt8(count & 0x7F) | 0x80); count >>= 7 }
+            entry.append(UInt8(count))
+        }
         for text in texts {
             guard let text else { entry.append(0); continue }
             var length = UInt64(text.utf8.count) + 1
@@ -99,21 +106,26 @@ public struct TextArena: Sendable {
         return ref
     }
 
-    func read(_ ref: TextRef, count: Int) -> [String?] {
-        guard ref != .none else { return Array(repeating: nil, count: count) }
+    /// The texts of an entry: `count` of them, or as many as the entry says when nil.
+    func read(_ ref: TextRef, count: Int?) -> [String?] {
+        guard ref != .none else { return Array(repeating: nil, count: count ?? 0) }
         return chunks[Int(ref.chunk)].withUnsafeBufferPointer { bytes in
             var i = Int(ref.offset)
-            var result: [String?] = []
-            result.reserveCapacity(count)
-            for _ in 0..<count {
-                var length = 0, shift = 0
+            func varint() -> Int {
+                var value = 0, shift = 0
                 while true {
                     let byte = bytes[i]
                     i += 1
-                    length |= Int(byte & 0x7F) << shift
-                    if byte & 0x80 == 0 { break }
+                    value |= Int(byte & 0x7F) << shift
+                    if byte & 0x80 == 0 { return value }
                     shift += 7
                 }
+            }
+            let count = count ?? varint()
+            var result: [String?] = []
+            result.reserveCapacity(count)
+            for _ in 0..<count {
+                let length = varint()
                 if length == 0 { result.append(nil); continue }
                 result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + length - 1)]), as: UTF8.self))
                 i += length - 1
@@ -123,6 +135,10 @@ public struct TextArena: Sendable {
     }
 
     mutating func append(_ p: Profile) -> TextRef { append([p.name, p.phone, p.email, p.place, p.addedBy]) }
+
+    /// A list of texts (a client's cards): its count, then the texts.
+    mutating func append(list: [String]) -> TextRef { list.isEmpty ? .none : append(list, counted: true) }
+    func list(_ ref: TextRef) -> [String] { read(ref, count: nil).compactMap { $0 } }
 
     func profile(_ ref: TextRef) -> Profile {
         let t = read(ref, count: 5)
@@ -230,3 +246,4 @@ public struct ClientList: RandomAccessCollection, Sendable {
     public var endIndex: Int { state.records.count }
     public subscript(i: Int) -> ClientState { state.clientState(i) }
 }
+

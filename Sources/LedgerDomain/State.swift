@@ -287,7 +287,6 @@ public struct LedgerState: Sendable {
     /// Level names as the clients' records refer to them (interned: a record keeps one byte).
     public internal(set) var levelNames: [String] = []
     /// The rarer collections, only for the clients that have them.
-    public internal(set) var clientCards: [Int32: [String]] = [:]
     public internal(set) var clientSegments: [Int32: Set<String>] = [:]
     var clientNPS: [Int32: [(at: Micros, score: Int64, comment: String?)]] = [:]
     var clientNotes: [Int32: [(at: Micros, text: String)]] = [:]
@@ -354,7 +353,7 @@ public struct LedgerState: Sendable {
         while k >= 0 { purchases.append(k); k = purchaseStates[Int(k)].next }
         return ClientState(
             id: clientID(i), name: p.name, phone: p.phone, email: p.email, gender: r.gender, birthday: r.birthday,
-            place: p.place, addedBy: p.addedBy, cards: clientCards[Int32(i)] ?? [], status: r.status, blocked: r.blocked,
+            place: p.place, addedBy: p.addedBy, cards: cards(of: i), status: r.status, blocked: r.blocked,
             deleted: r.deleted, registeredAt: r.registeredAt, level: level(i), levelManual: r.levelManual, lots: lots(of: i),
             balances: r.balances, stats: r.stats, walletBits: r.walletBits, channels: r.channels, nps: clientNPS[Int32(i)] ?? [],
             notes: clientNotes[Int32(i)] ?? [], segments: clientSegments[Int32(i)] ?? [], purchases: purchases,
@@ -365,7 +364,7 @@ public struct LedgerState: Sendable {
     public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
     public func profile(_ i: Int) -> Profile { texts.profile(records[i].profile) }
     public func level(_ i: Int) -> String? { records[i].levelCode == 0 ? nil : levelNames[Int(records[i].levelCode) - 1] }
-    public func cards(of i: Int) -> [String] { clientCards[Int32(i)] ?? [] }
+    public func cards(of i: Int) -> [String] { texts.list(records[i].cards) }
     public func displayName(_ i: Int) -> String { let p = profile(i); return ClientState.displayName(name: p.name, phone: p.phone) }
     /// Client `i`'s open lots, in position order.
     public func lots(of i: Int) -> [Lot] { lotPool.list(tail: records[i].lotTail) }
@@ -493,7 +492,7 @@ public struct LedgerState: Sendable {
         client.eventCount = 1
         client.lastEventAt = record.at
         records.append(client)
-        if !r.cards.isEmpty { clientCards[index] = r.cards }
+        records[Int(index)].cards = texts.append(list: r.cards)
         let (inserted, isNew) = clientIDs.findOrInsert(record.client)
         precondition(isNew && inserted == index, "a client registers once")
         if let phone = r.phone { phones[phone] = index }
@@ -605,11 +604,10 @@ public struct LedgerState: Sendable {
         case .profileChanged(let changes):
             applyProfile(i, changes)
         case .cardAdded(let card):
-            clientCards[Int32(i), default: []].append(card)
+            records[i].cards = texts.append(list: cards(of: i) + [card])
             cards[card] = Int32(i)
         case .cardRemoved(let card):
-            clientCards[Int32(i)]?.removeAll { $0 == card }
-            if clientCards[Int32(i)]?.isEmpty == true { clientCards[Int32(i)] = nil }
+            records[i].cards = texts.append(list: cards(of: i).filter { $0 != card })
             if cards[card] == Int32(i) { cards[card] = nil }
         case .clientBlocked:
             records[i].blocked = true
