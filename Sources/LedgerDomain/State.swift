@@ -41,11 +41,20 @@ public struct Balances: Sendable, Equatable {
 }
 
 public struct ClientStats: Sendable, Equatable {
-    public var purchaseCount: Int64 = 0
     /// Paid money, kopecks.
     public var purchaseSum: Int64 = 0
-    public var returnCount: Int64 = 0
     public var returnSum: Int64 = 0
+    // Counts kept in 32 bits (8 bytes a client fewer); they saturate rather than wrap.
+    private var purchases: Int32 = 0
+    private var returns: Int32 = 0
+    public var purchaseCount: Int64 {
+        get { Int64(purchases) }
+        set { purchases = Int32(clamping: newValue) }
+    }
+    public var returnCount: Int64 {
+        get { Int64(returns) }
+        set { returns = Int32(clamping: newValue) }
+    }
     public var maxCheck: Int64 = 0
     // Dates stored without optionals (Int64.min: none): 16 bytes a client fewer.
     private var firstPurchase: Micros = Int64.min
@@ -77,10 +86,13 @@ public struct MessengerState: Sendable, Equatable {
     public init() {}
 }
 
-/// The state of each of the five channels, inline.
+/// The state of each of the five channels, inline and packed (64 bytes): last contacts,
+/// delivered counts, and a bit each for "used" and "subscribed".
 public struct ChannelStates: Sendable, Equatable {
     var used: UInt8 = 0
-    var states = (MessengerState(), MessengerState(), MessengerState(), MessengerState(), MessengerState())
+    var subscribed: UInt8 = 0
+    var lastContacts: (Int64, Int64, Int64, Int64, Int64) = (.min, .min, .min, .min, .min)
+    var receivedCounts: (Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0)
 
     public static func == (a: ChannelStates, b: ChannelStates) -> Bool {
         a.used == b.used && (0..<5).allSatisfy { a[$0] == b[$0] }
@@ -89,25 +101,22 @@ public struct ChannelStates: Sendable, Equatable {
     /// The state of channel `i`, nil when the client never had anything on it.
     public subscript(i: Int) -> MessengerState? {
         guard used & (1 << i) != 0 else { return nil }
-        switch i {
-        case 0: return states.0
-        case 1: return states.1
-        case 2: return states.2
-        case 3: return states.3
-        default: return states.4
-        }
+        var state = MessengerState()
+        state.subscribed = subscribed & (1 << i) != 0
+        state.received = Int64(withUnsafeBytes(of: receivedCounts) { $0.load(fromByteOffset: i * 4, as: Int32.self) })
+        let last = withUnsafeBytes(of: lastContacts) { $0.load(fromByteOffset: i * 8, as: Int64.self) }
+        state.lastContactAt = last == .min ? nil : last
+        return state
     }
 
     mutating func update(_ channel: Channel, _ body: (inout MessengerState) -> Void) {
         let i = Channel.allCases.firstIndex(of: channel)!
+        var state = self[i] ?? MessengerState()
+        body(&state)
         used |= 1 << i
-        switch i {
-        case 0: body(&states.0)
-        case 1: body(&states.1)
-        case 2: body(&states.2)
-        case 3: body(&states.3)
-        default: body(&states.4)
-        }
+        if state.subscribed { subscribed |= 1 << i } else { subscribed &= ~(1 << i) }
+        withUnsafeMutableBytes(of: &receivedCounts) { $0.storeBytes(of: Int32(clamping: state.received), toByteOffset: i * 4, as: Int32.self) }
+        withUnsafeMutableBytes(of: &lastContacts) { $0.storeBytes(of: state.lastContactAt ?? .min, toByteOffset: i * 8, as: Int64.self) }
     }
 }
 
