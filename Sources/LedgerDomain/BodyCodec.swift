@@ -4,7 +4,8 @@ import LedgerBytes
 /// reader reads older events and an older reader skips what it does not know.
 ///
 /// A body is one flags byte — bit 0: derived from the event before it in the same command;
-/// bits 4–7: body version (1) — followed by fields. A field is a varint key
+/// bit 1: the client's number follows as a varint (version 2); bits 4–7: body version (1 or
+/// 2) — followed by fields (data-format.md §11 has the whole layout and every type's tags). A field is a varint key
 /// `tag << 3 | wire type` and a value: wire type 0 an unsigned varint, 1 a zigzag-encoded signed
 /// varint, 2 a varint length and that many bytes (a UTF-8 string or a nested message). A field
 /// whose value is zero or empty is left out. Tags per type are in ``EventCodec``.
