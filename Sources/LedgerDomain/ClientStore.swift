@@ -146,19 +146,73 @@ public struct TextArena: Sendable {
     }
 }
 
+/// A lot as the pool keeps it: 48 bytes. The position shares its word with the phase, the
+/// reason and three flags (positions stay below 2⁴⁸); what orders hold (`reserved`) and what
+/// was spent (`spent`) are kept beside, for the few lots where they are not zero.
+struct PooledLot: Sendable {
+    var key: UInt64
+    var amount: Int64
+    var remaining: Int64
+    var activatesAt: Micros
+    var expiresAt: Micros
+    var next: Int32
+    var previous: Int32
+
+    static let positionBits: UInt64 = 48
+    static let positionMask: UInt64 = (1 << positionBits) - 1
+    // Bits above the position: 48–49 phase, 50–53 reason, 54 corrected, 55 reserved ≠ 0, 56 spent ≠ 0.
+    static let correctedBit: UInt64 = 1 << 54
+    static let reservedBit: UInt64 = 1 << 55
+    static let spentBit: UInt64 = 1 << 56
+
+    @inline(__always) var position: UInt64 { key & Self.positionMask }
+}
+
 /// Every client's lots in one pool: each client's lots form a doubly linked list through
-/// ``Lot/next`` (older) and ``Lot/previous`` (newer), newest at the head, and a slot freed by a
-/// closed lot is reused. No array a client. A lookup walks from whichever end is nearer by
-/// position: activations and returns touch young lots, expiries and write-offs old ones, so
-/// most lookups take a step or two, one cache line a step.
+/// `next` (older) and `previous` (newer), newest at the head, and a slot freed by a closed lot
+/// is reused. No array a client. A lookup walks from whichever end is nearer by position:
+/// activations and returns touch young lots, expiries and write-offs old ones, so most
+/// lookups take a step or two, one cache line a step.
 public struct LotPool: Sendable {
-    var lots = ChunkedArray<Lot>()
+    var lots = ChunkedArray<PooledLot>()
+    private var reserved: [Int32: Int64] = [:]
+    private var spent: [Int32: Int64] = [:]
     private var free: Int32 = -1
     public private(set) var live = 0
 
+    /// The whole lot in `slot`; changing it writes the compact form back.
     subscript(slot: Int32) -> Lot {
-        get { lots[Int(slot)] }
-        _modify { yield &lots[Int(slot)] }
+        get { lot(slot) }
+        _modify {
+            var lot = lot(slot)
+            yield &lot
+            store(lot, slot)
+        }
+    }
+
+    @inline(__always)
+    private func lot(_ slot: Int32) -> Lot {
+        let p = lots[Int(slot)]
+        let bits = p.key >> PooledLot.positionBits
+        return Lot(position: p.position, amount: p.amount, remaining: p.remaining,
+                   reserved: p.key & PooledLot.reservedBit != 0 ? reserved[slot] ?? 0 : 0,
+                   spent: p.key & PooledLot.spentBit != 0 ? spent[slot] ?? 0 : 0,
+                   activatesAt: p.activatesAt, expiresAt: p.expiresAt,
+                   phase: Lot.Phase(rawValue: UInt8(bits & 3))!, reason: AccrualReason.allCases[Int((bits >> 2) & 15)],
+                   corrected: p.key & PooledLot.correctedBit != 0, next: p.next, previous: p.previous)
+    }
+
+    @inline(__always)
+    private mutating func store(_ lot: Lot, _ slot: Int32) {
+        precondition(lot.position <= PooledLot.positionMask, "a lot's position must stay below 2^48")
+        var key = lot.position | UInt64(lot.phase.rawValue) << PooledLot.positionBits
+            | UInt64(AccrualReason.allCases.firstIndex(of: lot.reason)!) << (PooledLot.positionBits + 2)
+        if lot.corrected { key |= PooledLot.correctedBit }
+        let old = lots[Int(slot)].key
+        if lot.reserved != 0 { key |= PooledLot.reservedBit; reserved[slot] = lot.reserved } else if old & PooledLot.reservedBit != 0 { reserved[slot] = nil }
+        if lot.spent != 0 { key |= PooledLot.spentBit; spent[slot] = lot.spent } else if old & PooledLot.spentBit != 0 { spent[slot] = nil }
+        lots[Int(slot)] = PooledLot(key: key, amount: lot.amount, remaining: lot.remaining, activatesAt: lot.activatesAt,
+                                    expiresAt: lot.expiresAt, next: lot.next, previous: lot.previous)
     }
 
     /// Adds a lot (newer than every lot in the list) at the list's head; returns its slot.
@@ -170,11 +224,11 @@ public struct LotPool: Sendable {
         if free >= 0 {
             slot = free
             free = lots[Int(slot)].next
-            lots[Int(slot)] = lot
         } else {
             slot = Int32(lots.count)
-            lots.append(lot)
+            lots.append(PooledLot(key: 0, amount: 0, remaining: 0, activatesAt: 0, expiresAt: 0, next: -1, previous: -1))
         }
+        store(lot, slot)
         if head >= 0 { lots[Int(head)].previous = slot } else { tail = slot }
         head = slot
         live += 1
@@ -215,10 +269,9 @@ public struct LotPool: Sendable {
         let before = lots[Int(slot)].previous
         if before >= 0 { lots[Int(before)].next = after } else { head = after }
         if after >= 0 { lots[Int(after)].previous = before } else { tail = before }
-        lots[Int(slot)].next = free
-        lots[Int(slot)].previous = -1
-        lots[Int(slot)].remaining = 0
-        lots[Int(slot)].reserved = 0
+        if lots[Int(slot)].key & PooledLot.reservedBit != 0 { reserved[slot] = nil }
+        if lots[Int(slot)].key & PooledLot.spentBit != 0 { spent[slot] = nil }
+        lots[Int(slot)] = PooledLot(key: 0, amount: 0, remaining: 0, activatesAt: 0, expiresAt: 0, next: free, previous: -1)
         free = slot
         live -= 1
     }
@@ -228,13 +281,19 @@ public struct LotPool: Sendable {
         var result: [Lot] = []
         var slot = tail
         while slot >= 0 {
-            var lot = lots[Int(slot)]
+            var lot = lot(slot)
             slot = lot.previous
             lot.next = -1
             lot.previous = -1
             result.append(lot)
         }
         return result
+    }
+
+    /// Whether the lot in `slot` still has something left (for sizing the schedule).
+    func isOpen(_ slot: Int) -> Bool {
+        let p = lots[slot]
+        return p.remaining > 0 && (p.key >> PooledLot.positionBits) & 3 != UInt64(Lot.Phase.expired.rawValue)
     }
 }
 

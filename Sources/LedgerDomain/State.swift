@@ -861,7 +861,7 @@ public struct LedgerState: Sendable {
         schedule.removeAll()
         // Counted first, so the heap is allocated once at its size (no doubling copies at the peak).
         var open = 0
-        for slot in 0..<lotPool.lots.count where lotPool.lots[slot].remaining > 0 && lotPool.lots[slot].phase != .expired { open += 1 }
+        for slot in 0..<lotPool.lots.count where lotPool.isOpen(slot) { open += 1 }
         schedule.reserve(open)
         for i in records.indices {
             var slot = records[i].lotHead
