@@ -131,10 +131,15 @@ extension LedgerState {
             at = max(now, lastEventAt)
         }
         let start = nextPosition
-        var emitter = Emitter(at: at, client: command.client, key: command.key)
+        // The emitter appends straight to `out` (moved in and back out: no copy of the records).
+        let first = out.count
+        var emitter = Emitter(at: at, client: command.client, key: command.key, first: first)
+        swap(&emitter.events, &out)
+        defer { swap(&emitter.events, &out) }
         do {
             try decide(command, at: at, emitter: &emitter)
         } catch let refusal as Refuse {
+            emitter.events.removeSubrange(first...)
             // Recorded when the client is known (support must see why); never for strangers.
             guard !command.client.isEmpty, clientIndex(command.client) != nil else {
                 return .refused(code: refusal.code, message: refusal.message, recorded: nil)
@@ -143,17 +148,19 @@ extension LedgerState {
             var record = EventRecord(position: nextPosition, at: at, client: command.client, idempotencyKey: command.key, derived: false,
                                      event: .operationRefused(Refusal(code: refusal.code, operation: command.typeName, message: refusal.message, amount: amount)))
             record.clientNumber = apply(record)
-            out.append(record)
+            emitter.events.append(record)
             return .refused(code: refusal.code, message: refusal.message, recorded: record.position)
         } catch {
             preconditionFailure("decide throws only Refuse")
         }
-        if let repeatedReturn = emitter.repeatedReturn { return .repeated(.accepted(repeatedReturn)) }
-        let first = out.count
-        out.append(contentsOf: emitter.events)
-        for k in first..<out.count {
-            out[k].position = nextPosition
-            out[k].clientNumber = apply(out[k])
+        if let repeatedReturn = emitter.repeatedReturn {
+            emitter.events.removeSubrange(first...)
+            return .repeated(.accepted(repeatedReturn))
+        }
+        for k in first..<emitter.events.count {
+            emitter.events[k].position = nextPosition
+            let number = apply(emitter.events[k])
+            emitter.events[k].clientNumber = number
         }
         return .accepted(start...(nextPosition - 1))
     }
@@ -177,12 +184,14 @@ extension LedgerState {
         var at: Micros
         var client: String
         var key: String?
+        /// Where this command's events begin in `events` (which holds earlier commands' too).
+        var first: Int
         var events: [EventRecord] = []
         var repeatedReturn: ClosedRange<UInt64>? = nil
 
         mutating func emit(_ event: DomainEvent) {
-            events.append(EventRecord(at: at, client: client, idempotencyKey: events.isEmpty ? key : nil,
-                                      derived: !events.isEmpty, event: event))
+            let isFirst = events.count == first
+            events.append(EventRecord(at: at, client: client, idempotencyKey: isFirst ? key : nil, derived: !isFirst, event: event))
         }
     }
 
