@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers, each importing only those below it:
-//   CLZ4, CCRC32C        C libraries and shims
+//   CLZ4, CCRC32C,       C libraries and shims
+//   CPrefetch
 //   LedgerBytes          the byte codec: WriteBuffer, ByteReader, varints
 //   LedgerLog            the binary append-only log (segments, batches, recovery, readers)
 //   LedgerDomain         the loyalty domain: events, codecs, rules, the bonus ledger (no files)
@@ -30,6 +31,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "CCRC32C"),
+        .target(name: "CPrefetch"),
         .target(name: "LedgerBytes"),
         .target(
             name: "LedgerLog",
@@ -37,7 +39,7 @@ let package = Package(
         ),
         .target(
             name: "LedgerDomain",
-            dependencies: ["LedgerBytes"]
+            dependencies: ["LedgerBytes", "CPrefetch"]
         ),
         .target(
             name: "Ledger",

@@ -72,17 +72,27 @@ public final class Ledger: Sendable {
     /// and counted; an event that does not decode is an error naming its position.
     public static func replay(_ reader: LogReader, into state: inout LedgerState, through: UInt64?) throws {
         var failure: Error? = nil
-        try reader.scan(from: state.nextPosition) { record in
-            if let through, record.position >= through { return false }
-            do throws(BodyError) {
-                let skipped = try state.replay(position: record.position, at: record.timestamp, typeCode: record.typeCode,
-                                               client: record.streamKey, key: record.idempotencyKey, body: record.body)
-                if skipped > 0 { state.noteUnknownFields(skipped) }
-            } catch .unknownType {
-                state.skipUnknown(position: record.position, at: record.timestamp)
-            } catch {
-                failure = LedgerError.undecodable(position: record.position, reason: error.description)
-                return false
+        try reader.scanBatches(from: state.nextPosition) { records in
+            // A software pipeline: while event k is applied, the client record of event k + 16
+            // and the lots of event k + 8 are already being fetched, so misses overlap.
+            let count = records.count
+            for k in 0..<min(count, 16) { state.prefetchClient(body: records[k].body) }
+            for k in 0..<min(count, 8) { state.prefetchLots(typeCode: records[k].typeCode, body: records[k].body) }
+            for k in 0..<count {
+                if k + 16 < count { state.prefetchClient(body: records[k + 16].body) }
+                if k + 8 < count { state.prefetchLots(typeCode: records[k + 8].typeCode, body: records[k + 8].body) }
+                let record = records[k]
+                if let through, record.position >= through { return false }
+                do throws(BodyError) {
+                    let skipped = try state.replay(position: record.position, at: record.timestamp, typeCode: record.typeCode,
+                                                   client: record.streamKey, key: record.idempotencyKey, body: record.body)
+                    if skipped > 0 { state.noteUnknownFields(skipped) }
+                } catch .unknownType {
+                    state.skipUnknown(position: record.position, at: record.timestamp)
+                } catch {
+                    failure = LedgerError.undecodable(position: record.position, reason: error.description)
+                    return false
+                }
             }
             return true
         }

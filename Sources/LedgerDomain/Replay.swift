@@ -205,3 +205,47 @@ extension LedgerState {
         }
     }
 }
+
+extension LedgerState {
+    /// Hints the CPU to fetch the client record an event is about to touch (by the client
+    /// number its body carries). Changes nothing; a body that does not parse is not prefetched
+    /// (the replay reports it).
+    /// (`mutating` only so that a caller holding the state `inout` does not copy it to call this.)
+    @inline(__always)
+    public mutating func prefetchClient(body: UnsafeRawBufferPointer) {
+        guard let number = Self.clientNumber(body) else { return }
+        records.prefetch(Int(number), lines: (MemoryLayout<ClientRecord>.stride + 63) / 64 + 1)
+    }
+
+    /// Hints the CPU to fetch the newest and oldest lots of the event's client, for the
+    /// events that change lots (call it once the client record has been prefetched).
+    @inline(__always)
+    public mutating func prefetchLots(typeCode: UInt32, body: UnsafeRawBufferPointer) {
+        switch EventKind(rawValue: typeCode) {
+        case .bonusActivated, .bonusExpired, .bonusWrittenOff, .bonusReserveCaptured, .bonusReserveReleased, .bonusCancelled, .bonusReserved:
+            guard let number = Self.clientNumber(body), Int(number) < records.count else { return }
+            let record = records[Int(number)]
+            lotPool.lots.prefetch(Int(record.lotHead), lines: 1)
+            lotPool.lots.prefetch(Int(record.lotTail), lines: 1)
+        default:
+            return
+        }
+    }
+
+    /// The client number of a version 2 body, read without checks beyond the bytes' bounds.
+    @inline(__always)
+    static func clientNumber(_ body: UnsafeRawBufferPointer) -> Int32? {
+        guard body.count >= 2, body[0] & EventCodec.clientNumberFlag != 0 else { return nil }
+        var value: UInt32 = 0
+        var shift: UInt32 = 0
+        var i = 1
+        while i < body.count && i < 6 {
+            let byte = body[i]
+            value |= UInt32(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return Int32(bitPattern: value) }
+            shift += 7
+            i += 1
+        }
+        return nil
+    }
+}

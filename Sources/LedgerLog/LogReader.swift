@@ -67,23 +67,43 @@ public final class LogReader {
     /// last record given.
     @discardableResult
     public func scan(from position: UInt64 = 0, _ body: (RecordView) throws -> Bool) throws -> UInt64 {
+        var next = position
+        try scanBatches(from: position) { records in
+            for record in records {
+                next = record.position + 1
+                if try !body(record) { return false }
+            }
+            return true
+        }
+        return max(next, position)
+    }
+
+    /// As ``scan(from:_:)``, a batch at a time: `body` gets the records of one batch (from
+    /// `position` on), whose bytes stay valid until it returns, so that a caller can look
+    /// ahead within the batch (a rebuild prefetches what the batch will touch). Returns the
+    /// position after the last record given.
+    @discardableResult
+    public func scanBatches(from position: UInt64 = 0, _ body: (UnsafeBufferPointer<RecordView>) throws -> Bool) throws -> UInt64 {
         let snapshot = self.snapshot
         var next = position
         guard position < snapshot.endPosition else { return position }
         var segmentIndex = Self.segmentIndex(containing: position, in: snapshot)
+        var views: [RecordView] = []
         while segmentIndex < snapshot.segments.count {
             let segment = snapshot.segments[segmentIndex]
             let start = try startOffset(in: segment, snapshot: snapshot) { $0.position <= next }
             var keepGoing = true
             try readBatches(segment, snapshot: snapshot, from: start.offset, expected: start.position) { header, payload, path, offset in
                 if header.endPosition <= next { return true }
-                if let problem = try RecordDecoder.decode(payload, header: header, skipBelow: next, { record in
-                    next = record.position + 1
-                    keepGoing = try body(record)
-                    return keepGoing
+                views.removeAll(keepingCapacity: true)
+                if let problem = RecordDecoder.decode(payload, header: header, skipBelow: next, { record in
+                    views.append(record)
+                    return true
                 }) {
                     throw LogError.corrupt("the payload does not decode: \(problem)", file: path, offset: offset)
                 }
+                keepGoing = try views.withUnsafeBufferPointer { try body($0) }
+                next = header.endPosition
                 return keepGoing
             }
             if !keepGoing { return next }
