@@ -3,58 +3,96 @@ import CPrefetch
 /// An array kept in fixed chunks of 4 096 elements, for the million-element projections: it
 /// grows a chunk at a time, so growing never copies the whole array nor holds it twice, and it
 /// never keeps more than one chunk of slack. Elements are changed in place.
+///
+/// The chunks are raw allocations owned by one storage object, copied on write as a whole
+/// (a reader's snapshot shares it until the writer next changes it). An element access is a
+/// shift, a mask and two loads: no reference counting, no per-chunk uniqueness check.
 public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     public typealias Index = Int
     public typealias Indices = Range<Int>
 
-    @usableFromInline static var shift: Int { 12 }
-    @usableFromInline static var mask: Int { (1 << shift) - 1 }
+    static var shift: Int { 12 }
+    static var chunkCount: Int { 1 << shift }
+    static var mask: Int { chunkCount - 1 }
 
-    @usableFromInline var chunks: [[Element]] = []
-    public private(set) var count = 0
+    final class Storage {
+        var chunks: [UnsafeMutablePointer<Element>] = []
+        var count = 0
+
+        init() {}
+
+        func copy() -> Storage {
+            let other = Storage()
+            other.chunks.reserveCapacity(chunks.count)
+            var left = count
+            for chunk in chunks {
+                let fresh = UnsafeMutablePointer<Element>.allocate(capacity: ChunkedArray.chunkCount)
+                let n = Swift.min(left, ChunkedArray.chunkCount)
+                fresh.initialize(from: chunk, count: n)
+                other.chunks.append(fresh)
+                left -= n
+            }
+            other.count = count
+            return other
+        }
+
+        deinit {
+            var left = count
+            for chunk in chunks {
+                let n = Swift.min(left, ChunkedArray.chunkCount)
+                chunk.deinitialize(count: n)
+                chunk.deallocate()
+                left -= n
+            }
+        }
+    }
+
+    var storage = Storage()
 
     public init() {}
 
+    public var count: Int { storage.count }
     public var startIndex: Int { 0 }
-    public var endIndex: Int { count }
-    public var indices: Range<Int> { 0..<count }
+    public var endIndex: Int { storage.count }
+    public var indices: Range<Int> { 0..<storage.count }
+    public var isEmpty: Bool { storage.count == 0 }
 
-    @inlinable
+    @inline(__always)
     public subscript(i: Int) -> Element {
         get {
-            precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
-            return chunks[i >> Self.shift][i & Self.mask]
+            precondition(i >= 0 && i < storage.count, "index \(i) out of range 0..<\(storage.count)")
+            return storage.chunks[i >> Self.shift][i & Self.mask]
         }
         _modify {
-            precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
-            yield &chunks[i >> Self.shift][i & Self.mask]
+            precondition(i >= 0 && i < storage.count, "index \(i) out of range 0..<\(storage.count)")
+            makeUnique()
+            yield &storage.chunks[i >> Self.shift][i & Self.mask]
         }
+    }
+
+    @inline(__always)
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }
 
     public mutating func append(_ element: Element) {
-        if count & Self.mask == 0 {
-            var chunk: [Element] = []
-            chunk.reserveCapacity(1 << Self.shift)
-            chunks.append(chunk)
-        }
-        chunks[chunks.count - 1].append(element)
-        count += 1
+        makeUnique()
+        let i = storage.count
+        if i & Self.mask == 0 { storage.chunks.append(.allocate(capacity: Self.chunkCount)) }
+        (storage.chunks[i >> Self.shift] + (i & Self.mask)).initialize(to: element)
+        storage.count = i + 1
     }
 
-    public var isEmpty: Bool { count == 0 }
-}
-
-extension ChunkedArray: Sendable where Element: Sendable {}
-
-extension ChunkedArray {
     /// Hints the CPU to fetch element `i`'s bytes (`lines` cache lines from its start) ahead of
     /// use. Never faults and changes nothing.
     @inline(__always)
     func prefetch(_ i: Int, lines: Int) {
-        guard i >= 0 && i < count else { return }
-        chunks[i >> Self.shift].withUnsafeBufferPointer { chunk in
-            let address = UnsafeRawPointer(chunk.baseAddress! + (i & Self.mask))
-            for line in 0..<lines { ledger_prefetch(address + line * 64) }
-        }
+        guard i >= 0 && i < storage.count else { return }
+        let address = UnsafeRawPointer(storage.chunks[i >> Self.shift] + (i & Self.mask))
+        for line in 0..<lines { ledger_prefetch(address + line * 64) }
     }
 }
+
+// The storage is only changed through a uniquely referenced ChunkedArray (copy on write), so
+// sharing it between values in different threads is as safe as sharing an Array.
+extension ChunkedArray: @unchecked Sendable where Element: Sendable {}

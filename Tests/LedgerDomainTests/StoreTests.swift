@@ -1,0 +1,66 @@
+import Testing
+@testable import LedgerDomain
+
+@Suite("The client store's parts")
+struct StoreTests {
+    @Test("a chunked array copies on write: a copy keeps its elements when the original changes, across chunks")
+    func chunkedArrayCopiesOnWrite() {
+        var a = ChunkedArray<String>()
+        for i in 0..<10_000 { a.append("v\(i)") }
+        let snapshot = a
+        a[5] = "changed"
+        a[9_999] += "!"
+        a.append("new")
+        #expect(snapshot.count == 10_000 && snapshot[5] == "v5" && snapshot[9_999] == "v9999")
+        #expect(a.count == 10_001 && a[5] == "changed" && a[9_999] == "v9999!" && a[10_000] == "new")
+        #expect(Array(a.prefix(3)) == ["v0", "v1", "v2"])
+    }
+
+    @Test("the text arena gives back every profile and card list it stored, nil and empty told apart, across chunks")
+    func textArenaRoundTrips() {
+        var arena = TextArena()
+        var refs: [(TextRef, Profile, TextRef, [String])] = []
+        for i in 0..<30_000 {
+            let profile = Profile(name: i % 3 == 0 ? nil : "Имя \(i)", phone: "7916\(i)", email: i % 5 == 0 ? "" : "c\(i)@example.ru",
+                                  place: String(repeating: "x", count: i % 200), addedBy: nil)
+            let cards = (0..<(i % 3)).map { "card-\(i)-\($0)" }
+            let profileRef = arena.append(profile)
+            refs.append((profileRef, profile, arena.append(list: cards), cards))
+        }
+        for (ref, profile, cardsRef, cards) in refs { #expect(arena.profile(ref) == profile && arena.list(cardsRef) == cards) }
+        var lists = TextArena()
+        let cards = ["a", "", "ёж"]
+        let ref = lists.append(list: cards)
+        #expect(lists.list(ref) == cards && lists.list(lists.append(list: [])) == [])
+    }
+
+    @Test("the lot pool keeps each client's lots in order through pushes, removals and slot reuse")
+    func lotPoolLists() {
+        var pool = LotPool()
+        var heads = [Int32](repeating: -1, count: 3), tails = [Int32](repeating: -1, count: 3)
+        var model: [[UInt64]] = [[], [], []]
+        var r = SplitMix(state: 9)
+        for position in UInt64(0)..<3_000 {
+            let c = Int(r.next() % 3)
+            if !model[c].isEmpty && r.next() % 3 == 0 {
+                let victim = model[c][Int(r.next() % UInt64(model[c].count))]
+                let slot = pool.find(victim, head: heads[c], tail: tails[c])!
+                pool.remove(slot, head: &heads[c], tail: &tails[c])
+                model[c].removeAll { $0 == victim }
+            }
+            let lot = Lot(position: position, amount: 100, remaining: 100, reserved: position % 7 == 0 ? 5 : 0, spent: position % 5 == 0 ? 3 : 0,
+                          activatesAt: 0, expiresAt: 1, phase: .active, reason: .purchase, corrected: false)
+            _ = pool.push(lot, head: &heads[c], tail: &tails[c])
+            model[c].append(position)
+        }
+        for c in 0..<3 {
+            #expect(pool.list(tail: tails[c]).map(\.position) == model[c])
+            for position in model[c] {
+                let lot = pool[pool.find(position, head: heads[c], tail: tails[c])!]
+                #expect(lot.position == position && lot.reserved == (position % 7 == 0 ? 5 : 0) && lot.spent == (position % 5 == 0 ? 3 : 0))
+            }
+            #expect(pool.find(3_000 + UInt64(c), head: heads[c], tail: tails[c]) == nil)
+        }
+        #expect(pool.live == model.reduce(0) { $0 + $1.count })
+    }
+}
