@@ -76,10 +76,10 @@ public final class Ledger: Sendable {
             // A software pipeline: while event k is applied, the client record of event k + 16
             // and the lots of event k + 8 are already being fetched, so misses overlap.
             let count = records.count
-            for k in 0..<min(count, 16) { state.prefetchClient(body: records[k].body) }
+            for k in 0..<min(count, 16) { state.prefetchClient(typeCode: records[k].typeCode, body: records[k].body) }
             for k in 0..<min(count, 8) { state.prefetchLots(typeCode: records[k].typeCode, body: records[k].body) }
             for k in 0..<count {
-                if k + 16 < count { state.prefetchClient(body: records[k + 16].body) }
+                if k + 16 < count { state.prefetchClient(typeCode: records[k + 16].typeCode, body: records[k + 16].body) }
                 if k + 8 < count { state.prefetchLots(typeCode: records[k + 8].typeCode, body: records[k + 8].body) }
                 let record = records[k]
                 if let through, record.position >= through { return false }

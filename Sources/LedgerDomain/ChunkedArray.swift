@@ -16,8 +16,9 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     static var mask: Int { chunkCount - 1 }
 
     final class Storage {
-        var chunks: [UnsafeMutablePointer<Element>] = []
-        var count = 0
+        // Changed only through a uniquely referenced array: no run-time exclusivity checks.
+        @exclusivity(unchecked) var chunks: [UnsafeMutablePointer<Element>] = []
+        @exclusivity(unchecked) var count = 0
 
         init() {}
 
@@ -83,13 +84,14 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
         storage.count = i + 1
     }
 
-    /// Hints the CPU to fetch element `i`'s bytes (`lines` cache lines from its start) ahead of
+    /// Hints the CPU to fetch the cache lines at these byte offsets of element `i` ahead of
     /// use. Never faults and changes nothing.
     @inline(__always)
-    func prefetch(_ i: Int, lines: Int) {
+    func prefetch(_ i: Int, offsets first: Int, _ second: Int) {
         guard i >= 0 && i < storage.count else { return }
         let address = UnsafeRawPointer(storage.chunks[i >> Self.shift] + (i & Self.mask))
-        for line in 0..<lines { ledger_prefetch(address + line * 64) }
+        ledger_prefetch(address + first)
+        if second != first { ledger_prefetch(address + second) }
     }
 }
 

@@ -89,10 +89,10 @@ public struct MessengerState: Sendable, Equatable {
 /// The state of each of the five channels, inline and packed (64 bytes): last contacts,
 /// delivered counts, and a bit each for "used" and "subscribed".
 public struct ChannelStates: Sendable, Equatable {
-    var used: UInt8 = 0
-    var subscribed: UInt8 = 0
     var lastContacts: (Int64, Int64, Int64, Int64, Int64) = (.min, .min, .min, .min, .min)
     var receivedCounts: (Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0)
+    var used: UInt8 = 0
+    var subscribed: UInt8 = 0
 
     public static func == (a: ChannelStates, b: ChannelStates) -> Bool {
         a.used == b.used && (0..<5).allSatisfy { a[$0] == b[$0] }
@@ -373,7 +373,7 @@ public struct LedgerState: Sendable {
     public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
     public func profile(_ i: Int) -> Profile { texts.profile(records[i].profile) }
     public func level(_ i: Int) -> String? { records[i].levelCode == 0 ? nil : levelNames[Int(records[i].levelCode) - 1] }
-    public func cards(of i: Int) -> [String] { texts.list(records[i].cards) }
+    public func cards(of i: Int) -> [String] { profile(i).cards }
     public func displayName(_ i: Int) -> String { let p = profile(i); return ClientState.displayName(name: p.name, phone: p.phone) }
     /// Client `i`'s open lots, in position order.
     public func lots(of i: Int) -> [Lot] { lotPool.list(tail: records[i].lotTail) }
@@ -495,13 +495,12 @@ public struct LedgerState: Sendable {
     private mutating func register(_ record: EventRecord, _ r: Registration) {
         let index = Int32(records.count)
         var client = ClientRecord(status: r.status, registeredAt: record.at)
-        client.profile = texts.append(Profile(name: r.name, phone: r.phone, email: r.email, place: r.place, addedBy: r.addedBy))
+        client.profile = texts.append(Profile(name: r.name, phone: r.phone, email: r.email, place: r.place, addedBy: r.addedBy, cards: r.cards))
         client.setGender(r.gender)
         client.setBirthday(r.birthday)
         client.eventCount = 1
         client.lastEventAt = record.at
         records.append(client)
-        records[Int(index)].cards = texts.append(list: r.cards)
         let (inserted, isNew) = clientIDs.findOrInsert(record.client)
         precondition(isNew && inserted == index, "a client registers once")
         if let phone = r.phone { phones[phone] = index }
@@ -613,10 +612,14 @@ public struct LedgerState: Sendable {
         case .profileChanged(let changes):
             applyProfile(i, changes)
         case .cardAdded(let card):
-            records[i].cards = texts.append(list: cards(of: i) + [card])
+            var profile = profile(i)
+            profile.cards.append(card)
+            records[i].profile = texts.append(profile)
             cards[card] = Int32(i)
         case .cardRemoved(let card):
-            records[i].cards = texts.append(list: cards(of: i).filter { $0 != card })
+            var profile = profile(i)
+            profile.cards.removeAll { $0 == card }
+            records[i].profile = texts.append(profile)
             if cards[card] == Int32(i) { cards[card] = nil }
         case .clientBlocked:
             records[i].blocked = true

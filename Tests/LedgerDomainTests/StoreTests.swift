@@ -63,4 +63,16 @@ struct StoreTests {
         }
         #expect(pool.live == model.reduce(0) { $0 + $1.count })
     }
+
+    @Test("a client record is four cache lines, laid out as the rebuild's prefetch expects; a pooled lot is 48 bytes")
+    func layouts() {
+        #expect(MemoryLayout<ClientRecord>.stride == 256)
+        #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.lastEventAt) == 0)
+        #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.lotHead)! < 64)
+        #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.balances) == 64)
+        #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.stats) == 128)
+        #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.channels) == 192)
+        #expect(MemoryLayout<PooledLot>.stride == 48)
+        #expect(MemoryLayout<PurchaseState>.stride == 48)
+    }
 }
