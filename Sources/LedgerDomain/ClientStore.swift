@@ -10,10 +10,18 @@ public struct ClientRecord: Sendable {
     // rebuild prefetches two lines an event: the first, and the one its type changes.
     // Line 0: what every event touches, the lot list, the purchases, the flags.
     public internal(set) var lastEventAt: Micros = 0
-    public internal(set) var eventCount: Int64 = 0
+    /// Events of the client (saturating at 2³¹ − 1).
+    var events: Int32 = 0
+    public internal(set) var eventCount: Int64 {
+        get { Int64(events) }
+        set { events = Int32(clamping: newValue) }
+    }
     /// The client's lots in the lot pool: the newest and the oldest (a doubly linked list; -1: none).
     var lotHead: Int32 = -1
     var lotTail: Int32 = -1
+    /// The slot of the lot likely to be activated next (the newer neighbour of the last one
+    /// activated): a hint, checked by position before it is trusted (-1: none).
+    var activationHint: Int32 = -1
     /// The client's purchases (indexes into ``LedgerState/purchaseStates``, linked by
     /// ``PurchaseState/next``), the first still inside the level window (-1: none), and how
     /// many in the window kept some money.

@@ -234,7 +234,11 @@ extension LedgerState {
     @inline(__always)
     public mutating func prefetchLots(typeCode: UInt32, body: UnsafeRawBufferPointer) {
         switch EventKind(rawValue: typeCode) {
-        case .bonusActivated, .bonusExpired, .bonusWrittenOff, .bonusReserveCaptured, .bonusReserveReleased, .bonusCancelled, .bonusReserved:
+        case .bonusActivated:
+            guard let number = Self.clientNumber(body), Int(number) < records.count else { return }
+            let record = records[Int(number)]
+            lotPool.lots.prefetch(Int(record.activationHint >= 0 ? record.activationHint : record.lotHead), offsets: 0, 0)
+        case .bonusExpired, .bonusWrittenOff, .bonusReserveCaptured, .bonusReserveReleased, .bonusCancelled, .bonusReserved:
             guard let number = Self.clientNumber(body), Int(number) < records.count else { return }
             let record = records[Int(number)]
             lotPool.lots.prefetch(Int(record.lotHead), offsets: 0, 0)

@@ -656,9 +656,10 @@ public struct LedgerState: Sendable {
                       activatesAt: activatesAt, expiresAt: expiresAt,
                       phase: active ? .active : .pending, reason: reason, corrected: false)
         var (head, tail) = (records[i].lotHead, records[i].lotTail)
-        _ = lotPool.push(lot, head: &head, tail: &tail)
+        let slot = lotPool.push(lot, head: &head, tail: &tail)
         records[i].lotHead = head
         records[i].lotTail = tail
+        if !active && records[i].activationHint < 0 { records[i].activationHint = slot }
         records[i].balances.accrued += amount
         if active {
             // available = active remaining − reserved − debt: the part that pays the debt
@@ -680,7 +681,10 @@ public struct LedgerState: Sendable {
     }
 
     mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
-        guard let l = lotSlot(i, lot) else { return }
+        // Lots activate oldest first: the hint usually names this one.
+        let hint = records[i].activationHint
+        guard let l = hint >= 0 && lotPool.lots[Int(hint)].position == lot ? hint : lotSlot(i, lot) else { return }
+        records[i].activationHint = lotPool.lots[Int(l)].previous
         // What is left of the lot (a return may have taken part while it was pending) moves
         // from pending to available; a part of it pays the debt (see accrual).
         let left = lotPool[l].remaining
@@ -807,6 +811,7 @@ public struct LedgerState: Sendable {
             lotPool.remove(l, head: &head, tail: &tail)
             records[i].lotHead = head
             records[i].lotTail = tail
+            if records[i].activationHint == l { records[i].activationHint = -1 }
         }
     }
 
