@@ -74,13 +74,18 @@ public final class Ledger: Sendable {
         var failure: Error? = nil
         try reader.scanBatches(from: state.nextPosition) { records in
             // A software pipeline: while event k is applied, the client record of event k + 16
-            // and the lots of event k + 8 are already being fetched, so misses overlap.
+            // and the lots and id-table slots of event k + 8 are already being fetched, so the
+            // cache misses overlap.
             let count = records.count
             for k in 0..<min(count, 16) { state.prefetchClient(typeCode: records[k].typeCode, body: records[k].body) }
             for k in 0..<min(count, 8) { state.prefetchLots(typeCode: records[k].typeCode, body: records[k].body) }
             for k in 0..<count {
                 if k + 16 < count { state.prefetchClient(typeCode: records[k + 16].typeCode, body: records[k + 16].body) }
-                if k + 8 < count { state.prefetchLots(typeCode: records[k + 8].typeCode, body: records[k + 8].body) }
+                if k + 8 < count {
+                    let ahead = records[k + 8]
+                    state.prefetchLots(typeCode: ahead.typeCode, body: ahead.body)
+                    state.prefetchKeys(typeCode: ahead.typeCode, key: ahead.idempotencyKey, body: ahead.body)
+                }
                 let record = records[k]
                 if let through, record.position >= through { return false }
                 do throws(BodyError) {

@@ -1,3 +1,4 @@
+import CPrefetch
 import Glibc
 
 /// A hash table from ids — client ids, purchase ids, idempotency keys — to dense indexes 0, 1,
@@ -80,6 +81,14 @@ public struct IdTable: Sendable {
     public func find(_ key: String) -> Int32? {
         var copy = key
         return copy.withUTF8 { find(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Hints the CPU to fetch the slot where a lookup of `key` starts (a rebuild calls it a few
+    /// events ahead of the insert). Changes nothing.
+    @inline(__always)
+    func prefetch(_ key: UnsafeRawBufferPointer) {
+        let slot = Int(truncatingIfNeeded: Self.hash(key)) & mask
+        slots.withUnsafeBufferPointer { ledger_prefetch($0.baseAddress! + slot) }
     }
 
     /// The index of `key`, adding it when it is new.

@@ -248,6 +248,24 @@ extension LedgerState {
         }
     }
 
+    /// Hints the CPU to fetch the id-table slots a purchase is about to insert: its idempotency
+    /// key's and its purchase id's (the body's first field).
+    @inline(__always)
+    public mutating func prefetchKeys(typeCode: UInt32, key: UnsafeRawBufferPointer?, body: UnsafeRawBufferPointer) {
+        guard typeCode == EventKind.purchaseMade.rawValue else { return }
+        if let key { idempotencyKeys.prefetch(key) }
+        // flags, the client number (a varint), then field 1 (tag 1, wire type 2: 0x0A) and its length.
+        var i = 1
+        if body.count > 1 && body[0] & EventCodec.clientNumberFlag != 0 {
+            while i < body.count && body[i] & 0x80 != 0 { i += 1 }
+            i += 1
+        }
+        guard i + 1 < body.count, body[i] == 0x0A, body[i + 1] < 0x80 else { return }
+        let length = Int(body[i + 1])
+        guard i + 2 + length <= body.count else { return }
+        purchaseIDs.prefetch(UnsafeRawBufferPointer(rebasing: body[(i + 2)..<(i + 2 + length)]))
+    }
+
     /// The client number of a version 2 body, read without checks beyond the bytes' bounds.
     @inline(__always)
     static func clientNumber(_ body: UnsafeRawBufferPointer) -> Int32? {
