@@ -301,8 +301,9 @@ public struct LedgerState: Sendable {
     var clientNotes: [Int32: [(at: Micros, text: String)]] = [:]
     /// Client ids → their index in ``clients``.
     public internal(set) var clientIDs = IdTable()
-    public internal(set) var phones: [String: Int32] = [:]
-    public internal(set) var cards: [String: Int32] = [:]
+    /// Who holds each phone and each card among live clients (keys confirmed against the profiles).
+    var phoneIndex = HolderIndex()
+    var cardIndex = HolderIndex()
     /// Purchase ids → their index in ``purchaseStates``.
     public internal(set) var purchaseIDs = IdTable()
     public internal(set) var purchaseStates = ChunkedArray<PurchaseState>()
@@ -374,6 +375,32 @@ public struct LedgerState: Sendable {
     public func profile(_ i: Int) -> Profile { texts.profile(records[i].profile) }
     public func level(_ i: Int) -> String? { records[i].levelCode == 0 ? nil : levelNames[Int(records[i].levelCode) - 1] }
     public func cards(of i: Int) -> [String] { profile(i).cards }
+
+    /// Phone (normalised) → the live client holding it.
+    public var phones: Holders { Holders(state: self, cards: false) }
+    /// Card → the live client holding it.
+    public var cards: Holders { Holders(state: self, cards: true) }
+
+    public struct Holders: Sendable {
+        let state: LedgerState
+        let cards: Bool
+        public subscript(key: String) -> Int32? {
+            (cards ? state.cardIndex : state.phoneIndex).find(key, holds: LedgerState.holds(state.records, state.texts, cards: cards))
+        }
+    }
+
+    /// Whether client `c` holds a key, by its profile: its phone, or one of its cards.
+    static func holds(_ records: ChunkedArray<ClientRecord>, _ texts: TextArena, cards: Bool) -> (Int32, String) -> Bool {
+        { c, key in
+            let profile = texts.profile(records[Int(c)].profile)
+            return cards ? profile.cards.contains(key) : profile.phone == key
+        }
+    }
+
+    private mutating func setHolder(_ key: String, _ holder: Int32, cards: Bool) {
+        let holds = Self.holds(records, texts, cards: cards)
+        if cards { cardIndex.set(key, to: holder, holds: holds) } else { phoneIndex.set(key, to: holder, holds: holds) }
+    }
     public func displayName(_ i: Int) -> String { let p = profile(i); return ClientState.displayName(name: p.name, phone: p.phone) }
     /// Client `i`'s open lots, in position order.
     public func lots(of i: Int) -> [Lot] { lotPool.list(tail: records[i].lotTail) }
@@ -503,8 +530,8 @@ public struct LedgerState: Sendable {
         records.append(client)
         let (inserted, isNew) = clientIDs.findOrInsert(record.client)
         precondition(isNew && inserted == index, "a client registers once")
-        if let phone = r.phone { phones[phone] = index }
-        for card in r.cards { cards[card] = index }
+        if let phone = r.phone { setHolder(phone, index, cards: false) }
+        for card in r.cards { setHolder(card, index, cards: true) }
         if let birthday = r.birthday { noteBirthday(index, birthday) }
     }
 
@@ -615,20 +642,21 @@ public struct LedgerState: Sendable {
             var profile = profile(i)
             profile.cards.append(card)
             records[i].profile = texts.append(profile)
-            cards[card] = Int32(i)
+            setHolder(card, Int32(i), cards: true)
         case .cardRemoved(let card):
             var profile = profile(i)
             profile.cards.removeAll { $0 == card }
             records[i].profile = texts.append(profile)
-            if cards[card] == Int32(i) { cards[card] = nil }
+            cardIndex.remove(card, heldBy: Int32(i))
         case .clientBlocked:
             records[i].blocked = true
         case .clientUnblocked:
             records[i].blocked = false
         case .clientDeleted:
             records[i].deleted = true
-            if let phone = profile(i).phone, phones[phone] == Int32(i) { phones[phone] = nil }
-            for card in cards(of: i) where cards[card] == Int32(i) { cards[card] = nil }
+            let profile = profile(i)
+            if let phone = profile.phone { phoneIndex.remove(phone, heldBy: Int32(i)) }
+            for card in profile.cards { cardIndex.remove(card, heldBy: Int32(i)) }
         case .walletInstalled(let p):
             records[i].walletBits |= 1 << WalletPlatform.allCases.firstIndex(of: p)!
         case .walletRemoved(let p):
@@ -842,10 +870,10 @@ public struct LedgerState: Sendable {
                 records[i].setBirthday(change.new.flatMap(Time.parse).map(Time.day(of:)))
                 if let day = records[i].birthday { noteBirthday(Int32(i), day) }
             case "phone":
-                if let old = texts.phone, phones[old] == Int32(i) { phones[old] = nil }
+                if let old = texts.phone { phoneIndex.remove(old, heldBy: Int32(i)) }
                 texts.phone = change.new
                 textsChanged = true
-                if let new = change.new { phones[new] = Int32(i) }
+                if let new = change.new { setHolder(new, Int32(i), cards: false) }
             default: break
             }
         }

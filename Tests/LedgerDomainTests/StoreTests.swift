@@ -75,4 +75,30 @@ struct StoreTests {
         #expect(MemoryLayout<PooledLot>.stride == 48)
         #expect(MemoryLayout<PurchaseState>.stride == 48)
     }
+
+    @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")
+    func holderIndexMatchesADictionary() {
+        var index = HolderIndex()
+        var model: [String: Int32] = [:]
+        var r = SplitMix(state: 4)
+        let holds: (Int32, String) -> Bool = { holder, key in model[key] == holder }
+        for _ in 0..<20_000 {
+            let key = "k\(r.next() % 3_000)"
+            if r.next() % 3 == 0, let holder = model[key] {
+                index.remove(key, heldBy: holder)
+                model[key] = nil
+            } else {
+                let holder = Int32(r.next() % 500)
+                // As the ledger does: the new holder's profile names the key before it is set.
+                let previous = model[key]
+                model[key] = holder
+                index.set(key, to: holder, holds: { h, k in k == key ? (h == previous || h == holder) : holds(h, k) })
+            }
+        }
+        for k in 0..<3_000 {
+            let key = "k\(k)"
+            #expect(index.find(key, holds: holds) == model[key], "key \(key)")
+        }
+        #expect(index.count == model.count)
+    }
 }
