@@ -104,6 +104,23 @@ public final class Ledger: Sendable {
         if let failure { throw failure }
     }
 
+    /// Checks, event by event, that the client numbers the bodies carry agree with their
+    /// stream keys (see ``ClientNumberCheck``). Returns how many numbers were checked; throws
+    /// ``LedgerError/undecodable(position:reason:)`` naming the first that does not.
+    public static func verifyClientNumbers(_ reader: LogReader) throws -> UInt64 {
+        var check = ClientNumberCheck()
+        var failure: Error? = nil
+        try reader.scan { record in
+            if let problem = check.check(typeCode: record.typeCode, streamKey: record.streamKey, body: record.body) {
+                failure = LedgerError.undecodable(position: record.position, reason: problem)
+                return false
+            }
+            return true
+        }
+        if let failure { throw failure }
+        return check.checked
+    }
+
     /// Checks and records commands, in order, as one atomic append (split only between
     /// commands when it is larger than a batch may be). Returns each command's outcome once
     /// every event is durable. A refusal of one command changes nothing and does not stop the

@@ -76,6 +76,8 @@ func failure(_ error: Error, json: Bool, verb: String) -> ExitCode {
         fields += [("error", .string(inner.code.rawValue)), ("message", .string("\(error)"))]
         if let file = inner.file { fields.append(("file", .string(file))) }
         if let offset = inner.offset { fields.append(("offset", .uint(offset))) }
+    } else if case LedgerError.undecodable(let position, _) = error {
+        fields += [("error", .string("undecodable")), ("message", .string("\(error)")), ("position", .uint(position))]
     } else {
         fields += [("error", .string("failed")), ("message", .string("\(error)"))]
     }

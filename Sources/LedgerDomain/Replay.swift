@@ -283,3 +283,36 @@ extension LedgerState {
         return nil
     }
 }
+
+/// Checks that the client numbers bodies carry agree with their stream keys: a registration's
+/// number is the count of registrations before it, and any other event's number is the
+/// number its client id registered with. A rebuild trusts the numbers; `ledger verify` checks
+/// them this way, so that a wrong one cannot hide.
+public struct ClientNumberCheck {
+    private var ids = IdTable()
+    public private(set) var checked: UInt64 = 0
+
+    public init() {}
+
+    /// The problem with this event's number, if any.
+    public mutating func check(typeCode: UInt32, streamKey: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> String? {
+        let number: Int32?
+        do { number = try EventCodec.header(body).clientNumber } catch { return "the body's header does not read: \(error)" }
+        if typeCode == EventKind.clientRegistered.rawValue {
+            let (index, inserted) = ids.findOrInsert(streamKey)
+            guard inserted else { return "client '\(String(decoding: streamKey, as: UTF8.self))' registers a second time" }
+            if let number {
+                checked += 1
+                guard number == index else { return "the registration carries client number \(number), but it is registration \(index)" }
+            }
+            return nil
+        }
+        guard let number else { return nil }
+        checked += 1
+        guard ids.has(number, key: streamKey) else {
+            let registered = ids.find(streamKey).map { "\($0)" } ?? "no number (never registered)"
+            return "the body names client number \(number), but client '\(String(decoding: streamKey, as: UTF8.self))' has \(registered)"
+        }
+        return nil
+    }
+}

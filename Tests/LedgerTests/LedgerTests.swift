@@ -4,6 +4,7 @@ import Testing
 import LedgerDomain
 import LedgerGenerator
 import LedgerLog
+import LedgerBytes
 
 @Suite("The Ledger facade")
 struct LedgerTests {
@@ -33,6 +34,33 @@ struct LedgerTests {
         // And the rebuilt ledger goes on where the live one stopped: advancing again appends nothing.
         let again = try reopened.advance(to: ProgramGenerator.Config(clients: 1, days: 1).start + 90 * Time.microsPerDay - 1)
         #expect(again.positions.isEmpty)
+    }
+
+    @Test("verify checks every body's client number against its stream key, and names the first wrong one")
+    func clientNumbersAreVerified() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        _ = try ledger.submit(commands([#"{"type":"client.registered","client":"c0","phone":"79160000000"}"#,
+                                        #"{"type":"client.registered","client":"c1","phone":"79160000001"}"#,
+                                        #"{"type":"note.added","client":"c1","text":"ok"}"#]))
+        try ledger.close()
+        #expect(try Ledger.verifyClientNumbers(LogReader(directory: Ledger.logDirectory(dir.path))) == 3)
+
+        // A well-formed batch (whole checksums) whose body names client 0 for c1's event.
+        let log = try Log(directory: Ledger.logDirectory(dir.path), options: LogOptions(durability: .none))
+        let body = WriteBuffer()
+        EventCodec.encode(.noteAdded("wrong"), derived: false, clientNumber: 0, into: body)
+        let builder = RecordBatchBuilder()
+        try builder.append(LogRecord(timestamp: wallClockMicros(), typeCode: EventKind.noteAdded.rawValue,
+                                     streamKey: Array("c1".utf8), body: body.bytes))
+        _ = try log.append(builder)
+        try log.close()
+        #expect(throws: LedgerError.self) { try Ledger.verifyClientNumbers(LogReader(directory: Ledger.logDirectory(dir.path))) }
+        do {
+            _ = try Ledger.verifyClientNumbers(LogReader(directory: Ledger.logDirectory(dir.path)))
+        } catch LedgerError.undecodable(let position, let reason) {
+            #expect(position == 3 && reason.contains("client number 0") && reason.contains("'c1' has 1"))
+        }
     }
 
     @Test("an idempotency key still answers after a reopen, with nothing appended")
