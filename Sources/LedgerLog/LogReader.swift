@@ -68,14 +68,18 @@ public final class LogReader {
     @discardableResult
     public func scan(from position: UInt64 = 0, _ body: (RecordView) throws -> Bool) throws -> UInt64 {
         var next = position
-        try scanBatches(from: position) { records in
-            for record in records {
+        try forEachBatch(from: position) { header, payload, path, offset in
+            var keepGoing = true
+            if let problem = try RecordDecoder.decode(payload, header: header, skipBelow: next, { record in
                 next = record.position + 1
-                if try !body(record) { return false }
+                keepGoing = try body(record)
+                return keepGoing
+            }) {
+                throw LogError.corrupt("the payload does not decode: \(problem)", file: path, offset: offset)
             }
-            return true
+            return keepGoing
         }
-        return max(next, position)
+        return next
     }
 
     /// As ``scan(from:_:)``, a batch at a time: `body` gets the records of one batch (from
@@ -84,32 +88,40 @@ public final class LogReader {
     /// position after the last record given.
     @discardableResult
     public func scanBatches(from position: UInt64 = 0, _ body: (UnsafeBufferPointer<RecordView>) throws -> Bool) throws -> UInt64 {
-        let snapshot = self.snapshot
         var next = position
-        guard position < snapshot.endPosition else { return position }
-        var segmentIndex = Self.segmentIndex(containing: position, in: snapshot)
         var views: [RecordView] = []
-        while segmentIndex < snapshot.segments.count {
-            let segment = snapshot.segments[segmentIndex]
-            let start = try startOffset(in: segment, snapshot: snapshot) { $0.position <= next }
-            var keepGoing = true
-            try readBatches(segment, snapshot: snapshot, from: start.offset, expected: start.position) { header, payload, path, offset in
-                if header.endPosition <= next { return true }
-                views.removeAll(keepingCapacity: true)
-                if let problem = RecordDecoder.decode(payload, header: header, skipBelow: next, { record in
-                    views.append(record)
-                    return true
-                }) {
-                    throw LogError.corrupt("the payload does not decode: \(problem)", file: path, offset: offset)
-                }
-                keepGoing = try views.withUnsafeBufferPointer { try body($0) }
-                next = header.endPosition
-                return keepGoing
+        try forEachBatch(from: position) { header, payload, path, offset in
+            views.removeAll(keepingCapacity: true)
+            if let problem = RecordDecoder.decode(payload, header: header, skipBelow: next, { record in
+                views.append(record)
+                return true
+            }) {
+                throw LogError.corrupt("the payload does not decode: \(problem)", file: path, offset: offset)
             }
-            if !keepGoing { return next }
-            segmentIndex += 1
+            next = header.endPosition
+            return try views.withUnsafeBufferPointer { try body($0) }
         }
         return next
+    }
+
+    /// Every committed batch that holds positions from `position` on, in order, until `body`
+    /// returns false.
+    private func forEachBatch(from position: UInt64, _ body: (BatchHeader, UnsafeRawBufferPointer, String, UInt64) throws -> Bool) throws {
+        let snapshot = self.snapshot
+        guard position < snapshot.endPosition else { return }
+        var segmentIndex = Self.segmentIndex(containing: position, in: snapshot)
+        while segmentIndex < snapshot.segments.count {
+            let segment = snapshot.segments[segmentIndex]
+            let start = try startOffset(in: segment, snapshot: snapshot) { $0.position <= position }
+            var keepGoing = true
+            try readBatches(segment, snapshot: snapshot, from: start.offset, expected: start.position) { header, payload, path, offset in
+                if header.endPosition <= position { return true }
+                keepGoing = try body(header, payload, path, offset)
+                return keepGoing
+            }
+            if !keepGoing { return }
+            segmentIndex += 1
+        }
     }
 
     /// The batches of `segment` from `offset` (where a batch with base `expected` starts),
