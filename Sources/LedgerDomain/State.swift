@@ -424,7 +424,8 @@ public struct LedgerState: Sendable {
 
     /// Applies one event. The events must come in log order; `record.position` must be the
     /// state's `nextPosition`. Returns the number (index) of the event's client, if it has one.
-    /// A record that carries a client number is trusted to name its client by it.
+    /// A record that carries a client number (of a registered client) is trusted to name its
+    /// client by it; `ledger verify` checks the numbers in the log.
     @discardableResult
     public mutating func apply(_ record: EventRecord) -> Int32? {
         var index: Int32? = nil
@@ -438,7 +439,11 @@ public struct LedgerState: Sendable {
         }
         if case .clientRegistered = record.event {} else if !record.client.isEmpty {
             // (A registration's client does not exist yet: `register` counts its event.)
-            index = record.clientNumber ?? appliedClient(record.client)
+            if let number = record.clientNumber, number >= 0, Int(number) < records.count {
+                index = number
+            } else {
+                index = appliedClient(record.client)
+            }
         }
         if let index { touch(Int(index), at: record.at) }
         switch record.event {
