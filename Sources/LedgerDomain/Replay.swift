@@ -108,6 +108,19 @@ extension LedgerState {
         return value
     }
 
+    /// The names of the enumerations the fast path reads, as bytes: matched without making a
+    /// String (the reason of every accrual, the channel of every mailing event).
+    private static let reasonNames = AccrualReason.allCases.map { (Array($0.rawValue.utf8), $0) }
+    private static let channelNames = Channel.allCases.map { (Array($0.rawValue.utf8), $0) }
+
+    @inline(__always)
+    private static func match<E>(_ bytes: UnsafeRawBufferPointer, _ names: [([UInt8], E)]) -> E? {
+        for (name, value) in names where name.count == bytes.count {
+            if name.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return value }
+        }
+        return nil
+    }
+
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     static func readFast(_ kind: EventKind, _ r: inout FieldReader) throws(BodyError) -> FastChange {
         switch kind {
@@ -131,7 +144,9 @@ extension LedgerState {
             while let (tag, wire) = try r.next() {
                 switch tag {
                 case 1: amount = try r.int(wire)
-                case 2: reason = try enumValue(try r.bytes(wire), "reason")
+                case 2:
+                    let bytes = try r.bytes(wire)
+                    if let value = Self.match(bytes, Self.reasonNames) { reason = value } else { reason = try Self.enumValue(bytes, "reason") }
                 case 3: activatesAt = try r.int(wire)
                 case 4: expiresAt = try r.int(wire)
                 case 5: source = try r.bytes(wire)
@@ -178,7 +193,9 @@ extension LedgerState {
             var channel = Channel.email
             while let (tag, wire) = try r.next() {
                 switch tag {
-                case 2: channel = try enumValue(try r.bytes(wire), "channel")
+                case 2:
+                    let bytes = try r.bytes(wire)
+                    if let value = Self.match(bytes, Self.channelNames) { channel = value } else { channel = try Self.enumValue(bytes, "channel") }
                 case 1, 3, 4: try r.pass(wire)
                 default: try r.skip(wire)
                 }
