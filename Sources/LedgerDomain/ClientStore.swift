@@ -88,16 +88,16 @@ public struct TextRef: Sendable, Equatable {
 
 /// Append-only storage for small texts: entries back to back in 1 MiB chunks (an entry never
 /// spans two), so a million profiles cost their bytes plus a length byte or two each, and no
-/// allocation apiece. An entry is several optional texts, each written as a varint (0: nil,
-/// else 1 + its UTF-8 length) and its bytes. A changed profile is written anew; the old bytes
-/// stay (profile changes are rare).
+/// allocation apiece. An entry is its count of texts (a varint), then each optional text as a
+/// varint (0: nil, else 1 + its UTF-8 length) and its bytes. A changed profile is written
+/// anew; the old bytes stay until a snapshot compacts them (profile changes are rare).
 public struct TextArena: Sendable {
     static let chunkBytes = 1 << 20
     private var chunks: [[UInt8]] = []
 
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
-    mutating func append(_ texts: [String?], counted: Bool = false) -> TextRef {
+    mutating func append(_ texts: [String?], counted: Bool = true) -> TextRef {
         var entry: [UInt8] = []
         if counted {
             var count = UInt64(texts.count)
@@ -121,7 +121,7 @@ public struct TextArena: Sendable {
         return ref
     }
 
-    /// The texts of an entry: `count` of them, or as many as the entry says when nil.
+    /// The texts of an entry: as many as it says, or `count` for an entry written uncounted.
     func read(_ ref: TextRef, count: Int?) -> [String?] {
         guard ref != .none else { return Array(repeating: nil, count: count ?? 0) }
         return chunks[Int(ref.chunk)].withUnsafeBufferPointer { bytes in
@@ -154,7 +154,7 @@ public struct TextArena: Sendable {
         append([p.name, p.phone, p.email, p.place, p.addedBy] + p.cards.map { Optional($0) }, counted: true)
     }
 
-    /// A list of texts (a client's cards): its count, then the texts.
+    /// A list of texts, none of them nil.
     mutating func append(list: [String]) -> TextRef { list.isEmpty ? .none : append(list, counted: true) }
     func list(_ ref: TextRef) -> [String] { read(ref, count: nil).compactMap { $0 } }
 
