@@ -133,13 +133,7 @@ public final class Ledger: Sendable {
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(commands.count)
             let now = options.clock()
-            // What command k + 8 will look up first is fetched while command k is decided: the
-            // cache misses of a batch overlap.
-            for k in 0..<min(commands.count, 8) { core.state.prefetchLookups(commands[k]) }
-            for k in commands.indices {
-                if k + 8 < commands.count { core.state.prefetchLookups(commands[k + 8]) }
-                outcomes.append(core.state.execute(commands[k], now: now, into: &out))
-            }
+            for command in commands { outcomes.append(core.state.execute(command, now: now, into: &out)) }
             let tickets = try Self.enqueue(out, core: &core, log: log)
             return (outcomes, tickets, start)
         }

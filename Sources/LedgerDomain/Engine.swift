@@ -165,22 +165,6 @@ extension LedgerState {
         return .accepted(start...(nextPosition - 1))
     }
 
-    /// Hints the CPU to fetch what deciding `command` will look up first: the id-table slots
-    /// of its client, its idempotency key and, for purchases and returns, the purchase id. A
-    /// submit calls it some commands ahead, so that the misses of a batch overlap.
-    /// (`mutating` only so that a caller holding the state `inout` does not copy it to call this.)
-    public mutating func prefetchLookups(_ command: Command) {
-        if !command.client.isEmpty { clientIDs.prefetch(command.client) }
-        if let key = command.key { idempotencyKeys.prefetch(key) }
-        if case .event(let event) = command.operation {
-            switch event {
-            case .purchaseMade(let p): purchaseIDs.prefetch(p.purchase)
-            case .purchaseReturned(let r): purchaseIDs.prefetch(r.purchase)
-            default: break
-            }
-        }
-    }
-
     private static func amount(of command: Command) -> Int64? {
         guard case .event(let e) = command.operation else { return nil }
         switch e {

@@ -91,11 +91,6 @@ public struct IdTable: Sendable {
         slots.withUnsafeBufferPointer { ledger_prefetch($0.baseAddress! + slot) }
     }
 
-    func prefetch(_ key: String) {
-        var copy = key
-        copy.withUTF8 { prefetch(UnsafeRawBufferPointer($0)) }
-    }
-
     /// The index of `key`, adding it when it is new.
     public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
         let h = Self.hash(key)
