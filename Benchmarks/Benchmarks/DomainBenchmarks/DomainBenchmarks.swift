@@ -116,6 +116,20 @@ let benchmarks: @Sendable () -> Void = {
         SystemCalls.removeTree(whole.directory)
     }
 
+    // The baseline of the rebuild, in the same run: reading the same log (both checksums, LZ4,
+    // record headers) and doing nothing with the events. The rebuild's time over this one is
+    // the domain's share, whatever the machine's speed that minute.
+    let scanned = Program()
+    Benchmark("baseline: scan of the rebuild's log (per event)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(30), maxIterations: 3)) { _ in
+        var count = 0
+        try! LogReader(directory: Ledger.logDirectory(scanned.directory)).scan { _ in count += 1; return true }
+        blackHole(count)
+    } setup: {
+        scanned.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
+                                                 days: environment("LEDGER_BENCH_DAYS", 240))
+    }
+
     let rebuild = Program()
     Benchmark("rebuild: every projection from the log (per event)",
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
