@@ -495,7 +495,7 @@ extension LedgerState {
         let returned = totals.returnedPaid + r.amount
         // Cumulative shares, so that several partial returns add up to exactly the whole.
         let claw = purchase.paid == 0 ? 0 : purchase.accrued * returned / purchase.paid - totals.clawedBack
-        let refund = purchase.paid == 0 ? 0 : purchase.bonusesSpent * returned / purchase.paid - totals.refunded
+        let refund = purchase.paid == 0 ? 0 : bonusesSpent(of: index) * returned / purchase.paid - totals.refunded
         var debtAfter = records[i].balances.debt
         if claw > 0 {
             var lots: [LotTake] = []

@@ -173,23 +173,23 @@ public struct ClientState: Sendable {
     public var shownStatus: ParticipationStatus { blocked ? .blocked : status }
 }
 
-/// A purchase as the ledger keeps it: 48 bytes, for there are millions. What returns change
-/// lives in ``ReturnTotals``, kept only for purchases that had a return.
+/// A purchase as the ledger keeps it: 40 bytes, for there are millions. What returns change
+/// lives in ``ReturnTotals``, kept only for purchases that had a return; the bonuses a receipt
+/// spent, in ``LedgerState/bonusesSpent(of:)``, kept only for receipts that spent some.
 public struct PurchaseState: Sendable {
     public var client: Int32
     /// The client's next purchase (-1: none yet).
     public internal(set) var next: Int32 = -1
     public var at: Micros
     public var paid: Int64
-    public var bonusesSpent: Int64
     /// The bonuses the purchase earned (its lot's amount).
     public var accrued: Int64 = 0
     private var lotPosition: UInt64 = .max
     /// The purchase's own accrual (its lot), if it earned one.
     public var lot: UInt64? { lotPosition == .max ? nil : lotPosition }
 
-    public init(client: Int32, at: Micros, paid: Int64, bonusesSpent: Int64) {
-        self.client = client; self.at = at; self.paid = paid; self.bonusesSpent = bonusesSpent
+    public init(client: Int32, at: Micros, paid: Int64) {
+        self.client = client; self.at = at; self.paid = paid
     }
 
     mutating func setAccrual(lot: UInt64, amount: Int64) {
@@ -307,6 +307,8 @@ public struct LedgerState: Sendable {
     /// Purchase ids → their index in ``purchaseStates``.
     public internal(set) var purchaseIDs = IdTable()
     public internal(set) var purchaseStates = ChunkedArray<PurchaseState>()
+    /// The bonuses spent on each receipt that spent some.
+    var purchaseSpent: [Int32: Int64] = [:]
     /// For purchases that had a return: what the returns did.
     public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
     public internal(set) var orders: [String: OrderState] = [:]
@@ -316,7 +318,9 @@ public struct LedgerState: Sendable {
     /// (16 bytes a key), or a refusal, kept apart since refusals are few.
     public internal(set) var idempotencyKeys = IdTable()
     private var answerFirst: [UInt64] = []
-    private var answerCount: [UInt32] = []
+    /// Events of each answer, saturating at 255; the rare longer ones are in `longAnswers`.
+    private var answerCount: [UInt8] = []
+    private var longAnswers: [Int32: UInt32] = [:]
     private var refusals: [Int32: (code: String, message: String)] = [:]
     public internal(set) var rules = Rules()
     public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
@@ -409,12 +413,15 @@ public struct LedgerState: Sendable {
     func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, head: records[i].lotHead, tail: records[i].lotTail) }
     public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map { purchaseStates[Int($0)] } }
     public var purchaseCount: Int { purchaseStates.count }
+    /// The bonuses receipt `index` spent.
+    public func bonusesSpent(of index: Int32) -> Int64 { purchaseSpent[index] ?? 0 }
     public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map(answer(at:)) }
 
     private func answer(at index: Int32) -> IdempotentAnswer {
         if let refusal = refusals[index] { return .refused(code: refusal.code, message: refusal.message) }
         let first = answerFirst[Int(index)]
-        return .accepted(first...(first + UInt64(answerCount[Int(index)]) - 1))
+        let count = answerCount[Int(index)] == 255 ? UInt64(longAnswers[index] ?? 255) : UInt64(answerCount[Int(index)])
+        return .accepted(first...(first + count - 1))
     }
 
     /// Every idempotency key with its answer (for tests and reports; not for hot paths).
@@ -510,13 +517,15 @@ public struct LedgerState: Sendable {
                 } else {
                     answerFirst[Int(index)] = position
                     answerCount[Int(index)] = 1
+                    longAnswers[index] = nil
                 }
                 if let refusal { refusals[index] = (refusal.0, refusal.1) } else if !inserted { refusals[index] = nil }
                 // A refusal is one event: nothing derived extends it.
                 openKey = refusal == nil ? index : nil
             }
         } else if let key = openKey {
-            answerCount[Int(key)] = UInt32(position - answerFirst[Int(key)] + 1)
+            let count = position - answerFirst[Int(key)] + 1
+            if count < 255 { answerCount[Int(key)] = UInt8(count) } else { answerCount[Int(key)] = 255; longAnswers[key] = UInt32(count) }
         }
         if let open = openReturn, derived {
             let key = ReturnKey(open.purchase, open.returnID)
@@ -753,7 +762,8 @@ public struct LedgerState: Sendable {
 
     mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
         precondition(Int(index) == purchaseStates.count)
-        purchaseStates.append(PurchaseState(client: Int32(i), at: at, paid: paid, bonusesSpent: spent))
+        purchaseStates.append(PurchaseState(client: Int32(i), at: at, paid: paid))
+        if spent != 0 { purchaseSpent[index] = spent }
         if records[i].lastPurchase >= 0 { purchaseStates[Int(records[i].lastPurchase)].next = index } else { records[i].firstPurchase = index }
         records[i].lastPurchase = index
         records[i].stats.purchaseCount += 1

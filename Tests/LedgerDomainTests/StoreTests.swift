@@ -73,7 +73,7 @@ struct StoreTests {
         #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.stats) == 128)
         #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.channels) == 192)
         #expect(MemoryLayout<PooledLot>.stride == 48)
-        #expect(MemoryLayout<PurchaseState>.stride == 48)
+        #expect(MemoryLayout<PurchaseState>.stride == 40)
     }
 
     @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")

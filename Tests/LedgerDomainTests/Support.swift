@@ -93,6 +93,7 @@ struct Book {
         for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
         #expect(replayed.idempotency == state.idempotency)
         #expect(replayed.purchaseCount == state.purchaseCount)
+        for p in 0..<Int32(state.purchaseCount) { #expect(replayed.bonusesSpent(of: p) == state.bonusesSpent(of: p)) }
         #expect(replayed.typeCounts == state.typeCounts)
         // What decisions read next must be the same after a rebuild as live.
         replayed.finishRebuild()
