@@ -27,6 +27,24 @@ final class Program: @unchecked Sendable {
     var ledger: Ledger?
     var directory = ""
     var events: UInt64 = 0
+
+    /// The submit benchmarks' start: a program of 2.5 M+ commands (so that the measured batches
+    /// never run out), a fresh unsynced ledger, and the first 200 000 commands submitted to warm
+    /// the state past the first days' registrations.
+    func prepareSubmit() throws {
+        commands = generatedCommands(clients: 150_000, days: 365)
+        var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
+        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        ledger = try Ledger(directory: directory, options: .init(durability: .none))
+        _ = try ledger!.submit(Array(commands[0..<200_000]))
+        next = 200_000
+    }
+
+    func close() throws {
+        try ledger?.close()
+        SystemCalls.removeTree(directory)
+    }
 }
 
 
@@ -78,19 +96,10 @@ let benchmarks: @Sendable () -> Void = {
         submit.next += 1000
         blackHole(try! submit.ledger!.submit(batch))
     } setup: {
-        // A program of 2.5 M+ commands, so that the measured batches (1500 × 1000) never run out.
-        submit.commands = generatedCommands(clients: 150_000, days: 365)
+        try submit.prepareSubmit()
         print("submit program: \(submit.commands.count) commands")
-        var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
-        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        submit.directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-        submit.ledger = try Ledger(directory: submit.directory, options: .init(durability: .none))
-        // Warm the state past the first days' registrations.
-        _ = try submit.ledger!.submit(Array(submit.commands[0..<200_000]))
-        submit.next = 200_000
     } teardown: {
-        try submit.ledger?.close()
-        SystemCalls.removeTree(submit.directory)
+        try submit.close()
     }
 
     // The median above hides the mix: batches heavy in purchases take three times as long. This
@@ -99,21 +108,14 @@ let benchmarks: @Sendable () -> Void = {
     let whole = Program()
     Benchmark("submit: the first million commands of a program, batches of 1000, no sync (whole)",
               configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(30), maxIterations: 1)) { _ in
-        var next = 200_000
-        while next + 1000 <= 1_200_000 {
-            blackHole(try! whole.ledger!.submit(Array(whole.commands[next..<(next + 1000)])))
-            next += 1000
+        while whole.next + 1000 <= 1_200_000 {
+            blackHole(try! whole.ledger!.submit(Array(whole.commands[whole.next..<(whole.next + 1000)])))
+            whole.next += 1000
         }
     } setup: {
-        whole.commands = generatedCommands(clients: 150_000, days: 365)
-        var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
-        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        whole.directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-        whole.ledger = try Ledger(directory: whole.directory, options: .init(durability: .none))
-        _ = try whole.ledger!.submit(Array(whole.commands[0..<200_000]))
+        try whole.prepareSubmit()
     } teardown: {
-        try whole.ledger?.close()
-        SystemCalls.removeTree(whole.directory)
+        try whole.close()
     }
 
     // The baseline of the rebuild, in the same run: reading the same log (both checksums, LZ4,
