@@ -270,14 +270,18 @@ public struct AdvanceResult: Sendable, Equatable {
 public struct LedgerView: Sendable {
     public let state: LedgerState
     public let snapshot: LogSnapshot
+    /// How long rebuilding the state from the log took.
+    public let rebuildSeconds: Double
 
     public init(directory: String) throws {
+        let started = monotonicSeconds()
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         var state = LedgerState()
         state.isRebuilding = true  // a view never decides: its decision caches stay empty
         try Ledger.replay(reader, into: &state, through: nil)
         self.state = state
         self.snapshot = reader.snapshot
+        self.rebuildSeconds = monotonicSeconds() - started
     }
 
     public func client(id: String) -> ClientCard? { ClientCard.find(state, id: id) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Ledger
 import LedgerDomain
 
@@ -8,7 +9,9 @@ struct Stats: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let s = try openView(common, verb: "stats").stats()
+        let view = try openView(common, verb: "stats")
+        let s = view.stats()
+        let peak = Self.residentPeakBytes()
         if common.json {
             print(JSON.object([
                 ("events", .uint(s.events)), ("clients", .int(Int64(s.clients))), ("blockedClients", .int(Int64(s.blockedClients))),
@@ -21,6 +24,8 @@ struct Stats: ParsableCommand {
                                       ("cancelled", .int(s.balances.cancelled)), ("debt", .int(s.balances.debt))])),
                 ("perType", .object(s.perType.map { ($0.0, .int($0.1)) })),
                 ("unknownTypeEvents", .int(s.unknownTypeEvents)),
+                ("rebuildSeconds", .double((view.rebuildSeconds * 1000).rounded() / 1000)),
+                ("residentPeakBytes", peak.map { .uint($0) } ?? .null),
             ]).rendered)
             return
         }
@@ -28,8 +33,24 @@ struct Stats: ParsableCommand {
         print("\(grouped(s.clients)) clients (\(grouped(s.blockedClients)) blocked, \(grouped(s.deletedClients)) deleted), \(grouped(s.purchases)) purchases, \(s.openOrders) open orders, rules version \(s.rulesVersion)")
         if let first = s.firstEventAt, let last = s.lastEventAt { print("from \(Time.iso(first)) to \(Time.iso(last))") }
         print("bonuses on account \(Money.format(s.balances.available)), pending \(Money.format(s.balances.pending)), reserved \(Money.format(s.balances.reserved)), used \(Money.format(s.balances.used)), expired \(Money.format(s.balances.expired)), accrued \(Money.format(s.balances.accrued))")
+        let rate = view.rebuildSeconds > 0 ? format2(Double(s.events) / view.rebuildSeconds / 1e6) : "—"
+        print("rebuilt from the log in \(format2(view.rebuildSeconds)) s (\(rate) M events/s)" + (peak.map { ", resident peak \(grouped($0 / 1_000_000)) MB" } ?? ""))
         var table = Table(header: ["type", "events"])
         for (name, count) in s.perType { table.rows.append([name, grouped(count)]) }
         print("\n" + table.rendered)
+    }
+
+    /// This process's peak resident size (VmHWM in /proc/self/status), where Linux tells it.
+    static func residentPeakBytes() -> UInt64? {
+        guard let file = fopen("/proc/self/status", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            guard text.hasPrefix("VmHWM:") else { continue }
+            let kilobytes = text.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { UInt64($0) }
+            return kilobytes.map { $0 * 1024 }
+        }
+        return nil
     }
 }

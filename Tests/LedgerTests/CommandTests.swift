@@ -119,6 +119,11 @@ struct CommandTests {
         #expect(run.json?["events"] == .integer(6) && run.json?["clients"] == .integer(1))
         #expect(run.json?["perType"]?["bonus.accrued"] == .integer(2))
         #expect(run.json?["perType"]?["operation.refused"] == .integer(1))
+        // How long the rebuild took and the process's resident peak, for whoever sizes a machine.
+        if case .number(let seconds)? = run.json?["rebuildSeconds"] { #expect(seconds >= 0) } else if case .integer(let seconds)? = run.json?["rebuildSeconds"] {
+            #expect(seconds >= 0)
+        } else { Issue.record("rebuildSeconds is missing or not a number") }
+        if case .integer(let peak)? = run.json?["residentPeakBytes"] { #expect(peak > 1_000_000) } else { Issue.record("residentPeakBytes is missing") }
     }
 
     @Test("verify passes on a whole log and exits 2 naming the file and byte offset of damage")
