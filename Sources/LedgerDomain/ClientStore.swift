@@ -97,13 +97,11 @@ public struct TextArena: Sendable {
 
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
-    mutating func append(_ texts: [String?], counted: Bool = true) -> TextRef {
+    mutating func append(_ texts: [String?]) -> TextRef {
         var entry: [UInt8] = []
-        if counted {
-            var count = UInt64(texts.count)
-            while count >= 0x80 { entry.append(UInt8(count & 0x7F) | 0x80); count >>= 7 }
-            entry.append(UInt8(count))
-        }
+        var count = UInt64(texts.count)
+        while count >= 0x80 { entry.append(UInt8(count & 0x7F) | 0x80); count >>= 7 }
+        entry.append(UInt8(count))
         for text in texts {
             guard let text else { entry.append(0); continue }
             var length = UInt64(text.utf8.count) + 1
@@ -121,9 +119,9 @@ public struct TextArena: Sendable {
         return ref
     }
 
-    /// The texts of an entry: as many as it says, or `count` for an entry written uncounted.
-    func read(_ ref: TextRef, count: Int?) -> [String?] {
-        guard ref != .none else { return Array(repeating: nil, count: count ?? 0) }
+    /// The texts of an entry (none for ``TextRef/none``).
+    func read(_ ref: TextRef) -> [String?] {
+        guard ref != .none else { return [] }
         return chunks[Int(ref.chunk)].withUnsafeBufferPointer { bytes in
             var i = Int(ref.offset)
             func varint() -> Int {
@@ -136,7 +134,7 @@ public struct TextArena: Sendable {
                     shift += 7
                 }
             }
-            let count = count ?? varint()
+            let count = varint()
             var result: [String?] = []
             result.reserveCapacity(count)
             for _ in 0..<count {
@@ -149,17 +147,13 @@ public struct TextArena: Sendable {
         }
     }
 
-    /// A profile: a counted entry of its five texts, then its cards.
+    /// A profile: an entry of its five texts, then its cards.
     mutating func append(_ p: Profile) -> TextRef {
-        append([p.name, p.phone, p.email, p.place, p.addedBy] + p.cards.map { Optional($0) }, counted: true)
+        append([p.name, p.phone, p.email, p.place, p.addedBy] + p.cards.map { Optional($0) })
     }
 
-    /// A list of texts, none of them nil.
-    mutating func append(list: [String]) -> TextRef { list.isEmpty ? .none : append(list, counted: true) }
-    func list(_ ref: TextRef) -> [String] { read(ref, count: nil).compactMap { $0 } }
-
     func profile(_ ref: TextRef) -> Profile {
-        let t = read(ref, count: nil)
+        let t = read(ref)
         guard t.count >= 5 else { return Profile() }
         return Profile(name: t[0], phone: t[1], email: t[2], place: t[3], addedBy: t[4], cards: t[5...].compactMap { $0 })
     }
