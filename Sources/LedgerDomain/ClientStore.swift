@@ -109,6 +109,10 @@ public struct TextArena: Sendable {
             entry.append(UInt8(length))
             entry.append(contentsOf: text.utf8)
         }
+        return store(entry)
+    }
+
+    private mutating func store(_ entry: [UInt8]) -> TextRef {
         if chunks.isEmpty || chunks[chunks.count - 1].count + entry.count > Self.chunkBytes {
             var chunk: [UInt8] = []
             chunk.reserveCapacity(max(Self.chunkBytes, entry.count))
@@ -117,6 +121,22 @@ public struct TextArena: Sendable {
         let ref = TextRef(chunk: UInt32(chunks.count - 1), offset: UInt32(chunks[chunks.count - 1].count))
         chunks[chunks.count - 1].append(contentsOf: entry)
         return ref
+    }
+
+    /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
+    mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
+        var entry: [UInt8] = []
+        var count = UInt64(texts.count)
+        while count >= 0x80 { entry.append(UInt8(count & 0x7F) | 0x80); count >>= 7 }
+        entry.append(UInt8(count))
+        for text in texts {
+            guard let text else { entry.append(0); continue }
+            var length = UInt64(text.count) + 1
+            while length >= 0x80 { entry.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
+            entry.append(UInt8(length))
+            entry.append(contentsOf: text)
+        }
+        return store(entry)
     }
 
     /// The texts of an entry (none for ``TextRef/none``).

@@ -182,10 +182,18 @@ struct HolderIndex: Sendable {
 
     /// Makes `holder` the holder of `key`, replacing whoever `holds` it now.
     mutating func set(_ key: String, to holder: Int32, holds: (Int32, String) -> Bool) {
-        let tag = Self.tag(key)
+        set(tag: Self.tag(key), to: holder) { holds($0, key) }
+    }
+
+    /// The same, for a key in bytes (as a rebuild reads it).
+    mutating func set(_ key: UnsafeRawBufferPointer, to holder: Int32, holds: (Int32, String) -> Bool) {
+        set(tag: IdTable.hash(key) >> 32, to: holder) { holds($0, String(decoding: key, as: UTF8.self)) }
+    }
+
+    private mutating func set(tag: UInt64, to holder: Int32, holds: (Int32) -> Bool) {
         var slot = Int(tag) & mask
         while slots[slot] != 0 {
-            if slots[slot] >> 32 == tag && holds(Int32(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1, key) { break }
+            if slots[slot] >> 32 == tag && holds(Int32(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1) { break }
             slot = (slot + 1) & mask
         }
         if slots[slot] == 0 { count += 1 }

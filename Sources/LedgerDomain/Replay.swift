@@ -13,6 +13,18 @@ extension LedgerState {
         guard let kind = EventKind(rawValue: typeCode) else { throw .unknownType(typeCode) }
         let header = try EventCodec.header(body)
         let derived = header.derived
+        if kind == .clientRegistered, let number = header.clientNumber {
+            guard Int(number) == records.count else { throw .malformed("client number \(number) given at registration, expected \(records.count)") }
+            var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
+            let registration = try Self.readRegistration(&r)
+            // The id is new, or the body is refused before anything changes.
+            guard clientIDs.find(client) == nil else { throw .malformed("client '\(String(decoding: client, as: UTF8.self))' registers a second time") }
+            begin(position: position, at: at, typeCode: typeCode)
+            noteIdempotency(position: position, derived: derived, key: key, refusal: nil)
+            registerFromBytes(at: at, client: client, registration)
+            lastReplayedClient = Int32(records.count - 1)
+            return r.skippedFields
+        }
         if Self.hasFastPath(kind), let index = try replayedClient(header.clientNumber, key: client) {
             var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
             let i = Int(index)
@@ -76,6 +88,26 @@ extension LedgerState {
         if let last = lastReplayedClient, clientIDs.has(last, key: key) { return last }
         lastReplayedClient = clientIDs.find(key)
         return lastReplayedClient
+    }
+
+    /// A registration's fields as bytes in the body (valid while the body is).
+    static func readRegistration(_ r: inout FieldReader) throws(BodyError) -> RegistrationBytes {
+        var reg = RegistrationBytes()
+        while let (tag, wire) = try r.next() {
+            switch tag {
+            case 1: reg.phone = try r.bytes(wire)
+            case 2: reg.cards.append(try r.bytes(wire))
+            case 3: reg.name = try r.bytes(wire)
+            case 4: reg.email = try r.bytes(wire)
+            case 5: reg.gender = try enumValue(try r.bytes(wire), "gender")
+            case 6: reg.birthday = try r.optionalInt(wire)
+            case 7: reg.place = try r.bytes(wire)
+            case 8: reg.addedBy = try r.bytes(wire)
+            case 9: reg.status = try enumValue(try r.bytes(wire), "status")
+            default: try r.skip(wire)
+            }
+        }
+        return reg
     }
 
     /// What a fast-path event changes, read before anything is applied (so a damaged body
@@ -332,4 +364,18 @@ public struct ClientNumberCheck {
         }
         return nil
     }
+}
+
+/// A registration as a rebuild reads it: its texts as UTF-8 bytes in the body (an absent or
+/// empty text is nil, as the codec writes it).
+struct RegistrationBytes {
+    var phone: UnsafeRawBufferPointer?
+    var cards: [UnsafeRawBufferPointer] = []
+    var name: UnsafeRawBufferPointer?
+    var email: UnsafeRawBufferPointer?
+    var gender: Gender?
+    var birthday: Int64?
+    var place: UnsafeRawBufferPointer?
+    var addedBy: UnsafeRawBufferPointer?
+    var status = ParticipationStatus.participant
 }

@@ -549,6 +549,25 @@ public struct LedgerState: Sendable {
         if let birthday = r.birthday { noteBirthday(index, birthday) }
     }
 
+    /// A registration straight from its body's bytes (a rebuild): the same state as
+    /// ``apply(_:)`` gives, without a String for any field.
+    mutating func registerFromBytes(at: Micros, client key: UnsafeRawBufferPointer, _ r: RegistrationBytes) {
+        let index = Int32(records.count)
+        var client = ClientRecord(status: r.status, registeredAt: at)
+        client.profile = texts.append(bytes: [r.name, r.phone, r.email, r.place, r.addedBy] + r.cards.map { Optional($0) })
+        client.setGender(r.gender)
+        client.setBirthday(r.birthday)
+        client.eventCount = 1
+        client.lastEventAt = at
+        records.append(client)
+        let (inserted, isNew) = clientIDs.findOrInsert(key)
+        precondition(isNew && inserted == index, "a client registers once")
+        let (records, texts) = (self.records, self.texts)
+        if let phone = r.phone { phoneIndex.set(phone, to: index, holds: Self.holds(records, texts, cards: false)) }
+        for card in r.cards { cardIndex.set(card, to: index, holds: Self.holds(records, texts, cards: true)) }
+        if let birthday = r.birthday { noteBirthday(index, birthday) }
+    }
+
     private mutating func noteBirthday(_ index: Int32, _ day: Int64) {
         let (_, m, d) = Time.civil(days: day)
         birthdays[Int(m * 32 + d), default: []].append(index)
