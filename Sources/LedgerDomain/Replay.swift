@@ -54,6 +54,10 @@ extension LedgerState {
                 applyContact(i, channel: channel, delivered: delivered, at: at)
             case .level(let to, let manual):
                 applyLevel(i, to: to, manual: manual)
+            case .subscription(let channel, let subscribed):
+                applySubscription(i, channel: channel, subscribed: subscribed)
+            case .wallet(let platform, let installed):
+                applyWallet(i, platform: platform, installed: installed)
             case .none:
                 break
             }
@@ -120,13 +124,16 @@ extension LedgerState {
         case writeOff(amount: Int64, takes: [LotTake])
         case contact(Channel, delivered: Bool)
         case level(String?, manual: Bool)
+        case subscription(Channel, subscribed: Bool)
+        case wallet(WalletPlatform, installed: Bool)
         case none
     }
 
     static func hasFastPath(_ kind: EventKind) -> Bool {
         switch kind {
         case .purchaseMade, .bonusAccrued, .bonusActivated, .bonusExpired, .bonusWrittenOff, .levelChanged,
-             .mailingSent, .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
+             .mailingSent, .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed,
+             .messengerSubscribed, .messengerUnsubscribed, .walletInstalled, .walletRemoved, .custom:
             true
         default:
             false
@@ -144,6 +151,7 @@ extension LedgerState {
     /// String (the reason of every accrual, the channel of every mailing event).
     private static let reasonNames = AccrualReason.allCases.map { (Array($0.rawValue.utf8), $0) }
     private static let channelNames = Channel.allCases.map { (Array($0.rawValue.utf8), $0) }
+    private static let platformNames = WalletPlatform.allCases.map { (Array($0.rawValue.utf8), $0) }
 
     @inline(__always)
     private static func match<E>(_ bytes: UnsafeRawBufferPointer, _ names: [([UInt8], E)]) -> E? {
@@ -249,6 +257,42 @@ extension LedgerState {
                 }
             }
             return .level(to, manual: manual)
+        case .messengerSubscribed, .messengerUnsubscribed:
+            var channel = Channel.telegram  // as the decoder reads a body without one
+            while let (tag, wire) = try r.next() {
+                if tag == 1 {
+                    let bytes = try r.bytes(wire)
+                    if let value = Self.match(bytes, Self.channelNames) { channel = value } else { channel = try Self.enumValue(bytes, "channel") }
+                } else {
+                    try r.skip(wire)
+                }
+            }
+            return .subscription(channel, subscribed: kind == .messengerSubscribed)
+        case .walletInstalled, .walletRemoved:
+            var platform: WalletPlatform? = nil
+            while let (tag, wire) = try r.next() {
+                if tag == 1 {
+                    let bytes = try r.bytes(wire)
+                    if let value = Self.match(bytes, Self.platformNames) { platform = value } else { platform = try Self.enumValue(bytes, "platform") }
+                } else {
+                    try r.skip(wire)
+                }
+            }
+            guard let platform else { throw .badValue("platform '' is unknown") }
+            return .wallet(platform, installed: kind == .walletInstalled)
+        case .custom:
+            // Nothing of a custom event changes the state: its fields are walked over, each
+            // context entry's too, so a body the decoder would refuse is refused here as well.
+            while let (tag, wire) = try r.next() {
+                switch tag {
+                case 1: try r.pass(wire)
+                case 2:
+                    var entry = FieldReader(try r.bytes(wire))
+                    while let (_, w) = try entry.next() { try entry.pass(w) }
+                default: try r.skip(wire)
+                }
+            }
+            return .none
         default:
             return .none
         }

@@ -661,9 +661,9 @@ public struct LedgerState: Sendable {
         case .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
             break
         case .messengerSubscribed(let c):
-            records[i].channels.update(c) { $0.subscribed = true }
+            applySubscription(i, channel: c, subscribed: true)
         case .messengerUnsubscribed(let c):
-            records[i].channels.update(c) { $0.subscribed = false }
+            applySubscription(i, channel: c, subscribed: false)
         case .segmentEntered(let s), .segmentAssigned(let s):
             clientSegments[Int32(i), default: []].insert(s)
         case .segmentLeft(let s), .segmentUnassigned(let s):
@@ -691,9 +691,9 @@ public struct LedgerState: Sendable {
             if let phone = profile.phone { phoneIndex.remove(phone, heldBy: Int32(i)) }
             for card in profile.cards { cardIndex.remove(card, heldBy: Int32(i)) }
         case .walletInstalled(let p):
-            records[i].walletBits |= 1 << WalletPlatform.allCases.firstIndex(of: p)!
+            applyWallet(i, platform: p, installed: true)
         case .walletRemoved(let p):
-            records[i].walletBits &= ~(1 << WalletPlatform.allCases.firstIndex(of: p)!)
+            applyWallet(i, platform: p, installed: false)
         case .levelChanged(let l):
             applyLevel(i, to: l.to, manual: l.manual)
         case .npsRated(let score, let comment):
@@ -847,6 +847,15 @@ public struct LedgerState: Sendable {
             state.lastContactAt = at
             if delivered { state.received += 1 }
         }
+    }
+
+    mutating func applySubscription(_ i: Int, channel: Channel, subscribed: Bool) {
+        records[i].channels.update(channel) { $0.subscribed = subscribed }
+    }
+
+    mutating func applyWallet(_ i: Int, platform: WalletPlatform, installed: Bool) {
+        let bit: UInt8 = 1 << WalletPlatform.allCases.firstIndex(of: platform)!
+        if installed { records[i].walletBits |= bit } else { records[i].walletBits &= ~bit }
     }
 
     mutating func applyLevel(_ i: Int, to: String?, manual: Bool) {
