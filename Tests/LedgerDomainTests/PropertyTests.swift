@@ -77,6 +77,14 @@ struct PropertyTests {
         for c in 0..<4 { book.run(register("c\(c)", phone: "7916000000\(c)", extra: #","name":"Имя \#(c)","birthday":"1990-01-0\#(c + 1)""#)) }
         for step in 1...300 { book.run(Self.randomLine(&r, step, policy: "unlimited")) }
         book.run(#"{"type":"custom","client":"c1","name":"call","context":{"who":"Азбука","minutes":4.5,"ok":true,"when":"2025-02-01T10:00:00Z","n":0,"empty":""}}"#)
+        // The events a rebuild reads straight from bytes besides the bonus ones.
+        for (c, platform, channel) in [(0, "apple", "telegram"), (2, "google", "sms")] {
+            #expect(book.run(#"{"type":"wallet.installed","client":"c\#(c)","platform":"\#(platform)"}"#).isAccepted)
+            #expect(book.run(#"{"type":"messenger.subscribed","client":"c\#(c)","channel":"\#(channel)"}"#).isAccepted)
+        }
+        #expect(book.run(#"{"type":"wallet.removed","client":"c2","platform":"google"}"#).isAccepted)
+        #expect(book.run(#"{"type":"messenger.unsubscribed","client":"c0","channel":"telegram"}"#).isAccepted)
+        book.run(#"{"type":"mailing.sent","client":"c3","mailing":"m1","channel":"email","kind":"manual"}"#)
         book.run(#"{"type":"segment.defined","name":"VIP","color":"red","filters":[{"field":"purchaseSum","op":"gte","values":[100000]}]}"#)
         book.run(#"{"type":"rules.changed","rules":{"levels":[{"name":"A","threshold":0},{"name":"B","threshold":500,"percent":0}],"levelBasis":"count"}}"#)
         book.checkCodecReplay()
