@@ -2,10 +2,10 @@ import Glibc
 
 extension LedgerState {
     /// Applies one event straight from its bytes in the log, as a rebuild does. For the most
-    /// frequent types (purchases, accruals, activations, expiries, write-offs, mailings, level
-    /// changes) it reads only the fields the state keeps and makes no String for the ids; it
-    /// changes the state through the same functions as ``apply(_:)``, so the result is the
-    /// same. Any other type goes through the full decoder and ``apply(_:)``. Returns how many
+    /// frequent types (registrations, purchases, accruals, activations, expiries, write-offs,
+    /// mailings, level changes, Wallet, messenger subscriptions, custom events) it reads only
+    /// the fields the state keeps and makes no String for them; it changes the state through
+    /// the same functions as ``apply(_:)``, so the result is the same. Any other type goes through the full decoder and ``apply(_:)``. Returns how many
     /// fields it skipped as unknown; throws ``BodyError/unknownType(_:)`` for a type this build
     /// does not know (the caller skips it) and other body errors for damage.
     public mutating func replay(position: UInt64, at: Micros, typeCode: UInt32, client: UnsafeRawBufferPointer,

@@ -534,38 +534,39 @@ public struct LedgerState: Sendable {
     }
 
     private mutating func register(_ record: EventRecord, _ r: Registration) {
-        let index = Int32(records.count)
-        var client = ClientRecord(status: r.status, registeredAt: record.at)
-        client.profile = texts.append(Profile(name: r.name, phone: r.phone, email: r.email, place: r.place, addedBy: r.addedBy, cards: r.cards))
-        client.setGender(r.gender)
-        client.setBirthday(r.birthday)
-        client.eventCount = 1
-        client.lastEventAt = record.at
-        records.append(client)
-        let (inserted, isNew) = clientIDs.findOrInsert(record.client)
-        precondition(isNew && inserted == index, "a client registers once")
+        let profile = texts.append(Profile(name: r.name, phone: r.phone, email: r.email, place: r.place, addedBy: r.addedBy, cards: r.cards))
+        var key = record.client
+        let index = key.withUTF8 { addClient(at: record.at, id: UnsafeRawBufferPointer($0), status: r.status, gender: r.gender, birthday: r.birthday, profile: profile) }
         if let phone = r.phone { setHolder(phone, index, cards: false) }
         for card in r.cards { setHolder(card, index, cards: true) }
-        if let birthday = r.birthday { noteBirthday(index, birthday) }
+    }
+
+    /// What every registration does, whichever way its fields were read: the client's record,
+    /// its id, its birthday. Returns the client's number.
+    private mutating func addClient(at: Micros, id: UnsafeRawBufferPointer, status: ParticipationStatus, gender: Gender?,
+                                    birthday: Int64?, profile: TextRef) -> Int32 {
+        let index = Int32(records.count)
+        var client = ClientRecord(status: status, registeredAt: at)
+        client.profile = profile
+        client.setGender(gender)
+        client.setBirthday(birthday)
+        client.eventCount = 1
+        client.lastEventAt = at
+        records.append(client)
+        let (inserted, isNew) = clientIDs.findOrInsert(id)
+        precondition(isNew && inserted == index, "a client registers once")
+        if let birthday { noteBirthday(index, birthday) }
+        return index
     }
 
     /// A registration straight from its body's bytes (a rebuild): the same state as
     /// ``apply(_:)`` gives, without a String for any field.
     mutating func registerFromBytes(at: Micros, client key: UnsafeRawBufferPointer, _ r: RegistrationBytes) {
-        let index = Int32(records.count)
-        var client = ClientRecord(status: r.status, registeredAt: at)
-        client.profile = texts.append(bytes: [r.name, r.phone, r.email, r.place, r.addedBy] + r.cards.map { Optional($0) })
-        client.setGender(r.gender)
-        client.setBirthday(r.birthday)
-        client.eventCount = 1
-        client.lastEventAt = at
-        records.append(client)
-        let (inserted, isNew) = clientIDs.findOrInsert(key)
-        precondition(isNew && inserted == index, "a client registers once")
+        let profile = texts.append(bytes: [r.name, r.phone, r.email, r.place, r.addedBy] + r.cards.map { Optional($0) })
+        let index = addClient(at: at, id: key, status: r.status, gender: r.gender, birthday: r.birthday, profile: profile)
         let (records, texts) = (self.records, self.texts)
         if let phone = r.phone { phoneIndex.set(phone, to: index, holds: Self.holds(records, texts, cards: false)) }
         for card in r.cards { cardIndex.set(card, to: index, holds: Self.holds(records, texts, cards: true)) }
-        if let birthday = r.birthday { noteBirthday(index, birthday) }
     }
 
     private mutating func noteBirthday(_ index: Int32, _ day: Int64) {
