@@ -332,22 +332,12 @@ public enum EventCodec {
             default: return .segmentDeleted(s)
             }
         case .clientRegistered:
-            var reg = Registration(cards: [], status: .participant)
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: reg.phone = try r.string(wire)
-                case 2: reg.cards.append(try r.string(wire))
-                case 3: reg.name = try r.string(wire)
-                case 4: reg.email = try r.string(wire)
-                case 5: reg.gender = try enumValue(try r.string(wire), "gender")
-                case 6: reg.birthday = try r.optionalInt(wire)
-                case 7: reg.place = try r.string(wire)
-                case 8: reg.addedBy = try r.string(wire)
-                case 9: reg.status = try enumValue(try r.string(wire), "status")
-                default: try r.skip(wire)
-                }
-            }
-            return .clientRegistered(reg)
+            // One reading of a registration's tags, shared with the rebuild's byte path.
+            let b = try LedgerState.readRegistration(&r)
+            func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
+            return .clientRegistered(Registration(phone: b.phone.map(text), cards: b.cards.map(text), name: b.name.map(text),
+                                                  email: b.email.map(text), gender: b.gender, birthday: b.birthday,
+                                                  place: b.place.map(text), addedBy: b.addedBy.map(text), status: b.status))
         case .profileChanged:
             var changes: [FieldChange] = []
             while let (tag, wire) = try r.next() {
