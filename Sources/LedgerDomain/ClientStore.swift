@@ -97,19 +97,26 @@ public struct TextArena: Sendable {
 
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
-    mutating func append(_ texts: [String?]) -> TextRef {
+    mutating func append(_ texts: [String?]) -> TextRef { store(Self.entry(texts.map { $0?.utf8 })) }
+
+    /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
+    mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef { store(Self.entry(texts)) }
+
+    /// The bytes of an entry: the count, then each text's varint (0: nil, else 1 + length) and bytes.
+    private static func entry<Text: Collection<UInt8>>(_ texts: [Text?]) -> [UInt8] {
         var entry: [UInt8] = []
-        var count = UInt64(texts.count)
-        while count >= 0x80 { entry.append(UInt8(count & 0x7F) | 0x80); count >>= 7 }
-        entry.append(UInt8(count))
+        func varint(_ value: Int) {
+            var v = UInt64(value)
+            while v >= 0x80 { entry.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+            entry.append(UInt8(v))
+        }
+        varint(texts.count)
         for text in texts {
             guard let text else { entry.append(0); continue }
-            var length = UInt64(text.utf8.count) + 1
-            while length >= 0x80 { entry.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
-            entry.append(UInt8(length))
-            entry.append(contentsOf: text.utf8)
+            varint(text.count + 1)
+            entry.append(contentsOf: text)
         }
-        return store(entry)
+        return entry
     }
 
     private mutating func store(_ entry: [UInt8]) -> TextRef {
@@ -123,21 +130,6 @@ public struct TextArena: Sendable {
         return ref
     }
 
-    /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
-    mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
-        var entry: [UInt8] = []
-        var count = UInt64(texts.count)
-        while count >= 0x80 { entry.append(UInt8(count & 0x7F) | 0x80); count >>= 7 }
-        entry.append(UInt8(count))
-        for text in texts {
-            guard let text else { entry.append(0); continue }
-            var length = UInt64(text.count) + 1
-            while length >= 0x80 { entry.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
-            entry.append(UInt8(length))
-            entry.append(contentsOf: text)
-        }
-        return store(entry)
-    }
 
     /// The texts of an entry (none for ``TextRef/none``).
     func read(_ ref: TextRef) -> [String?] {
