@@ -57,6 +57,7 @@ public final class Ledger: Sendable {
         let started = monotonicSeconds()
         var state = LedgerState()
         state.isRebuilding = true
+        state.keepsKeyBytes = false  // the log keeps them: see submit
         try Self.replay(log.reader(), into: &state, through: nil)
         state.finishRebuild()
         self.openReport = OpenReport(events: state.nextPosition, seconds: monotonicSeconds() - started,
@@ -133,12 +134,38 @@ public final class Ledger: Sendable {
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(commands.count)
             let now = options.clock()
-            for command in commands { outcomes.append(core.state.execute(command, now: now, into: &out)) }
+            let keyAt = { [log] (position: UInt64) throws -> [UInt8]? in try Self.key(at: position, in: log) }
+            do {
+                for command in commands { outcomes.append(try core.state.execute(command, now: now, into: &out, keyAt: keyAt)) }
+            } catch {
+                // A key could not be read back; what this call decided so far is in the state
+                // but will not be in the log: stop until reopened.
+                let failure = (error as? LogError) ?? LogError(.invalidArgument, "\(error)")
+                core.failure = failure
+                throw LedgerError.failed(failure)
+            }
             let tickets = try Self.enqueue(out, core: &core, log: log)
             return (outcomes, tickets, start)
         }
-        try finish(tickets, expected: expected)
+        let end = try finish(tickets, expected: expected)
+        // The log now gives these keys back: the state need not hold their bytes.
+        core.withLock { $0.state.releaseKeys(below: end) }
         return outcomes
+    }
+
+    /// The idempotency key of the record at `position`, read from the log (for confirming a
+    /// key; see ``LedgerState/answer(forKey:keyAt:)``). Throws when the log does not have it.
+    static func key(at position: UInt64, in log: Log) throws -> [UInt8]? {
+        guard let record = try log.reader().record(at: position) else {
+            throw LogError(.invalidArgument, "the log has no record at position \(position) to confirm an idempotency key against")
+        }
+        return record.idempotencyKey
+    }
+
+    /// Every idempotency key with its answer, keys read back from the log (for tests and
+    /// reports: it reads a record a key).
+    public func idempotencyAnswers() throws -> [String: IdempotentAnswer] {
+        try read { state in try state.idempotency(keyAt: { try Self.key(at: $0, in: log) }) }
     }
 
     /// Appends the activations, expiries and birthday bonuses due up to `time` (idempotent).
@@ -156,7 +183,9 @@ public final class Ledger: Sendable {
         return result
     }
 
-    private func finish(_ tickets: [AppendTicket], expected: UInt64) throws {
+    /// Waits for the tickets; returns the position after their events.
+    @discardableResult
+    private func finish(_ tickets: [AppendTicket], expected: UInt64) throws -> UInt64 {
         var next = expected
         for ticket in tickets {
             do {
@@ -168,6 +197,7 @@ public final class Ledger: Sendable {
                 throw LedgerError.failed(error)
             }
         }
+        return next
     }
 
     /// Encodes the records into batches and queues them to the log in order. A command's
@@ -278,6 +308,7 @@ public struct LedgerView: Sendable {
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         var state = LedgerState()
         state.isRebuilding = true  // a view never decides: its decision caches stay empty
+        state.keepsKeyBytes = false  // nor looks up a key
         try Ledger.replay(reader, into: &state, through: nil)
         self.state = state
         self.snapshot = reader.snapshot

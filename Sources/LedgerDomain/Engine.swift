@@ -118,9 +118,12 @@ struct Refuse: Error {
 extension LedgerState {
     /// Checks `command` against the state, and when it is accepted appends its events to `out`
     /// (positions from ``nextPosition`` on) and applies them, so that the next command sees
-    /// them. `now` is the engine's clock, used when the command gives no time.
-    public mutating func execute(_ command: Command, now: Micros, into out: inout [EventRecord]) -> Outcome {
-        if let key = command.key, let answer = answer(forKey: key) { return .repeated(answer) }
+    /// them. `now` is the engine's clock, used when the command gives no time. `keyAt` reads
+    /// an idempotency key back from the log (see ``answer(forKey:keyAt:)``); only its error is
+    /// thrown, before anything changed.
+    public mutating func execute(_ command: Command, now: Micros, into out: inout [EventRecord],
+                                 keyAt: (UInt64) throws -> [UInt8]?) rethrows -> Outcome {
+        if let key = command.key, let answer = try answer(forKey: key, keyAt: keyAt) { return .repeated(answer) }
         let at: Micros
         if let given = command.at {
             guard given >= lastEventAt else {
@@ -163,6 +166,11 @@ extension LedgerState {
             emitter.events[k].clientNumber = number
         }
         return .accepted(start...(nextPosition - 1))
+    }
+
+    /// The same, for a state that holds every key's bytes (``keepsKeyBytes``).
+    public mutating func execute(_ command: Command, now: Micros, into out: inout [EventRecord]) -> Outcome {
+        execute(command, now: now, into: &out, keyAt: { _ in nil })
     }
 
     private static func amount(of command: Command) -> Int64? {

@@ -237,3 +237,117 @@ struct HolderIndex: Sendable {
         }
     }
 }
+
+/// Idempotency keys without their bytes: a hash table of 8-byte slots, each holding a key's
+/// 32-bit hash tag and its entry's index + 1 (0: empty). The bytes stay in the log, in the
+/// record the entry's answer starts at, so a tag match is a candidate that the caller confirms
+/// (``LedgerState`` asks the log, or the keys it still holds). Three million keys cost 32 MB
+/// of slots here rather than 80 MB with their bytes. Entries are only added: linear probing
+/// from the slot the tag names, load at most 3/4, growth rehashes tags alone.
+public struct KeyIndex: Sendable {
+    private var slots = [UInt64](repeating: 0, count: 16)
+    private var mask = 15
+    public private(set) var count = 0
+
+    public init() {}
+
+    @inline(__always)
+    static func tag(_ key: UnsafeRawBufferPointer) -> UInt64 { IdTable.hash(key) >> 32 }
+
+    /// Calls `body` with every entry whose tag is `key`'s (the candidates for `key`).
+    func forEachCandidate(_ key: UnsafeRawBufferPointer, _ body: (Int32) throws -> Void) rethrows {
+        let tag = Self.tag(key)
+        var slot = Int(tag) & mask
+        while slots[slot] != 0 {
+            if slots[slot] >> 32 == tag { try body(Int32(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1) }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Adds `key` as the next entry (the caller knows it is new) and returns its index.
+    mutating func insert(_ key: UnsafeRawBufferPointer) -> Int32 {
+        let tag = Self.tag(key)
+        var slot = Int(tag) & mask
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        let index = Int32(count)
+        slots[slot] = tag << 32 | UInt64(index + 1)
+        count += 1
+        if count * 4 > slots.count * 3 { grow() }
+        return index
+    }
+
+    /// Hints the CPU to fetch the slot where `key`'s probe starts. Changes nothing.
+    @inline(__always)
+    func prefetch(_ key: UnsafeRawBufferPointer) {
+        let slot = Int(Self.tag(key)) & mask
+        slots.withUnsafeBufferPointer { ledger_prefetch($0.baseAddress! + slot) }
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = [UInt64](repeating: 0, count: old.count * 2)
+        mask = slots.count - 1
+        for value in old where value != 0 {
+            var slot = Int(value >> 32) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = value
+        }
+    }
+}
+
+/// The bytes of idempotency keys that a ``KeyIndex`` cannot confirm against the log (yet): the
+/// keys of a run of consecutive entries back to back, and any other entry's apart.
+struct HeldKeys: Sendable {
+    /// Entries `from ..< from + ends.count` are held in `arena`; entry `from + k` ends at `ends[k]`.
+    private var from: Int32 = 0
+    private var arena: [UInt8] = []
+    private var ends: [UInt32] = []
+    private var others: [Int32: [UInt8]] = [:]
+
+    var count: Int { ends.count + others.count }
+
+    mutating func hold(_ index: Int32, _ key: UnsafeRawBufferPointer) {
+        if ends.isEmpty { from = index }
+        if index == from + Int32(ends.count) {
+            arena.append(contentsOf: key)
+            ends.append(UInt32(arena.count))
+        } else {
+            others[index] = Array(key)
+        }
+    }
+
+    private func range(_ index: Int32) -> Range<Int>? {
+        guard index >= from, Int(index - from) < ends.count else { return nil }
+        let k = Int(index - from)
+        return (k == 0 ? 0 : Int(ends[k - 1]))..<Int(ends[k])
+    }
+
+    /// Whether entry `index` is `key`; nil when its bytes are not held.
+    func matches(_ index: Int32, _ key: UnsafeRawBufferPointer) -> Bool? {
+        if let range = range(index) {
+            return range.count == key.count && (key.isEmpty || arena.withUnsafeBytes { memcmp($0.baseAddress! + range.lowerBound, key.baseAddress!, key.count) == 0 })
+        }
+        return others[index].map { $0.elementsEqual(key) }
+    }
+
+    func bytes(_ index: Int32) -> [UInt8]? {
+        if let range = range(index) { return Array(arena[range]) }
+        return others[index]
+    }
+
+    /// Lets go of the entries `readable` says the log can give back: the run's from its front.
+    mutating func release(_ readable: (Int32) -> Bool) {
+        var k = 0
+        while k < ends.count && readable(from + Int32(k)) { k += 1 }
+        if k == ends.count {
+            arena.removeAll(keepingCapacity: arena.count <= 1 << 16)
+            ends.removeAll(keepingCapacity: ends.count <= 1 << 12)
+        } else if k > 0 {
+            let cut = ends[k - 1]
+            arena.removeFirst(Int(cut))
+            ends = ends[k...].map { $0 - cut }
+        }
+        from += Int32(k)
+        if !others.isEmpty { others = others.filter { !readable($0.key) } }
+    }
+}

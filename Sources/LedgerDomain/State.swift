@@ -315,8 +315,19 @@ public struct LedgerState: Sendable {
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
     /// Idempotency keys → their answer: the first position of the command's events and how many
-    /// (16 bytes a key), or a refusal, kept apart since refusals are few.
-    public internal(set) var idempotencyKeys = IdTable()
+    /// (9 bytes a key beside its 8-byte slot), or a refusal, kept apart since refusals are few.
+    /// The keys' bytes are not kept: each is in the log, in the record its answer starts at, and
+    /// a lookup confirms a candidate there (see ``answer(forKey:keyAt:)``).
+    public internal(set) var idempotencyKeys = KeyIndex()
+    /// The bytes of the keys the log cannot give back: all of them while ``keepsKeyBytes``, else
+    /// only those whose events are not yet durable.
+    var heldKeys = HeldKeys()
+    /// How many keys' bytes the state holds (see ``keepsKeyBytes``).
+    public var heldKeyCount: Int { heldKeys.count }
+    /// True for a state alone (it has no log to read keys back from). A ``Ledger`` sets it false:
+    /// a rebuild then keeps no key's bytes, and a submit holds them only until its events are
+    /// durable (``releaseKeys(below:)``).
+    public var keepsKeyBytes = true
     private var answerFirst: [UInt64] = []
     /// Events of each answer, saturating at 255; the rare longer ones are in `longAnswers`.
     private var answerCount: [UInt8] = []
@@ -415,7 +426,39 @@ public struct LedgerState: Sendable {
     public var purchaseCount: Int { purchaseStates.count }
     /// The bonuses receipt `index` spent.
     public func bonusesSpent(of index: Int32) -> Int64 { purchaseSpent[index] ?? 0 }
-    public func answer(forKey key: String) -> IdempotentAnswer? { idempotencyKeys.find(key).map(answer(at:)) }
+    /// What `key` answers, if a command already used it. A key's bytes are confirmed against
+    /// the bytes the state holds, or else against the log: `keyAt` gives the idempotency key of
+    /// the record at a position (a ``Ledger`` reads it from its log; it throws when it cannot).
+    /// When two entries carry one key (a log another writer made), the later answers.
+    public func answer(forKey key: String) -> IdempotentAnswer? { answer(forKey: key, keyAt: { _ in nil }) }
+
+    public func answer(forKey key: String, keyAt: (UInt64) throws -> [UInt8]?) rethrows -> IdempotentAnswer? {
+        var copy = key
+        let found: Int32? = try copy.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            var best: Int32? = nil
+            try idempotencyKeys.forEachCandidate(bytes) { index in
+                if let best, answerFirst[Int(best)] > answerFirst[Int(index)] { return }
+                let same: Bool
+                if let held = heldKeys.matches(index, bytes) {
+                    same = held
+                } else if let logged = try keyAt(answerFirst[Int(index)]) {
+                    same = logged.elementsEqual(bytes)
+                } else {
+                    same = false
+                }
+                if same { best = index }
+            }
+            return best
+        }
+        return found.map(answer(at:))
+    }
+
+    /// Lets go of the bytes of the keys whose answers start below `end` (the log now has them).
+    public mutating func releaseKeys(below end: UInt64) {
+        guard !keepsKeyBytes else { return }
+        heldKeys.release { answerFirst[Int($0)] < end }
+    }
 
     private func answer(at index: Int32) -> IdempotentAnswer {
         if let refusal = refusals[index] { return .refused(code: refusal.code, message: refusal.message) }
@@ -424,9 +467,18 @@ public struct LedgerState: Sendable {
         return .accepted(first...(first + count - 1))
     }
 
-    /// Every idempotency key with its answer (for tests and reports; not for hot paths).
-    public var idempotency: [String: IdempotentAnswer] {
-        Dictionary(uniqueKeysWithValues: (0..<Int32(idempotencyKeys.count)).map { (idempotencyKeys.key($0), answer(at: $0)) })
+    /// Every idempotency key with its answer (for tests and reports; not for hot paths). Keys
+    /// the state does not hold are read with `keyAt` (see ``answer(forKey:keyAt:)``). When two
+    /// entries carry one key, the later answers.
+    public func idempotency() -> [String: IdempotentAnswer] { idempotency(keyAt: { _ in nil }) }
+
+    public func idempotency(keyAt: (UInt64) throws -> [UInt8]?) rethrows -> [String: IdempotentAnswer] {
+        var result: [String: IdempotentAnswer] = [:]
+        for index in 0..<Int32(idempotencyKeys.count) {
+            guard let bytes = try heldKeys.bytes(index) ?? keyAt(answerFirst[Int(index)]) else { continue }
+            result[String(decoding: bytes, as: UTF8.self)] = answer(at: index)
+        }
+        return result
     }
 
     /// Applies one event. The events must come in log order; `record.position` must be the
@@ -510,16 +562,12 @@ public struct LedgerState: Sendable {
             openKey = nil
             openReturn = nil
             if let key {
-                let (index, inserted) = idempotencyKeys.findOrInsert(key)
-                if inserted {
-                    answerFirst.append(position)
-                    answerCount.append(1)
-                } else {
-                    answerFirst[Int(index)] = position
-                    answerCount[Int(index)] = 1
-                    longAnswers[index] = nil
-                }
-                if let refusal { refusals[index] = (refusal.0, refusal.1) } else if !inserted { refusals[index] = nil }
+                // The engine answers a key it knows without appending, so a key reaches here new.
+                let index = idempotencyKeys.insert(key)
+                answerFirst.append(position)
+                answerCount.append(1)
+                if keepsKeyBytes || !isRebuilding { heldKeys.hold(index, key) }
+                if let refusal { refusals[index] = (refusal.0, refusal.1) }
                 // A refusal is one event: nothing derived extends it.
                 openKey = refusal == nil ? index : nil
             }

@@ -59,7 +59,7 @@ struct Book {
         #expect(replayed.nextPosition == state.nextPosition)
         #expect(replayed.clients.count == state.clients.count)
         for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
-        #expect(replayed.idempotency == state.idempotency)
+        #expect(replayed.idempotency() == state.idempotency())
         #expect(replayed.rules == state.rules)
     }
 
@@ -91,7 +91,7 @@ struct Book {
         }
         #expect(replayed.nextPosition == state.nextPosition)
         for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
-        #expect(replayed.idempotency == state.idempotency)
+        #expect(replayed.idempotency() == state.idempotency())
         #expect(replayed.purchaseCount == state.purchaseCount)
         for p in 0..<Int32(state.purchaseCount) { #expect(replayed.bonusesSpent(of: p) == state.bonusesSpent(of: p)) }
         #expect(replayed.typeCounts == state.typeCounts)

@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 @testable import Ledger
-import LedgerDomain
+@testable import LedgerDomain
 import LedgerGenerator
 import LedgerLog
 import LedgerBytes
@@ -22,13 +22,16 @@ struct LedgerTests {
             _ = try ledger.advance(to: day.advanceTo)
         }
         #expect(accepted > 1000)
-        let live = ledger.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchaseCount, state.rules) }
+        let live = ledger.read { state in (state.clients.map(fingerprint), state.nextPosition, state.purchaseCount, state.rules) }
+        let liveAnswers = try ledger.idempotencyAnswers()
+        #expect(liveAnswers.count > 200, "the program used idempotency keys")
         try ledger.close()
         let reopened = try Ledger(directory: dir.path, options: options)
-        let rebuilt = reopened.read { state in (state.clients.map(fingerprint), state.idempotency, state.nextPosition, state.purchaseCount, state.rules) }
-        #expect(rebuilt.2 == live.2 && rebuilt.3 == live.3 && rebuilt.4 == live.4)
+        let rebuilt = reopened.read { state in (state.clients.map(fingerprint), state.nextPosition, state.purchaseCount, state.rules) }
+        #expect(rebuilt.1 == live.1 && rebuilt.2 == live.2 && rebuilt.3 == live.3)
         #expect(rebuilt.0 == live.0, "every client rebuilt equals the live one")
-        #expect(rebuilt.1 == live.1, "idempotency answers survive a reopen")
+        #expect(try reopened.idempotencyAnswers() == liveAnswers, "idempotency answers survive a reopen")
+        #expect(reopened.read { $0.heldKeyCount } == 0, "a rebuilt ledger holds no key's bytes: the log has them")
         let view = try LedgerView(directory: dir.path)
         #expect(view.state.clients.map(fingerprint) == live.0, "a read-only view rebuilds the same")
         // And the rebuilt ledger goes on where the live one stopped: advancing again appends nothing.
@@ -79,6 +82,42 @@ struct LedgerTests {
         #expect(again == [.repeated(.accepted(range))])
         #expect(ledger.stats().events == end)
         #expect(ledger.client(phone: "+7 916 123 45 67")?.balances.available == 500)
+    }
+
+    @Test("idempotency keys are confirmed against the log: a repeat in the same batch, after it, and a key whose hash tag collides")
+    func keysConfirmedAgainstTheLog() throws {
+        // Two keys with the same 32-bit tag (found by the birthday bound: ~2^16 tries).
+        var seen: [UInt64: String] = [:]
+        var pair: (String, String)? = nil
+        for n in 0..<1_000_000 where pair == nil {
+            let key = "op-\(n)"
+            let tag = key.utf8.withContiguousStorageIfAvailable { KeyIndex.tag(UnsafeRawBufferPointer($0)) }!
+            if let other = seen[tag] { pair = (other, key) } else { seen[tag] = key }
+        }
+        guard let (a, b) = pair else { Issue.record("no colliding tags found"); return }
+        let dir = TemporaryDirectory()
+        var ledger = try Ledger(directory: dir.path)
+        let accrual = { (key: String, day: Int) in
+            #"{"type":"bonus.accrued","at":"2025-01-0\#(day)T09:00:00Z","client":"c1","amount":100,"key":"\#(key)"}"#
+        }
+        let first = try ledger.submit(commands([
+            #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","phone":"89161234567"}"#,
+            accrual(a, 2), accrual(a, 2),
+        ]))
+        guard case .accepted(let rangeA) = first[1] else { Issue.record("first accrual refused"); return }
+        #expect(first[2] == .repeated(.accepted(rangeA)), "a repeat in the same batch answers from the bytes still held")
+        #expect(ledger.read { $0.heldKeyCount } == 0, "durable keys are let go")
+        let second = try ledger.submit(commands([accrual(b, 3), accrual(a, 3)]))
+        guard case .accepted(let rangeB) = second[0] else { Issue.record("a key colliding by tag was taken for a repeat: \(second[0])"); return }
+        #expect(rangeB != rangeA)
+        #expect(second[1] == .repeated(.accepted(rangeA)), "a repeat after the batch is confirmed from the log")
+        try ledger.close()
+        ledger = try Ledger(directory: dir.path)
+        let again = try ledger.submit(commands([accrual(b, 4), accrual(a, 4), accrual("op-new", 4)]))
+        #expect(Array(again[0...1]) == [.repeated(.accepted(rangeB)), .repeated(.accepted(rangeA))], "both keys answer after a rebuild")
+        #expect(again[2].isAccepted)
+        #expect(ledger.client(id: "c1")?.balances.available == 300)
+        #expect(try ledger.idempotencyAnswers().count == 3)
     }
 
     @Test("a failed fdatasync: submit throws, the ledger refuses until reopened, and the reopened one has none of it")
