@@ -80,7 +80,7 @@ public struct ClientCard: Sendable {
         }
         var receipts: [Receipt] = []
         for index in c.purchases {
-            let p = state.purchaseStates[Int(index)]
+            let p = state.purchaseState(index)
             receipts.append(Receipt(purchase: state.purchaseIDs.key(index), at: p.at, paid: p.paid, bonusesSpent: state.bonusesSpent(of: index), bonusesAccrued: p.accrued, returned: state.returnTotals[index]?.returnedPaid ?? 0))
         }
         self.receipts = receipts.sorted { $0.at != $1.at ? $0.at < $1.at : $0.purchase < $1.purchase }

@@ -171,24 +171,30 @@ public struct TextArena: Sendable {
     }
 }
 
-/// A lot as the pool keeps it: 48 bytes. The position shares its word with the phase, the
-/// reason and three flags (positions stay below 2⁴⁸); what orders hold (`reserved`) and what
-/// was spent (`spent`) are kept beside, for the few lots where they are not zero.
+/// A lot as the pool keeps it: 40 bytes. The position shares its word with the phase, the
+/// reason and four flags (positions stay below 2⁴⁸). The amount and what remains are kept in
+/// 32 bits (up to 42 949 672,95 bonuses); a lot with more is *wide*: both are kept beside, in
+/// full. What orders hold (`reserved`) and what was spent (`spent`) are kept beside too, for
+/// the few lots where they are not zero.
 struct PooledLot: Sendable {
     var key: UInt64
-    var amount: Int64
-    var remaining: Int64
     var activatesAt: Micros
     var expiresAt: Micros
+    var amount: UInt32
+    var remaining: UInt32
     var next: Int32
     var previous: Int32
 
     static let positionBits: UInt64 = 48
     static let positionMask: UInt64 = (1 << positionBits) - 1
-    // Bits above the position: 48–49 phase, 50–53 reason, 54 corrected, 55 reserved ≠ 0, 56 spent ≠ 0.
+    // Bits above the position: 48–49 phase, 50–53 reason, 54 corrected, 55 reserved ≠ 0,
+    // 56 spent ≠ 0, 57 wide.
     static let correctedBit: UInt64 = 1 << 54
     static let reservedBit: UInt64 = 1 << 55
     static let spentBit: UInt64 = 1 << 56
+    static let wideBit: UInt64 = 1 << 57
+
+    static let empty = PooledLot(key: 0, activatesAt: 0, expiresAt: 0, amount: 0, remaining: 0, next: -1, previous: -1)
 
     @inline(__always) var position: UInt64 { key & Self.positionMask }
 }
@@ -202,6 +208,7 @@ public struct LotPool: Sendable {
     var lots = ChunkedArray<PooledLot>()
     private var reserved: [Int32: Int64] = [:]
     private var spent: [Int32: Int64] = [:]
+    private var wide: [Int32: (amount: Int64, remaining: Int64)] = [:]
     private var free: Int32 = -1
     public private(set) var live = 0
 
@@ -219,7 +226,8 @@ public struct LotPool: Sendable {
     private func lot(_ slot: Int32) -> Lot {
         let p = lots[Int(slot)]
         let bits = p.key >> PooledLot.positionBits
-        return Lot(position: p.position, amount: p.amount, remaining: p.remaining,
+        let (amount, remaining) = p.key & PooledLot.wideBit != 0 ? wide[slot]! : (Int64(p.amount), Int64(p.remaining))
+        return Lot(position: p.position, amount: amount, remaining: remaining,
                    reserved: p.key & PooledLot.reservedBit != 0 ? reserved[slot] ?? 0 : 0,
                    spent: p.key & PooledLot.spentBit != 0 ? spent[slot] ?? 0 : 0,
                    activatesAt: p.activatesAt, expiresAt: p.expiresAt,
@@ -236,8 +244,16 @@ public struct LotPool: Sendable {
         let old = lots[Int(slot)].key
         if lot.reserved != 0 { key |= PooledLot.reservedBit; reserved[slot] = lot.reserved } else if old & PooledLot.reservedBit != 0 { reserved[slot] = nil }
         if lot.spent != 0 { key |= PooledLot.spentBit; spent[slot] = lot.spent } else if old & PooledLot.spentBit != 0 { spent[slot] = nil }
-        lots[Int(slot)] = PooledLot(key: key, amount: lot.amount, remaining: lot.remaining, activatesAt: lot.activatesAt,
-                                    expiresAt: lot.expiresAt, next: lot.next, previous: lot.previous)
+        let narrow = UInt32(exactly: lot.amount).flatMap { a in UInt32(exactly: lot.remaining).map { (a, $0) } }
+        if let narrow {
+            if old & PooledLot.wideBit != 0 { wide[slot] = nil }
+            lots[Int(slot)] = PooledLot(key: key, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, amount: narrow.0,
+                                        remaining: narrow.1, next: lot.next, previous: lot.previous)
+        } else {
+            wide[slot] = (lot.amount, lot.remaining)
+            lots[Int(slot)] = PooledLot(key: key | PooledLot.wideBit, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt,
+                                        amount: 0, remaining: 0, next: lot.next, previous: lot.previous)
+        }
     }
 
     /// Adds a lot (newer than every lot in the list) at the list's head; returns its slot.
@@ -251,7 +267,7 @@ public struct LotPool: Sendable {
             free = lots[Int(slot)].next
         } else {
             slot = Int32(lots.count)
-            lots.append(PooledLot(key: 0, amount: 0, remaining: 0, activatesAt: 0, expiresAt: 0, next: -1, previous: -1))
+            lots.append(.empty)
         }
         store(lot, slot)
         if head >= 0 { lots[Int(head)].previous = slot } else { tail = slot }
@@ -296,7 +312,10 @@ public struct LotPool: Sendable {
         if after >= 0 { lots[Int(after)].previous = before } else { tail = before }
         if lots[Int(slot)].key & PooledLot.reservedBit != 0 { reserved[slot] = nil }
         if lots[Int(slot)].key & PooledLot.spentBit != 0 { spent[slot] = nil }
-        lots[Int(slot)] = PooledLot(key: 0, amount: 0, remaining: 0, activatesAt: 0, expiresAt: 0, next: free, previous: -1)
+        if lots[Int(slot)].key & PooledLot.wideBit != 0 { wide[slot] = nil }
+        var freed = PooledLot.empty
+        freed.next = free
+        lots[Int(slot)] = freed
         free = slot
         live -= 1
     }
@@ -318,7 +337,8 @@ public struct LotPool: Sendable {
     /// Whether the lot in `slot` still has something left (for sizing the schedule).
     func isOpen(_ slot: Int) -> Bool {
         let p = lots[slot]
-        return p.remaining > 0 && (p.key >> PooledLot.positionBits) & 3 != UInt64(Lot.Phase.expired.rawValue)
+        let remaining = p.key & PooledLot.wideBit != 0 ? wide[Int32(slot)]!.remaining : Int64(p.remaining)
+        return remaining > 0 && (p.key >> PooledLot.positionBits) & 3 != UInt64(Lot.Phase.expired.rawValue)
     }
 }
 

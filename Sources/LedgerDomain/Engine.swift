@@ -493,7 +493,7 @@ extension LedgerState {
             e.repeatedReturn = original
             return
         }
-        let purchase = purchaseStates[Int(index)]
+        let purchase = purchaseState(index)
         let totals = returnTotals[index] ?? ReturnTotals()
         try positive(r.amount, "amount")
         guard totals.returnedPaid + r.amount <= purchase.paid else {

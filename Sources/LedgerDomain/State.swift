@@ -173,29 +173,38 @@ public struct ClientState: Sendable {
     public var shownStatus: ParticipationStatus { blocked ? .blocked : status }
 }
 
-/// A purchase as the ledger keeps it: 40 bytes, for there are millions. What returns change
-/// lives in ``ReturnTotals``, kept only for purchases that had a return; the bonuses a receipt
-/// spent, in ``LedgerState/bonusesSpent(of:)``, kept only for receipts that spent some.
-public struct PurchaseState: Sendable {
+/// A purchase as ``LedgerState/purchaseState(_:)`` gives it. What returns change lives in
+/// ``ReturnTotals``, kept only for purchases that had a return; the bonuses a receipt spent, in
+/// ``LedgerState/bonusesSpent(of:)``, kept only for receipts that spent some.
+public struct PurchaseState: Sendable, Equatable {
     public var client: Int32
     /// The client's next purchase (-1: none yet).
-    public internal(set) var next: Int32 = -1
+    public var next: Int32
     public var at: Micros
     public var paid: Int64
     /// The bonuses the purchase earned (its lot's amount).
-    public var accrued: Int64 = 0
-    private var lotPosition: UInt64 = .max
+    public var accrued: Int64
     /// The purchase's own accrual (its lot), if it earned one.
-    public var lot: UInt64? { lotPosition == .max ? nil : lotPosition }
+    public var lot: UInt64?
+}
 
-    public init(client: Int32, at: Micros, paid: Int64) {
-        self.client = client; self.at = at; self.paid = paid
-    }
+/// A purchase as the ledger stores it: 32 bytes, for there are millions. What was paid and
+/// what it earned are kept in 32 bits (up to 42 949 672,95); a purchase with more is *wide*:
+/// both are kept beside it, in full (``LedgerState/widePurchases``).
+struct StoredPurchase: Sendable {
+    var client: Int32
+    var next: Int32 = -1
+    var at: Micros
+    /// The position of the purchase's accrual (below 2⁴⁸; all ones: none), and bit 63: wide.
+    var word: UInt64 = StoredPurchase.noLot
+    var paid: UInt32 = 0
+    var accrued: UInt32 = 0
 
-    mutating func setAccrual(lot: UInt64, amount: Int64) {
-        lotPosition = lot
-        accrued = amount
-    }
+    static let noLot: UInt64 = (1 << 48) - 1
+    static let wideBit: UInt64 = 1 << 63
+
+    var isWide: Bool { word & Self.wideBit != 0 }
+    var lot: UInt64? { word & Self.noLot == Self.noLot ? nil : word & Self.noLot }
 }
 
 /// What the returns of one purchase have done so far.
@@ -306,7 +315,9 @@ public struct LedgerState: Sendable {
     var cardIndex = HolderIndex()
     /// Purchase ids → their index in ``purchaseStates``.
     public internal(set) var purchaseIDs = IdTable()
-    public internal(set) var purchaseStates = ChunkedArray<PurchaseState>()
+    var purchaseStates = ChunkedArray<StoredPurchase>()
+    /// What wide purchases paid and earned (see ``StoredPurchase``).
+    var widePurchases: [Int32: (paid: Int64, accrued: Int64)] = [:]
     /// The bonuses spent on each receipt that spent some.
     var purchaseSpent: [Int32: Int64] = [:]
     /// For purchases that had a return: what the returns did.
@@ -422,7 +433,30 @@ public struct LedgerState: Sendable {
     /// The pool slot of client `i`'s lot at `position`.
     @inline(__always)
     func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, head: records[i].lotHead, tail: records[i].lotTail) }
-    public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map { purchaseStates[Int($0)] } }
+    public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map(purchaseState) }
+    /// Purchase `index` (in the order purchases were made).
+    public func purchaseState(_ index: Int32) -> PurchaseState {
+        let p = purchaseStates[Int(index)]
+        let (paid, accrued) = p.isWide ? widePurchases[index]! : (Int64(p.paid), Int64(p.accrued))
+        return PurchaseState(client: p.client, next: p.next, at: p.at, paid: paid, accrued: accrued, lot: p.lot)
+    }
+    /// What purchase `index` paid.
+    func paid(_ index: Int32) -> Int64 {
+        let p = purchaseStates[Int(index)]
+        return p.isWide ? widePurchases[index]!.paid : Int64(p.paid)
+    }
+    /// Sets what purchase `index` paid and earned, wide when either needs more than 32 bits.
+    private mutating func setAmounts(_ index: Int32, paid: Int64, accrued: Int64) {
+        if let p = UInt32(exactly: paid), let a = UInt32(exactly: accrued) {
+            purchaseStates[Int(index)].paid = p
+            purchaseStates[Int(index)].accrued = a
+            purchaseStates[Int(index)].word &= ~StoredPurchase.wideBit
+            widePurchases[index] = nil
+        } else {
+            widePurchases[index] = (paid, accrued)
+            purchaseStates[Int(index)].word |= StoredPurchase.wideBit
+        }
+    }
     public var purchaseCount: Int { purchaseStates.count }
     /// The bonuses receipt `index` spent.
     public func bonusesSpent(of index: Int32) -> Int64 { purchaseSpent[index] ?? 0 }
@@ -782,7 +816,11 @@ public struct LedgerState: Sendable {
             if !isRebuilding { schedule.push(.init(due: activatesAt, client: Int32(i), lot: position)) }
         }
         if let purchase {
-            if reason == .purchase { purchaseStates[Int(purchase)].setAccrual(lot: position, amount: amount) }
+            if reason == .purchase {
+                precondition(position < StoredPurchase.noLot, "a lot's position must stay below 2^48 - 1")
+                purchaseStates[Int(purchase)].word = purchaseStates[Int(purchase)].word & StoredPurchase.wideBit | position
+                setAmounts(purchase, paid: paid(purchase), accrued: amount)
+            }
             if reason == .refund { returnTotals[purchase, default: ReturnTotals()].refunded += amount }
         }
         if reason == .birthday {
@@ -830,7 +868,8 @@ public struct LedgerState: Sendable {
 
     mutating func applyPurchase(_ i: Int, index: Int32, at: Micros, paid: Int64, spent: Int64) {
         precondition(Int(index) == purchaseStates.count)
-        purchaseStates.append(PurchaseState(client: Int32(i), at: at, paid: paid))
+        purchaseStates.append(StoredPurchase(client: Int32(i), at: at))
+        setAmounts(index, paid: paid, accrued: 0)
         if spent != 0 { purchaseSpent[index] = spent }
         if records[i].lastPurchase >= 0 { purchaseStates[Int(records[i].lastPurchase)].next = index } else { records[i].firstPurchase = index }
         records[i].lastPurchase = index
@@ -847,7 +886,7 @@ public struct LedgerState: Sendable {
     }
 
     /// What a purchase keeps after its returns.
-    func kept(_ index: Int32) -> Int64 { purchaseStates[Int(index)].paid - (returnTotals[index]?.returnedPaid ?? 0) }
+    func kept(_ index: Int32) -> Int64 { paid(index) - (returnTotals[index]?.returnedPaid ?? 0) }
 
     /// The first day of the level window that ends on the day of `at` (nil: all time).
     func windowFirstDay(_ at: Micros) -> Int64? {

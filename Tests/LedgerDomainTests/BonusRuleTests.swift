@@ -115,6 +115,23 @@ struct BonusRuleTests {
         #expect(book.state.client("c1")!.stats.returnSum == 100000 && book.state.client("c1")!.stats.returnCount == 2)
     }
 
+    @Test("a receipt and a lot beyond 42 949 672,95 keep every kopeck, through a half return and a replay")
+    func amountsPast32Bits() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        // 100 000 000,00 paid (more than 32 bits) lifts the client to the top level: 10 % earned.
+        book.run(#"{"type":"purchase.made","at":"2025-01-03T00:00:00Z","client":"c1","purchase":"p1","total":10000000000,"paid":10000000000}"#)
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-03T00:00:01Z","client":"c1","amount":5000000000}"#)
+        #expect(book.state.purchase("p1")?.paid == 10_000_000_000 && book.state.purchase("p1")?.accrued == 1_000_000_000)
+        #expect(book.state.client("c1")!.lots.map(\.amount) == [1_000_000_000, 5_000_000_000])
+        book.run(#"{"type":"purchase.returned","at":"2025-01-04T00:00:00Z","client":"c1","purchase":"p1","return":"r1","amount":5000000000}"#)
+        #expect(book.balances("c1").cancelled == 500_000_000 && book.balances("c1").pending == 500_000_000)
+        book.run(#"{"type":"bonus.written_off","at":"2025-01-05T00:00:00Z","client":"c1","amount":700000000}"#)
+        #expect(book.state.client("c1")!.lots.map(\.remaining) == [500_000_000, 4_300_000_000])
+        book.checkReplay()
+        book.checkByteReplay()
+    }
+
     @Test("bonuses spent on a returned share come back to the client as a new lot")
     func spentBonusesComeBack() {
         var book = Book()

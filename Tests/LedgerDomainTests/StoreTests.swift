@@ -30,7 +30,7 @@ struct StoreTests {
         #expect(arena.profile(.none) == Profile())
     }
 
-    @Test("the lot pool keeps each client's lots in order through pushes, removals and slot reuse")
+    @Test("the lot pool keeps each client's lots in order through pushes, removals and slot reuse, amounts past 32 bits whole")
     func lotPoolLists() {
         var pool = LotPool()
         var heads = [Int32](repeating: -1, count: 3), tails = [Int32](repeating: -1, count: 3)
@@ -44,7 +44,8 @@ struct StoreTests {
                 pool.remove(slot, head: &heads[c], tail: &tails[c])
                 model[c].removeAll { $0 == victim }
             }
-            let lot = Lot(position: position, amount: 100, remaining: 100, reserved: position % 7 == 0 ? 5 : 0, spent: position % 5 == 0 ? 3 : 0,
+            let amount: Int64 = position % 11 == 0 ? 5_000_000_000 + Int64(position) : 100
+            let lot = Lot(position: position, amount: amount, remaining: amount, reserved: position % 7 == 0 ? 5 : 0, spent: position % 5 == 0 ? 3 : 0,
                           activatesAt: 0, expiresAt: 1, phase: .active, reason: .purchase, corrected: false)
             _ = pool.push(lot, head: &heads[c], tail: &tails[c])
             model[c].append(position)
@@ -54,13 +55,22 @@ struct StoreTests {
             for position in model[c] {
                 let lot = pool[pool.find(position, head: heads[c], tail: tails[c])!]
                 #expect(lot.position == position && lot.reserved == (position % 7 == 0 ? 5 : 0) && lot.spent == (position % 5 == 0 ? 3 : 0))
+                #expect(lot.amount == (position % 11 == 0 ? 5_000_000_000 + Int64(position) : 100) && lot.remaining == lot.amount)
+            }
+            // What remains crosses 32 bits both ways and stays whole.
+            for position in model[c] {
+                let slot = pool.find(position, head: heads[c], tail: tails[c])!
+                let before = pool[slot]
+                pool[slot].remaining = before.amount > 100 ? 7 : 4_294_967_296
+                #expect(pool[slot].remaining == (before.amount > 100 ? 7 : 4_294_967_296) && pool[slot].amount == before.amount)
+                #expect(pool.isOpen(Int(slot)))
             }
             #expect(pool.find(3_000 + UInt64(c), head: heads[c], tail: tails[c]) == nil)
         }
         #expect(pool.live == model.reduce(0) { $0 + $1.count })
     }
 
-    @Test("a client record is four cache lines, laid out as the rebuild's prefetch expects; a pooled lot is 48 bytes")
+    @Test("a client record is four cache lines, laid out as the rebuild's prefetch expects; a pooled lot is 40 bytes, a stored purchase 32")
     func layouts() {
         #expect(MemoryLayout<ClientRecord>.stride == 256)
         #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.lastEventAt) == 0)
@@ -68,8 +78,8 @@ struct StoreTests {
         #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.balances) == 64)
         #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.stats) == 128)
         #expect(MemoryLayout<ClientRecord>.offset(of: \ClientRecord.channels) == 192)
-        #expect(MemoryLayout<PooledLot>.stride == 48)
-        #expect(MemoryLayout<PurchaseState>.stride == 40)
+        #expect(MemoryLayout<PooledLot>.stride == 40)
+        #expect(MemoryLayout<StoredPurchase>.stride == 32)
     }
 
     @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")
