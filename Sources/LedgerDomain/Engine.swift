@@ -607,6 +607,7 @@ extension LedgerState {
     /// nothing. Each event's time is when it fell due (never earlier than the log's last event).
     public mutating func advance(to time: Micros, into out: inout [EventRecord]) -> (activated: Int, expired: Int, birthdays: Int) {
         var activated = 0, expired = 0, birthdays = 0
+        if time >= schedule.horizon { extendSchedule(to: Schedule.horizon(after: time)) }
         let lastDay = Time.day(of: time)
         if birthdayScanDay == Int64.min {
             let year = Time.civil(days: lastDay).year

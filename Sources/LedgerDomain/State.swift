@@ -242,7 +242,10 @@ public enum IdempotentAnswer: Sendable, Equatable {
 
 /// Due activations and expiries, by time and then by lot (a binary min-heap): a total order,
 /// so the advance step appends the same events in the same order whether the heap was built
-/// live or by a rebuild. Entries may be stale (a lot since spent or activated); whoever pops one
+/// live or by a rebuild. It holds only what falls due before its `horizon`: every open lot due
+/// before it is in the heap, none due later need be (most lots expire a year out; keeping them
+/// all would cost 24 bytes a lot). The advance step moves the horizon on, adding the lots that
+/// fall due in between, before it pops past it. Entries may be stale (a lot since spent or activated); whoever pops one
 /// checks the lot.
 struct Schedule: Sendable {
     struct Entry: Sendable {
@@ -254,6 +257,16 @@ struct Schedule: Sendable {
         func precedes(_ other: Entry) -> Bool { due != other.due ? due < other.due : lot < other.lot }
     }
     private(set) var entries: [Entry] = []
+    /// Every open lot due before this is in the heap.
+    var horizon: Micros = .min
+    /// How far past the time it reaches the advance step moves the horizon.
+    static let horizonSpan: Micros = 32 * Time.microsPerDay
+
+    /// The horizon for an advance step that reaches `time`.
+    static func horizon(after time: Micros) -> Micros {
+        let (horizon, overflow) = time.addingReportingOverflow(horizonSpan)
+        return overflow ? .max : horizon
+    }
 
     var count: Int { entries.count }
     var next: Entry? { entries.first }
@@ -290,7 +303,14 @@ struct Schedule: Sendable {
     }
 
     mutating func removeAll() { entries.removeAll() }
-    mutating func reserve(_ count: Int) { entries.reserveCapacity(count) }
+    /// Adds entries in any order (sorted, they are a heap).
+    mutating func add(_ more: [Entry]) {
+        if entries.isEmpty {
+            entries = more.sorted { $0.precedes($1) }
+        } else {
+            for entry in more { push(entry) }
+        }
+    }
 }
 
 /// The whole state of a ledger: every projection the engine keeps, rebuilt from the log by
@@ -810,10 +830,10 @@ public struct LedgerState: Sendable {
             // leaves the lot and the debt together, so available grows by the whole amount.
             records[i].balances.debt -= debtPaid
             records[i].balances.available += amount
-            if !isRebuilding { schedule.push(.init(due: expiresAt, client: Int32(i), lot: position)) }
+            scheduleDue(expiresAt, client: i, lot: position)
         } else {
             records[i].balances.pending += amount
-            if !isRebuilding { schedule.push(.init(due: activatesAt, client: Int32(i), lot: position)) }
+            scheduleDue(activatesAt, client: i, lot: position)
         }
         if let purchase {
             if reason == .purchase {
@@ -826,6 +846,37 @@ public struct LedgerState: Sendable {
         if reason == .birthday {
             records[i].lastBirthdayBonusYear = Int32(clamping: Time.civil(days: Time.day(of: at)).year)
         }
+    }
+
+    /// Puts a lot's next due time in the schedule, when it falls before the horizon.
+    @inline(__always)
+    private mutating func scheduleDue(_ due: Micros, client i: Int, lot position: UInt64) {
+        if !isRebuilding && due < schedule.horizon { schedule.push(.init(due: due, client: Int32(i), lot: position)) }
+    }
+
+    /// Moves the schedule's horizon on to `horizon`, adding the open lots due from the old
+    /// horizon up to the new one (a walk over every client's lots).
+    mutating func extendSchedule(to horizon: Micros) {
+        guard horizon > schedule.horizon else { return }
+        let from = schedule.horizon
+        var due: [Schedule.Entry] = []
+        for i in records.indices {
+            var slot = records[i].lotHead
+            while slot >= 0 {
+                let lot = lotPool[slot]
+                if lot.remaining > 0 {
+                    let time: Micros? = switch lot.phase {
+                    case .pending: lot.activatesAt
+                    case .active: lot.expiresAt
+                    case .expired: nil
+                    }
+                    if let time, time >= from, time < horizon { due.append(.init(due: time, client: Int32(i), lot: lot.position)) }
+                }
+                slot = lot.next
+            }
+        }
+        schedule.add(due)
+        schedule.horizon = horizon
     }
 
     mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
@@ -841,7 +892,7 @@ public struct LedgerState: Sendable {
         records[i].balances.pending -= left
         records[i].balances.available += left
         records[i].balances.debt -= debtPaid
-        if !isRebuilding { schedule.push(.init(due: lotPool[l].expiresAt, client: Int32(i), lot: lot)) }
+        scheduleDue(lotPool[l].expiresAt, client: i, lot: lot)
         closeIfDone(i, l)
     }
 
@@ -1021,28 +1072,13 @@ public struct LedgerState: Sendable {
     }
 
     /// Ends a rebuild: the level windows from every client's purchases, and the due-time
-    /// schedule from the open lots (a pending lot's activation, an active lot's expiry).
+    /// schedule from the open lots (a pending lot's activation, an active lot's expiry) up to
+    /// a horizon past the last event.
     public mutating func finishRebuild() {
         isRebuilding = false
         if lastEventAt != Int64.min { recomputeWindows(at: lastEventAt) }
         schedule.removeAll()
-        // Counted first, so the heap is allocated once at its size (no doubling copies at the peak).
-        var open = 0
-        for slot in 0..<lotPool.lots.count where lotPool.isOpen(slot) { open += 1 }
-        schedule.reserve(open)
-        for i in records.indices {
-            var slot = records[i].lotHead
-            while slot >= 0 {
-                let lot = lotPool[slot]
-                if lot.remaining > 0 {
-                    switch lot.phase {
-                    case .pending: schedule.push(.init(due: lot.activatesAt, client: Int32(i), lot: lot.position))
-                    case .active: schedule.push(.init(due: lot.expiresAt, client: Int32(i), lot: lot.position))
-                    case .expired: break
-                    }
-                }
-                slot = lot.next
-            }
-        }
+        schedule.horizon = .min
+        if lastEventAt != Int64.min { extendSchedule(to: Schedule.horizon(after: lastEventAt)) }
     }
 }

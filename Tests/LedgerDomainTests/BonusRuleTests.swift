@@ -105,6 +105,49 @@ struct BonusRuleTests {
         #expect(e.amount == 3000 && book.events.last!.at == Time.parse("2026-01-16T12:00:00Z")!)
     }
 
+    @Test("lots due past the schedule's horizon are found: stepping day by day, jumping once, and after a rebuild give the same events")
+    func scheduleHorizon() {
+        func program() -> Book {
+            var book = Book()
+            for c in 1...6 { book.run(register("c\(c)", phone: "7916000000\(c)", at: "2025-01-01T09:00:0\(c)Z")) }
+            for c in 1...6 {
+                book.run(#"{"type":"purchase.made","at":"2025-01-0\#(c + 1)T12:00:00Z","client":"c\#(c)","purchase":"p\#(c)","total":100000,"paid":100000}"#)
+            }
+            for c in 1...6 {
+                // Manual lots that expire from 3 to 1000 days on: inside and far past any horizon.
+                for days in [10, 100, 500] {
+                    let expires = Time.iso(Time.parse("2025-01-10T00:00:00Z")! + Int64(days * c) * Time.microsPerDay / 3)
+                    book.run(#"{"type":"bonus.accrued","at":"2025-01-08T00:00:00Z","client":"c\#(c)","amount":\#(100 * days),"expiresAt":"\#(expires)"}"#)
+                }
+            }
+            return book
+        }
+        let end = "2027-06-01T00:00:00Z"
+        var jump = program()
+        let jumped = jump.advance(end)
+        var daily = program()
+        var day = Time.parse("2025-01-09T00:00:00Z")!
+        while day < Time.parse(end)! {
+            _ = daily.advance(Time.iso(day))
+            day += Time.microsPerDay
+        }
+        _ = daily.advance(end)
+        #expect(jumped.expired == 23 && jumped.activated == 6, "every lot due by then expires (all but c6's last, due in October 2027), every purchase lot activates: \(jumped)")
+        let kinds = { (book: Book) in book.events.filter { $0.position >= 24 }.map { "\($0.client) \($0.event)" } }
+        #expect(Set(kinds(daily)) == Set(kinds(jump)), "the same activations and expiries, whichever the steps")
+        // A state rebuilt mid-way goes on as the live one does.
+        var half = program()
+        _ = half.advance("2025-06-01T00:00:00Z")
+        var rebuilt = LedgerState()
+        rebuilt.isRebuilding = true
+        for record in half.events { rebuilt.apply(record) }
+        rebuilt.finishRebuild()
+        var out: [EventRecord] = []
+        let rest = rebuilt.advance(to: Time.parse(end)!, into: &out)
+        let liveRest = half.advance(end)
+        #expect(rest == liveRest && out.map { "\($0.position) \($0.event)" } == half.events.suffix(out.count).map { "\($0.position) \($0.event)" })
+    }
+
     @Test("a return of half the receipt takes back half its bonuses")
     func halfReturn() {
         var book = bookWithPurchase()
