@@ -346,7 +346,7 @@ public struct LedgerState: Sendable {
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
     /// Idempotency keys → their answer: the first position of the command's events and how many
-    /// (9 bytes a key beside its 8-byte slot), or a refusal, kept apart since refusals are few.
+    /// (5 bytes a key beside its 8-byte slot), or a refusal, kept apart since refusals are few.
     /// The keys' bytes are not kept: each is in the log, in the record its answer starts at, and
     /// a lookup confirms a candidate there (see ``answer(forKey:keyAt:)``).
     public internal(set) var idempotencyKeys = KeyIndex()
@@ -359,7 +359,7 @@ public struct LedgerState: Sendable {
     /// a rebuild then keeps no key's bytes, and a submit holds them only until its events are
     /// durable (``releaseKeys(below:)``).
     public var keepsKeyBytes = true
-    private var answerFirst: [UInt64] = []
+    private var answerFirst = AscendingPositions()
     /// Events of each answer, saturating at 255; the rare longer ones are in `longAnswers`.
     private var answerCount: [UInt8] = []
     private var longAnswers: [Int32: UInt32] = [:]

@@ -82,6 +82,27 @@ struct StoreTests {
         #expect(MemoryLayout<StoredPurchase>.stride == 32)
     }
 
+    @Test("property: ascending positions in 4 bytes read back whole, across 2^32 boundaries crossed one at a time and several at once")
+    func ascendingPositions() {
+        var r = SplitMix(state: 12)
+        for _ in 0..<20 {
+            var kept = AscendingPositions()
+            var model: [UInt64] = []
+            var position = r.next() % 5_000_000_000
+            for _ in 0..<2_000 {
+                switch r.next() % 10 {
+                case 0: position += (r.next() % 3) << 32  // jump words
+                case 1: break  // the same position again
+                default: position += r.next() % 50_000_000
+                }
+                kept.append(position)
+                model.append(position)
+            }
+            #expect(kept.count == model.count)
+            #expect((0..<model.count).allSatisfy { kept[$0] == model[$0] })
+        }
+    }
+
     @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")
     func holderIndexMatchesADictionary() {
         var index = HolderIndex()

@@ -150,4 +150,18 @@ let benchmarks: @Sendable () -> Void = {
         let stats = try LedgerView(directory: rebuild.directory).stats()
         print("rebuild program: \(stats.clients) clients, \(stats.events) events, \(stats.logBytes) bytes of log in \(rebuild.directory)")
     }
+
+    // A writer's open: the same rebuild, then the caches only decisions read (the level
+    // windows, the due-time schedule up to its horizon). Its peak is what a serving ledger needs.
+    let writer = Program()
+    Benchmark("open: a writer's rebuild with its decision caches (per event)",
+              configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
+                                   maxDuration: .seconds(30), maxIterations: 3)) { _ in
+        let ledger = try! Ledger(directory: writer.directory, options: .init(durability: .none))
+        blackHole(ledger.stats().clients)
+        try! ledger.close()
+    } setup: {
+        writer.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
+                                                days: environment("LEDGER_BENCH_DAYS", 240))
+    }
 }
