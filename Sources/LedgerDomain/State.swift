@@ -964,20 +964,25 @@ public struct LedgerState: Sendable {
         purchaseStates[Int(index)].client == Int32(i) && records[i].windowStart >= 0 && index >= records[i].windowStart
     }
 
-    /// Recomputes every client's level window (after the rules changed it).
+    /// Recomputes every client's level window as of `at` (after a rebuild, or a change of the
+    /// rules' window): the client's purchases on or after the window's first day. One pass over
+    /// the purchases in the order they were made (which is time order), rather than a walk of
+    /// each client's list: the records are written in any order, but nothing waits on a link.
     mutating func recomputeWindows(at: Micros) {
         for i in records.indices {
-            records[i].windowStart = records[i].firstPurchase
+            records[i].windowStart = -1
             records[i].windowSum = 0
             records[i].windowCount = 0
-            var index = records[i].firstPurchase
-            while index >= 0 {
-                let keep = kept(index)
-                records[i].windowSum += keep
-                records[i].windowCount += keep > 0 ? 1 : 0
-                index = purchaseStates[Int(index)].next
-            }
-            advanceWindow(i, to: at)
+        }
+        let from = windowFirstDay(at)
+        for index in purchaseStates.indices {
+            let p = purchaseStates[index]
+            if let from, Time.day(of: p.at) < from { continue }
+            let i = Int(p.client)
+            let keep = kept(Int32(index))
+            if records[i].windowStart < 0 { records[i].windowStart = Int32(index) }
+            records[i].windowSum += keep
+            records[i].windowCount += keep > 0 ? 1 : 0
         }
     }
 
