@@ -296,24 +296,20 @@ public struct KeyIndex: Sendable {
 }
 
 /// The bytes of idempotency keys that a ``KeyIndex`` cannot confirm against the log (yet): the
-/// keys of a run of consecutive entries back to back, and any other entry's apart.
+/// keys of a run of consecutive entries (entries are only ever added), back to back.
 struct HeldKeys: Sendable {
     /// Entries `from ..< from + ends.count` are held in `arena`; entry `from + k` ends at `ends[k]`.
     private var from: Int32 = 0
     private var arena: [UInt8] = []
     private var ends: [UInt32] = []
-    private var others: [Int32: [UInt8]] = [:]
 
-    var count: Int { ends.count + others.count }
+    var count: Int { ends.count }
 
     mutating func hold(_ index: Int32, _ key: UnsafeRawBufferPointer) {
         if ends.isEmpty { from = index }
-        if index == from + Int32(ends.count) {
-            arena.append(contentsOf: key)
-            ends.append(UInt32(arena.count))
-        } else {
-            others[index] = Array(key)
-        }
+        precondition(index == from + Int32(ends.count), "held keys are those of consecutive entries")
+        arena.append(contentsOf: key)
+        ends.append(UInt32(arena.count))
     }
 
     private func range(_ index: Int32) -> Range<Int>? {
@@ -324,18 +320,13 @@ struct HeldKeys: Sendable {
 
     /// Whether entry `index` is `key`; nil when its bytes are not held.
     func matches(_ index: Int32, _ key: UnsafeRawBufferPointer) -> Bool? {
-        if let range = range(index) {
-            return range.count == key.count && (key.isEmpty || arena.withUnsafeBytes { memcmp($0.baseAddress! + range.lowerBound, key.baseAddress!, key.count) == 0 })
-        }
-        return others[index].map { $0.elementsEqual(key) }
+        guard let range = range(index) else { return nil }
+        return range.count == key.count && (key.isEmpty || arena.withUnsafeBytes { memcmp($0.baseAddress! + range.lowerBound, key.baseAddress!, key.count) == 0 })
     }
 
-    func bytes(_ index: Int32) -> [UInt8]? {
-        if let range = range(index) { return Array(arena[range]) }
-        return others[index]
-    }
+    func bytes(_ index: Int32) -> [UInt8]? { range(index).map { Array(arena[$0]) } }
 
-    /// Lets go of the entries `readable` says the log can give back: the run's from its front.
+    /// Lets go of the entries, from the first held, that `readable` says the log can give back.
     mutating func release(_ readable: (Int32) -> Bool) {
         var k = 0
         while k < ends.count && readable(from + Int32(k)) { k += 1 }
@@ -348,7 +339,6 @@ struct HeldKeys: Sendable {
             ends = ends[k...].map { $0 - cut }
         }
         from += Int32(k)
-        if !others.isEmpty { others = others.filter { !readable($0.key) } }
     }
 }
 

@@ -82,6 +82,23 @@ struct StoreTests {
         #expect(MemoryLayout<StoredPurchase>.stride == 32)
     }
 
+    @Test("held keys answer for the entries still held, through partial and whole releases")
+    func heldKeys() {
+        var held = HeldKeys()
+        func key(_ n: Int) -> [UInt8] { Array("key-\(n)-\(String(repeating: "x", count: n % 5))".utf8) }
+        func matches(_ n: Int, _ k: [UInt8]) -> Bool? { k.withUnsafeBytes { held.matches(Int32(n), $0) } }
+        for n in 0..<10 { key(n).withUnsafeBytes { held.hold(Int32(n), $0) } }
+        #expect(matches(3, key(3)) == true && matches(3, key(4)) == false && matches(10, key(10)) == nil)
+        held.release { $0 < 4 }  // a writer's batch up to entry 3 is durable
+        #expect(held.count == 6 && matches(3, key(3)) == nil && matches(4, key(4)) == true && matches(9, key(9)) == true)
+        for n in 10..<12 { key(n).withUnsafeBytes { held.hold(Int32(n), $0) } }
+        #expect(held.bytes(11) == key(11) && held.bytes(4) == key(4) && held.bytes(2) == nil)
+        held.release { _ in true }
+        #expect(held.count == 0 && matches(11, key(11)) == nil)
+        key(12).withUnsafeBytes { held.hold(12, $0) }
+        #expect(matches(12, key(12)) == true)
+    }
+
     @Test("property: ascending positions in 4 bytes read back whole, across 2^32 boundaries crossed one at a time and several at once")
     func ascendingPositions() {
         var r = SplitMix(state: 12)

@@ -84,8 +84,9 @@ struct LedgerTests {
         #expect(ledger.client(phone: "+7 916 123 45 67")?.balances.available == 500)
     }
 
-    @Test("idempotency keys are confirmed against the log: a repeat in the same batch, after it, and a key whose hash tag collides")
-    func keysConfirmedAgainstTheLog() throws {
+    @Test("idempotency keys are confirmed against the log: a repeat in the same batch, after it, and a key whose hash tag collides",
+          arguments: [Durability.sync, .none])
+    func keysConfirmedAgainstTheLog(durability: Durability) throws {
         // Two keys with the same 32-bit tag (found by the birthday bound: ~2^16 tries).
         var seen: [UInt64: String] = [:]
         var pair: (String, String)? = nil
@@ -96,7 +97,7 @@ struct LedgerTests {
         }
         guard let (a, b) = pair else { Issue.record("no colliding tags found"); return }
         let dir = TemporaryDirectory()
-        var ledger = try Ledger(directory: dir.path)
+        var ledger = try Ledger(directory: dir.path, options: .init(durability: durability))
         let accrual = { (key: String, day: Int) in
             #"{"type":"bonus.accrued","at":"2025-01-0\#(day)T09:00:00Z","client":"c1","amount":100,"key":"\#(key)"}"#
         }
@@ -112,7 +113,7 @@ struct LedgerTests {
         #expect(rangeB != rangeA)
         #expect(second[1] == .repeated(.accepted(rangeA)), "a repeat after the batch is confirmed from the log")
         try ledger.close()
-        ledger = try Ledger(directory: dir.path)
+        ledger = try Ledger(directory: dir.path, options: .init(durability: durability))
         let again = try ledger.submit(commands([accrual(b, 4), accrual(a, 4), accrual("op-new", 4)]))
         #expect(Array(again[0...1]) == [.repeated(.accepted(rangeB)), .repeated(.accepted(rangeA))], "both keys answer after a rebuild")
         #expect(again[2].isAccepted)
