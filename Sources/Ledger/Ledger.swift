@@ -162,6 +162,12 @@ public final class Ledger: Sendable {
         return record.idempotencyKey
     }
 
+    /// What an idempotency key answers, if a command used it (confirmed against the log; a
+    /// matching candidate is read back under the lock, so the writer waits for that read).
+    public func answer(forKey key: String) throws -> IdempotentAnswer? {
+        try read { state in try state.answer(forKey: key, keyAt: { try Self.key(at: $0, in: log) }) }
+    }
+
     /// Every idempotency key with its answer, keys read back from the log (for tests and
     /// reports: it reads a record a key).
     public func idempotencyAnswers() throws -> [String: IdempotentAnswer] {

@@ -170,7 +170,8 @@ extension LedgerState {
 
     /// The same, for a state that holds every key's bytes (``keepsKeyBytes``).
     public mutating func execute(_ command: Command, now: Micros, into out: inout [EventRecord]) -> Outcome {
-        execute(command, now: now, into: &out, keyAt: { _ in nil })
+        precondition(keepsKeyBytes, "this state does not keep its keys' bytes: execute with keyAt and a reader of the log")
+        return execute(command, now: now, into: &out, keyAt: { _ in nil })
     }
 
     private static func amount(of command: Command) -> Int64? {

@@ -484,7 +484,10 @@ public struct LedgerState: Sendable {
     /// the bytes the state holds, or else against the log: `keyAt` gives the idempotency key of
     /// the record at a position (a ``Ledger`` reads it from its log; it throws when it cannot).
     /// When two entries carry one key (a log another writer made), the later answers.
-    public func answer(forKey key: String) -> IdempotentAnswer? { answer(forKey: key, keyAt: { _ in nil }) }
+    public func answer(forKey key: String) -> IdempotentAnswer? {
+        precondition(keepsKeyBytes, "this state does not keep its keys' bytes: ask with answer(forKey:keyAt:) and a reader of the log")
+        return answer(forKey: key, keyAt: { _ in nil })
+    }
 
     public func answer(forKey key: String, keyAt: (UInt64) throws -> [UInt8]?) rethrows -> IdempotentAnswer? {
         var copy = key
@@ -524,7 +527,10 @@ public struct LedgerState: Sendable {
     /// Every idempotency key with its answer (for tests and reports; not for hot paths). Keys
     /// the state does not hold are read with `keyAt` (see ``answer(forKey:keyAt:)``). When two
     /// entries carry one key, the later answers.
-    public func idempotency() -> [String: IdempotentAnswer] { idempotency(keyAt: { _ in nil }) }
+    public func idempotency() -> [String: IdempotentAnswer] {
+        precondition(keepsKeyBytes, "this state does not keep its keys' bytes: ask with idempotency(keyAt:) and a reader of the log")
+        return idempotency(keyAt: { _ in nil })
+    }
 
     public func idempotency(keyAt: (UInt64) throws -> [UInt8]?) rethrows -> [String: IdempotentAnswer] {
         var result: [String: IdempotentAnswer] = [:]

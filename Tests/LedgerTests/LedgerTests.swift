@@ -119,6 +119,7 @@ struct LedgerTests {
         #expect(again[2].isAccepted)
         #expect(ledger.client(id: "c1")?.balances.available == 300)
         #expect(try ledger.idempotencyAnswers().count == 3)
+        #expect(try ledger.answer(forKey: b) == .accepted(rangeB) && ledger.answer(forKey: "op-unused") == nil)
     }
 
     @Test("a failed fdatasync: submit throws, the ledger refuses until reopened, and the reopened one has none of it")
