@@ -150,6 +150,23 @@ public struct IdTable: Sendable {
     public var keys: [String] { (0..<Int32(count)).map(key) }
 }
 
+/// Slot tables of 8-byte slots holding a 32-bit hash tag in the high half, which also names the
+/// slot a probe starts at, and a payload in the low half (0: empty): ``HolderIndex`` and
+/// ``KeyIndex``. Linear probing.
+enum TagSlots {
+    /// The table twice as large, each slot placed again from its tag alone.
+    static func doubled(_ old: [UInt64]) -> [UInt64] {
+        var slots = [UInt64](repeating: 0, count: old.count * 2)
+        let mask = slots.count - 1
+        for value in old where value != 0 {
+            var slot = Int(value >> 32) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = value
+        }
+        return slots
+    }
+}
+
 /// Who holds a key (a phone, a card): a hash table of 8-byte slots holding a 32-bit hash tag and
 /// the holder's client number, and no keys. A tag match is confirmed by asking whether that
 /// client holds the key (its profile in the text arena says), so a million phones cost 16 MB
@@ -227,14 +244,8 @@ struct HolderIndex: Sendable {
     }
 
     private mutating func grow() {
-        let old = slots
-        slots = [UInt64](repeating: 0, count: old.count * 2)
+        slots = TagSlots.doubled(slots)
         mask = slots.count - 1
-        for value in old where value != 0 {
-            var slot = Int(value >> 32) & mask
-            while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = value
-        }
     }
 }
 
@@ -284,14 +295,8 @@ public struct KeyIndex: Sendable {
     }
 
     private mutating func grow() {
-        let old = slots
-        slots = [UInt64](repeating: 0, count: old.count * 2)
+        slots = TagSlots.doubled(slots)
         mask = slots.count - 1
-        for value in old where value != 0 {
-            var slot = Int(value >> 32) & mask
-            while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = value
-        }
     }
 }
 
