@@ -333,13 +333,6 @@ public struct LotPool: Sendable {
         }
         return result
     }
-
-    /// Whether the lot in `slot` still has something left (for sizing the schedule).
-    func isOpen(_ slot: Int) -> Bool {
-        let p = lots[slot]
-        let remaining = p.key & PooledLot.wideBit != 0 ? wide[Int32(slot)]!.remaining : Int64(p.remaining)
-        return remaining > 0 && (p.key >> PooledLot.positionBits) & 3 != UInt64(Lot.Phase.expired.rawValue)
-    }
 }
 
 /// The clients as whole ``ClientState`` values, put together on each access: for cards,

@@ -63,7 +63,6 @@ struct StoreTests {
                 let before = pool[slot]
                 pool[slot].remaining = before.amount > 100 ? 7 : 4_294_967_296
                 #expect(pool[slot].remaining == (before.amount > 100 ? 7 : 4_294_967_296) && pool[slot].amount == before.amount)
-                #expect(pool.isOpen(Int(slot)))
             }
             #expect(pool.find(3_000 + UInt64(c), head: heads[c], tail: tails[c]) == nil)
         }
