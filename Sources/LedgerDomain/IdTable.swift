@@ -252,8 +252,8 @@ struct HolderIndex: Sendable {
 /// Idempotency keys without their bytes: a hash table of 8-byte slots, each holding a key's
 /// 32-bit hash tag and its entry's index + 1 (0: empty). The bytes stay in the log, in the
 /// record the entry's answer starts at, so a tag match is a candidate that the caller confirms
-/// (``LedgerState`` asks the log, or the keys it still holds). Three million keys cost 32 MB
-/// of slots here rather than 80 MB with their bytes. Entries are only added: linear probing
+/// (``LedgerState`` asks the log, or the keys it still holds). Three million keys cost 34 MB
+/// of slots here rather than 83 MB with their bytes (MB = 10⁶ bytes). Entries are only added: linear probing
 /// from the slot the tag names, load at most 3/4, growth rehashes tags alone.
 public struct KeyIndex: Sendable {
     private var slots = [UInt64](repeating: 0, count: 16)
