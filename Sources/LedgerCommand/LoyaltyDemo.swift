@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
         let ledger = try openLedger(common, verb: "demo")
         var generator = ProgramGenerator(.init(clients: clients, days: days, seed: seed))
         let started = monotonicNanos()
-        var lines = 0, refused = 0, invalid = 0
+        var lines = 0, refused = 0, invalid = 0, repeated = 0
         var refusals: [String: Int] = [:]
         var activated = 0, expired = 0, birthdays = 0
         var parseNanos: UInt64 = 0
@@ -54,9 +54,14 @@ struct Demo: ParsableCommand {
             }
             parseNanos += monotonicNanos() - parseStart
             let outcomes = try ledger.submit(commands)
-            for case .refused(let code, _, _) in outcomes {
-                refused += 1
-                refusals[code, default: 0] += 1
+            for outcome in outcomes {
+                switch outcome {
+                case .refused(let code, _, _):
+                    refused += 1
+                    refusals[code, default: 0] += 1
+                case .repeated: repeated += 1
+                case .accepted: break
+                }
             }
             let advanced = try ledger.advance(to: day.advanceTo)
             activated += advanced.activated
@@ -71,6 +76,7 @@ struct Demo: ParsableCommand {
         let stats = ledger.stats()
         try ledger.close()
         print("  \(grouped(lines)) commands → \(grouped(stats.events)) events in \(format2(elapsed)) s (\(grouped(Int(Double(stats.events) / elapsed))) events/s, JSON parsing \(format2(Double(parseNanos) / 1e9)) s of it), durable: one fdatasync a day")
+        print("  \(grouped(repeated)) requests a till sent twice, answered with their first result and appended once")
         print("  \(grouped(refused)) refused and journaled (\(refusals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))); \(invalid) invalid lines")
         print("  the advance steps activated \(grouped(activated)) lots, burned \(grouped(expired)) and gave \(grouped(birthdays)) birthday bonuses")
         print("  \(grouped(stats.logBytes)) bytes of log (\(format2(Double(stats.logBytes) / Double(stats.events))) bytes/event, LZ4), \(grouped(stats.clients)) clients, \(grouped(stats.purchases)) purchases")

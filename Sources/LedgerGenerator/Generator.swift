@@ -61,6 +61,8 @@ public struct ProgramGenerator {
     var cumulative: [Double] = []
     var pendingReturns: [Int: [(client: Int, purchase: String, paid: Int64, total: Int64, items: [Product])]] = [:]
     var pendingOrders: [Int: [(client: Int, order: String)]] = [:]
+    /// Requests a till sends again on a later day (see the purchases).
+    var pendingResends: [Int: [String]] = [:]
     var purchaseCounter = 0
     var orderCounter = 0
 
@@ -148,6 +150,9 @@ public struct ProgramGenerator {
         var actions: [(second: Int, line: String)] = []
         func add(_ second: Int, _ line: String) { actions.append((second, line)) }
 
+        // Requests resent from yesterday, as the tills come back online in the morning.
+        for line in pendingResends.removeValue(forKey: day) ?? [] { add(7 * 3600 + rand.below(3600), line) }
+
         // Registrations.
         for i in clients.indices where clients[i].registerDay == day {
             let id = clientID(i)
@@ -195,7 +200,12 @@ public struct ProgramGenerator {
             line += #","store":"\#(store)","seller":"\#(seller)","items":[\#(itemsJSON)]"#
             if rand.chance(0.05) { line += #","promoCode":"SPRING\#(1 + rand.below(5))""# }
             if rand.chance(0.08) { line += #","promotion":"promo-\#(1 + rand.below(12))""# }
-            add(second, line + #","key":"pos-\#(purchase)"}"#)
+            let sent = line + #","key":"pos-\#(purchase)"}"#
+            add(second, sent)
+            // A till that got no answer sends the same request again: at once, or the next
+            // morning when it is back online (its time is still the purchase's).
+            if rand.chance(0.01) { add(second + 30, sent) }
+            if rand.chance(0.01) { pendingResends[day + 1, default: []].append(sent) }
             if rand.chance(0.045) {
                 let returnDay = day + 2 + rand.below(12)
                 let returned = rand.chance(0.6) ? items : [items[0]]

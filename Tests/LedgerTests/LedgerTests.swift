@@ -15,13 +15,15 @@ struct LedgerTests {
         options.segmentBytes = 256 * 1024  // several segments, sealed ones indexed
         let ledger = try Ledger(directory: dir.path, options: options)
         var generator = ProgramGenerator(.init(clients: 300, days: 90, seed: 7))
-        var accepted = 0
+        var accepted = 0, repeated = 0
         try generator.run { day in
             let outcomes = try ledger.submit(commands(day.lines))
             accepted += outcomes.filter(\.isAccepted).count
+            repeated += outcomes.filter { if case .repeated = $0 { true } else { false } }.count
             _ = try ledger.advance(to: day.advanceTo)
         }
         #expect(accepted > 1000)
+        #expect(repeated > 0, "the program resends some requests, the same day and the next")
         let live = ledger.read { state in (state.clients.map(fingerprint), state.nextPosition, state.purchaseCount, state.rules) }
         let liveAnswers = try ledger.idempotencyAnswers()
         #expect(liveAnswers.count > 200, "the program used idempotency keys")
