@@ -14,6 +14,10 @@ import LedgerDomain
 /// bring a bonus and a congratulation; custom and system events happen. Each day ends with
 /// an advance step.
 public struct ProgramGenerator {
+    /// Goes up whenever the same seed would give another program (so that a program generated
+    /// earlier and kept on disk is not taken for today's). 2: tills resend some purchases.
+    public static let version = 2
+
     public struct Config: Sendable {
         public var clients: Int
         public var days: Int

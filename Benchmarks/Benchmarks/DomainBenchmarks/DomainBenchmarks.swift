@@ -12,9 +12,9 @@ import LedgerLog
 // - projection memory ≤ 600 bytes a client plus ≤ 8 bytes an event at that size.
 //
 // The rebuild's program is generated once into
-// /tmp/ledger-bench-program-<clients>-<days>-v<body version> (deterministic from its seed) and
-// reused by later runs. Its size comes from
-// LEDGER_BENCH_CLIENTS (default 1 000 000) and LEDGER_BENCH_DAYS (default 240).
+// /tmp/ledger-bench-program-<clients>-<days>-v<body version>-g<generator version> (deterministic
+// from its seed) and reused by later runs. Its size comes from LEDGER_BENCH_CLIENTS (default
+// 1 000 000) and LEDGER_BENCH_DAYS (default 240).
 
 func environment(_ name: String, _ fallback: Int) -> Int {
     guard let text = getenv(name) else { return fallback }
@@ -64,7 +64,7 @@ func generatedCommands(clients: Int, days: Int) -> [Command] {
 
 /// Builds (once) the data directory of the rebuild benchmark.
 func programDirectory(clients: Int, days: Int) throws -> String {
-    let path = "/tmp/ledger-bench-program-\(clients)-\(days)-v\(EventCodec.bodyVersion)"
+    let path = "/tmp/ledger-bench-program-\(clients)-\(days)-v\(EventCodec.bodyVersion)-g\(ProgramGenerator.version)"
     if access(path + "/complete", F_OK) == 0 { return path }
     SystemCalls.removeTree(path)
     let ledger = try Ledger(directory: path, options: .init(durability: .none))
