@@ -44,6 +44,8 @@ public final class Ledger: Sendable {
         var failure: LogError?
         let builder = RecordBatchBuilder()
         let body = WriteBuffer(capacity: 64 * 1024)
+        /// Reads idempotency keys back for submits (its file and buffers kept between reads).
+        let keyReader: LogReader
     }
 
     /// The log lives in `directory/log`.
@@ -65,7 +67,7 @@ public final class Ledger: Sendable {
         self.directory = directory
         self.options = options
         self.log = log
-        self.core = Mutex(Core(state: state, failure: nil))
+        self.core = Mutex(Core(state: state, failure: nil, keyReader: log.reader()))
     }
 
     /// Applies the log's events to `state`, from its next position up to (not including)
@@ -134,7 +136,8 @@ public final class Ledger: Sendable {
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(commands.count)
             let now = options.clock()
-            let keyAt = { [log] (position: UInt64) throws -> [UInt8]? in try Self.key(at: position, in: log) }
+            let reader = core.keyReader
+            let keyAt = { (position: UInt64) throws -> [UInt8]? in try Self.key(at: position, reader: reader) }
             do {
                 for command in commands { outcomes.append(try core.state.execute(command, now: now, into: &out, keyAt: keyAt)) }
             } catch {
@@ -155,8 +158,10 @@ public final class Ledger: Sendable {
 
     /// The idempotency key of the record at `position`, read from the log (for confirming a
     /// key; see ``LedgerState/answer(forKey:keyAt:)``). Throws when the log does not have it.
-    static func key(at position: UInt64, in log: Log) throws -> [UInt8]? {
-        guard let record = try log.reader().record(at: position) else {
+    static func key(at position: UInt64, in log: Log) throws -> [UInt8]? { try key(at: position, reader: log.reader()) }
+
+    static func key(at position: UInt64, reader: LogReader) throws -> [UInt8]? {
+        guard let record = try reader.record(at: position) else {
             throw LogError(.invalidArgument, "the log has no record at position \(position) to confirm an idempotency key against")
         }
         return record.idempotencyKey
