@@ -331,14 +331,22 @@ struct HeldKeys: Sendable {
 
     func bytes(_ index: Int32) -> [UInt8]? { range(index).map { Array(arena[$0]) } }
 
-    /// Lets go of the entries, from the first held, that `readable` says the log can give back.
-    mutating func release(_ readable: (Int32) -> Bool) {
+    /// How many of the newest keys stay held after the log has them: a till's retry comes
+    /// within minutes, and is then answered without reading the log (about 1 MB).
+    static let recentKept = 1 << 16
+
+    /// Lets go of the entries, from the first held, that `readable` says the log can give back,
+    /// but for the newest `keepingLast`.
+    mutating func release(keepingLast kept: Int = 0, _ readable: (Int32) -> Bool) {
         var k = 0
-        while k < ends.count && readable(from + Int32(k)) { k += 1 }
+        while k < ends.count - kept && readable(from + Int32(k)) { k += 1 }
+        // Dropping a prefix moves what stays behind it: done when all goes, or once at least as
+        // much goes as stays (so each key is moved a bounded number of times).
+        guard k > 0, k == ends.count || k >= ends.count - k else { return }
         if k == ends.count {
             arena.removeAll(keepingCapacity: arena.count <= 1 << 16)
             ends.removeAll(keepingCapacity: ends.count <= 1 << 12)
-        } else if k > 0 {
+        } else {
             let cut = ends[k - 1]
             arena.removeFirst(Int(cut))
             ends = ends[k...].map { $0 - cut }

@@ -351,7 +351,7 @@ public struct LedgerState: Sendable {
     /// a lookup confirms a candidate there (see ``answer(forKey:keyAt:)``).
     public internal(set) var idempotencyKeys = KeyIndex()
     /// The bytes of the keys the log cannot give back: all of them while ``keepsKeyBytes``, else
-    /// only those whose events are not yet durable.
+    /// those whose events are not yet durable and the newest that are.
     var heldKeys = HeldKeys()
     /// How many keys' bytes the state holds (see ``keepsKeyBytes``).
     public var heldKeyCount: Int { heldKeys.count }
@@ -511,10 +511,11 @@ public struct LedgerState: Sendable {
         return found.map(answer(at:))
     }
 
-    /// Lets go of the bytes of the keys whose answers start below `end` (the log now has them).
+    /// Lets go of the bytes of the keys whose answers start below `end` (the log now has them),
+    /// but for the newest ``HeldKeys/recentKept``.
     public mutating func releaseKeys(below end: UInt64) {
         guard !keepsKeyBytes else { return }
-        heldKeys.release { answerFirst[Int($0)] < end }
+        heldKeys.release(keepingLast: HeldKeys.recentKept) { answerFirst[Int($0)] < end }
     }
 
     private func answer(at index: Int32) -> IdempotentAnswer {

@@ -81,17 +81,21 @@ struct StoreTests {
         #expect(MemoryLayout<StoredPurchase>.stride == 32)
     }
 
-    @Test("held keys answer for the entries still held, through partial and whole releases")
+    @Test("held keys answer for the entries still held, through deferred, partial and whole releases, the newest kept")
     func heldKeys() {
         var held = HeldKeys()
         func key(_ n: Int) -> [UInt8] { Array("key-\(n)-\(String(repeating: "x", count: n % 5))".utf8) }
         func matches(_ n: Int, _ k: [UInt8]) -> Bool? { k.withUnsafeBytes { held.matches(Int32(n), $0) } }
         for n in 0..<10 { key(n).withUnsafeBytes { held.hold(Int32(n), $0) } }
         #expect(matches(3, key(3)) == true && matches(3, key(4)) == false && matches(10, key(10)) == nil)
-        held.release { $0 < 4 }  // a writer's batch up to entry 3 is durable
-        #expect(held.count == 6 && matches(3, key(3)) == nil && matches(4, key(4)) == true && matches(9, key(9)) == true)
+        held.release { $0 < 2 }  // too little goes to be worth moving the rest: nothing is let go yet
+        #expect(held.count == 10 && matches(0, key(0)) == true)
+        held.release { $0 < 6 }  // a writer's batches up to entry 5 are durable
+        #expect(held.count == 4 && matches(5, key(5)) == nil && matches(6, key(6)) == true && matches(9, key(9)) == true)
         for n in 10..<12 { key(n).withUnsafeBytes { held.hold(Int32(n), $0) } }
-        #expect(held.bytes(11) == key(11) && held.bytes(4) == key(4) && held.bytes(2) == nil)
+        #expect(held.bytes(11) == key(11) && held.bytes(6) == key(6) && held.bytes(2) == nil)
+        held.release(keepingLast: 3) { _ in true }  // the newest three stay
+        #expect(held.count == 3 && matches(8, key(8)) == nil && matches(9, key(9)) == true && matches(11, key(11)) == true)
         held.release { _ in true }
         #expect(held.count == 0 && matches(11, key(11)) == nil)
         key(12).withUnsafeBytes { held.hold(12, $0) }
