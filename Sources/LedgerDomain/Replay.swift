@@ -161,6 +161,26 @@ extension LedgerState {
         return nil
     }
 
+    /// An enumeration's value from its name's bytes: matched as bytes, else read as a String
+    /// (so that an unknown name is refused naming the field).
+    @inline(__always)
+    private static func named<E: RawRepresentable>(_ bytes: UnsafeRawBufferPointer, _ names: [([UInt8], E)],
+                                                   _ field: String) throws(BodyError) -> E where E.RawValue == String {
+        if let value = match(bytes, names) { return value }
+        return try enumValue(bytes, field)
+    }
+
+    /// Field 1 of a body whose only field is an enumeration (messenger and Wallet events); nil
+    /// when the body has none. Other fields are skipped.
+    private static func onlyField<E: RawRepresentable>(_ r: inout FieldReader, _ names: [([UInt8], E)],
+                                                       _ field: String) throws(BodyError) -> E? where E.RawValue == String {
+        var value: E? = nil
+        while let (tag, wire) = try r.next() {
+            if tag == 1 { value = try named(try r.bytes(wire), names, field) } else { try r.skip(wire) }
+        }
+        return value
+    }
+
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     static func readFast(_ kind: EventKind, _ r: inout FieldReader) throws(BodyError) -> FastChange {
         switch kind {
@@ -185,8 +205,7 @@ extension LedgerState {
                 switch tag {
                 case 1: amount = try r.int(wire)
                 case 2:
-                    let bytes = try r.bytes(wire)
-                    if let value = Self.match(bytes, Self.reasonNames) { reason = value } else { reason = try Self.enumValue(bytes, "reason") }
+                    reason = try Self.named(try r.bytes(wire), Self.reasonNames, "reason")
                 case 3: activatesAt = try r.int(wire)
                 case 4: expiresAt = try r.int(wire)
                 case 5: source = try r.bytes(wire)
@@ -234,8 +253,7 @@ extension LedgerState {
             while let (tag, wire) = try r.next() {
                 switch tag {
                 case 2:
-                    let bytes = try r.bytes(wire)
-                    if let value = Self.match(bytes, Self.channelNames) { channel = value } else { channel = try Self.enumValue(bytes, "channel") }
+                    channel = try Self.named(try r.bytes(wire), Self.channelNames, "channel")
                 case 1, 3, 4: try r.pass(wire)
                 default: try r.skip(wire)
                 }
@@ -258,27 +276,11 @@ extension LedgerState {
             }
             return .level(to, manual: manual)
         case .messengerSubscribed, .messengerUnsubscribed:
-            var channel = Channel.telegram  // as the decoder reads a body without one
-            while let (tag, wire) = try r.next() {
-                if tag == 1 {
-                    let bytes = try r.bytes(wire)
-                    if let value = Self.match(bytes, Self.channelNames) { channel = value } else { channel = try Self.enumValue(bytes, "channel") }
-                } else {
-                    try r.skip(wire)
-                }
-            }
+            // A body without a channel reads as telegram, as the decoder reads it.
+            let channel = try Self.onlyField(&r, Self.channelNames, "channel") ?? .telegram
             return .subscription(channel, subscribed: kind == .messengerSubscribed)
         case .walletInstalled, .walletRemoved:
-            var platform: WalletPlatform? = nil
-            while let (tag, wire) = try r.next() {
-                if tag == 1 {
-                    let bytes = try r.bytes(wire)
-                    if let value = Self.match(bytes, Self.platformNames) { platform = value } else { platform = try Self.enumValue(bytes, "platform") }
-                } else {
-                    try r.skip(wire)
-                }
-            }
-            guard let platform else { throw .badValue("platform '' is unknown") }
+            guard let platform = try Self.onlyField(&r, Self.platformNames, "platform") else { throw .badValue("platform '' is unknown") }
             return .wallet(platform, installed: kind == .walletInstalled)
         case .custom:
             // Nothing of a custom event changes the state: its fields are walked over, each
