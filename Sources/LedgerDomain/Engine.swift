@@ -260,18 +260,9 @@ extension LedgerState {
     /// returns, and how many of them kept some.
     func levelMeasure(_ i: Int, at: Micros, newPurchase: Int64? = nil, returning: (purchase: Int32, amount: Int64)? = nil) -> (sum: Int64, count: Int64) {
         // The window as of the client's last purchase, less what has left it since.
-        var sum = records[i].windowSum
-        var count = Int64(records[i].windowCount)
-        var first = records[i].windowStart
-        if let from = windowFirstDay(at) {
-            while first >= 0 {
-                guard Time.day(of: purchaseStates[Int(first)].at) < from else { break }
-                let keep = kept(first)
-                sum -= keep
-                count -= keep > 0 ? 1 : 0
-                first = purchaseStates[Int(first)].next
-            }
-        }
+        let window = window(i, at: at)
+        var (sum, count) = (window.sum, window.count)
+        let first = window.start
         if let paid = newPurchase {
             sum += paid
             count += paid > 0 ? 1 : 0

@@ -163,7 +163,7 @@ public enum EventCodec {
         return Decoded(event: event, derived: header.derived, clientNumber: header.clientNumber, skippedFields: r.skippedFields)
     }
 
-    private static func enumValue<E: RawRepresentable>(_ text: String, _ field: String) throws(BodyError) -> E where E.RawValue == String {
+    static func enumValue<E: RawRepresentable>(_ text: String, _ field: String) throws(BodyError) -> E where E.RawValue == String {
         guard let value = E(rawValue: text) else { throw .badValue("\(field) '\(text)' is unknown") }
         return value
     }

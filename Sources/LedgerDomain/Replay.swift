@@ -141,10 +141,7 @@ extension LedgerState {
     }
 
     private static func enumValue<E: RawRepresentable>(_ bytes: UnsafeRawBufferPointer, _ field: String) throws(BodyError) -> E where E.RawValue == String {
-        guard let value = E(rawValue: String(decoding: bytes, as: UTF8.self)) else {
-            throw .badValue("\(field) '\(String(decoding: bytes, as: UTF8.self))' is unknown")
-        }
-        return value
+        try EventCodec.enumValue(String(decoding: bytes, as: UTF8.self), field)
     }
 
     /// The names of the enumerations the fast path reads, as bytes: matched without making a
@@ -361,22 +358,9 @@ extension LedgerState {
         purchaseIDs.prefetch(UnsafeRawBufferPointer(rebasing: body[(i + 2)..<(i + 2 + length)]))
     }
 
-    /// The client number of a version 2 body, read without checks beyond the bytes' bounds.
+    /// The client number of a version 2 body (nil for a body whose header does not read).
     @inline(__always)
-    static func clientNumber(_ body: UnsafeRawBufferPointer) -> Int32? {
-        guard body.count >= 2, body[0] & EventCodec.clientNumberFlag != 0 else { return nil }
-        var value: UInt32 = 0
-        var shift: UInt32 = 0
-        var i = 1
-        while i < body.count && i < 6 {
-            let byte = body[i]
-            value |= UInt32(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return Int32(bitPattern: value) }
-            shift += 7
-            i += 1
-        }
-        return nil
-    }
+    static func clientNumber(_ body: UnsafeRawBufferPointer) -> Int32? { (try? EventCodec.header(body))?.clientNumber }
 }
 
 /// Checks that the client numbers bodies carry agree with their stream keys: a registration's

@@ -245,8 +245,8 @@ public enum IdempotentAnswer: Sendable, Equatable {
 /// live or by a rebuild. It holds only what falls due before its `horizon`: every open lot due
 /// before it is in the heap, none due later need be (most lots expire a year out; keeping them
 /// all would cost 24 bytes a lot). The advance step moves the horizon on, adding the lots that
-/// fall due in between, before it pops past it. Entries may be stale (a lot since spent or activated); whoever pops one
-/// checks the lot.
+/// fall due in between, before it pops past it. Entries may be stale (a lot since spent or
+/// activated); whoever pops one checks the lot.
 struct Schedule: Sendable {
     struct Entry: Sendable {
         var due: Micros
@@ -953,15 +953,24 @@ public struct LedgerState: Sendable {
 
     /// Drops from a client's level window the purchases that fell out of it by `at`.
     mutating func advanceWindow(_ i: Int, to at: Micros) {
-        guard let from = windowFirstDay(at) else { return }
-        while records[i].windowStart >= 0 {
-            let index = records[i].windowStart
-            guard Time.day(of: purchaseStates[Int(index)].at) < from else { break }
-            let keep = kept(index)
-            records[i].windowSum -= keep
-            records[i].windowCount -= keep > 0 ? 1 : 0
-            records[i].windowStart = purchaseStates[Int(index)].next
+        let window = self.window(i, at: at)
+        records[i].windowSum = window.sum
+        records[i].windowCount = Int32(window.count)
+        records[i].windowStart = window.start
+    }
+
+    /// Client `i`'s level window as of its last purchase, less the purchases that left it by
+    /// `at`: what they kept after returns, how many kept some, and the first still inside.
+    func window(_ i: Int, at: Micros) -> (sum: Int64, count: Int64, start: Int32) {
+        var (sum, count, start) = (records[i].windowSum, Int64(records[i].windowCount), records[i].windowStart)
+        guard let from = windowFirstDay(at) else { return (sum, count, start) }
+        while start >= 0, Time.day(of: purchaseStates[Int(start)].at) < from {
+            let keep = kept(start)
+            sum -= keep
+            count -= keep > 0 ? 1 : 0
+            start = purchaseStates[Int(start)].next
         }
+        return (sum, count, start)
     }
 
     /// Whether purchase `index` of client `i` is inside its level window (as of its last purchase).
