@@ -89,34 +89,114 @@ public struct TextRef: Sendable, Equatable {
 /// Append-only storage for small texts: entries back to back in 1 MiB chunks (an entry never
 /// spans two), so a million profiles cost their bytes plus a length byte or two each, and no
 /// allocation apiece. An entry is its count of texts (a varint), then each optional text as a
-/// varint (0: nil, else 1 + its UTF-8 length) and its bytes. A changed profile is written
-/// anew; the old bytes stay until a snapshot compacts them (profile changes are rare).
+/// header varint and its stored bytes. A changed profile is written anew; the old bytes stay
+/// until a snapshot compacts them (profile changes are rare).
+///
+/// A text is stored in the most compact of three lossless forms, so that what a Russian
+/// program's profiles are made of costs about half its UTF-8 size:
+/// - *Digits*: a text of ASCII digits, with or without a leading `+` (phones, cards), two
+///   digits a byte.
+/// - *Russian*: a text of ASCII and the Cyrillic letters А–я, Ё, ё, one byte a character
+///   (ASCII as itself; А–я as 0x80–0xBF; Ё 0xC0, ё 0xC1).
+/// - *UTF-8*: anything else, as it is.
+///
+/// The header is 0 for nil, else 1 + (n << 2 | form): form 0 UTF-8 (n bytes), 1 Russian
+/// (n bytes), 2 digits (n digits in ⌈n/2⌉ bytes, first digit in the high half), 3 `+` then
+/// digits (likewise).
 public struct TextArena: Sendable {
     static let chunkBytes = 1 << 20
     private var chunks: [[UInt8]] = []
 
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
-    mutating func append(_ texts: [String?]) -> TextRef { store(Self.entry(texts.map { $0?.utf8 })) }
+    mutating func append(_ texts: [String?]) -> TextRef {
+        var entry = Entry()
+        entry.count(texts.count)
+        for text in texts {
+            guard var text else { entry.bytes.append(0); continue }
+            text.withUTF8 { entry.text(UnsafeRawBufferPointer($0)) }
+        }
+        return store(entry.bytes)
+    }
 
     /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
-    mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef { store(Self.entry(texts)) }
-
-    /// The bytes of an entry: the count, then each text's varint (0: nil, else 1 + length) and bytes.
-    private static func entry<Text: Collection<UInt8>>(_ texts: [Text?]) -> [UInt8] {
-        var entry: [UInt8] = []
-        func varint(_ value: Int) {
-            var v = UInt64(value)
-            while v >= 0x80 { entry.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-            entry.append(UInt8(v))
-        }
-        varint(texts.count)
+    mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
+        var entry = Entry()
+        entry.count(texts.count)
         for text in texts {
-            guard let text else { entry.append(0); continue }
-            varint(text.count + 1)
-            entry.append(contentsOf: text)
+            guard let text else { entry.bytes.append(0); continue }
+            entry.text(text)
         }
-        return entry
+        return store(entry.bytes)
+    }
+
+    /// The bytes of one entry as they are built.
+    private struct Entry {
+        var bytes: [UInt8] = []
+
+        mutating func varint(_ value: Int) {
+            var v = UInt64(value)
+            while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+            bytes.append(UInt8(v))
+        }
+
+        mutating func count(_ n: Int) { varint(n) }
+
+        /// One text in its most compact form (see ``TextArena``).
+        mutating func text(_ utf8: UnsafeRawBufferPointer) {
+            if let plus = TextArena.digitForm(utf8) {
+                let n = utf8.count - plus
+                varint(1 + (n << 2 | (2 + plus)))
+                var i = plus
+                while i < utf8.count {
+                    let high = utf8[i] - 48
+                    let low = i + 1 < utf8.count ? utf8[i + 1] - 48 : 0
+                    bytes.append(high << 4 | low)
+                    i += 2
+                }
+            } else if let n = TextArena.russianCount(utf8) {
+                varint(1 + (n << 2 | 1))
+                var i = 0
+                while i < utf8.count {
+                    let b = utf8[i]
+                    if b < 0x80 { bytes.append(b); i += 1; continue }
+                    let scalar = (Int(b & 0x1F) << 6) | Int(utf8[i + 1] & 0x3F)
+                    bytes.append(scalar == 0x401 ? 0xC0 : scalar == 0x451 ? 0xC1 : UInt8(0x80 + scalar - 0x410))
+                    i += 2
+                }
+            } else {
+                varint(1 + (utf8.count << 2))
+                bytes.append(contentsOf: utf8)
+            }
+        }
+    }
+
+    /// The offset where the digits start (0, or 1 after a `+`) when the text is a `+` or nothing
+    /// followed by one or more ASCII digits; nil otherwise.
+    static func digitForm(_ utf8: UnsafeRawBufferPointer) -> Int? {
+        let start = utf8.first == UInt8(ascii: "+") ? 1 : 0
+        guard utf8.count > start else { return nil }
+        for i in start..<utf8.count where !(48...57).contains(utf8[i]) { return nil }
+        return start
+    }
+
+    /// How many characters the text has when it is all ASCII and Cyrillic А–я, Ё, ё with at
+    /// least one Cyrillic letter; nil otherwise (then UTF-8 is as short).
+    static func russianCount(_ utf8: UnsafeRawBufferPointer) -> Int? {
+        var i = 0, n = 0, cyrillic = false
+        while i < utf8.count {
+            let b = utf8[i]
+            if b < 0x80 { i += 1; n += 1; continue }
+            guard i + 1 < utf8.count else { return nil }
+            let next = utf8[i + 1]
+            // А–п: D0 90–BF; Ё: D0 81; р–я: D1 80–8F; ё: D1 91.
+            let known = (b == 0xD0 && (next == 0x81 || (0x90...0xBF).contains(next))) || (b == 0xD1 && (next == 0x91 || (0x80...0x8F).contains(next)))
+            guard known else { return nil }
+            cyrillic = true
+            i += 2
+            n += 1
+        }
+        return cyrillic ? n : nil
     }
 
     private mutating func store(_ entry: [UInt8]) -> TextRef {
@@ -129,7 +209,6 @@ public struct TextArena: Sendable {
         chunks[chunks.count - 1].append(contentsOf: entry)
         return ref
     }
-
 
     /// The texts of an entry (none for ``TextRef/none``).
     func read(_ ref: TextRef) -> [String?] {
@@ -149,11 +228,33 @@ public struct TextArena: Sendable {
             let count = varint()
             var result: [String?] = []
             result.reserveCapacity(count)
+            var utf8: [UInt8] = []
             for _ in 0..<count {
-                let length = varint()
-                if length == 0 { result.append(nil); continue }
-                result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + length - 1)]), as: UTF8.self))
-                i += length - 1
+                let header = varint()
+                if header == 0 { result.append(nil); continue }
+                let form = (header - 1) & 3, n = (header - 1) >> 2
+                utf8.removeAll(keepingCapacity: true)
+                switch form {
+                case 0:
+                    utf8.append(contentsOf: bytes[i..<(i + n)])
+                    i += n
+                case 1:
+                    for b in bytes[i..<(i + n)] {
+                        if b < 0x80 { utf8.append(b); continue }
+                        let scalar = b == 0xC0 ? 0x401 : b == 0xC1 ? 0x451 : 0x410 + Int(b - 0x80)
+                        utf8.append(UInt8(0xC0 | scalar >> 6))
+                        utf8.append(UInt8(0x80 | scalar & 0x3F))
+                    }
+                    i += n
+                default:
+                    if form == 3 { utf8.append(UInt8(ascii: "+")) }
+                    for k in 0..<n {
+                        let byte = bytes[i + k / 2]
+                        utf8.append(48 + (k % 2 == 0 ? byte >> 4 : byte & 0x0F))
+                    }
+                    i += (n + 1) / 2
+                }
+                result.append(String(decoding: utf8, as: UTF8.self))
             }
             return result
         }

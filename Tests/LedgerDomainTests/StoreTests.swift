@@ -30,6 +30,39 @@ struct StoreTests {
         #expect(arena.profile(.none) == Profile())
     }
 
+    @Test("the text arena keeps digits, Russian and any other text exactly, phones and Russian names in about half their UTF-8 bytes")
+    func textArenaForms() {
+        let pieces = ["0", "7", "9", "+", " ", "-", "(", "Ж", "я", "Ё", "ё", "А", "a", "Z", "ї", "é", "😀", "\u{0}", "Ӏ", "@", "."]
+        var r = SplitMix(state: 21)
+        var arena = TextArena()
+        var stored: [(TextRef, [String?])] = []
+        for i in 0..<5_000 {
+            var texts: [String?] = []
+            for _ in 0..<Int(r.next() % 6) {
+                if r.next() % 7 == 0 { texts.append(nil); continue }
+                let length = Int(r.next() % 24)
+                // Every third text draws from digits alone (with a leading + sometimes), every
+                // other third from Russian and ASCII, the rest from everything.
+                let alphabet = i % 3 == 0 ? Array(pieces[0..<3]) : i % 3 == 1 ? Array(pieces[4..<14]) : pieces
+                var text = (i % 3 == 0 && r.next() % 2 == 0) ? "+" : ""
+                for _ in 0..<length { text += alphabet[Int(r.next() % UInt64(alphabet.count))] }
+                texts.append(text)
+            }
+            stored.append((arena.append(texts), texts))
+        }
+        for (ref, texts) in stored { #expect(arena.read(ref) == (texts.isEmpty ? [] : texts)) }
+
+        var small = TextArena()
+        _ = small.append(["+79161234567"])
+        #expect(small.byteCount == 1 + 1 + 6)
+        var names = TextArena()
+        _ = names.append(["Михаил Смирнова"])
+        #expect(names.byteCount == 1 + 1 + 15)
+        var other = TextArena()
+        _ = other.append(["Ђорђе", "+7 (916) 123-45-67", "", "+"])
+        #expect(other.read(TextRef(chunk: 0, offset: 0)) == ["Ђорђе", "+7 (916) 123-45-67", "", "+"])
+    }
+
     @Test("the lot pool keeps each client's lots in order through pushes, removals and slot reuse, amounts past 32 bits whole")
     func lotPoolLists() {
         var pool = LotPool()
