@@ -1,27 +1,43 @@
 import CPrefetch
 import Glibc
 
-/// A hash table from ids — client ids, purchase ids, idempotency keys — to dense indexes 0, 1,
-/// 2, … in the order they were first seen. Keys live back to back in one byte arena, so a
-/// million ids cost a few bytes each and no String apiece, and a lookup hashes the bytes
-/// straight from the log (open addressing, linear probing, load at most 3/4).
+/// A hash table from ids — client ids, purchase ids — to dense indexes 0, 1, 2, … in the order
+/// they were first seen. Keys live back to back in one byte arena, so a million ids cost a few
+/// bytes each and no String apiece, and a lookup hashes the bytes straight from the log (open
+/// addressing, linear probing, load at most 3/4).
+///
+/// The arena is front-coded in groups, as LevelDB codes its blocks between restart points:
+/// the first key of a group is stored whole (a varint length, the bytes), and each next one as
+/// how many leading bytes it shares with the key before it (a varint), the length of the rest
+/// (a varint) and the rest. Ids as tills and back offices issue them are mostly counters, so
+/// consecutive ids share all but their last digit or two: `p2968991` after `p2968990` costs 3
+/// bytes, not 8. Reading a key decodes its group from the start, so the group size trades
+/// memory for lookup time: 1 stores every key whole.
 public struct IdTable: Sendable {
     /// A slot holds the key's 32-bit hash tag in its high half and the entry's index + 1 in its
     /// low half (0: empty), so most misses and matches need no look at the keys.
     private var slots: [UInt64]
-    private var arena: [UInt8] = []
-    /// Entry i's key is arena[ends[i-1] ..< ends[i]].
-    private var ends: [UInt32] = []
     private var mask: Int
+    /// The front-coded keys, and where each group's first key starts.
+    private var arena: [UInt8] = []
+    private var groupStarts: [UInt32] = []
+    /// log2 of the keys a group holds.
+    private let groupShift: Int
+    /// The newest key, which the next one is coded against.
+    private var newest: [UInt8] = []
+    /// The longest key's length (the size of the buffer a key is decoded into).
+    private var longest = 0
+    public private(set) var count = 0
 
-    public init(capacity: Int = 16) {
+    /// A table whose arena groups `groupSize` keys (a power of two).
+    public init(capacity: Int = 16, groupSize: Int = 1) {
+        precondition(groupSize > 0 && groupSize & (groupSize - 1) == 0, "a group size is a power of two")
         var size = 16
         while size * 3 / 4 < capacity { size *= 2 }
         slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
+        groupShift = groupSize.trailingZeroBitCount
     }
-
-    public var count: Int { ends.count }
 
     @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
@@ -44,25 +60,61 @@ public struct IdTable: Sendable {
         return h
     }
 
+    /// Whether two keys are equal (ids are short: eight bytes at a time rather than a memcmp call).
     @inline(__always)
-    private func keyEquals(_ entry: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        let start = entry == 0 ? 0 : Int(ends[entry - 1])
-        let end = Int(ends[entry])
-        guard end - start == key.count else { return false }
-        return arena.withUnsafeBytes { bytes in
-            // Ids are short: compare eight bytes at a time rather than call memcmp.
-            var i = 0
-            while i + 8 <= key.count {
-                if bytes.loadUnaligned(fromByteOffset: start + i, as: UInt64.self) != key.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-                i += 8
-            }
-            while i < key.count {
-                if bytes[start + i] != key[i] { return false }
-                i += 1
-            }
-            return true
+    static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        var i = 0
+        while i + 8 <= a.count {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < a.count {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    @inline(__always)
+    private static func varint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
+        var value = 0, shift = 0
+        while true {
+            let byte = bytes[i]
+            i += 1
+            value |= Int(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
         }
     }
+
+    /// Calls `body` with the bytes of entry `entry`'s key.
+    @inline(__always)
+    private func withKey<R>(_ entry: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if entry == count - 1 { return newest.withUnsafeBytes(body) }
+        return arena.withUnsafeBytes { bytes in
+            var i = Int(groupStarts[entry >> groupShift])
+            let n = Self.varint(bytes, &i)
+            let steps = entry & ((1 << groupShift) - 1)
+            if steps == 0 { return body(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)])) }
+            return withUnsafeTemporaryAllocation(byteCount: longest, alignment: 8) { key in
+                key.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)]))
+                i += n
+                var length = n
+                for _ in 0..<steps {
+                    let shared = Self.varint(bytes, &i)
+                    let rest = Self.varint(bytes, &i)
+                    UnsafeMutableRawBufferPointer(rebasing: key[shared..<(shared + rest)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + rest)]))
+                    i += rest
+                    length = shared + rest
+                }
+                return body(UnsafeRawBufferPointer(rebasing: key[0..<length]))
+            }
+        }
+    }
+
+    @inline(__always)
+    private func keyEquals(_ entry: Int, _ key: UnsafeRawBufferPointer) -> Bool { withKey(entry) { Self.same($0, key) } }
 
     /// The index of `key`, or nil.
     public func find(_ key: UnsafeRawBufferPointer) -> Int32? {
@@ -103,11 +155,10 @@ public struct IdTable: Sendable {
             if value >> 32 == tag && keyEquals(entry, key) { return (Int32(entry), false) }
             slot = (slot + 1) & mask
         }
-        let index = Int32(ends.count)
-        arena.append(contentsOf: key)
-        ends.append(UInt32(arena.count))
+        let index = Int32(count)
+        append(key)
         slots[slot] = tag << 32 | UInt64(index + 1)
-        if ends.count * 4 > slots.count * 3 { grow() }
+        if count * 4 > slots.count * 3 { grow() }
         return (index, true)
     }
 
@@ -116,9 +167,35 @@ public struct IdTable: Sendable {
         return copy.withUTF8 { findOrInsert(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Adds a key to the arena: whole at a group's start, else against the newest.
+    private mutating func append(_ key: UnsafeRawBufferPointer) {
+        func varint(_ value: Int) {
+            var v = UInt(value)
+            while v >= 0x80 { arena.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+            arena.append(UInt8(v))
+        }
+        if count & ((1 << groupShift) - 1) == 0 {
+            precondition(arena.count <= Int(UInt32.max), "the id arena is limited to 4 GiB")
+            groupStarts.append(UInt32(arena.count))
+            varint(key.count)
+            arena.append(contentsOf: key)
+        } else {
+            var shared = 0
+            let limit = min(newest.count, key.count)
+            while shared < limit && newest[shared] == key[shared] { shared += 1 }
+            varint(shared)
+            varint(key.count - shared)
+            arena.append(contentsOf: key[shared...])
+        }
+        newest.removeAll(keepingCapacity: true)
+        newest.append(contentsOf: key)
+        longest = max(longest, key.count)
+        count += 1
+    }
+
     /// Whether entry `index` has this key (cheaper than a lookup when the index is a good guess).
     public func has(_ index: Int32, key: UnsafeRawBufferPointer) -> Bool {
-        index >= 0 && Int(index) < ends.count && keyEquals(Int(index), key)
+        index >= 0 && Int(index) < count && keyEquals(Int(index), key)
     }
 
     public func has(_ index: Int32, key: String) -> Bool {
@@ -127,27 +204,53 @@ public struct IdTable: Sendable {
     }
 
     /// The key of an index.
-    public func key(_ index: Int32) -> String {
-        let start = index == 0 ? 0 : Int(ends[Int(index) - 1])
-        return String(decoding: arena[start..<Int(ends[Int(index)])], as: UTF8.self)
-    }
+    public func key(_ index: Int32) -> String { withKey(Int(index)) { String(decoding: $0, as: UTF8.self) } }
+
+    /// The arena's bytes and its group starts (what the keys cost beside the slots).
+    public var keyBytes: Int { arena.count + groupStarts.count * 4 }
 
     private mutating func grow() {
         let size = slots.count * 2
-        slots = [UInt64](repeating: 0, count: size)
-        mask = size - 1
-        // The full hash is not kept: rehash the bytes (rare: log2 of the count times).
-        for entry in 0..<ends.count {
-            let start = entry == 0 ? 0 : Int(ends[entry - 1])
-            let h = arena.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[start..<Int(ends[entry])])) }
+        var slots = [UInt64](repeating: 0, count: size)
+        let mask = size - 1
+        // The full hash is not kept: rehash the keys, decoded in order (rare: log2 of the count times).
+        var entry = 0
+        forEachKey { key in
+            let h = Self.hash(key)
             var slot = Int(truncatingIfNeeded: h) & mask
             while slots[slot] != 0 { slot = (slot + 1) & mask }
             slots[slot] = (h >> 32) << 32 | UInt64(entry + 1)
+            entry += 1
+        }
+        self.slots = slots
+        self.mask = mask
+    }
+
+    /// Calls `body` with every key in index order, decoding the arena once.
+    private func forEachKey(_ body: (UnsafeRawBufferPointer) -> Void) {
+        guard count > 0 else { return }
+        arena.withUnsafeBytes { bytes in
+            withUnsafeTemporaryAllocation(byteCount: longest, alignment: 8) { key in
+                var i = 0, length = 0
+                for entry in 0..<count {
+                    let shared = entry & ((1 << groupShift) - 1) == 0 ? 0 : Self.varint(bytes, &i)
+                    let rest = Self.varint(bytes, &i)
+                    UnsafeMutableRawBufferPointer(rebasing: key[shared..<(shared + rest)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + rest)]))
+                    i += rest
+                    length = shared + rest
+                    body(UnsafeRawBufferPointer(rebasing: key[0..<length]))
+                }
+            }
         }
     }
 
     /// Every key, in index order (for tests and reports).
-    public var keys: [String] { (0..<Int32(count)).map(key) }
+    public var keys: [String] {
+        var keys: [String] = []
+        keys.reserveCapacity(count)
+        forEachKey { keys.append(String(decoding: $0, as: UTF8.self)) }
+        return keys
+    }
 }
 
 /// Slot tables of 8-byte slots holding a 32-bit hash tag in the high half, which also names the

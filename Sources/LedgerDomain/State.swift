@@ -328,13 +328,15 @@ public struct LedgerState: Sendable {
     public internal(set) var clientSegments: [Int32: Set<String>] = [:]
     var clientNPS: [Int32: [(at: Micros, score: Int64, comment: String?)]] = [:]
     var clientNotes: [Int32: [(at: Micros, text: String)]] = [:]
-    /// Client ids → their index in ``clients``.
-    public internal(set) var clientIDs = IdTable()
+    /// Client ids → their index in ``clients`` (groups of 4: a submit looks its client up by id
+    /// each command, and decodes at most three keys for it).
+    public internal(set) var clientIDs = IdTable(groupSize: 4)
     /// Who holds each phone and each card among live clients (keys confirmed against the profiles).
     var phoneIndex = HolderIndex()
     var cardIndex = HolderIndex()
     /// Purchase ids → their index in ``purchaseStates``.
-    public internal(set) var purchaseIDs = IdTable()
+    /// Groups of 16: only a return or a card reads a purchase id back.
+    public internal(set) var purchaseIDs = IdTable(groupSize: 16)
     var purchaseStates = ChunkedArray<StoredPurchase>()
     /// What wide purchases paid and earned (see ``StoredPurchase``).
     var widePurchases: [Int32: (paid: Int64, accrued: Int64)] = [:]

@@ -156,6 +156,42 @@ struct StoreTests {
         }
     }
 
+    @Test("property: the id table answers as a dictionary would, front-coded in groups of 1, 4 and 16, through its grows",
+          arguments: [1, 4, 16])
+    func idTableMatchesADictionary(groupSize: Int) {
+        var table = IdTable(groupSize: groupSize)
+        var model: [String: Int32] = [:]
+        var order: [String] = []
+        var r = SplitMix(state: UInt64(40 + groupSize))
+        for step in 0..<20_000 {
+            // Counters (long shared prefixes), repeats, random bytes, the empty key and keys past
+            // 127 bytes (two-byte lengths).
+            let key: String
+            switch r.next() % 6 {
+            case 0, 1: key = "p\(1_000_000 + step)"
+            case 2: key = order.isEmpty ? "" : order[Int(r.next() % UInt64(order.count))]
+            case 3: key = String((0..<Int(r.next() % 12)).map { _ in Character(Unicode.Scalar(UInt8(33 + r.next() % 90))) })
+            case 4: key = String(repeating: "ю", count: 60 + Int(r.next() % 40)) + "\(step % 7)"
+            default: key = step % 1000 == 0 ? "" : "c\(r.next() % 50_000)"
+            }
+            let (index, inserted) = table.findOrInsert(key)
+            if let known = model[key] {
+                #expect(!inserted && index == known, "key \(key)")
+            } else {
+                #expect(inserted && index == Int32(order.count), "key \(key)")
+                model[key] = index
+                order.append(key)
+            }
+        }
+        #expect(table.count == order.count)
+        #expect(table.keys == order)
+        for (i, key) in order.enumerated() {
+            #expect(table.key(Int32(i)) == key && table.find(key) == Int32(i) && table.has(Int32(i), key: key))
+            if i > 0 { #expect(!table.has(Int32(i - 1), key: key)) }
+        }
+        for missing in ["p999", "q1000001", "юю", "c50000x"] { #expect(table.find(missing) == nil) }
+    }
+
     @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")
     func holderIndexMatchesADictionary() {
         var index = HolderIndex()
