@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "Ledger",
-            dependencies: ["LedgerLog", "LedgerDomain"]
+            dependencies: ["LedgerLog", "LedgerDomain", "CPrefetch"]
         ),
         .target(
             name: "LedgerGenerator",

@@ -303,10 +303,12 @@ struct Schedule: Sendable {
     }
 
     mutating func removeAll() { entries.removeAll() }
-    /// Adds entries in any order (sorted, they are a heap).
-    mutating func add(_ more: [Entry]) {
+    /// Adds entries in any order (sorted, they are a heap). Sorts `more` in place and takes its
+    /// buffer when the heap is empty, so that a writer's open holds the entries once.
+    mutating func add(_ more: inout [Entry]) {
         if entries.isEmpty {
-            entries = more.sorted { $0.precedes($1) }
+            more.sort { $0.precedes($1) }
+            swap(&entries, &more)
         } else {
             for entry in more { push(entry) }
         }
@@ -884,7 +886,7 @@ public struct LedgerState: Sendable {
                 slot = lot.next
             }
         }
-        schedule.add(due)
+        schedule.add(&due)
         schedule.horizon = horizon
     }
 
