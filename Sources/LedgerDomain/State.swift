@@ -327,9 +327,13 @@ public struct LedgerState: Sendable {
     /// Level names as the clients' records refer to them (interned: a record keeps one byte).
     public internal(set) var levelNames: [String] = []
     /// The rarer collections, only for the clients that have them.
-    public internal(set) var clientSegments: [Int32: Set<String>] = [:]
-    var clientNPS: [Int32: [(at: Micros, score: Int64, comment: String?)]] = [:]
-    var clientNotes: [Int32: [(at: Micros, text: String)]] = [:]
+    /// Segment names, interned; a client's membership is a (client, name code) pair in one set.
+    var segmentNames: [String] = []
+    var segmentCodes: [String: UInt32] = [:]
+    var segmentMembers = Set<UInt64>()
+    /// NPS ratings (the score, the comment) and notes, their texts in ``texts``.
+    var clientNPS = ClientEntries()
+    var clientNotes = ClientEntries()
     /// Client ids → their index in ``clients`` (groups of 4: a submit looks its client up by id
     /// each command, and decodes at most three keys for it).
     public internal(set) var clientIDs = IdTable(groupSize: 4)
@@ -415,13 +419,24 @@ public struct LedgerState: Sendable {
             id: clientID(i), name: p.name, phone: p.phone, email: p.email, gender: r.gender, birthday: r.birthday,
             place: p.place, addedBy: p.addedBy, cards: cards(of: i), status: r.status, blocked: r.blocked,
             deleted: r.deleted, registeredAt: r.registeredAt, level: level(i), levelManual: r.levelManual, lots: lots(of: i),
-            balances: r.balances, stats: r.stats, walletBits: r.walletBits, channels: r.channels, nps: clientNPS[Int32(i)] ?? [],
-            notes: clientNotes[Int32(i)] ?? [], segments: clientSegments[Int32(i)] ?? [], purchases: purchases,
+            balances: r.balances, stats: r.stats, walletBits: r.walletBits, channels: r.channels, nps: clientNPS.list(Int32(i)).map { ($0.at, $0.value, text($0.text)) },
+            notes: clientNotes.list(Int32(i)).map { ($0.at, text($0.text) ?? "") }, segments: segments(of: i), purchases: purchases,
             lastBirthdayBonusYear: r.lastBirthdayBonusYear == .min ? Int64.min : Int64(r.lastBirthdayBonusYear),
             eventCount: r.eventCount, lastEventAt: r.lastEventAt)
     }
 
     public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
+
+    /// The segments client `i` is in.
+    public func segments(of i: Int) -> Set<String> {
+        guard !segmentMembers.isEmpty else { return [] }
+        var names: Set<String> = []
+        for (code, name) in segmentNames.enumerated() where segmentMembers.contains(UInt64(UInt32(i)) << 32 | UInt64(code)) { names.insert(name) }
+        return names
+    }
+
+    /// A one-text entry of the text arena (an NPS comment, a note).
+    func text(_ ref: TextRef) -> String? { texts.read(ref).first ?? nil }
     public func profile(_ i: Int) -> Profile { texts.profile(records[i].profile) }
     public func level(_ i: Int) -> String? { records[i].levelCode == 0 ? nil : levelNames[Int(records[i].levelCode) - 1] }
     public func cards(of i: Int) -> [String] { profile(i).cards }
@@ -779,10 +794,15 @@ public struct LedgerState: Sendable {
         case .messengerUnsubscribed(let c):
             applySubscription(i, channel: c, subscribed: false)
         case .segmentEntered(let s), .segmentAssigned(let s):
-            clientSegments[Int32(i), default: []].insert(s)
+            let code = segmentCodes[s] ?? {
+                let code = UInt32(segmentNames.count)
+                segmentNames.append(s)
+                segmentCodes[s] = code
+                return code
+            }()
+            segmentMembers.insert(UInt64(UInt32(i)) << 32 | UInt64(code))
         case .segmentLeft(let s), .segmentUnassigned(let s):
-            clientSegments[Int32(i)]?.remove(s)
-            if clientSegments[Int32(i)]?.isEmpty == true { clientSegments[Int32(i)] = nil }
+            if let code = segmentCodes[s] { segmentMembers.remove(UInt64(UInt32(i)) << 32 | UInt64(code)) }
         case .profileChanged(let changes):
             applyProfile(i, changes)
         case .cardAdded(let card):
@@ -811,9 +831,9 @@ public struct LedgerState: Sendable {
         case .levelChanged(let l):
             applyLevel(i, to: l.to, manual: l.manual)
         case .npsRated(let score, let comment):
-            clientNPS[Int32(i), default: []].append((record.at, score, comment))
+            clientNPS.append(Int32(i), at: record.at, text: comment.map { texts.append([$0]) } ?? .none, value: score)
         case .noteAdded(let text):
-            clientNotes[Int32(i), default: []].append((record.at, text))
+            clientNotes.append(Int32(i), at: record.at, text: texts.append([text]), value: 0)
         case .custom, .operationRefused:
             break
         case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:

@@ -67,6 +67,30 @@ struct IdentityAndInputTests {
         #expect(book.state.phones["79160000001"] == 0 && book.state.phones["79161234567"] == nil)
     }
 
+    @Test("a card keeps a client's NPS ratings and notes in order (an empty comment is none), and the segments it is in")
+    func ratingsNotesSegments() {
+        var book = Book()
+        book.run(register("c1", phone: "79161234567"))
+        book.run(register("c2", phone: "79161234568"))
+        book.run(#"{"type":"nps.rated","client":"c1","score":9,"comment":"Всё отлично, спасибо!"}"#)
+        book.run(#"{"type":"note.added","client":"c2","text":"Просил перезвонить"}"#)
+        book.run(#"{"type":"nps.rated","client":"c1","score":3}"#)
+        book.run(#"{"type":"nps.rated","client":"c1","score":0,"comment":""}"#)
+        book.run(#"{"type":"note.added","client":"c1","text":"Called about a 😀 receipt"}"#)
+        book.run(#"{"type":"segment.assigned","client":"c1","segment":"VIP"}"#)
+        book.run(#"{"type":"segment.assigned","client":"c2","segment":"Новые"}"#)
+        book.run(#"{"type":"segment.assigned","client":"c1","segment":"Новые"}"#)
+        book.run(#"{"type":"segment.unassigned","client":"c2","segment":"Новые"}"#)
+        book.run(#"{"type":"segment.unassigned","client":"c2","segment":"never assigned"}"#)
+        let c1 = book.state.client("c1")!, c2 = book.state.client("c2")!
+        #expect(c1.nps.map(\.score) == [9, 3, 0] && c1.nps.map(\.comment) == ["Всё отлично, спасибо!", nil, nil])
+        #expect(c1.notes.map(\.text) == ["Called about a 😀 receipt"] && c2.notes.map(\.text) == ["Просил перезвонить"])
+        #expect(c1.nps.map(\.at) == c1.nps.map(\.at).sorted())
+        #expect(c1.segments == ["VIP", "Новые"] && c2.segments.isEmpty)
+        book.checkReplay()
+        book.checkByteReplay()
+    }
+
     @Test("strict input: unknown types, missing, ill-typed and unknown fields name the field and the line", arguments: [
         (#"{"type":"bonus.teleported","client":"c1"}"#, "type"),
         (#"{"type":"bonus.accrued","client":"c1"}"#, "amount"),

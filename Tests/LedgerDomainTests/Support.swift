@@ -136,7 +136,7 @@ struct Book {
 import LedgerBytes
 
 func fingerprint(_ c: ClientState) -> String {
-    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayBonusYear)"
+    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayBonusYear)|\(c.nps.map { "\($0.at) \($0.score) \($0.comment ?? "-")" })|\(c.notes.map { "\($0.at) \($0.text)" })"
 }
 
 extension Outcome {
