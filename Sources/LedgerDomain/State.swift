@@ -1079,6 +1079,8 @@ public struct LedgerState: Sendable {
                 if order.lots[k].amount == 0 { order.lots.remove(at: k) }
             }
         }
+        // A settled order keeps no buffer (most orders are settled, and stay for good).
+        if order.lots.isEmpty { order.lots = [] }
         orders[r.order] = order
     }
 
