@@ -481,7 +481,7 @@ extension LedgerState {
         guard let index = purchaseIDs.find(r.purchase), purchaseStates[Int(index)].client == Int32(i) else {
             throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clientID(i))' has no purchase '\(r.purchase)'")
         }
-        if let original = returns[ReturnKey(r.purchase, r.returnID)] {
+        if let original = returns[ReturnKey(index, r.returnID)] {
             e.repeatedReturn = original
             return
         }

@@ -218,10 +218,11 @@ public struct ReturnTotals: Sendable, Equatable {
     public init() {}
 }
 
+/// A return as its id names it: the purchase (its index in the state) and the return id.
 public struct ReturnKey: Hashable, Sendable {
-    public var purchase: String
+    public var purchase: Int32
     public var returnID: String
-    public init(_ purchase: String, _ returnID: String) { self.purchase = purchase; self.returnID = returnID }
+    public init(_ purchase: Int32, _ returnID: String) { self.purchase = purchase; self.returnID = returnID }
 }
 
 public struct OrderState: Sendable {
@@ -260,7 +261,7 @@ struct Schedule: Sendable {
     /// Every open lot due before this is in the heap.
     var horizon: Micros = .min
     /// How far past the time it reaches the advance step moves the horizon.
-    static let horizonSpan: Micros = 32 * Time.microsPerDay
+    static let horizonSpan: Micros = 8 * Time.microsPerDay
 
     /// The horizon for an advance step that reaches `time`.
     static func horizon(after time: Micros) -> Micros {
@@ -347,7 +348,7 @@ public struct LedgerState: Sendable {
     /// What wide purchases paid and earned (see ``StoredPurchase``).
     var widePurchases: [Int32: (paid: Int64, accrued: Int64)] = [:]
     /// The bonuses spent on each receipt that spent some.
-    var purchaseSpent: [Int32: Int64] = [:]
+    var purchaseSpent = AscendingValues()
     /// For purchases that had a return: what the returns did.
     public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
     public internal(set) var orders: [String: OrderState] = [:]
@@ -396,7 +397,7 @@ public struct LedgerState: Sendable {
     var birthdayScanDay: Int64 = Int64.min
     /// The command being applied: its idempotency key and the return it answers to.
     private var openKey: Int32?
-    private var openReturn: (purchase: String, returnID: String)?
+    private var openReturn: ReturnKey?
     /// The client of the last event replayed from bytes (a lookup cache; see Replay.swift).
     var lastReplayedClient: Int32?
 
@@ -655,8 +656,7 @@ public struct LedgerState: Sendable {
             let count = position - answerFirst[Int(key)] + 1
             if count < 255 { answerCount[Int(key)] = UInt8(count) } else { answerCount[Int(key)] = 255; longAnswers[key] = UInt32(count) }
         }
-        if let open = openReturn, derived {
-            let key = ReturnKey(open.purchase, open.returnID)
+        if let key = openReturn, derived {
             if let first = returns[key]?.lowerBound { returns[key] = first...position }
         }
     }
@@ -772,9 +772,9 @@ public struct LedgerState: Sendable {
                     if before > 0 && before - r.amount <= 0 { records[i].windowCount -= 1 }
                 }
                 returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount
+                returns[ReturnKey(p, r.returnID)] = record.position...record.position
+                openReturn = ReturnKey(p, r.returnID)
             }
-            returns[ReturnKey(r.purchase, r.returnID)] = record.position...record.position
-            openReturn = (r.purchase, r.returnID)
             records[i].stats.returnCount += 1
             records[i].stats.returnSum += r.amount
         case .orderPlaced(let o):
@@ -952,7 +952,7 @@ public struct LedgerState: Sendable {
         precondition(Int(index) == purchaseStates.count)
         purchaseStates.append(StoredPurchase(client: Int32(i), at: at))
         setAmounts(index, paid: paid, accrued: 0)
-        if spent != 0 { purchaseSpent[index] = spent }
+        if spent != 0 { purchaseSpent.append(index, spent) }
         if records[i].lastPurchase >= 0 { purchaseStates[Int(records[i].lastPurchase)].next = index } else { records[i].firstPurchase = index }
         records[i].lastPurchase = index
         records[i].stats.purchaseCount += 1

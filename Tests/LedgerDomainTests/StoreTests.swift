@@ -192,6 +192,23 @@ struct StoreTests {
         for missing in ["p999", "q1000001", "юю", "c50000x"] { #expect(table.find(missing) == nil) }
     }
 
+    @Test("property: ascending values answer as a dictionary would, for indexes set, skipped, before the first and past the last")
+    func ascendingValuesMatchADictionary() {
+        var values = AscendingValues()
+        var model: [Int32: Int64] = [:]
+        var r = SplitMix(state: 77)
+        var index: Int32 = 0
+        for _ in 0..<5_000 {
+            index += Int32(1 + r.next() % 5)
+            let value = Int64(bitPattern: r.next())
+            values.append(index, value)
+            model[index] = value
+        }
+        #expect(values.count == model.count)
+        for i in Int32(-2)...(index + 3) { #expect(values[i] == model[i], "index \(i)") }
+        #expect(AscendingValues()[0] == nil)
+    }
+
     @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")
     func holderIndexMatchesADictionary() {
         var index = HolderIndex()
