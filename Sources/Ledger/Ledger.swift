@@ -47,6 +47,10 @@ public final class Ledger: Sendable {
         let body = WriteBuffer(capacity: 64 * 1024)
         /// Reads idempotency keys back for submits (its file and buffers kept between reads).
         let keyReader: LogReader
+        /// The events a submit decides, kept between submits (emptied, capacity kept up to
+        /// ``scratchKept`` events), so that a batch does not grow a fresh array by doubling.
+        var scratch: [EventRecord] = []
+        static let scratchKept = 16_384
     }
 
     /// The log lives in `directory/log`.
@@ -134,6 +138,7 @@ public final class Ledger: Sendable {
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
             var out: [EventRecord] = []
+            swap(&out, &core.scratch)
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(commands.count)
             let now = options.clock()
@@ -149,6 +154,10 @@ public final class Ledger: Sendable {
                 throw LedgerError.failed(failure)
             }
             let tickets = try Self.enqueue(out, core: &core, log: log)
+            if out.capacity <= Core.scratchKept {
+                out.removeAll(keepingCapacity: true)
+                swap(&out, &core.scratch)
+            }
             return (outcomes, tickets, start)
         }
         let end = try finish(tickets, expected: expected)
@@ -186,6 +195,7 @@ public final class Ledger: Sendable {
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
             var out: [EventRecord] = []
+            swap(&out, &core.scratch)
             let counts = core.state.advance(to: time, into: &out)
             let tickets = try Self.enqueue(out, core: &core, log: log)
             return (AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
