@@ -145,7 +145,14 @@ public final class Ledger: Sendable {
             let reader = core.keyReader
             let keyAt = { (position: UInt64) throws -> [UInt8]? in try Self.key(at: position, reader: reader) }
             do {
-                for command in commands { outcomes.append(try core.state.execute(command, now: now, into: &out, keyAt: keyAt)) }
+                // Each stretch's client lookups are prefetched while the stretch before it runs.
+                let stretch = 64
+                core.state.prefetch(commands.prefix(stretch))
+                for start in stride(from: 0, to: commands.count, by: stretch) {
+                    let end = min(commands.count, start + stretch)
+                    if end < commands.count { core.state.prefetch(commands[end..<min(commands.count, end + stretch)]) }
+                    for command in commands[start..<end] { outcomes.append(try core.state.execute(command, now: now, into: &out, keyAt: keyAt)) }
+                }
             } catch {
                 // A key could not be read back; what this call decided so far is in the state
                 // but will not be in the log: stop until reopened.

@@ -116,6 +116,16 @@ struct Refuse: Error {
 }
 
 extension LedgerState {
+    /// Starts fetching what executing these commands will read first: each client id's place
+    /// in the id table, stage by stage for all of them, then each client's record. A submit
+    /// calls it a stretch of commands ahead of executing them; the lookups themselves still
+    /// happen, in order, when the commands run. Changes nothing. (Prefetching the slots of the
+    /// commands' idempotency keys and purchase ids as well measured no better.)
+    public func prefetch(_ commands: ArraySlice<Command>) {
+        let entries = clientIDs.prefetchLookups(commands.map(\.client))
+        for entry in entries where entry >= 0 { records.prefetch(Int(entry), offsets: 0, 0) }
+    }
+
     /// Checks `command` against the state, and when it is accepted appends its events to `out`
     /// (positions from ``nextPosition`` on) and applies them, so that the next command sees
     /// them. `now` is the engine's clock, used when the command gives no time. `keyAt` reads

@@ -143,6 +143,41 @@ public struct IdTable: Sendable {
         slots.withUnsafeBufferPointer { ledger_prefetch($0.baseAddress! + slot) }
     }
 
+    /// Starts fetching what lookups of `keys` will read, one stage for every key before the next
+    /// (the first slot each hashes to; then the start of the group its tag names; then the
+    /// group's bytes), so that the keys' cache misses overlap instead of following one another.
+    /// Returns, for each key, the entry its first slot names when the tag matches (-1 when
+    /// not): a guess for the caller to prefetch by, never an answer. Changes nothing.
+    func prefetchLookups(_ keys: [String]) -> [Int32] {
+        var entries = [Int32](repeating: -1, count: keys.count)
+        guard count > 0 else { return entries }
+        slots.withUnsafeBufferPointer { slots in
+            var hashes = [UInt64](repeating: 0, count: keys.count)
+            for (k, key) in keys.enumerated() {
+                var copy = key
+                let h = copy.withUTF8 { Self.hash(UnsafeRawBufferPointer($0)) }
+                hashes[k] = h
+                ledger_prefetch(slots.baseAddress! + (Int(truncatingIfNeeded: h) & mask))
+            }
+            groupStarts.withUnsafeBufferPointer { starts in
+                for k in keys.indices {
+                    let h = hashes[k]
+                    let value = slots[Int(truncatingIfNeeded: h) & mask]
+                    guard value != 0, value >> 32 == h >> 32 else { continue }
+                    let entry = Int(truncatingIfNeeded: value & 0xFFFF_FFFF) - 1
+                    entries[k] = Int32(entry)
+                    ledger_prefetch(starts.baseAddress! + (entry >> groupShift))
+                }
+                arena.withUnsafeBufferPointer { arena in
+                    for entry in entries where entry >= 0 {
+                        ledger_prefetch(arena.baseAddress! + Int(starts[Int(entry) >> groupShift]))
+                    }
+                }
+            }
+        }
+        return entries
+    }
+
     /// The index of `key`, adding it when it is new.
     public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
         let h = Self.hash(key)

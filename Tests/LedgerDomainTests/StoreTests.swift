@@ -190,6 +190,11 @@ struct StoreTests {
             if i > 0 { #expect(!table.has(Int32(i - 1), key: key)) }
         }
         for missing in ["p999", "q1000001", "юю", "c50000x"] { #expect(table.find(missing) == nil) }
+        // The prefetch's guesses: a key's own entry when its first slot holds it, else none.
+        let guesses = table.prefetchLookups(order)
+        for (i, guess) in guesses.enumerated() { #expect(guess == -1 || guess == Int32(i), "guess for \(order[i])") }
+        #expect(guesses.filter { $0 >= 0 }.count * 2 > order.count)
+        #expect(IdTable().prefetchLookups(["a", "b"]) == [-1, -1])
     }
 
     @Test("property: ascending values answer as a dictionary would, for indexes set, skipped, before the first and past the last")
