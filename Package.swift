@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "Ledger",
-            dependencies: ["LedgerLog", "LedgerDomain", "CPrefetch"]
+            dependencies: ["LedgerLog", "LedgerDomain"]
         ),
         .target(
             name: "LedgerGenerator",

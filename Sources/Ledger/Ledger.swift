@@ -1,4 +1,3 @@
-import CPrefetch
 import Glibc
 import LedgerBytes
 import LedgerDomain
@@ -414,18 +413,6 @@ public enum LedgerError: Error, Sendable, CustomStringConvertible {
         case .failed(let error): "the log failed (\(error)); the ledger must be reopened"
         case .undecodable(let position, let reason): "the event at position \(position) does not decode: \(reason)"
         }
-    }
-}
-
-extension Ledger {
-    /// Makes every allocation of 256 KiB or more its own mapping, returned to the system as soon
-    /// as it is freed. A rebuild grows its tables and arrays by doubling; glibc otherwise raises
-    /// its mapping threshold after the first large free, so the outgrown buffers land in the heap
-    /// and stay resident (36 MB of them when a writer builds its schedule at a million clients).
-    /// Process-wide: the `ledger` command and the benchmarks call it first; a service that
-    /// embeds the library calls it at start, or leaves its allocator alone.
-    public static func releaseOutgrownBuffers() {
-        ledger_map_allocations_from(256 * 1024)
     }
 }
 

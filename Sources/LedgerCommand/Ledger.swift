@@ -15,7 +15,6 @@ struct LedgerTool: AsyncParsableCommand {
 
     /// Runs the verb, mapping ArgumentParser's usage errors (its status 64) to interface.md's 2.
     static func main() async {
-        Ledger.releaseOutgrownBuffers()
         do {
             var command = try parseAsRoot(globalOptionsAfterVerb(Array(CommandLine.arguments.dropFirst())))
             if var verb = command as? AsyncParsableCommand { try await verb.run() } else { try command.run() }

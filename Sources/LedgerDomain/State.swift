@@ -289,27 +289,33 @@ struct Schedule: Sendable {
         let last = entries.removeLast()
         if !entries.isEmpty {
             entries[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var smallest = i
-                if l < entries.count && entries[l].precedes(entries[smallest]) { smallest = l }
-                if r < entries.count && entries[r].precedes(entries[smallest]) { smallest = r }
-                if smallest == i { break }
-                entries.swapAt(i, smallest)
-                i = smallest
-            }
+            siftDown(0)
         }
         return top
     }
 
+    /// Moves entry `i` down until neither child precedes it.
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < entries.count && entries[l].precedes(entries[smallest]) { smallest = l }
+            if r < entries.count && entries[r].precedes(entries[smallest]) { smallest = r }
+            if smallest == i { return }
+            entries.swapAt(i, smallest)
+            i = smallest
+        }
+    }
+
     mutating func removeAll() { entries.removeAll() }
-    /// Adds entries in any order (sorted, they are a heap). Sorts `more` in place and takes its
-    /// buffer when the heap is empty, so that a writer's open holds the entries once.
+    /// Adds entries in any order. When the heap is empty it takes `more`'s buffer and orders it
+    /// in place (Floyd's bottom-up heap construction: no second buffer, as a sort would take),
+    /// so that a writer's open holds the entries once.
     mutating func add(_ more: inout [Entry]) {
         if entries.isEmpty {
-            more.sort { $0.precedes($1) }
             swap(&entries, &more)
+            for i in stride(from: entries.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
         } else {
             for entry in more { push(entry) }
         }
@@ -890,7 +896,10 @@ public struct LedgerState: Sendable {
     mutating func extendSchedule(to horizon: Micros) {
         guard horizon > schedule.horizon else { return }
         let from = schedule.horizon
+        // Room for every open lot, reserved and not touched: the array never doubles, so no
+        // outgrown copy stays in the heap, and only what is written becomes resident.
         var due: [Schedule.Entry] = []
+        due.reserveCapacity(lotPool.live)
         for i in records.indices {
             var slot = records[i].lotHead
             while slot >= 0 {

@@ -87,8 +87,6 @@ func programDirectory(clients: Int, days: Int) throws -> String {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    // As the ledger command does: outgrown buffers go back to the system.
-    Ledger.releaseOutgrownBuffers()
     let submit = Program()
     Benchmark("submit: checked commands, batches of 1000, no sync (per command)",
               configuration: .init(metrics: [.throughput, .wallClock], timeUnits: .microseconds, scalingFactor: .kilo,

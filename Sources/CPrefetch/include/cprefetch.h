@@ -8,9 +8,4 @@ static inline void ledger_prefetch(const void *address) {
     __builtin_prefetch(address, 1, 3);
 }
 
-/// Makes every allocation of `bytes` or more its own mapping, returned to the system when it is
-/// freed (glibc's mallopt M_MMAP_THRESHOLD; fixing it also stops glibc raising it after the
-/// first large free). Nothing elsewhere.
-void ledger_map_allocations_from(int bytes);
-
 #endif
