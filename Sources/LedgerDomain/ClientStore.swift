@@ -191,11 +191,7 @@ public struct TextArena: Sendable {
     private struct Entry {
         var bytes: [UInt8] = []
 
-        mutating func varint(_ value: Int) {
-            var v = UInt64(value)
-            while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-            bytes.append(UInt8(v))
-        }
+        mutating func varint(_ value: Int) { appendMemoryVarint(value, to: &bytes) }
 
         mutating func count(_ n: Int) { varint(n) }
 
@@ -270,18 +266,9 @@ public struct TextArena: Sendable {
     /// The texts of an entry (none for ``TextRef/none``).
     func read(_ ref: TextRef) -> [String?] {
         guard ref != .none else { return [] }
-        return chunks[Int(ref.chunk)].withUnsafeBufferPointer { bytes in
+        return chunks[Int(ref.chunk)].withUnsafeBytes { bytes in
             var i = Int(ref.offset)
-            func varint() -> Int {
-                var value = 0, shift = 0
-                while true {
-                    let byte = bytes[i]
-                    i += 1
-                    value |= Int(byte & 0x7F) << shift
-                    if byte & 0x80 == 0 { return value }
-                    shift += 7
-                }
-            }
+            func varint() -> Int { memoryVarint(bytes, &i) }
             let count = varint()
             var result: [String?] = []
             result.reserveCapacity(count)

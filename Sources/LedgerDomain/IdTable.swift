@@ -1,6 +1,27 @@
 import CPrefetch
 import Glibc
 
+/// A varint (LEB128) in the state's own memory (the id table's arena, the text arena): written
+/// and read here only, so it is trusted and read without bounds checks beyond the buffer's.
+@inline(__always)
+func memoryVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
+    var value = 0, shift = 0
+    while true {
+        let byte = bytes[i]
+        i += 1
+        value |= Int(byte & 0x7F) << shift
+        if byte & 0x80 == 0 { return value }
+        shift += 7
+    }
+}
+
+@inline(__always)
+func appendMemoryVarint(_ value: Int, to bytes: inout [UInt8]) {
+    var v = UInt(value)
+    while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+    bytes.append(UInt8(v))
+}
+
 /// A hash table from ids — client ids, purchase ids — to dense indexes 0, 1, 2, … in the order
 /// they were first seen. Keys live back to back in one byte arena, so a million ids cost a few
 /// bytes each and no String apiece, and a lookup hashes the bytes straight from the log (open
@@ -76,25 +97,13 @@ public struct IdTable: Sendable {
         return true
     }
 
-    @inline(__always)
-    private static func varint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
-        var value = 0, shift = 0
-        while true {
-            let byte = bytes[i]
-            i += 1
-            value |= Int(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return value }
-            shift += 7
-        }
-    }
-
     /// Calls `body` with the bytes of entry `entry`'s key.
     @inline(__always)
     private func withKey<R>(_ entry: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if entry == count - 1 { return newest.withUnsafeBytes(body) }
         return arena.withUnsafeBytes { bytes in
             var i = Int(groupStarts[entry >> groupShift])
-            let n = Self.varint(bytes, &i)
+            let n = memoryVarint(bytes, &i)
             let steps = entry & ((1 << groupShift) - 1)
             if steps == 0 { return body(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)])) }
             return withUnsafeTemporaryAllocation(byteCount: longest, alignment: 8) { key in
@@ -102,8 +111,8 @@ public struct IdTable: Sendable {
                 i += n
                 var length = n
                 for _ in 0..<steps {
-                    let shared = Self.varint(bytes, &i)
-                    let rest = Self.varint(bytes, &i)
+                    let shared = memoryVarint(bytes, &i)
+                    let rest = memoryVarint(bytes, &i)
                     UnsafeMutableRawBufferPointer(rebasing: key[shared..<(shared + rest)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + rest)]))
                     i += rest
                     length = shared + rest
@@ -204,11 +213,7 @@ public struct IdTable: Sendable {
 
     /// Adds a key to the arena: whole at a group's start, else against the newest.
     private mutating func append(_ key: UnsafeRawBufferPointer) {
-        func varint(_ value: Int) {
-            var v = UInt(value)
-            while v >= 0x80 { arena.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-            arena.append(UInt8(v))
-        }
+        func varint(_ value: Int) { appendMemoryVarint(value, to: &arena) }
         if count & ((1 << groupShift) - 1) == 0 {
             precondition(arena.count <= Int(UInt32.max), "the id arena is limited to 4 GiB")
             groupStarts.append(UInt32(arena.count))
@@ -268,8 +273,8 @@ public struct IdTable: Sendable {
             withUnsafeTemporaryAllocation(byteCount: longest, alignment: 8) { key in
                 var i = 0, length = 0
                 for entry in 0..<count {
-                    let shared = entry & ((1 << groupShift) - 1) == 0 ? 0 : Self.varint(bytes, &i)
-                    let rest = Self.varint(bytes, &i)
+                    let shared = entry & ((1 << groupShift) - 1) == 0 ? 0 : memoryVarint(bytes, &i)
+                    let rest = memoryVarint(bytes, &i)
                     UnsafeMutableRawBufferPointer(rebasing: key[shared..<(shared + rest)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + rest)]))
                     i += rest
                     length = shared + rest
