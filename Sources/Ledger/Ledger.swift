@@ -49,7 +49,21 @@ public final class Ledger: Sendable {
         /// The events a submit decides, kept between submits (emptied, capacity kept up to
         /// ``scratchKept`` events), so that a batch does not grow a fresh array by doubling.
         var scratch: [EventRecord] = []
-        static let scratchKept = 16_384
+        private static let scratchKept = 16_384
+
+        /// The kept events array, empty, for a submit or an advance step to fill.
+        mutating func takeScratch() -> [EventRecord] {
+            var out: [EventRecord] = []
+            swap(&out, &scratch)
+            return out
+        }
+
+        /// Keeps `out`'s buffer for the next call, unless a large call grew it.
+        mutating func keepScratch(_ out: inout [EventRecord]) {
+            guard out.capacity <= Self.scratchKept else { return }
+            out.removeAll(keepingCapacity: true)
+            swap(&out, &scratch)
+        }
     }
 
     /// The log lives in `directory/log`.
@@ -136,8 +150,7 @@ public final class Ledger: Sendable {
         let (outcomes, tickets, expected) = try core.withLock { core throws -> ([Outcome], [AppendTicket], UInt64) in
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
-            var out: [EventRecord] = []
-            swap(&out, &core.scratch)
+            var out = core.takeScratch()
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(commands.count)
             let now = options.clock()
@@ -160,10 +173,7 @@ public final class Ledger: Sendable {
                 throw LedgerError.failed(failure)
             }
             let tickets = try Self.enqueue(out, core: &core, log: log)
-            if out.capacity <= Core.scratchKept {
-                out.removeAll(keepingCapacity: true)
-                swap(&out, &core.scratch)
-            }
+            core.keepScratch(&out)
             return (outcomes, tickets, start)
         }
         let end = try finish(tickets, expected: expected)
@@ -200,12 +210,13 @@ public final class Ledger: Sendable {
         let (result, tickets, expected) = try core.withLock { core throws -> (AdvanceResult, [AppendTicket], UInt64) in
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
-            var out: [EventRecord] = []
-            swap(&out, &core.scratch)
+            var out = core.takeScratch()
             let counts = core.state.advance(to: time, into: &out)
             let tickets = try Self.enqueue(out, core: &core, log: log)
-            return (AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
-                                  positions: out.map(\.position)), tickets, start)
+            let result = AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
+                                       positions: out.map(\.position))
+            core.keepScratch(&out)
+            return (result, tickets, start)
         }
         try finish(tickets, expected: expected)
         return result
