@@ -93,10 +93,6 @@ public struct ClientEntries: Sendable {
     private var entries: [Entry] = []
     private var newest: [Int32: Int32] = [:]
 
-    /// How many clients have an entry.
-    public var clientCount: Int { newest.count }
-    public var count: Int { entries.count }
-
     mutating func append(_ client: Int32, at: Micros, text: TextRef, value: Int64) {
         entries.append(Entry(at: at, text: text, value: value, older: newest[client] ?? -1))
         newest[client] = Int32(entries.count - 1)

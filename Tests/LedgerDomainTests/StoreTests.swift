@@ -195,6 +195,11 @@ struct StoreTests {
         for (i, guess) in guesses.enumerated() { #expect(guess == -1 || guess == Int32(i), "guess for \(order[i])") }
         #expect(guesses.filter { $0 >= 0 }.count * 2 > order.count)
         #expect(IdTable().prefetchLookups(["a", "b"]) == [-1, -1])
+        // A counter's ids share all but their last digits: in groups of 16 they take a few
+        // bytes each; stored whole (groups of 1) they take their length and two more.
+        var counters = IdTable(groupSize: 16), whole = IdTable(groupSize: 1)
+        for n in 0..<10_000 { _ = counters.findOrInsert("receipt-\(5_000_000 + n)"); _ = whole.findOrInsert("receipt-\(5_000_000 + n)") }
+        #expect(counters.keyBytes < 10_000 * 5 && whole.keyBytes == 10_000 * (1 + 15 + 4))
     }
 
     @Test("property: ascending values answer as a dictionary would, for indexes set, skipped, before the first and past the last")
