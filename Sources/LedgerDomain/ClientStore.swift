@@ -386,15 +386,9 @@ public struct LotPool: Sendable {
         if lot.reserved != 0 { key |= PooledLot.reservedBit; reserved[slot] = lot.reserved } else if old & PooledLot.reservedBit != 0 { reserved[slot] = nil }
         if lot.spent != 0 { key |= PooledLot.spentBit; spent[slot] = lot.spent } else if old & PooledLot.spentBit != 0 { spent[slot] = nil }
         let narrow = UInt32(exactly: lot.amount).flatMap { a in UInt32(exactly: lot.remaining).map { (a, $0) } }
-        if let narrow {
-            if old & PooledLot.wideBit != 0 { wide[slot] = nil }
-            lots[Int(slot)] = PooledLot(key: key, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, amount: narrow.0,
-                                        remaining: narrow.1, next: lot.next, previous: lot.previous)
-        } else {
-            wide[slot] = (lot.amount, lot.remaining)
-            lots[Int(slot)] = PooledLot(key: key | PooledLot.wideBit, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt,
-                                        amount: 0, remaining: 0, next: lot.next, previous: lot.previous)
-        }
+        if narrow == nil { key |= PooledLot.wideBit; wide[slot] = (lot.amount, lot.remaining) } else if old & PooledLot.wideBit != 0 { wide[slot] = nil }
+        lots[Int(slot)] = PooledLot(key: key, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, amount: narrow?.0 ?? 0,
+                                    remaining: narrow?.1 ?? 0, next: lot.next, previous: lot.previous)
     }
 
     /// Adds a lot (newer than every lot in the list) at the list's head; returns its slot.

@@ -469,7 +469,7 @@ struct HeldKeys: Sendable {
     /// Whether entry `index` is `key`; nil when its bytes are not held.
     func matches(_ index: Int32, _ key: UnsafeRawBufferPointer) -> Bool? {
         guard let range = range(index) else { return nil }
-        return range.count == key.count && (key.isEmpty || arena.withUnsafeBytes { memcmp($0.baseAddress! + range.lowerBound, key.baseAddress!, key.count) == 0 })
+        return arena.withUnsafeBytes { IdTable.same(UnsafeRawBufferPointer(rebasing: $0[range]), key) }
     }
 
     func bytes(_ index: Int32) -> [UInt8]? { range(index).map { Array(arena[$0]) } }

@@ -438,9 +438,12 @@ public struct LedgerState: Sendable {
     public func segments(of i: Int) -> Set<String> {
         guard !segmentMembers.isEmpty else { return [] }
         var names: Set<String> = []
-        for (code, name) in segmentNames.enumerated() where segmentMembers.contains(UInt64(UInt32(i)) << 32 | UInt64(code)) { names.insert(name) }
+        for (code, name) in segmentNames.enumerated() where segmentMembers.contains(Self.membership(i, UInt32(code))) { names.insert(name) }
         return names
     }
+
+    /// Client `i`'s membership of the segment named by `code`, as ``segmentMembers`` keeps it.
+    static func membership(_ i: Int, _ code: UInt32) -> UInt64 { UInt64(UInt32(i)) << 32 | UInt64(code) }
 
     /// A one-text entry of the text arena (an NPS comment, a note).
     func text(_ ref: TextRef) -> String? { texts.read(ref).first ?? nil }
@@ -806,9 +809,9 @@ public struct LedgerState: Sendable {
                 segmentCodes[s] = code
                 return code
             }()
-            segmentMembers.insert(UInt64(UInt32(i)) << 32 | UInt64(code))
+            segmentMembers.insert(Self.membership(i, code))
         case .segmentLeft(let s), .segmentUnassigned(let s):
-            if let code = segmentCodes[s] { segmentMembers.remove(UInt64(UInt32(i)) << 32 | UInt64(code)) }
+            if let code = segmentCodes[s] { segmentMembers.remove(Self.membership(i, code)) }
         case .profileChanged(let changes):
             applyProfile(i, changes)
         case .cardAdded(let card):
