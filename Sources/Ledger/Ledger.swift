@@ -10,7 +10,9 @@ import Synchronization
 /// One writer inside: ``submit(_:)`` and ``advance(to:)`` decide and apply under a lock, queue
 /// their events to the log in that order, and return once the events are durable. Readers
 /// (``client(id:)``, ``read(_:)``, ``stats()``) take the same lock only for the moment it takes
-/// to copy what they answer, never across a sync; they see the state as of some position.
+/// to copy what they answer, never across a sync, and that copy does not grow with the ledger
+/// (one client's card; the stats' totals are kept as events apply). They see the state as of
+/// some position.
 /// A state that was decided but could not be made durable is never shown as durable: the
 /// call that hit the failure throws, and the ledger refuses everything until it is reopened
 /// (which rebuilds the state from what really is on disk).
@@ -376,40 +378,27 @@ public struct LedgerStats: Sendable {
     public var purchases: Int
     public var openOrders: Int
 
+    /// O(event types): the figures over clients are the state's ``Totals``, kept as events apply.
     init(_ state: borrowing LedgerState, _ snapshot: LogSnapshot) {
-        var live = 0, blocked = 0, deleted = 0
-        var balances = Balances()
-        for c in state.records {
-            if c.deleted { deleted += 1; continue }
-            live += 1
-            if c.blocked { blocked += 1 }
-            balances.available += c.balances.available
-            balances.pending += c.balances.pending
-            balances.reserved += c.balances.reserved
-            balances.used += c.balances.used
-            balances.expired += c.balances.expired
-            balances.accrued += c.balances.accrued
-            balances.cancelled += c.balances.cancelled
-            balances.debt += c.balances.debt
-        }
+        let totals = state.totals
         var perType: [(String, Int64)] = state.typeCounts.enumerated().compactMap { code, count in
             count > 0 ? EventKind(rawValue: UInt32(code)).map { ($0.name, count) } : nil
         }
         perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         self.events = state.nextPosition
-        self.clients = live
-        self.blockedClients = blocked
-        self.deletedClients = deleted
+        self.clients = totals.clients
+        self.blockedClients = totals.blockedClients
+        self.deletedClients = totals.deletedClients
         self.segments = snapshot.segments.count
         self.logBytes = snapshot.segments.reduce(UInt64(0)) { $0 + $1.dataLength }
         self.firstEventAt = snapshot.segments.first?.index.first?.timestamp
         self.lastEventAt = state.lastEventAt == Int64.min ? nil : state.lastEventAt
         self.rulesVersion = state.rules.version
-        self.balances = balances
+        self.balances = totals.balances
         self.perType = perType
         self.unknownTypeEvents = state.unknownTypeEvents
         self.purchases = state.purchaseCount
-        self.openOrders = state.orders.values.reduce(0) { $0 + ($1.phase == .open ? 1 : 0) }
+        self.openOrders = totals.openOrders
     }
 }
 

@@ -38,6 +38,33 @@ public struct Balances: Sendable, Equatable {
     /// Outstanding debt (already counted inside `available`).
     public var debt: Int64 = 0
     public init() {}
+
+    /// Adds `other` (`sign` 1) or takes it away (`sign` -1), field by field.
+    mutating func add(_ other: Balances, sign: Int64) {
+        available += sign * other.available
+        pending += sign * other.pending
+        reserved += sign * other.reserved
+        used += sign * other.used
+        expired += sign * other.expired
+        accrued += sign * other.accrued
+        cancelled += sign * other.cancelled
+        debt += sign * other.debt
+    }
+}
+
+/// Figures of the whole ledger, kept up to date as each event applies, so that reading them
+/// (``LedgerState/totals``) costs the same at a million clients as at ten: a reader of a running
+/// ledger copies them under the writer's lock instead of walking every client.
+public struct Totals: Sendable, Equatable {
+    /// Clients not deleted, and how many of them are blocked.
+    public var clients = 0
+    public var blockedClients = 0
+    public var deletedClients = 0
+    /// The sum of the balances of the clients not deleted.
+    public var balances = Balances()
+    /// Orders neither closed nor cancelled.
+    public var openOrders = 0
+    public init() {}
 }
 
 public struct ClientStats: Sendable, Equatable {
@@ -358,6 +385,8 @@ public struct LedgerState: Sendable {
     /// For purchases that had a return: what the returns did.
     public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
     public internal(set) var orders: [String: OrderState] = [:]
+    /// The whole ledger's figures, kept as events apply (see ``Totals``).
+    public internal(set) var totals = Totals()
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
     /// Idempotency keys → their answer: the first position of the command's events and how many
@@ -690,6 +719,7 @@ public struct LedgerState: Sendable {
         client.eventCount = 1
         client.lastEventAt = at
         records.append(client)
+        totals.clients += 1
         let (inserted, isNew) = clientIDs.findOrInsert(id)
         precondition(isNew && inserted == index, "a client registers once")
         if let birthday { noteBirthday(index, birthday) }
@@ -727,9 +757,11 @@ public struct LedgerState: Sendable {
             applyWriteOff(i, amount: o.amount, takes: o.lots)
         case .bonusReserved(let r):
             for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved += take.amount } }
-            records[i].balances.available -= r.amount
-            records[i].balances.reserved += r.amount
-            var order = orders[r.order] ?? OrderState(client: Int32(i))
+            changeBalances(i) { $0.available -= r.amount; $0.reserved += r.amount }
+            var order = orders[r.order] ?? {
+                totals.openOrders += 1
+                return OrderState(client: Int32(i))
+            }()
             order.reserved += r.amount
             order.lots += r.lots
             orders[r.order] = order
@@ -741,14 +773,12 @@ public struct LedgerState: Sendable {
                     lotPool[l].spent += take.amount
                 }
             }
-            records[i].balances.reserved -= r.amount
-            records[i].balances.used += r.amount
+            changeBalances(i) { $0.reserved -= r.amount; $0.used += r.amount }
             releaseFromOrder(r)
             compactLots(i, touched: r.lots.lazy.map(\.lot))
         case .bonusReserveReleased(let r):
             for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved -= take.amount } }
-            records[i].balances.reserved -= r.amount
-            records[i].balances.available += r.amount
+            changeBalances(i) { $0.reserved -= r.amount; $0.available += r.amount }
             releaseFromOrder(r)
         case .bonusExpired(let e):
             applyExpiry(i, lot: e.lot, amount: e.amount)
@@ -762,11 +792,12 @@ public struct LedgerState: Sendable {
             }
             if let lot = c.correctedLot, let l = lotSlot(i, lot) { lotPool[l].corrected = true }
             let taken = c.lots.reduce(0) { $0 + $1.amount }
-            records[i].balances.pending -= fromPending
-            records[i].balances.available -= taken - fromPending
-            records[i].balances.available -= c.debt
-            records[i].balances.debt += c.debt
-            records[i].balances.cancelled += taken + c.debt
+            changeBalances(i) {
+                $0.pending -= fromPending
+                $0.available -= taken - fromPending + c.debt
+                $0.debt += c.debt
+                $0.cancelled += taken + c.debt
+            }
             if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { returnTotals[p, default: ReturnTotals()].clawedBack += taken + c.debt + c.forgiven }
             compactLots(i, touched: c.lots.lazy.map(\.lot))
         case .purchaseMade(let p):
@@ -787,11 +818,14 @@ public struct LedgerState: Sendable {
             records[i].stats.returnCount += 1
             records[i].stats.returnSum += r.amount
         case .orderPlaced(let o):
-            if orders[o.order] == nil { orders[o.order] = OrderState(client: Int32(i)) }
+            if orders[o.order] == nil {
+                orders[o.order] = OrderState(client: Int32(i))
+                totals.openOrders += 1
+            }
         case .orderClosed(let o):
-            orders[o.order, default: OrderState(client: Int32(i))].phase = .closed
+            settleOrder(o.order, client: i, as: .closed)
         case .orderCancelled(let o):
-            orders[o.order, default: OrderState(client: Int32(i))].phase = .cancelled
+            settleOrder(o.order, client: i, as: .cancelled)
         case .mailingSent(let m):
             applyContact(i, channel: m.channel, delivered: false, at: record.at)
         case .mailingDelivered(let m):
@@ -825,11 +859,17 @@ public struct LedgerState: Sendable {
             records[i].profile = texts.append(profile)
             cardIndex.remove(card, heldBy: Int32(i))
         case .clientBlocked:
+            count(i, -1)
             records[i].blocked = true
+            count(i, 1)
         case .clientUnblocked:
+            count(i, -1)
             records[i].blocked = false
+            count(i, 1)
         case .clientDeleted:
+            count(i, -1)
             records[i].deleted = true
+            count(i, 1)
             let profile = profile(i)
             if let phone = profile.phone { phoneIndex.remove(phone, heldBy: Int32(i)) }
             for card in profile.cards { cardIndex.remove(card, heldBy: Int32(i)) }
@@ -864,15 +904,13 @@ public struct LedgerState: Sendable {
         records[i].lotHead = head
         records[i].lotTail = tail
         if !active && records[i].activationHint < 0 { records[i].activationHint = slot }
-        records[i].balances.accrued += amount
         if active {
             // available = active remaining − reserved − debt: the part that pays the debt
             // leaves the lot and the debt together, so available grows by the whole amount.
-            records[i].balances.debt -= debtPaid
-            records[i].balances.available += amount
+            changeBalances(i) { $0.accrued += amount; $0.debt -= debtPaid; $0.available += amount }
             scheduleDue(expiresAt, client: i, lot: position)
         } else {
-            records[i].balances.pending += amount
+            changeBalances(i) { $0.accrued += amount; $0.pending += amount }
             scheduleDue(activatesAt, client: i, lot: position)
         }
         if let purchase {
@@ -932,9 +970,7 @@ public struct LedgerState: Sendable {
         let left = lotPool[l].remaining
         lotPool[l].phase = .active
         lotPool[l].remaining -= debtPaid
-        records[i].balances.pending -= left
-        records[i].balances.available += left
-        records[i].balances.debt -= debtPaid
+        changeBalances(i) { $0.pending -= left; $0.available += left; $0.debt -= debtPaid }
         scheduleDue(lotPool[l].expiresAt, client: i, lot: lot)
         closeIfDone(i, l)
     }
@@ -947,16 +983,14 @@ public struct LedgerState: Sendable {
                 closeIfDone(i, l)
             }
         }
-        records[i].balances.available -= amount
-        records[i].balances.used += amount
+        changeBalances(i) { $0.available -= amount; $0.used += amount }
     }
 
     mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
         guard let l = lotSlot(i, lot) else { return }
         lotPool[l].remaining -= amount
         lotPool[l].phase = .expired
-        records[i].balances.available -= amount
-        records[i].balances.expired += amount
+        changeBalances(i) { $0.available -= amount; $0.expired += amount }
         closeIfDone(i, l)
     }
 
@@ -1080,6 +1114,33 @@ public struct LedgerState: Sendable {
             records[i].lotTail = tail
             if records[i].activationHint == l { records[i].activationHint = -1 }
         }
+    }
+
+    /// Changes a client's balances, and the ledger's totals with them (a deleted client's
+    /// balances are not in the totals). `change` must only add or take amounts it is given,
+    /// so that applying it to both moves them by the same amounts.
+    @inline(__always)
+    mutating func changeBalances(_ i: Int, _ change: (inout Balances) -> Void) {
+        change(&records[i].balances)
+        if !records[i].deleted { change(&totals.balances) }
+    }
+
+    /// Counts client `i` in the totals as it stands (`sign` 1) or takes it out (`sign` -1):
+    /// around a change of its blocked or deleted flag.
+    private mutating func count(_ i: Int, _ sign: Int) {
+        if records[i].deleted {
+            totals.deletedClients += sign
+            return
+        }
+        totals.clients += sign
+        if records[i].blocked { totals.blockedClients += sign }
+        totals.balances.add(records[i].balances, sign: Int64(sign))
+    }
+
+    /// Closes or cancels an order (one the log never opened is recorded settled).
+    private mutating func settleOrder(_ id: String, client i: Int, as phase: OrderState.Phase) {
+        if orders[id]?.phase == .open { totals.openOrders -= 1 }
+        orders[id, default: OrderState(client: Int32(i))].phase = phase
     }
 
     private mutating func releaseFromOrder(_ r: Reservation) {

@@ -8,12 +8,13 @@ typealias SplitMix = SeededRandom
 @Suite("Properties")
 struct PropertyTests {
     /// A random stream of commands over a few clients: every kind of bonus operation, with
-    /// amounts that are often too large, orders and returns that are often wrong.
-    static func randomLine(_ r: inout SplitMix, _ step: Int, policy: String) -> String {
+    /// amounts that are often too large, orders and returns that are often wrong; with
+    /// `deletes`, now and then a client is deleted.
+    static func randomLine(_ r: inout SplitMix, _ step: Int, policy: String, deletes: Bool = false) -> String {
         let client = "c\(Int.random(in: 0..<4, using: &r))"
         let amount = Int.random(in: 1...6000, using: &r)
         let at = "\"at\":\"\(Time.iso(Time.parse("2025-01-01T00:00:00Z")! + Int64(step) * 3_600_000_000))\""
-        switch Int.random(in: 0..<15, using: &r) {
+        switch Int.random(in: 0..<16, using: &r) {
         case 0: return #"{"type":"client.registered",\#(at),"client":"\#(client)","phone":"7916000000\#(client.last!)"}"#
         case 1, 2: return #"{"type":"purchase.made",\#(at),"client":"\#(client)","purchase":"p\#(step)","total":\#(amount * 20),"bonusesSpent":\#(Bool.random(using: &r) ? amount / 4 : 0)}"#
         case 3: return #"{"type":"bonus.accrued",\#(at),"client":"\#(client)","amount":\#(amount)}"#
@@ -26,6 +27,7 @@ struct PropertyTests {
         case 11: return #"{"type":"client.unblocked",\#(at),"client":"\#(client)"}"#
         case 12: return #"{"type":"bonus.corrected",\#(at),"client":"\#(client)","accrual":\#(Int.random(in: 0...max(0, step * 2), using: &r))}"#
         case 13: return #"{"type":"rules.changed",\#(at),"rules":{"returnPolicy":"\#(policy)","pendingDays":\#(Int.random(in: 0...3, using: &r)),"levelWindowDays":\#([0, 2, 5, 30].randomElement(using: &r)!),"levelBasis":"\#(Bool.random(using: &r) ? "sum" : "count")"}}"#
+        case 15 where deletes && Int.random(in: 0..<10, using: &r) == 0: return #"{"type":"client.deleted",\#(at),"client":"\#(client)"}"#
         default: return #"{"type":"bonus.reserve_captured",\#(at),"client":"\#(client)","order":"o\#(Int.random(in: 0..<7, using: &r))"}"#
         }
     }
@@ -39,7 +41,7 @@ struct PropertyTests {
         for c in 0..<4 { book.run(register("c\(c)", phone: "7916000000\(c)")) }
         for step in 1...400 {
             let before = book.state.clients.map { ($0.balances, $0.lots) }
-            let outcome = book.run(Self.randomLine(&r, step, policy: policy))
+            let outcome = book.run(Self.randomLine(&r, step, policy: policy, deletes: true))
             if case .refused = outcome {
                 for (i, client) in book.state.clients.enumerated() where i < before.count {
                     #expect(client.balances == before[i].0 && client.lots == before[i].1, "a refusal changed client \(client.id)")
@@ -61,6 +63,8 @@ struct PropertyTests {
                 let measured = state.levelMeasure(i, at: state.lastEventAt)
                 #expect(measured.sum == sum && measured.count == count, "level window of \(client.id) at step \(step)")
             }
+            // The totals a stats read copies are kept as events apply: they equal a recount.
+            #expect(book.state.totals == recountTotals(book.state), "totals at step \(step)")
             for client in book.state.clients where client.balances.available < 0 {
                 #expect(policy == "unlimited", "available below zero only through a debt under unlimited (\(client.id): \(client.balances))")
             }

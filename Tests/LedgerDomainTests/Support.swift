@@ -61,6 +61,7 @@ struct Book {
         for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
         #expect(replayed.idempotency() == state.idempotency())
         #expect(replayed.rules == state.rules)
+        #expect(replayed.totals == state.totals && state.totals == recountTotals(state), "the kept totals equal a recount, live and replayed")
     }
 
     /// As a rebuild replays: every event's body encoded, then applied straight from its bytes.
@@ -95,6 +96,7 @@ struct Book {
         #expect(replayed.purchaseCount == state.purchaseCount)
         for p in 0..<Int32(state.purchaseCount) { #expect(replayed.bonusesSpent(of: p) == state.bonusesSpent(of: p)) }
         #expect(replayed.typeCounts == state.typeCounts)
+        #expect(replayed.totals == state.totals, "a rebuild from bytes keeps the same totals")
         // What decisions read next must be the same after a rebuild as live.
         replayed.finishRebuild()
         for i in state.clients.indices {
@@ -130,10 +132,25 @@ struct Book {
             replayed.apply(copy)
         }
         for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
+        #expect(replayed.totals == state.totals)
     }
 }
 
 import LedgerBytes
+
+/// The ledger's totals counted afresh over every client and order (what the state keeps as
+/// events apply must always equal this).
+func recountTotals(_ state: LedgerState) -> Totals {
+    var totals = Totals()
+    for c in state.clients {
+        if c.deleted { totals.deletedClients += 1; continue }
+        totals.clients += 1
+        if c.blocked { totals.blockedClients += 1 }
+        totals.balances.add(c.balances, sign: 1)
+    }
+    totals.openOrders = state.orders.values.filter { $0.phase == .open }.count
+    return totals
+}
 
 func fingerprint(_ c: ClientState) -> String {
     "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayBonusYear)|\(c.nps.map { "\($0.at) \($0.score) \($0.comment ?? "-")" })|\(c.notes.map { "\($0.at) \($0.text)" })"
