@@ -36,7 +36,9 @@ func appendMemoryVarint(_ value: Int, to bytes: inout [UInt8]) {
 /// memory for lookup time: 1 stores every key whole.
 public struct IdTable: Sendable {
     /// A slot holds the key's 32-bit hash tag in its high half and the entry's index + 1 in its
-    /// low half (0: empty), so most misses and matches need no look at the keys.
+    /// low half (0: empty), so most misses and matches need no look at the keys. The tag also
+    /// names the slot a probe starts at, so growing places every slot again from the tag alone
+    /// (``TagSlots``), without decoding a key.
     private var slots: [UInt64]
     private var mask: Int
     /// The front-coded keys, and where each group's first key starts.
@@ -129,7 +131,7 @@ public struct IdTable: Sendable {
     public func find(_ key: UnsafeRawBufferPointer) -> Int32? {
         let h = Self.hash(key)
         let tag = h >> 32
-        var slot = Int(truncatingIfNeeded: h) & mask
+        var slot = Int(tag) & mask
         while true {
             let value = slots[slot]
             if value == 0 { return nil }
@@ -148,7 +150,7 @@ public struct IdTable: Sendable {
     /// events ahead of the insert). Changes nothing.
     @inline(__always)
     func prefetch(_ key: UnsafeRawBufferPointer) {
-        let slot = Int(truncatingIfNeeded: Self.hash(key)) & mask
+        let slot = Int(Self.hash(key) >> 32) & mask
         slots.withUnsafeBufferPointer { ledger_prefetch($0.baseAddress! + slot) }
     }
 
@@ -166,12 +168,12 @@ public struct IdTable: Sendable {
                 var copy = key
                 let h = copy.withUTF8 { Self.hash(UnsafeRawBufferPointer($0)) }
                 hashes[k] = h
-                ledger_prefetch(slots.baseAddress! + (Int(truncatingIfNeeded: h) & mask))
+                ledger_prefetch(slots.baseAddress! + (Int(h >> 32) & mask))
             }
             groupStarts.withUnsafeBufferPointer { starts in
                 for k in keys.indices {
                     let h = hashes[k]
-                    let value = slots[Int(truncatingIfNeeded: h) & mask]
+                    let value = slots[Int(h >> 32) & mask]
                     guard value != 0, value >> 32 == h >> 32 else { continue }
                     let entry = Int(truncatingIfNeeded: value & 0xFFFF_FFFF) - 1
                     entries[k] = Int32(entry)
@@ -191,7 +193,7 @@ public struct IdTable: Sendable {
     public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
         let h = Self.hash(key)
         let tag = h >> 32
-        var slot = Int(truncatingIfNeeded: h) & mask
+        var slot = Int(tag) & mask
         while true {
             let value = slots[slot]
             if value == 0 { break }
@@ -250,20 +252,10 @@ public struct IdTable: Sendable {
     public var keyBytes: Int { arena.count + groupStarts.count * 4 }
 
     private mutating func grow() {
-        let size = slots.count * 2
-        var slots = [UInt64](repeating: 0, count: size)
-        let mask = size - 1
-        // The full hash is not kept: rehash the keys, decoded in order (rare: log2 of the count times).
-        var entry = 0
-        forEachKey { key in
-            let h = Self.hash(key)
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = (h >> 32) << 32 | UInt64(entry + 1)
-            entry += 1
-        }
-        self.slots = slots
-        self.mask = mask
+        // Tags have 32 bits: a larger table would leave slots no tag could start at.
+        precondition(slots.count < 1 << 32, "the id table is limited to 2^32 slots")
+        slots = TagSlots.doubled(slots)
+        mask = slots.count - 1
     }
 
     /// Calls `body` with every key in index order, decoding the arena once.
