@@ -122,6 +122,11 @@ public enum EventCodec {
         var fieldsStart: Int
     }
 
+    /// The client number a body carries (version 2 bodies of a client's events), or nil when
+    /// it carries none or its first bytes do not decode.
+    @inline(__always)
+    public static func clientNumber(_ body: UnsafeRawBufferPointer) -> Int32? { (try? header(body))?.clientNumber }
+
     @inline(__always)
     static func header(_ bytes: UnsafeRawBufferPointer) throws(BodyError) -> Header {
         guard bytes.count >= 1 else { throw .malformed("the body is empty") }

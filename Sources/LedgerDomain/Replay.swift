@@ -306,7 +306,7 @@ extension LedgerState {
     /// (`mutating` only so that a caller holding the state `inout` does not copy it to call this.)
     @inline(__always)
     public mutating func prefetchClient(typeCode: UInt32, body: UnsafeRawBufferPointer) {
-        guard let number = Self.clientNumber(body) else { return }
+        guard let number = EventCodec.clientNumber(body) else { return }
         let line: Int
         switch typeCode {
         case 1...8: line = Self.balancesOffset
@@ -327,11 +327,11 @@ extension LedgerState {
     public mutating func prefetchLots(typeCode: UInt32, body: UnsafeRawBufferPointer) {
         switch EventKind(rawValue: typeCode) {
         case .bonusActivated:
-            guard let number = Self.clientNumber(body), Int(number) < records.count else { return }
+            guard let number = EventCodec.clientNumber(body), Int(number) < records.count else { return }
             let record = records[Int(number)]
             lotPool.lots.prefetch(Int(record.activationHint >= 0 ? record.activationHint : record.lotHead), offsets: 0, 0)
         case .bonusExpired, .bonusWrittenOff, .bonusReserveCaptured, .bonusReserveReleased, .bonusCancelled, .bonusReserved:
-            guard let number = Self.clientNumber(body), Int(number) < records.count else { return }
+            guard let number = EventCodec.clientNumber(body), Int(number) < records.count else { return }
             let record = records[Int(number)]
             lotPool.lots.prefetch(Int(record.lotHead), offsets: 0, 0)
             lotPool.lots.prefetch(Int(record.lotTail), offsets: 0, 0)
@@ -357,10 +357,6 @@ extension LedgerState {
         guard i + 2 + length <= body.count else { return }
         purchaseIDs.prefetch(UnsafeRawBufferPointer(rebasing: body[(i + 2)..<(i + 2 + length)]))
     }
-
-    /// The client number of a version 2 body (nil for a body whose header does not read).
-    @inline(__always)
-    static func clientNumber(_ body: UnsafeRawBufferPointer) -> Int32? { (try? EventCodec.header(body))?.clientNumber }
 }
 
 /// Checks that the client numbers bodies carry agree with their stream keys: a registration's
