@@ -175,6 +175,9 @@ public struct TextArena: Sendable {
     /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
     mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
         var entry = Entry()
+        // Room for the longest form (UTF-8, each text after a header of at most 3 bytes at
+        // these lengths), so the entry is allocated once rather than grown by doubling.
+        entry.bytes.reserveCapacity(texts.reduce(2) { $0 + 3 + ($1?.count ?? 0) })
         entry.count(texts.count)
         for text in texts {
             guard let text else { entry.bytes.append(0); continue }
