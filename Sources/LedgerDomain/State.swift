@@ -859,17 +859,11 @@ public struct LedgerState: Sendable {
             records[i].profile = texts.append(profile)
             cardIndex.remove(card, heldBy: Int32(i))
         case .clientBlocked:
-            count(i, -1)
-            records[i].blocked = true
-            count(i, 1)
+            changeStanding(i) { $0.blocked = true }
         case .clientUnblocked:
-            count(i, -1)
-            records[i].blocked = false
-            count(i, 1)
+            changeStanding(i) { $0.blocked = false }
         case .clientDeleted:
-            count(i, -1)
-            records[i].deleted = true
-            count(i, 1)
+            changeStanding(i) { $0.deleted = true }
             let profile = profile(i)
             if let phone = profile.phone { phoneIndex.remove(phone, heldBy: Int32(i)) }
             for card in profile.cards { cardIndex.remove(card, heldBy: Int32(i)) }
@@ -1125,8 +1119,14 @@ public struct LedgerState: Sendable {
         if !records[i].deleted { change(&totals.balances) }
     }
 
-    /// Counts client `i` in the totals as it stands (`sign` 1) or takes it out (`sign` -1):
-    /// around a change of its blocked or deleted flag.
+    /// Changes client `i`'s blocked or deleted flag, moving it between the totals' counts.
+    private mutating func changeStanding(_ i: Int, _ change: (inout ClientRecord) -> Void) {
+        count(i, -1)
+        change(&records[i])
+        count(i, 1)
+    }
+
+    /// Counts client `i` in the totals as it stands (`sign` 1) or takes it out (`sign` -1).
     private mutating func count(_ i: Int, _ sign: Int) {
         if records[i].deleted {
             totals.deletedClients += sign
