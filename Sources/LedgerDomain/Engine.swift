@@ -207,16 +207,23 @@ extension LedgerState {
         var first: Int
         var events: [EventRecord] = []
         var repeatedReturn: ClosedRange<UInt64>? = nil
+        /// The command's client's number once ``decide`` has found it: its events carry it, so
+        /// applying them does not look the client up again.
+        var clientNumber: Int32? = nil
 
         mutating func emit(_ event: DomainEvent) {
             let isFirst = events.count == first
-            events.append(EventRecord(at: at, client: client, idempotencyKey: isFirst ? key : nil, derived: !isFirst, event: event))
+            events.append(EventRecord(at: at, client: client, idempotencyKey: isFirst ? key : nil, derived: !isFirst, event: event,
+                                      clientNumber: clientNumber))
         }
     }
 
-    private func liveClient(_ id: String) throws -> Int {
+    /// The number of the command's client, which must be registered and not deleted (noted
+    /// in the emitter, so that the command's events carry it).
+    private func liveClient(_ id: String, _ e: inout Emitter) throws -> Int {
         guard let index = clientIndex(id) else { throw Refuse(code: ErrorCode.unknownClient, message: "there is no client '\(id)'") }
         guard !records[Int(index)].deleted else { throw Refuse(code: ErrorCode.clientDeleted, message: "client '\(id)' was deleted") }
+        e.clientNumber = index
         return Int(index)
     }
 
@@ -292,11 +299,11 @@ extension LedgerState {
             e.emit(.rulesChanged(patch.applied(to: rules)))
             return
         case .correct(let lotPosition, let comment):
-            let i = try liveClient(command.client)
+            let i = try liveClient(command.client, &e)
             try correct(i, lotPosition, comment: comment, emitter: &e)
             return
         case .setLevel(let level):
-            let i = try liveClient(command.client)
+            let i = try liveClient(command.client, &e)
             if let level, !rules.levels.contains(where: { $0.name == level }) {
                 throw Refuse(code: ErrorCode.unknownLevel, message: "the rules have no level '\(level)' (they have \(rules.levels.map(\.name).joined(separator: ", ")))")
             }
@@ -337,8 +344,8 @@ extension LedgerState {
         default:
             break
         }
-        let i = try liveClient(command.client)
-        let client = records[i]
+        let i = try liveClient(command.client, &e)
+        let available = records[i].balances.available
         switch event {
         case .bonusAccrued(let request):
             try positive(request.amount, "amount")
@@ -353,8 +360,8 @@ extension LedgerState {
         case .bonusWrittenOff(let request):
             try positive(request.amount, "amount")
             try notBlocked(i, "write-offs")
-            guard request.amount <= client.balances.available else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(client.balances.available))")
+            guard request.amount <= available else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
             }
             var off = request
             off.lots = takes(i, amount: request.amount)
@@ -366,8 +373,8 @@ extension LedgerState {
                 guard order.client == Int32(i) else { throw Refuse(code: ErrorCode.unknownOrder, message: "order '\(request.order)' belongs to another client") }
                 guard order.phase == .open else { throw Refuse(code: ErrorCode.orderClosed, message: "order '\(request.order)' is already \(order.phase == .closed ? "closed" : "cancelled")") }
             }
-            guard request.amount <= client.balances.available else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(client.balances.available))")
+            guard request.amount <= available else {
+                throw Refuse(code: ErrorCode.insufficientBalance, message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
             }
             e.emit(.bonusReserved(Reservation(order: request.order, amount: request.amount, lots: takes(i, amount: request.amount))))
         case .bonusReserveCaptured(let request), .bonusReserveReleased(let request):
