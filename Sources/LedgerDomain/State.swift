@@ -518,7 +518,10 @@ public struct LedgerState: Sendable {
         let (paid, accrued) = p.isWide ? widePurchases[index]! : (Int64(p.paid), Int64(p.accrued))
         return PurchaseState(client: p.client, next: p.next, at: p.at, paid: paid, accrued: accrued, lot: p.lot)
     }
-    /// What purchase `index` paid.
+    /// What purchase `index` paid. (Inlined, as are ``kept(_:)``, ``window(_:at:)`` and
+    /// ``inWindow(_:_:)``: called from a mutating function, a call would first copy the
+    /// whole state, several hundred bytes, to pass it.)
+    @inline(__always)
     func paid(_ index: Int32) -> Int64 {
         let p = purchaseStates[Int(index)]
         return p.isWide ? widePurchases[index]!.paid : Int64(p.paid)
@@ -1008,6 +1011,7 @@ public struct LedgerState: Sendable {
     }
 
     /// What a purchase keeps after its returns.
+    @inline(__always)
     func kept(_ index: Int32) -> Int64 { paid(index) - (returnTotals[index]?.returnedPaid ?? 0) }
 
     /// The first day of the level window that ends on the day of `at` (nil: all time).
@@ -1025,6 +1029,7 @@ public struct LedgerState: Sendable {
 
     /// Client `i`'s level window as of its last purchase, less the purchases that left it by
     /// `at`: what they kept after returns, how many kept some, and the first still inside.
+    @inline(__always)
     func window(_ i: Int, at: Micros) -> (sum: Int64, count: Int64, start: Int32) {
         var (sum, count, start) = (records[i].windowSum, Int64(records[i].windowCount), records[i].windowStart)
         guard let from = windowFirstDay(at) else { return (sum, count, start) }
@@ -1040,6 +1045,7 @@ public struct LedgerState: Sendable {
     /// Whether purchase `index` of client `i` is inside its level window (as of its last purchase).
     /// A client's purchase indexes ascend along its list, and the window is the list's tail
     /// from `windowStart`.
+    @inline(__always)
     func inWindow(_ i: Int, _ index: Int32) -> Bool {
         purchaseStates[Int(index)].client == Int32(i) && records[i].windowStart >= 0 && index >= records[i].windowStart
     }
