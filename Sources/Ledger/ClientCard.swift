@@ -44,11 +44,11 @@ public struct ClientCard: Sendable {
 
     static func find(_ state: borrowing LedgerState, phone: String) -> ClientCard? {
         guard let normalized = Phone.normalize(phone) else { return nil }
-        return state.phones[normalized].map { ClientCard(state, Int($0)) }
+        return state.holder(ofPhone: normalized).map { ClientCard(state, Int($0)) }
     }
 
     static func find(_ state: borrowing LedgerState, card: String) -> ClientCard? {
-        state.cards[card].map { ClientCard(state, Int($0)) }
+        state.holder(ofCard: card).map { ClientCard(state, Int($0)) }
     }
 
     init(_ state: borrowing LedgerState, _ i: Int) {

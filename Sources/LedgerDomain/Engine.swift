@@ -331,10 +331,10 @@ extension LedgerState {
             guard r.phone != nil || !r.cards.isEmpty else {
                 throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
             }
-            if let phone = r.phone, let holder = phones[phone] {
+            if let phone = r.phone, let holder = holder(ofPhone: phone) {
                 throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clientID(Int(holder)))'")
             }
-            for card in r.cards { if let holder = cards[card] { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
+            for card in r.cards { if let holder = holder(ofCard: card) { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
             e.emit(event)
             if rules.welcomeBonus > 0 && r.status == .participant {
                 let expires = at + rules.lifetimeDays * Time.microsPerDay
@@ -414,7 +414,7 @@ extension LedgerState {
         case .profileChanged(let requested):
             e.emit(.profileChanged(try profileChanges(i, requested)))
         case .cardAdded(let card):
-            if let holder = cards[card], holder != Int32(i) {
+            if let holder = holder(ofCard: card), holder != Int32(i) {
                 throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'")
             }
             e.emit(event)
@@ -594,7 +594,7 @@ extension LedgerState {
             case "birthday": old = record.birthday.map(Time.isoDate(day:))
             case "phone":
                 old = client.phone
-                if let new = change.new, let holder = phones[new], holder != Int32(i) {
+                if let new = change.new, let holder = holder(ofPhone: new), holder != Int32(i) {
                     throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(new)) belongs to client '\(clientID(Int(holder)))'")
                 }
                 phoneAfter = change.new

@@ -480,17 +480,15 @@ public struct LedgerState: Sendable {
     public func level(_ i: Int) -> String? { records[i].levelCode == 0 ? nil : levelNames[Int(records[i].levelCode) - 1] }
     public func cards(of i: Int) -> [String] { profile(i).cards }
 
-    /// Phone (normalised) → the live client holding it.
-    public var phones: Holders { Holders(state: self, cards: false) }
-    /// Card → the live client holding it.
-    public var cards: Holders { Holders(state: self, cards: true) }
+    /// The live client holding a phone (normalised). (A method, not a subscript on a view of
+    /// the state: such a view would copy the whole state, and retain all it holds, per lookup.)
+    public func holder(ofPhone phone: String) -> Int32? {
+        phoneIndex.find(phone, holds: Self.holds(records, texts, cards: false))
+    }
 
-    public struct Holders: Sendable {
-        let state: LedgerState
-        let cards: Bool
-        public subscript(key: String) -> Int32? {
-            (cards ? state.cardIndex : state.phoneIndex).find(key, holds: LedgerState.holds(state.records, state.texts, cards: cards))
-        }
+    /// The live client holding a card.
+    public func holder(ofCard card: String) -> Int32? {
+        cardIndex.find(card, holds: Self.holds(records, texts, cards: true))
     }
 
     /// Whether client `c` holds a key, by its profile: its phone, or one of its cards.

@@ -27,7 +27,7 @@ struct IdentityAndInputTests {
         #expect(book.run(register("c3", card: "2000001")).code == "card_taken")
         #expect(book.run(register("c1", phone: "79160000009")).code == "duplicate_client")
         #expect(book.run(#"{"type":"client.card_added","client":"c1","card":"2000002"}"#).isAccepted)
-        #expect(book.state.cards["2000002"] == 0)
+        #expect(book.state.holder(ofCard: "2000002") == 0)
         book.run(#"{"type":"client.deleted","client":"c1"}"#)
         #expect(book.run(register("c2", phone: "+7 (916) 123 45 67", card: "2000001")).isAccepted)
         #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":100}"#).code == "client_deleted")
@@ -64,7 +64,7 @@ struct IdentityAndInputTests {
         book.run(#"{"type":"client.profile_changed","client":"c1","name":"Анна Петрова","phone":"8 916 000-00-01"}"#)
         guard case .profileChanged(let changes) = book.events.last!.event else { Issue.record("no change"); return }
         #expect(changes == [FieldChange(field: "name", old: "Анна", new: "Анна Петрова"), FieldChange(field: "phone", old: "79161234567", new: "79160000001")])
-        #expect(book.state.phones["79160000001"] == 0 && book.state.phones["79161234567"] == nil)
+        #expect(book.state.holder(ofPhone: "79160000001") == 0 && book.state.holder(ofPhone: "79161234567") == nil)
     }
 
     @Test("a card keeps a client's NPS ratings and notes in order (an empty comment is none), and the segments it is in")
