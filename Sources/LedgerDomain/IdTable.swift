@@ -471,10 +471,16 @@ struct HeldKeys: Sendable {
     static let recentKept = 1 << 16
 
     /// Lets go of the entries, from the first held, that `readable` says the log can give back,
-    /// but for the newest `keepingLast`.
+    /// but for the newest `keepingLast`. `readable` must hold for a prefix of the entries (their
+    /// answers' positions ascend, and the log gives back those below its end): the prefix is
+    /// found by bisection, since a walk from the first would cross up to twice `kept` entries on
+    /// every submit.
     mutating func release(keepingLast kept: Int = 0, _ readable: (Int32) -> Bool) {
-        var k = 0
-        while k < ends.count - kept && readable(from + Int32(k)) { k += 1 }
+        var k = 0, beyond = max(0, ends.count - kept)
+        while k < beyond {
+            let middle = (k + beyond) / 2
+            if readable(from + Int32(middle)) { k = middle + 1 } else { beyond = middle }
+        }
         // Dropping a prefix moves what stays behind it: done when all goes, or once at least as
         // much goes as stays (so each key is moved a bounded number of times).
         guard k > 0, k == ends.count || k >= ends.count - k else { return }

@@ -135,6 +135,24 @@ struct StoreTests {
         #expect(matches(12, key(12)) == true)
     }
 
+    @Test("property: a release lets go of exactly the readable prefix, but for the newest kept, or of nothing when too little would go")
+    func heldKeysReleasePrefix() {
+        var r = SplitMix(state: 5)
+        for _ in 0..<300 {
+            var held = HeldKeys()
+            let count = Int(r.next() % 300) + 1
+            for n in 0..<count { Array("k\(n)".utf8).withUnsafeBytes { held.hold(Int32(n), $0) } }
+            let readable = Int(r.next() % UInt64(count + 1)), kept = Int(r.next() % 40)
+            held.release(keepingLast: kept) { Int($0) < readable }
+            let goes = min(readable, max(0, count - kept))
+            let expected = goes > 0 && (goes == count || goes >= count - goes) ? count - goes : count
+            #expect(held.count == expected, "\(count) held, \(readable) readable, \(kept) kept")
+            let first = count - held.count
+            #expect(first == 0 || Array("k\(first - 1)".utf8).withUnsafeBytes { held.matches(Int32(first - 1), $0) } == nil)
+            #expect(Array("k\(first)".utf8).withUnsafeBytes { held.matches(Int32(first), $0) } == (first < count ? true : nil))
+        }
+    }
+
     @Test("property: ascending positions in 4 bytes read back whole, across 2^32 boundaries crossed one at a time and several at once")
     func ascendingPositions() {
         var r = SplitMix(state: 12)
