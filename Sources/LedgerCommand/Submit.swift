@@ -30,50 +30,45 @@ struct Submit: ParsableCommand {
         var refused = 0
         var accepted = 0
         var pending: [(line: Int, command: Command?, error: InvalidInput?)] = []
+        var output = ""  // a batch's result lines, written at once when its events are durable
         func flush() throws {
             let commands = pending.compactMap(\.command)
             let outcomes: [Outcome]
             do { outcomes = try ledger.submit(commands) } catch { throw failure(error, json: common.json, verb: "submit") }
             var next = 0
+            output.removeAll(keepingCapacity: true)
             for item in pending {
                 if let error = item.error {
                     refused += 1
-                    report(line: item.line, .refused(code: error.code, message: error.description, recorded: nil))
+                    report(line: item.line, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
                 } else {
                     let outcome = outcomes[next]
                     next += 1
                     if outcome.isAccepted { accepted += 1 } else { refused += 1 }
-                    report(line: item.line, outcome)
+                    report(line: item.line, outcome, into: &output)
                 }
             }
+            print(output, terminator: "")
             fflush(nil)
             pending.removeAll(keepingCapacity: true)
             progress.update(lines: lineNumber, refused: refused)
         }
-        var buffer = [CChar](repeating: 0, count: 64 * 1024)
-        var partial: [UInt8] = []
-        while fgets(&buffer, Int32(buffer.count), input) != nil {
-            let chunk = buffer.withUnsafeBufferPointer { UnsafeRawBufferPointer(start: $0.baseAddress, count: strlen($0.baseAddress!)) }
-            partial.append(contentsOf: chunk)
-            guard partial.last == 0x0A || feof(input) != 0 else {
-                if partial.count > Self.lineBytesMax * 2 { partial.removeFirst(partial.count - Self.lineBytesMax * 2) }
-                continue
-            }
+        let lines = LineReader(input, lineBytesMax: Self.lineBytesMax)
+        while let line = lines.next() {
             lineNumber += 1
-            var bytes = partial
-            partial.removeAll(keepingCapacity: true)
-            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            if bytes.count > Self.lineBytesMax {
+            switch line {
+            case .tooLong:
                 pending.append((lineNumber, nil, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(Self.lineBytesMax) bytes")))
-            } else if let text = String(validating: bytes, as: UTF8.self) {
-                do { pending.append((lineNumber, try CommandParser.parse(line: text, number: lineNumber), nil)) } catch {
+            case .bytes(let bytes):
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                do { pending.append((lineNumber, try CommandParser.parse(utf8: bytes, number: lineNumber), nil)) } catch {
                     pending.append((lineNumber, nil, error))
                 }
-            } else {
-                pending.append((lineNumber, nil, InvalidInput(line: lineNumber, field: nil, reason: "the line is not valid UTF-8")))
             }
             if pending.count >= batch { try flush() }
+        }
+        if let error = lines.error {
+            throw failure(LineReaderError(message: "cannot read \(file): \(error)"), json: common.json, verb: "submit")
         }
         if !pending.isEmpty { try flush() }
         progress.finish()
@@ -83,35 +78,115 @@ struct Submit: ParsableCommand {
         if refused > 0 { throw ExitCode(ExitStatus.refused) }
     }
 
-    func report(line: Int, _ outcome: Outcome) {
+    /// Appends a line's result (with its line break) to `out`.
+    func report(line: Int, _ outcome: Outcome, into out: inout String) {
         switch outcome {
         case .accepted(let range):
             if common.json {
-                print(JSON.object([("line", .int(Int64(line))), ("ok", .bool(true)), ("positions", .array(range.map { .uint($0) }))]).rendered)
+                // The common case, written directly: {"line":…,"ok":true,"positions":[…]}
+                out += "{\"line\":"
+                out += String(line)
+                out += ",\"ok\":true,\"positions\":["
+                for position in range {
+                    if position != range.lowerBound { out += "," }
+                    out += String(position)
+                }
+                out += "]}"
             } else {
-                print("line \(line): ok, position\(range.count > 1 ? "s \(range.lowerBound)–\(range.upperBound)" : " \(range.lowerBound)")")
+                out += "line \(line): ok, position\(range.count > 1 ? "s \(range.lowerBound)–\(range.upperBound)" : " \(range.lowerBound)")"
             }
         case .repeated(.accepted(let range)):
             if common.json {
-                print(JSON.object([("line", .int(Int64(line))), ("ok", .bool(true)), ("positions", .array(range.map { .uint($0) })), ("repeated", .bool(true))]).rendered)
+                JSON.object([("line", .int(Int64(line))), ("ok", .bool(true)), ("positions", .array(range.map { .uint($0) })), ("repeated", .bool(true))]).write(into: &out)
             } else {
-                print("line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)")
+                out += "line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)"
             }
         case .refused(let code, let message, let recorded):
             if common.json {
                 var fields: [(String, JSON)] = [("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message))]
                 if let recorded { fields.append(("recorded", .uint(recorded))) }
-                print(JSON.object(fields).rendered)
+                JSON.object(fields).write(into: &out)
             } else {
-                print("line \(line): refused \(code): \(message)\(recorded.map { " (journaled at position \($0))" } ?? "")")
+                out += "line \(line): refused \(code): \(message)\(recorded.map { " (journaled at position \($0))" } ?? "")"
             }
         case .repeated(.refused(let code, let message)):
             if common.json {
-                print(JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message)), ("repeated", .bool(true))]).rendered)
+                JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message)), ("repeated", .bool(true))]).write(into: &out)
             } else {
-                print("line \(line): refused \(code) (a repeat): \(message)")
+                out += "line \(line): refused \(code) (a repeat): \(message)"
             }
         }
+        out += "\n"
+    }
+}
+
+/// Lines of a file, read a large block at a time: each line is handed out in place (without
+/// its line break, or a carriage return before it), valid until the next call. A line longer
+/// than `lineBytesMax` is reported as such, whole, and skipped.
+final class LineReader {
+    enum Line {
+        case bytes(UnsafeBufferPointer<UInt8>)
+        case tooLong
+    }
+
+    private let file: UnsafeMutablePointer<FILE>
+    private let lineBytesMax: Int
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+    private var start = 0
+    private var end = 0
+    private var atEnd = false
+    /// Why reading stopped early, if it did (reported after the lines read before it).
+    private(set) var error: String?
+
+    init(_ file: UnsafeMutablePointer<FILE>, lineBytesMax: Int) {
+        self.file = file
+        self.lineBytesMax = lineBytesMax
+        buffer = .allocate(capacity: max(1 << 20, 2 * lineBytesMax))
+    }
+
+    deinit { buffer.deallocate() }
+
+    func next() -> Line? {
+        var skipping = false  // inside a line too long to hold
+        while true {
+            let base = buffer.baseAddress!
+            if let newline = memchr(base + start, 0x0A, end - start) {
+                let stop = base.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+                let lineStart = start
+                start = stop + 1
+                if skipping { return .tooLong }
+                return line(lineStart..<stop)
+            }
+            if atEnd {
+                guard start < end || skipping else { return nil }
+                let lineStart = start
+                start = end
+                return skipping ? .tooLong : line(lineStart..<end)
+            }
+            // No whole line in the buffer: keep its start (unless it is already too long) and read more.
+            if skipping || end - start > lineBytesMax {
+                skipping = true
+                start = 0
+                end = 0
+            } else if start > 0 {
+                memmove(base, base + start, end - start)
+                end -= start
+                start = 0
+            }
+            let read = fread(base + end, 1, buffer.count - end, file)
+            end += read
+            if read == 0 {
+                if ferror(file) != 0 { error = String(cString: strerror(errno)) }
+                atEnd = true
+            }
+        }
+    }
+
+    private func line(_ range: Range<Int>) -> Line {
+        var stop = range.upperBound
+        while stop > range.lowerBound, buffer[stop - 1] == 0x0D { stop -= 1 }
+        if stop - range.lowerBound > lineBytesMax { return .tooLong }
+        return .bytes(UnsafeBufferPointer(rebasing: buffer[range.lowerBound..<stop]))
     }
 }
 

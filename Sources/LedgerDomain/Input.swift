@@ -15,25 +15,43 @@ public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible 
 /// Parses the JSON Lines of interface.md into commands, strictly: an unknown type, a missing,
 /// ill-typed or unknown field is an ``InvalidInput`` naming the line and the field.
 public enum CommandParser {
-    /// Types the engine derives itself, which a caller may not submit.
-    static let derivedOnly: Set<String> = ["bonus.activated", "bonus.expired", "bonus.cancelled", "level.changed",
-                                           "segment.entered", "segment.left", "operation.refused"]
+    /// Whether `type` is one the engine derives itself, which a caller may not submit.
+    static func isDerivedOnly(_ type: String) -> Bool {
+        switch type {
+        case "bonus.activated", "bonus.expired", "bonus.cancelled", "level.changed", "segment.entered", "segment.left",
+             "operation.refused": true
+        default: false
+        }
+    }
 
     public static func parse(line text: String, number line: Int) throws(InvalidInput) -> Command {
+        var text = text
+        var result: Result<Command, InvalidInput>!
+        text.withUTF8 { utf8 in result = Result { () throws(InvalidInput) in try parse(utf8: utf8, number: line) } }
+        return try result.get()
+    }
+
+    /// Parses one line's bytes (without its line break). Bytes that are not UTF-8 are refused
+    /// like any other malformed input, naming the byte.
+    public static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>, number line: Int) throws(InvalidInput) -> Command {
         let value: JSONValue
-        do { value = try JSONParser.parse(text) } catch {
+        do { value = try JSONParser.parse(utf8: bytes) } catch {
+            if let bad = UTF8Check.firstInvalid(bytes, 0..<bytes.count) {
+                throw InvalidInput(line: line, field: nil, reason: "the line is not valid UTF-8 (byte \(bad + 1))")
+            }
             throw InvalidInput(line: line, field: nil, reason: error.description)
         }
         guard case .object(let fields) = value else { throw InvalidInput(line: line, field: nil, reason: "a line must be a JSON object") }
         var f = Fields(fields: fields, line: line)
         let type = try f.string("type")
-        if derivedOnly.contains(type) {
+        if isDerivedOnly(type) {
             throw InvalidInput(line: line, field: "type", reason: "'\(type)' is derived by the engine and cannot be submitted")
         }
         let at = try f.optionalTime("at")
         let key = try f.optionalString("key")
         if let key, key.utf8.count > 255 { throw f.bad("key", "is longer than 255 bytes") }
         let clientless = type == "system" || type == "rules.changed" || type == "segment.defined" || type == "segment.deleted"
+        if clientless { f.allow("client") }  // tolerated, and ignored
         let client = clientless ? "" : try f.string("client")
         if client.utf8.count > 64 { throw f.bad("client", "is longer than 64 bytes") }
         let operation: Command.Operation
@@ -42,8 +60,8 @@ public enum CommandParser {
         } catch {
             // A required field missing beside a field this type does not have is most likely
             // a misspelling: name that one.
-            if error.reason == "is missing", let unknown = fields.first(where: { !f.used.contains($0.0) }) {
-                throw InvalidInput(line: line, field: unknown.0, reason: "is not a field of \(type) (is it a misspelling of '\(error.field ?? "")'?)")
+            if error.reason == "is missing", let unknown = f.firstUnused {
+                throw InvalidInput(line: line, field: unknown, reason: "is not a field of \(type) (is it a misspelling of '\(error.field ?? "")'?)")
             }
             throw error
         }
@@ -172,33 +190,56 @@ public enum CommandParser {
 struct Fields {
     let fields: [(String, JSONValue)]
     let line: Int
-    var used: Set<String> = ["type", "at", "client", "key"]
+    /// Which fields were read, by index: a bit each for the first 64, a set beyond (only an
+    /// object with more fields than any type has needs it, and it is refused).
+    private var usedMask: UInt64 = 0
+    private var usedBeyond: Set<Int> = []
 
     init(fields: [(String, JSONValue)], line: Int) {
         self.fields = fields
         self.line = line
     }
 
+    /// Lengths are compared first: they are at hand, and most keys differ in length from the
+    /// name sought, which spares a full comparison.
+    private func index(of name: String) -> Int? {
+        let length = name.utf8.count
+        return fields.firstIndex { $0.0.utf8.count == length && $0.0 == name }
+    }
+
+    private mutating func markUsed(_ index: Int) {
+        if index < 64 { usedMask |= 1 << UInt64(index) } else { usedBeyond.insert(index) }
+    }
+
+    private func isUsed(_ index: Int) -> Bool { index < 64 ? usedMask & (1 << UInt64(index)) != 0 : usedBeyond.contains(index) }
+
+    /// Counts a field as known without reading it.
+    mutating func allow(_ name: String) {
+        if let k = index(of: name) { markUsed(k) }
+    }
+
+    /// The first field that nothing read.
+    var firstUnused: String? { fields.indices.first { !isUsed($0) }.map { fields[$0].0 } }
+
     func bad(_ field: String?, _ reason: String) -> InvalidInput { InvalidInput(line: line, field: field, reason: reason) }
 
     func has(_ name: String) -> Bool { fields.contains { $0.0 == name } }
 
     mutating func raw(_ name: String) throws(InvalidInput) -> JSONValue {
-        used.insert(name)
-        guard let value = fields.first(where: { $0.0 == name })?.1 else { throw bad(name, "is missing") }
-        return value
+        guard let k = index(of: name) else { throw bad(name, "is missing") }
+        markUsed(k)
+        return fields[k].1
     }
 
     mutating func optionalRaw(_ name: String) -> JSONValue? {
-        used.insert(name)
-        guard let value = fields.first(where: { $0.0 == name })?.1, value != .null else { return nil }
-        return value
+        guard let k = index(of: name) else { return nil }
+        markUsed(k)
+        if case .null = fields[k].1 { return nil }
+        return fields[k].1
     }
 
     func rejectUnknown() throws(InvalidInput) {
-        if let unknown = fields.first(where: { !used.contains($0.0) }) {
-            throw bad(unknown.0, "is not a field of this event type")
-        }
+        if let unknown = firstUnused { throw bad(unknown, "is not a field of this event type") }
     }
 
     mutating func string(_ name: String) throws(InvalidInput) -> String {
@@ -281,7 +322,6 @@ struct Fields {
         for (index, element) in list.enumerated() {
             guard case .object(let fields) = element else { throw bad("\(name)[\(index)]", "must be an object") }
             var f = Fields(fields: fields, line: line)
-            f.used = []
             let field = "\(name)[\(index)]."
             func prefixed(_ e: InvalidInput) -> InvalidInput { InvalidInput(line: e.line, field: field + (e.field ?? ""), reason: e.reason) }
             do throws(InvalidInput) {
@@ -317,7 +357,6 @@ struct Fields {
     mutating func rules(_ name: String) throws(InvalidInput) -> RulesPatch {
         guard case .object(let fields) = try raw(name) else { throw bad(name, "must be an object") }
         var f = Fields(fields: fields, line: line)
-        f.used = []
         var patch = RulesPatch()
         func basisPoints(_ v: JSONValue, _ field: String) throws(InvalidInput) -> Int64 {
             switch v {
@@ -350,7 +389,6 @@ struct Fields {
             for (index, element) in list.enumerated() {
                 guard case .object(let lf) = element else { throw bad("rules.levels[\(index)]", "must be an object") }
                 var l = Fields(fields: lf, line: line)
-                l.used = []
                 let levelName = try l.string("name")
                 let threshold = try l.optionalInt("threshold") ?? 0
                 var percent: Int64? = nil

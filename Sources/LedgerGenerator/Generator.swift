@@ -93,7 +93,7 @@ public struct ProgramGenerator {
         }
         stores = (1...40).map { "store-\($0)" }
         var total = 0.0
-        for i in 0..<config.clients {
+        for _ in 0..<config.clients {
             let registered = rand.chance(config.registeredBefore) ? 0 : 1 + rand.below(max(1, config.days - 1))
             let birthday = (Int64(1 + rand.below(12)), Int64(1 + rand.below(28)))
             clients.append(ClientPlan(registerDay: registered, walletDay: rand.chance(0.15) ? registered + rand.below(60) : nil, birthday: birthday))

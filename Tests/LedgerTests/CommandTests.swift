@@ -15,10 +15,12 @@ struct Run {
     static let root = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
     static var binary: String { root + "/.build/debug/ledger" }
 
-    init(_ arguments: [String], stdin: String = "") {
+    init(_ arguments: [String], stdin: String = "") { self.init(arguments, stdinBytes: Array(stdin.utf8)) }
+
+    init(_ arguments: [String], stdinBytes: [UInt8]) {
         let dir = TemporaryDirectory()
         let input = dir.path + "/in", output = dir.path + "/out", errors = dir.path + "/err"
-        writeFile(input, stdin)
+        writeFile(input, stdinBytes)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
@@ -72,6 +74,27 @@ struct CommandTests {
         #expect(results[5]["error"] == .string("invalid_event") && results[5]["line"] == .integer(6))
         #expect(results[6]["error"] == .string("unknown_client"))
         #expect(results[7]["line"] == .integer(9) && results[7]["ok"] == .bool(true) && results[7]["positions"] == results[2]["positions"], "a repeated key answers the original")
+    }
+
+    @Test("submit reads raw lines: CRLF endings, a last line without a break; a line too long, one not UTF-8 and one with a NUL are refused by line")
+    func submitRawLines() {
+        let dir = TemporaryDirectory()
+        var input = Array(#"{"type":"client.registered","client":"c1","phone":"89161234567"}"#.utf8) + [0x0D, 0x0A]
+        input += Array((#"{"type":"note.added","client":"c1","text":""# + String(repeating: "я", count: 20_000) + #""}"#).utf8) + [0x0A]
+        input += Array(#"{"type":"note.added","client":"c1","text":""#.utf8) + [0x41, 0xFF, 0x42] + Array(#""}"#.utf8) + [0x0A]
+        input += Array(#"{"type":"note.added","client":"c1","text":"a"#.utf8) + [0x00] + Array(#"b"}"#.utf8) + [0x0A]
+        input += Array(#"{"type":"note.added","client":"c1","text":"последняя"}"#.utf8)
+        let run = Run(["--data", dir.path, "submit", "--json"], stdinBytes: input)
+        #expect(run.status == 1, "\(run.stderr)")
+        let results = run.lines
+        #expect(results.count == 5, "\(run.stdout)")
+        guard results.count == 5 else { return }
+        #expect(results[0]["ok"] == .bool(true))
+        #expect(results[1]["error"] == .string("invalid_event") && results[1]["message"] == .string("line 2: the line is longer than 32768 bytes"))
+        #expect(results[2]["message"] == .string("line 3: the line is not valid UTF-8 (byte 45)"))
+        #expect(results[3]["line"] == .integer(4) && results[3]["error"] == .string("invalid_event"))
+        if case .string(let message)? = results[3]["message"] { #expect(message.contains("control character")) }
+        #expect(results[4]["line"] == .integer(5) && results[4]["ok"] == .bool(true) && results[4]["positions"] == .array([.integer(1)]))
     }
 
     @Test("client shows the card by id, by phone in another format, and by card; an unknown one exits 1")

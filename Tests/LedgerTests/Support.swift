@@ -30,11 +30,13 @@ func readFile(_ path: String) -> [UInt8] {
     return bytes
 }
 
-func writeFile(_ path: String, _ text: String) {
+func writeFile(_ path: String, _ text: String) { writeFile(path, Array(text.utf8)) }
+
+func writeFile(_ path: String, _ bytes: [UInt8]) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     precondition(fd >= 0)
     defer { close(fd) }
-    _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
 func commands(_ lines: [String]) -> [Command] {
