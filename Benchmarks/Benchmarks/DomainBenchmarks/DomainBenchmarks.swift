@@ -1,5 +1,6 @@
 import Benchmark
 import CPrefetch
+import Foundation
 import Glibc
 import Ledger
 import LedgerDomain
@@ -87,7 +88,54 @@ func programDirectory(clients: Int, days: Int) throws -> String {
     return path
 }
 
+/// Lines of a generated program as bytes, for the parse benchmarks: 200 000 of them from the
+/// program's second month on, so that registrations are no longer most of them.
+final class Lines: @unchecked Sendable {
+    var bytes: [[UInt8]] = []
+    var data: [Data] = []
+    var next = 0
+
+    func prepare() {
+        var generator = ProgramGenerator(.init(clients: 50_000, days: 120, seed: 11))
+        var all: [String] = []
+        generator.run { day in all.append(contentsOf: day.lines) }
+        let chosen = all[(all.count - 200_000)...]
+        bytes = chosen.map { Array($0.utf8) }
+        data = bytes.map { Data($0) }
+        print("parse lines: \(bytes.count), \(bytes.reduce(0) { $0 + $1.count } / bytes.count) bytes a line on average")
+    }
+
+    /// The next 1000 lines' range, cycling.
+    func take() -> Range<Int> {
+        if next + 1000 > bytes.count { next = 0 }
+        defer { next += 1000 }
+        return next..<(next + 1000)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
+    // Parsing JSON Lines, the first step of `ledger submit`, against Foundation's parser on the
+    // same lines in the same run (it only builds dictionaries: no types, no checks).
+    let foundationLines = Lines()
+    Benchmark("baseline: Foundation JSONSerialization of a program's JSON Lines (per line)",
+              configuration: .init(metrics: [.throughput, .wallClock], timeUnits: .microseconds, scalingFactor: .kilo,
+                                   maxDuration: .seconds(5), maxIterations: 2000)) { _ in
+        for k in foundationLines.take() { blackHole(try! JSONSerialization.jsonObject(with: foundationLines.data[k])) }
+    } setup: {
+        foundationLines.prepare()
+    }
+
+    let parsedLines = Lines()
+    Benchmark("parse: a program's JSON Lines into checked commands (per line)",
+              configuration: .init(metrics: [.throughput, .wallClock], timeUnits: .microseconds, scalingFactor: .kilo,
+                                   maxDuration: .seconds(5), maxIterations: 2000)) { _ in
+        for k in parsedLines.take() {
+            parsedLines.bytes[k].withUnsafeBufferPointer { blackHole(try? CommandParser.parse(utf8: $0, number: k + 1)) }
+        }
+    } setup: {
+        parsedLines.prepare()
+    }
+
     let submit = Program()
     Benchmark("submit: checked commands, batches of 1000, no sync (per command)",
               configuration: .init(metrics: [.throughput, .wallClock], timeUnits: .microseconds, scalingFactor: .kilo,
