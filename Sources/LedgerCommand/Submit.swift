@@ -1,7 +1,9 @@
 import ArgumentParser
+import Dispatch
 import Glibc
 import Ledger
 import LedgerDomain
+import Synchronization
 
 struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,25 +21,28 @@ struct Submit: ParsableCommand {
 
     func run() throws {
         guard batch >= 1 && batch <= 50_000 else { throw ValidationError("--batch must be 1 to 50000") }
-        guard let input = file == "-" ? fdopen(0, "r") : fopen(file, "r") else {
+        let input = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
             throw failure(LineReaderError(message: "cannot open \(file): \(String(cString: strerror(errno)))"), json: common.json, verb: "submit")
         }
-        defer { if file != "-" { fclose(input) } }
+        defer { if file != "-" { close(input) } }
         let ledger = try openLedger(common, verb: "submit")
         defer { try? ledger.close() }
         let progress = Progress(enabled: isatty(2) != 0)
-        var lineNumber = 0
         var refused = 0
         var accepted = 0
-        var pending: [(line: Int, command: Command?, error: InvalidInput?)] = []
         var output = ""  // a batch's result lines, written at once when its events are durable
-        func flush() throws {
-            let commands = pending.compactMap(\.command)
+        // Lines are read and parsed on a thread of their own, a batch or two ahead: while one
+        // batch is checked, appended and made durable, the next is being parsed.
+        let parser = BatchParser(LineReader(input, lineBytesMax: Self.lineBytesMax), batch: batch)
+        defer { parser.stop() }
+        while let pending = parser.next() {
+            let commands = pending.items.compactMap(\.command)
             let outcomes: [Outcome]
             do { outcomes = try ledger.submit(commands) } catch { throw failure(error, json: common.json, verb: "submit") }
             var next = 0
             output.removeAll(keepingCapacity: true)
-            for item in pending {
+            for item in pending.items {
                 if let error = item.error {
                     refused += 1
                     report(line: item.line, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
@@ -50,30 +55,14 @@ struct Submit: ParsableCommand {
             }
             print(output, terminator: "")
             fflush(nil)
-            pending.removeAll(keepingCapacity: true)
-            progress.update(lines: lineNumber, refused: refused)
+            progress.update(lines: pending.lastLine, refused: refused)
         }
-        let lines = LineReader(input, lineBytesMax: Self.lineBytesMax)
-        while let line = lines.next() {
-            lineNumber += 1
-            switch line {
-            case .tooLong:
-                pending.append((lineNumber, nil, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(Self.lineBytesMax) bytes")))
-            case .bytes(let bytes):
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                do { pending.append((lineNumber, try CommandParser.parse(utf8: bytes, number: lineNumber), nil)) } catch {
-                    pending.append((lineNumber, nil, error))
-                }
-            }
-            if pending.count >= batch { try flush() }
-        }
-        if let error = lines.error {
+        if let error = parser.readError {
             throw failure(LineReaderError(message: "cannot read \(file): \(error)"), json: common.json, verb: "submit")
         }
-        if !pending.isEmpty { try flush() }
         progress.finish()
         if !common.json {
-            printError("ledger submit: \(grouped(lineNumber)) lines, \(grouped(accepted)) accepted, \(grouped(refused)) refused; durable at position \(grouped(ledger.stats().events))")
+            printError("ledger submit: \(grouped(parser.lines)) lines, \(grouped(accepted)) accepted, \(grouped(refused)) refused; durable at position \(grouped(ledger.stats().events))")
         }
         if refused > 0 { throw ExitCode(ExitStatus.refused) }
     }
@@ -120,6 +109,109 @@ struct Submit: ParsableCommand {
     }
 }
 
+/// Reads and parses the lines of a submit in batches, on a thread of its own, at most two
+/// batches ahead of the caller. A batch holds `batch` lines that are not blank, each with its
+/// line number and its command or why it is refused.
+final class BatchParser: @unchecked Sendable {
+    struct Batch {
+        var items: [(line: Int, command: Command?, error: InvalidInput?)] = []
+        /// The number of the batch's last line read (blank ones count).
+        var lastLine = 0
+    }
+
+    private struct Queue {
+        var batches: [Batch?] = []  // nil: no more
+        var readError: String?
+        var lines = 0
+    }
+
+    private let reader: LineReader
+    private let batch: Int
+    private let queue = Mutex(Queue())
+    private let free = DispatchSemaphore(value: 2)
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+
+    init(_ reader: LineReader, batch: Int) {
+        self.reader = reader
+        self.batch = batch
+        DispatchQueue.global(qos: .userInitiated).async { self.produce() }
+    }
+
+    /// The next batch, or nil once every line was handed out.
+    func next() -> Batch? {
+        ready.wait()
+        let batch = queue.withLock { $0.batches.removeFirst() }
+        free.signal()
+        return batch
+    }
+
+    /// Why reading stopped early (read it once ``next()`` gave nil).
+    var readError: String? { queue.withLock { $0.readError } }
+    /// Lines read (blank ones included).
+    var lines: Int { queue.withLock { $0.lines } }
+
+    /// Stops reading and waits until the thread is done with the file. Call it once.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        free.signal()
+        finished.wait()
+    }
+
+    private func produce() {
+        var current = Batch()
+        var lineNumber = 0
+        while true {
+            // Hand over what is parsed rather than wait for more input with it.
+            if !current.items.isEmpty && reader.wouldWait {
+                guard hand(current) else { return finish(lines: lineNumber) }
+                current = Batch()
+                current.lastLine = lineNumber
+            }
+            guard let line = reader.next() else { break }
+            lineNumber += 1
+            current.lastLine = lineNumber
+            switch line {
+            case .tooLong:
+                current.items.append((lineNumber, nil, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes")))
+            case .bytes(let bytes):
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                do { current.items.append((lineNumber, try CommandParser.parse(utf8: bytes, number: lineNumber), nil)) } catch {
+                    current.items.append((lineNumber, nil, error))
+                }
+            }
+            if current.items.count >= batch {
+                guard hand(current) else { return finish(lines: lineNumber) }
+                current = Batch()
+                current.lastLine = lineNumber
+            }
+        }
+        if !current.items.isEmpty { guard hand(current) else { return finish(lines: lineNumber) } }
+        finish(lines: lineNumber)
+    }
+
+    /// Queues a batch once there is room for it; false when the caller stopped.
+    private func hand(_ batch: Batch) -> Bool {
+        free.wait()
+        guard !stopping.load(ordering: .acquiring) else { return false }
+        queue.withLock { $0.batches.append(batch) }
+        ready.signal()
+        return true
+    }
+
+    private func finish(lines: Int) {
+        let error = reader.error
+        queue.withLock {
+            $0.readError = error
+            $0.lines = lines
+            $0.batches.append(nil)
+        }
+        ready.signal()
+        finished.signal()
+    }
+}
+
 /// Lines of a file, read a large block at a time: each line is handed out in place (without
 /// its line break, or a carriage return before it), valid until the next call. A line longer
 /// than `lineBytesMax` is reported as such, whole, and skipped.
@@ -129,8 +221,8 @@ final class LineReader {
         case tooLong
     }
 
-    private let file: UnsafeMutablePointer<FILE>
-    private let lineBytesMax: Int
+    private let descriptor: Int32
+    let lineBytesMax: Int
     private let buffer: UnsafeMutableBufferPointer<UInt8>
     private var start = 0
     private var end = 0
@@ -138,13 +230,21 @@ final class LineReader {
     /// Why reading stopped early, if it did (reported after the lines read before it).
     private(set) var error: String?
 
-    init(_ file: UnsafeMutablePointer<FILE>, lineBytesMax: Int) {
-        self.file = file
+    init(_ descriptor: Int32, lineBytesMax: Int) {
+        self.descriptor = descriptor
         self.lineBytesMax = lineBytesMax
         buffer = .allocate(capacity: max(1 << 20, 2 * lineBytesMax))
     }
 
     deinit { buffer.deallocate() }
+
+    /// Whether ``next()`` would have to wait for input: no whole line is buffered and nothing
+    /// more has arrived yet (a pipe whose writer waits for answers).
+    var wouldWait: Bool {
+        guard !atEnd, memchr(buffer.baseAddress! + start, 0x0A, end - start) == nil else { return false }
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&request, 1, 0) == 0
+    }
 
     func next() -> Line? {
         var skipping = false  // inside a line too long to hold
@@ -173,11 +273,17 @@ final class LineReader {
                 end -= start
                 start = 0
             }
-            let read = fread(base + end, 1, buffer.count - end, file)
-            end += read
-            if read == 0 {
-                if ferror(file) != 0 { error = String(cString: strerror(errno)) }
+            // read(2), not fread: on a pipe it returns what has arrived, so a caller that
+            // writes a line and waits for its answer gets it.
+            let read = Glibc.read(descriptor, base + end, buffer.count - end)
+            if read < 0 {
+                if errno == EINTR { continue }
+                error = String(cString: strerror(errno))
                 atEnd = true
+            } else if read == 0 {
+                atEnd = true
+            } else {
+                end += read
             }
         }
     }

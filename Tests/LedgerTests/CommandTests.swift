@@ -97,6 +97,50 @@ struct CommandTests {
         #expect(results[4]["line"] == .integer(5) && results[4]["ok"] == .bool(true) && results[4]["positions"] == .array([.integer(1)]))
     }
 
+    @Test("a caller that writes a line through a pipe and waits gets its answer before writing the next")
+    func submitAnswersEachLineAsItArrives() {
+        let dir = TemporaryDirectory()
+        var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0]
+        #expect(pipe(&toChild) == 0 && pipe(&fromChild) == 0)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
+        for fd in toChild + fromChild { posix_spawn_file_actions_addclose(&actions, fd) }
+        let arguments: [String] = [Run.binary, "--data", dir.path, "submit", "--json"]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, Run.binary, &actions, nil, argv, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        for p in argv { free(p) }
+        close(toChild[0])
+        close(fromChild[1])
+        guard spawned == 0 else { Issue.record("cannot run \(Run.binary)"); return }
+        let lines = [#"{"type":"client.registered","client":"c1","phone":"89161234567"}"#,
+                     #"{"type":"bonus.accrued","client":"c1","amount":100}"#, "{bad"]
+        var answers: [String] = []
+        for line in lines {
+            _ = Array((line + "\n").utf8).withUnsafeBytes { write(toChild[1], $0.baseAddress, $0.count) }
+            // The answer must come while the input is still open (10 s is a generous bound).
+            var answer: [UInt8] = []
+            while answer.last != 0x0A {
+                var request = pollfd(fd: fromChild[0], events: Int16(POLLIN), revents: 0)
+                guard poll(&request, 1, 10_000) == 1 else { break }
+                var byte: UInt8 = 0
+                guard read(fromChild[0], &byte, 1) == 1 else { break }
+                answer.append(byte)
+            }
+            answers.append(String(decoding: answer, as: UTF8.self))
+        }
+        close(toChild[1])
+        var raw: Int32 = 0
+        waitpid(pid, &raw, 0)
+        close(fromChild[0])
+        #expect(answers == [#"{"line":1,"ok":true,"positions":[0]}"# + "\n", #"{"line":2,"ok":true,"positions":[1]}"# + "\n",
+                            #"{"line":3,"ok":false,"error":"invalid_event","message":"line 3: bad JSON at byte 2: expected a quoted key"}"# + "\n"])
+        #expect((raw >> 8) & 0xFF == 1)
+    }
+
     @Test("client shows the card by id, by phone in another format, and by card; an unknown one exits 1")
     func client() {
         let dir = TemporaryDirectory()
