@@ -52,3 +52,45 @@ func monotonicNanos() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
+
+/// Bytes for standard output, gathered and then written with write(2) in one go (a submit's
+/// results: a million lines of them must not cost a String each).
+struct OutputBytes {
+    private var bytes: [UInt8] = []
+
+    mutating func append(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// A number in decimal digits.
+    mutating func append(_ value: UInt64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for UInt64.max's 20 digits, written backwards
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var k = buffer.count
+            var rest = value
+            repeat {
+                k -= 1
+                buffer[k] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[k...]))
+        }
+    }
+
+    /// Writes what was gathered (after anything buffered by `print`) and empties it.
+    mutating func write() {
+        fflush(nil)
+        bytes.withUnsafeBytes { all in
+            var done = 0
+            while done < all.count {
+                let written = Glibc.write(1, all.baseAddress! + done, all.count - done)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { break }  // standard output is gone: nothing to tell it
+                done += written
+            }
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}

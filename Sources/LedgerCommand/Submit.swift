@@ -31,30 +31,27 @@ struct Submit: ParsableCommand {
         let progress = Progress(enabled: isatty(2) != 0)
         var refused = 0
         var accepted = 0
-        var output = ""  // a batch's result lines, written at once when its events are durable
+        var output = OutputBytes()  // a batch's result lines, written at once when its events are durable
         // Lines are read and parsed on a thread of their own, a batch or two ahead: while one
         // batch is checked, appended and made durable, the next is being parsed.
         let parser = BatchParser(LineReader(input, lineBytesMax: Self.lineBytesMax), batch: batch)
         defer { parser.stop() }
         while let pending = parser.next() {
-            let commands = pending.items.compactMap(\.command)
             let outcomes: [Outcome]
-            do { outcomes = try ledger.submit(commands) } catch { throw failure(error, json: common.json, verb: "submit") }
+            do { outcomes = try ledger.submit(pending.commands) } catch { throw failure(error, json: common.json, verb: "submit") }
             var next = 0
-            output.removeAll(keepingCapacity: true)
-            for item in pending.items {
-                if let error = item.error {
+            for line in pending.lines {
+                if let error = line.error {
                     refused += 1
-                    report(line: item.line, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
+                    report(line: line.number, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
                 } else {
                     let outcome = outcomes[next]
                     next += 1
                     if outcome.isAccepted { accepted += 1 } else { refused += 1 }
-                    report(line: item.line, outcome, into: &output)
+                    report(line: line.number, outcome, into: &output)
                 }
             }
-            print(output, terminator: "")
-            fflush(nil)
+            output.write()
             progress.update(lines: pending.lastLine, refused: refused)
         }
         if let error = parser.readError {
@@ -68,44 +65,51 @@ struct Submit: ParsableCommand {
     }
 
     /// Appends a line's result (with its line break) to `out`.
-    func report(line: Int, _ outcome: Outcome, into out: inout String) {
+    func report(line: Int, _ outcome: Outcome, into out: inout OutputBytes) {
         switch outcome {
         case .accepted(let range):
+            // The common case, written directly.
             if common.json {
-                // The common case, written directly: {"line":…,"ok":true,"positions":[…]}
-                out += "{\"line\":"
-                out += String(line)
-                out += ",\"ok\":true,\"positions\":["
+                out.append("{\"line\":")
+                out.append(UInt64(line))
+                out.append(",\"ok\":true,\"positions\":[")
                 for position in range {
-                    if position != range.lowerBound { out += "," }
-                    out += String(position)
+                    if position != range.lowerBound { out.append(",") }
+                    out.append(position)
                 }
-                out += "]}"
+                out.append("]}\n")
             } else {
-                out += "line \(line): ok, position\(range.count > 1 ? "s \(range.lowerBound)–\(range.upperBound)" : " \(range.lowerBound)")"
+                out.append("line ")
+                out.append(UInt64(line))
+                out.append(range.count > 1 ? ": ok, positions " : ": ok, position ")
+                out.append(range.lowerBound)
+                if range.count > 1 {
+                    out.append("–")
+                    out.append(range.upperBound)
+                }
+                out.append("\n")
             }
         case .repeated(.accepted(let range)):
             if common.json {
-                JSON.object([("line", .int(Int64(line))), ("ok", .bool(true)), ("positions", .array(range.map { .uint($0) })), ("repeated", .bool(true))]).write(into: &out)
+                out.append(JSON.object([("line", .int(Int64(line))), ("ok", .bool(true)), ("positions", .array(range.map { .uint($0) })), ("repeated", .bool(true))]).rendered + "\n")
             } else {
-                out += "line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)"
+                out.append("line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)\n")
             }
         case .refused(let code, let message, let recorded):
             if common.json {
                 var fields: [(String, JSON)] = [("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message))]
                 if let recorded { fields.append(("recorded", .uint(recorded))) }
-                JSON.object(fields).write(into: &out)
+                out.append(JSON.object(fields).rendered + "\n")
             } else {
-                out += "line \(line): refused \(code): \(message)\(recorded.map { " (journaled at position \($0))" } ?? "")"
+                out.append("line \(line): refused \(code): \(message)\(recorded.map { " (journaled at position \($0))" } ?? "")\n")
             }
         case .repeated(.refused(let code, let message)):
             if common.json {
-                JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message)), ("repeated", .bool(true))]).write(into: &out)
+                out.append(JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message)), ("repeated", .bool(true))]).rendered + "\n")
             } else {
-                out += "line \(line): refused \(code) (a repeat): \(message)"
+                out.append("line \(line): refused \(code) (a repeat): \(message)\n")
             }
         }
-        out += "\n"
     }
 }
 
@@ -114,7 +118,11 @@ struct Submit: ParsableCommand {
 /// line number and its command or why it is refused.
 final class BatchParser: @unchecked Sendable {
     struct Batch {
-        var items: [(line: Int, command: Command?, error: InvalidInput?)] = []
+        /// The commands of the lines that parsed, in order.
+        var commands: [Command] = []
+        /// Each line that is not blank, in order: its number and, when it did not parse, why
+        /// (it then has no command).
+        var lines: [(number: Int, error: InvalidInput?)] = []
         /// The number of the batch's last line read (blank ones count).
         var lastLine = 0
     }
@@ -164,7 +172,7 @@ final class BatchParser: @unchecked Sendable {
         var lineNumber = 0
         while true {
             // Hand over what is parsed rather than wait for more input with it.
-            if !current.items.isEmpty && reader.wouldWait {
+            if !current.lines.isEmpty && reader.wouldWait {
                 guard hand(current) else { return finish(lines: lineNumber) }
                 current = Batch()
                 current.lastLine = lineNumber
@@ -174,20 +182,23 @@ final class BatchParser: @unchecked Sendable {
             current.lastLine = lineNumber
             switch line {
             case .tooLong:
-                current.items.append((lineNumber, nil, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes")))
+                current.lines.append((lineNumber, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes")))
             case .bytes(let bytes):
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                do { current.items.append((lineNumber, try CommandParser.parse(utf8: bytes, number: lineNumber), nil)) } catch {
-                    current.items.append((lineNumber, nil, error))
+                do {
+                    current.commands.append(try CommandParser.parse(utf8: bytes, number: lineNumber))
+                    current.lines.append((lineNumber, nil))
+                } catch {
+                    current.lines.append((lineNumber, error))
                 }
             }
-            if current.items.count >= batch {
+            if current.lines.count >= batch {
                 guard hand(current) else { return finish(lines: lineNumber) }
                 current = Batch()
                 current.lastLine = lineNumber
             }
         }
-        if !current.items.isEmpty { guard hand(current) else { return finish(lines: lineNumber) } }
+        if !current.lines.isEmpty { guard hand(current) else { return finish(lines: lineNumber) } }
         finish(lines: lineNumber)
     }
 
