@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Glibc
 import Ledger
 import LedgerDomain
@@ -113,10 +112,11 @@ struct Submit: ParsableCommand {
     }
 }
 
-/// Reads and parses the lines of a submit in batches, on a thread of its own, at most two
-/// batches ahead of the caller. A batch holds `batch` lines that are not blank, each with its
-/// line number and its command or why it is refused.
-final class BatchParser: @unchecked Sendable {
+/// Reads and parses the lines of a submit in batches on a thread of its own (a ``Handoff``),
+/// at most two batches ahead of the caller. A batch holds `batch` lines that are not blank,
+/// each with its line number and its command or why it is refused; a partial batch is handed
+/// over whenever more input would have to be waited for.
+final class BatchParser: Sendable {
     struct Batch {
         /// The commands of the lines that parsed, in order.
         var commands: [Command] = []
@@ -127,100 +127,62 @@ final class BatchParser: @unchecked Sendable {
         var lastLine = 0
     }
 
-    private struct Queue {
-        var batches: [Batch?] = []  // nil: no more
-        var readError: String?
-        var lines = 0
+    /// What the producer found at the end: lines read, and why reading stopped if early.
+    private final class End: Sendable {
+        let state = Mutex<(lines: Int, readError: String?)>((0, nil))
     }
 
-    private let reader: LineReader
-    private let batch: Int
-    private let queue = Mutex(Queue())
-    private let free = DispatchSemaphore(value: 2)
-    private let ready = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let stopping = Atomic<Bool>(false)
+    private let handoff: Handoff<Batch>
+    private let end = End()
 
     init(_ reader: LineReader, batch: Int) {
-        self.reader = reader
-        self.batch = batch
-        DispatchQueue.global(qos: .userInitiated).async { self.produce() }
+        nonisolated(unsafe) let reader = reader  // used by the producing thread alone from here on
+        let end = self.end
+        handoff = Handoff { hand in
+            var current = Batch()
+            var lineNumber = 0
+            defer { end.state.withLock { $0 = (lineNumber, reader.error) } }
+            while true {
+                if !current.lines.isEmpty && reader.wouldWait {
+                    guard hand(current) else { return }
+                    current = Batch()
+                    current.lastLine = lineNumber
+                }
+                guard let line = reader.next() else { break }
+                lineNumber += 1
+                current.lastLine = lineNumber
+                switch line {
+                case .tooLong:
+                    current.lines.append((lineNumber, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes")))
+                case .bytes(let bytes):
+                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                    do throws(InvalidInput) {
+                        current.commands.append(try CommandParser.parse(utf8: bytes, number: lineNumber))
+                        current.lines.append((lineNumber, nil))
+                    } catch {
+                        current.lines.append((lineNumber, error))
+                    }
+                }
+                if current.lines.count >= batch {
+                    guard hand(current) else { return }
+                    current = Batch()
+                    current.lastLine = lineNumber
+                }
+            }
+            if !current.lines.isEmpty { _ = hand(current) }
+        }
     }
 
     /// The next batch, or nil once every line was handed out.
-    func next() -> Batch? {
-        ready.wait()
-        let batch = queue.withLock { $0.batches.removeFirst() }
-        free.signal()
-        return batch
-    }
+    func next() -> Batch? { handoff.next() }
 
     /// Why reading stopped early (read it once ``next()`` gave nil).
-    var readError: String? { queue.withLock { $0.readError } }
-    /// Lines read (blank ones included).
-    var lines: Int { queue.withLock { $0.lines } }
+    var readError: String? { end.state.withLock { $0.readError } }
+    /// Lines read (blank ones included; read it once ``next()`` gave nil).
+    var lines: Int { end.state.withLock { $0.lines } }
 
     /// Stops reading and waits until the thread is done with the file. Call it once.
-    func stop() {
-        stopping.store(true, ordering: .releasing)
-        free.signal()
-        finished.wait()
-    }
-
-    private func produce() {
-        var current = Batch()
-        var lineNumber = 0
-        while true {
-            // Hand over what is parsed rather than wait for more input with it.
-            if !current.lines.isEmpty && reader.wouldWait {
-                guard hand(current) else { return finish(lines: lineNumber) }
-                current = Batch()
-                current.lastLine = lineNumber
-            }
-            guard let line = reader.next() else { break }
-            lineNumber += 1
-            current.lastLine = lineNumber
-            switch line {
-            case .tooLong:
-                current.lines.append((lineNumber, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes")))
-            case .bytes(let bytes):
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                do {
-                    current.commands.append(try CommandParser.parse(utf8: bytes, number: lineNumber))
-                    current.lines.append((lineNumber, nil))
-                } catch {
-                    current.lines.append((lineNumber, error))
-                }
-            }
-            if current.lines.count >= batch {
-                guard hand(current) else { return finish(lines: lineNumber) }
-                current = Batch()
-                current.lastLine = lineNumber
-            }
-        }
-        if !current.lines.isEmpty { guard hand(current) else { return finish(lines: lineNumber) } }
-        finish(lines: lineNumber)
-    }
-
-    /// Queues a batch once there is room for it; false when the caller stopped.
-    private func hand(_ batch: Batch) -> Bool {
-        free.wait()
-        guard !stopping.load(ordering: .acquiring) else { return false }
-        queue.withLock { $0.batches.append(batch) }
-        ready.signal()
-        return true
-    }
-
-    private func finish(lines: Int) {
-        let error = reader.error
-        queue.withLock {
-            $0.readError = error
-            $0.lines = lines
-            $0.batches.append(nil)
-        }
-        ready.signal()
-        finished.signal()
-    }
+    func stop() { handoff.stop() }
 }
 
 /// Lines of a file, read a large block at a time: each line is handed out in place (without

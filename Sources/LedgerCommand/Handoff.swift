@@ -1,0 +1,51 @@
+import Dispatch
+import Synchronization
+
+/// Items made by a producer on a thread of its own and taken in order by one consumer, the
+/// producer at most `ahead` items ahead: on this two-core machine, reading and parsing input
+/// runs beside the checks and syncs of the items before it.
+///
+/// The producer gets a `hand` function; it returns false once the consumer stopped, and the
+/// producer should then return. Its items are taken with ``next()``, nil once it returned.
+final class Handoff<Item: Sendable>: Sendable {
+    private let items = Mutex<[Item?]>([])  // nil: the producer returned
+    private let free: DispatchSemaphore
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+
+    init(ahead: Int = 2, _ produce: @escaping @Sendable (_ hand: (Item) -> Bool) -> Void) {
+        free = DispatchSemaphore(value: ahead)
+        DispatchQueue.global(qos: .userInitiated).async {
+            produce(self.hand)
+            self.items.withLock { $0.append(nil) }
+            self.ready.signal()
+            self.finished.signal()
+        }
+    }
+
+    /// Queues an item once there is room for it; false when the consumer stopped.
+    private func hand(_ item: Item) -> Bool {
+        guard !stopping.load(ordering: .acquiring) else { return false }
+        free.wait()
+        guard !stopping.load(ordering: .acquiring) else { return false }
+        items.withLock { $0.append(item) }
+        ready.signal()
+        return true
+    }
+
+    /// The next item, or nil once the producer returned (and every later call too).
+    func next() -> Item? {
+        ready.wait()
+        let item = items.withLock { $0.first! == nil ? nil : $0.removeFirst() }
+        if item == nil { ready.signal() } else { free.signal() }
+        return item
+    }
+
+    /// Tells the producer to stop and waits until it returned. Call it once.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        free.signal()
+        finished.wait()
+    }
+}
