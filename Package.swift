@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes"]
+            dependencies: ["Ledger", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -15,7 +15,10 @@ final class Handoff<Item: Sendable>: Sendable {
     private let stopping = Atomic<Bool>(false)
 
     init(ahead: Int = 2, _ produce: @escaping @Sendable (_ hand: (Item) -> Bool) -> Void) {
-        free = DispatchSemaphore(value: ahead)
+        // Created at zero and raised: libdispatch traps when a semaphore is freed below the value
+        // it was created with, which a consumer that stops early would leave it at.
+        free = DispatchSemaphore(value: 0)
+        for _ in 0..<ahead { free.signal() }
         DispatchQueue.global(qos: .userInitiated).async {
             produce(self.hand)
             self.items.withLock { $0.append(nil) }
