@@ -246,6 +246,11 @@ public final class Ledger: Sendable {
     /// encoded whole first, and a new batch begins when the whole command would not fit.
     private static func enqueue(_ records: [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
         guard !records.isEmpty else { return [] }
+        // Records are read where they lie: through the array's subscript each would be copied.
+        return try records.withUnsafeBufferPointer { records in try enqueue(records, core: &core, log: log) }
+    }
+
+    private static func enqueue(_ records: UnsafeBufferPointer<EventRecord>, core: inout Core, log: Log) throws -> [AppendTicket] {
         var tickets: [AppendTicket] = []
         let builder = core.builder
         let span = core.body

@@ -170,10 +170,13 @@ extension LedgerState {
             emitter.events.removeSubrange(first...)
             return .repeated(.accepted(repeatedReturn))
         }
-        for k in first..<emitter.events.count {
-            emitter.events[k].position = nextPosition
-            let number = apply(emitter.events[k])
-            emitter.events[k].clientNumber = number
+        // Applied in place: an element read through the array's subscript would be copied
+        // (every string and payload of the event retained, then released) to be passed.
+        emitter.events.withUnsafeMutableBufferPointer { events in
+            for k in first..<events.count {
+                events[k].position = nextPosition
+                events[k].clientNumber = apply(events[k])
+            }
         }
         return .accepted(start...(nextPosition - 1))
     }
