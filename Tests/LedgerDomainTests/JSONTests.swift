@@ -131,7 +131,7 @@ struct JSONTests {
     @Test("the parser agrees with the reference parser on random JSON texts and on mutations of them")
     func agreesWithReference() {
         var r = SplitMix(state: 20_261_124)
-        for _ in 0..<3000 {
+        for _ in 0..<(3000 * soak) {
             var text = ""
             Self.render(Self.randomValue(&r), &r, into: &text)
             Self.checkAgreement(text)
@@ -142,7 +142,7 @@ struct JSONTests {
     @Test("the parser agrees with the reference parser on mutated command lines")
     func agreesOnCommandLines() {
         var r = SplitMix(state: 7)
-        for step in 0..<2000 {
+        for step in 0..<(2000 * soak) {
             let line = PropertyTests.randomLine(&r, step, policy: "proportional")
             Self.checkAgreement(line)
             Self.checkAgreement(Self.mutate(line, &r))
@@ -161,7 +161,7 @@ struct JSONTests {
         let awkward: [[UInt8]] = [[0x80], [0xBF], [0xC0, 0xAF], [0xC1, 0x81], [0xC2], [0xE0, 0x80, 0xAF], [0xE0, 0xA0], [0xED, 0xA0, 0x80],
                                   [0xEF, 0xBF, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF], [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF],
                                   [0xD0, 0xB0], [0xF0, 0x9F, 0x98, 0x80], [0x00], [0x0A]]
-        for step in 0..<3000 {
+        for step in 0..<(3000 * soak) {
             var bytes = Array(PropertyTests.randomLine(&r, step, policy: "unlimited").utf8)
             for _ in 0..<Int.random(in: 0...2, using: &r) {
                 bytes.insert(contentsOf: awkward.randomElement(using: &r)!, at: Int.random(in: 0...bytes.count, using: &r))
@@ -187,7 +187,7 @@ struct JSONTests {
     @Test("UTF-8 is checked as Swift checks it: overlong forms, surrogates and values past U+10FFFF are refused")
     func utf8Check() {
         var r = SplitMix(state: 3)
-        for _ in 0..<20_000 {
+        for _ in 0..<(20_000 * soak) {
             let bytes = (0..<Int.random(in: 0...6, using: &r)).map { _ in
                 Bool.random(using: &r) ? UInt8.random(in: 0x80...0xFF, using: &r) : [0x41, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F].randomElement(using: &r)!
             }

@@ -35,6 +35,10 @@ struct PropertyTests {
     @Test("property: random command streams keep every invariant, refusals change nothing, and replay equals the live state",
           arguments: [(1, "unlimited"), (2, "withinBalance"), (3, "onlyPending"), (4, "unlimited"), (5, "withinBalance"), (6, "unlimited"), (7, "onlyPending"), (8, "unlimited")])
     func randomStreams(seed: UInt64, policy: String) {
+        for round in 0..<soak { randomStream(seed: seed &+ UInt64(round) << 32, policy: policy) }
+    }
+
+    func randomStream(seed: UInt64, policy: String) {
         var r = SplitMix(state: seed)
         var book = Book()
         book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"returnPolicy":"\#(policy)","pendingDays":1,"lifetimeDays":5}}"#)
@@ -150,7 +154,7 @@ struct PropertyTests {
             let buffer = WriteBuffer()
             EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: buffer)
             var bytes = buffer.bytes
-            for _ in 0..<20 {
+            for _ in 0..<(20 * soak) {
                 var damaged = bytes
                 let i = Int.random(in: 0..<damaged.count, using: &r)
                 damaged[i] = UInt8.random(in: 0...255, using: &r)

@@ -1,5 +1,10 @@
+import Glibc
 import Testing
 @testable import LedgerDomain
+
+/// How many times over the randomized tests run: 1 unless LEDGER_SOAK says more, for a long
+/// soak (`LEDGER_SOAK=200 swift test --filter "JSONTests|PropertyTests"`, see the README).
+let soak: Int = getenv("LEDGER_SOAK").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 1
 
 /// A ledger state driven by JSON lines, as a caller would drive it, with every event kept.
 struct Book {
