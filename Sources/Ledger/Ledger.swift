@@ -148,7 +148,21 @@ public final class Ledger: Sendable {
     /// commands when it is larger than a batch may be). Returns each command's outcome once
     /// every event is durable. A refusal of one command changes nothing and does not stop the
     /// others. Throws only when the log fails, after which the ledger must be reopened.
-    public func submit(_ commands: [Command]) throws -> [Outcome] {
+    public func submit(_ commands: [Command]) throws -> [Outcome] { try finish(beginSubmit(commands)) }
+
+    /// A submit whose commands are checked and whose events are queued to the log, not yet
+    /// known to be durable: ``finish(_:)`` waits for that and gives the outcomes.
+    public struct PendingSubmit: Sendable {
+        fileprivate let outcomes: [Outcome]
+        fileprivate let tickets: [AppendTicket]
+        fileprivate let expected: UInt64
+    }
+
+    /// The first half of ``submit(_:)``: checks and records the commands and queues their
+    /// events, without waiting for them to be durable. A caller can check the next commands
+    /// while the log makes these durable, as long as it shows no outcome before
+    /// ``finish(_:)`` returns it. Submits are decided in the order they begin.
+    public func beginSubmit(_ commands: [Command]) throws -> PendingSubmit {
         let (outcomes, tickets, expected) = try core.withLock { core throws -> ([Outcome], [AppendTicket], UInt64) in
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
@@ -178,10 +192,16 @@ public final class Ledger: Sendable {
             core.keepScratch(&out)
             return (outcomes, tickets, start)
         }
-        let end = try finish(tickets, expected: expected)
+        return PendingSubmit(outcomes: outcomes, tickets: tickets, expected: expected)
+    }
+
+    /// Waits until the events of a begun submit are durable and returns its outcomes. Throws
+    /// when the log failed, after which the ledger must be reopened.
+    public func finish(_ pending: PendingSubmit) throws -> [Outcome] {
+        let end = try finish(pending.tickets, expected: pending.expected)
         // The log now gives these keys back: the state need not hold their bytes.
         core.withLock { $0.state.releaseKeys(below: end) }
-        return outcomes
+        return pending.outcomes
     }
 
     /// The idempotency key of the record at `position`, read from the log (for confirming a

@@ -40,6 +40,18 @@ final class Handoff<Item: Sendable>: Sendable {
     /// The next item, or nil once the producer returned (and every later call too).
     func next() -> Item? {
         ready.wait()
+        return take()
+    }
+
+    /// The next item if one is ready now: nil when none is yet, `.some(nil)` once the
+    /// producer returned.
+    func poll() -> Item?? {
+        guard ready.wait(timeout: .now()) == .success else { return nil }
+        return .some(take())
+    }
+
+    /// Takes the first item once `ready` was waited for (the end stays for later calls).
+    private func take() -> Item? {
         let item = items.withLock { $0.first! == nil ? nil : $0.removeFirst() }
         if item == nil { ready.signal() } else { free.signal() }
         return item

@@ -35,9 +35,13 @@ struct Submit: ParsableCommand {
         // batch is checked, appended and made durable, the next is being parsed.
         let parser = BatchParser(LineReader(input, lineBytesMax: Self.lineBytesMax), batch: batch)
         defer { parser.stop() }
-        while let pending = parser.next() {
+        // While the log makes one batch durable, the next is checked: a batch's results are
+        // written once its own events are durable.
+        var inFlight: (batch: BatchParser.Batch, submit: Ledger.PendingSubmit)? = nil
+        func finishBatch(_ done: (batch: BatchParser.Batch, submit: Ledger.PendingSubmit)) throws {
             let outcomes: [Outcome]
-            do { outcomes = try ledger.submit(pending.commands) } catch { throw failure(error, json: common.json, verb: "submit") }
+            do { outcomes = try ledger.finish(done.submit) } catch { throw failure(error, json: common.json, verb: "submit") }
+            let pending = done.batch
             var next = 0
             for line in pending.lines {
                 if let error = line.error {
@@ -53,6 +57,22 @@ struct Submit: ParsableCommand {
             output.write()
             progress.update(lines: pending.lastLine, refused: refused)
         }
+        while true {
+            // A batch in flight is finished before waiting for input: a caller that writes
+            // a line and waits for its answer must get it.
+            var next = parser.poll()
+            if next == nil {
+                if let previous = inFlight { try finishBatch(previous) }
+                inFlight = nil
+                next = .some(parser.next())
+            }
+            guard let pending = next! else { break }
+            let begun: Ledger.PendingSubmit
+            do { begun = try ledger.beginSubmit(pending.commands) } catch { throw failure(error, json: common.json, verb: "submit") }
+            if let previous = inFlight { try finishBatch(previous) }
+            inFlight = (pending, begun)
+        }
+        if let last = inFlight { try finishBatch(last) }
         if let error = parser.readError {
             throw failure(LineReaderError(message: "cannot read \(file): \(error)"), json: common.json, verb: "submit")
         }
@@ -175,6 +195,9 @@ final class BatchParser: Sendable {
 
     /// The next batch, or nil once every line was handed out.
     func next() -> Batch? { handoff.next() }
+
+    /// The next batch if one is parsed already: nil when none is yet, `.some(nil)` at the end.
+    func poll() -> Batch?? { handoff.poll() }
 
     /// Why reading stopped early (read it once ``next()`` gave nil).
     var readError: String? { end.state.withLock { $0.readError } }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Testing
 @testable import Ledger
 @testable import LedgerDomain
@@ -148,6 +149,40 @@ struct LedgerTests {
         let reopened = try Ledger(directory: dir.path)
         let present = reopened.read { $0.clients.map(\.id) }
         #expect(present == acknowledged, "exactly the acknowledged clients are in the log")
+    }
+
+    @Test("begun submits finish in order with submit's outcomes; a failed sync fails every submit in flight, and the reopened log has only the finished ones")
+    func begunSubmits() throws {
+        func register(_ i: Int) -> String {
+            #"{"type":"client.registered","at":"2025-01-01T09:00:\#(10 + i)Z","client":"c\#(i)","phone":"79160000\#(10 + i)"}"#
+        }
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path)
+        let first = try ledger.beginSubmit(commands([register(0), register(1)]))
+        let second = try ledger.beginSubmit(commands([register(1), register(2)]))  // decided after the first
+        #expect(try ledger.finish(first) == [.accepted(0...0), .accepted(1...1)])
+        let outcomes = try ledger.finish(second)
+        guard case .refused(let code, _, let recorded) = outcomes[0] else { Issue.record("c1 registered twice: \(outcomes)"); return }
+        #expect(code == ErrorCode.duplicateClient && recorded == 2, "journaled after the first submit's events")
+        #expect(outcomes[1] == .accepted(3...3))
+        try ledger.close()
+
+        // Every sync after the open fails: both submits in flight fail.
+        final class Switch: Sendable { let on = Atomic<Bool>(false) }
+        let armed = Switch()
+        let faulty = TemporaryDirectory()
+        let plan = FaultPlan { call, _ in call == .fdatasync && armed.on.load(ordering: .relaxed) ? .fail(errno: EIO) : nil }
+        var options = Ledger.Options()
+        options.syscalls = SystemCalls(faults: plan)
+        let failing = try Ledger(directory: faulty.path, options: options)
+        armed.on.store(true, ordering: .relaxed)
+        let a = try failing.beginSubmit(commands([register(0)]))
+        let b = try? failing.beginSubmit(commands([register(1)]))
+        #expect(throws: (any Error).self) { try failing.finish(a) }
+        if let b { #expect(throws: (any Error).self) { try failing.finish(b) } }
+        #expect(throws: (any Error).self) { try failing.submit(commands([register(2)])) }
+        try? failing.close()
+        #expect(try Ledger(directory: faulty.path).stats().events == 0, "nothing acknowledged, nothing kept")
     }
 
     @Test("a submit larger than a batch is split between commands, never inside one")
