@@ -76,8 +76,11 @@ struct Demo: ParsableCommand {
             parseNanos += day.parseNanos
             invalid += day.invalid.count
             for message in day.invalid { printError(message) }
-            let outcomes = try ledger.submit(day.commands)
-            for outcome in outcomes {
+            // The day's commands and its advance step are queued before either is waited for,
+            // so one sync can make both durable.
+            let submitted = try ledger.beginSubmit(day.commands)
+            let advanced = try ledger.advance(to: day.advanceTo)
+            for outcome in try ledger.finish(submitted) {
                 switch outcome {
                 case .refused(let code, _, _):
                     refused += 1
@@ -86,7 +89,6 @@ struct Demo: ParsableCommand {
                 case .accepted: break
                 }
             }
-            let advanced = try ledger.advance(to: day.advanceTo)
             activated += advanced.activated
             expired += advanced.expired
             birthdays += advanced.birthdayBonuses
