@@ -299,7 +299,14 @@ extension LedgerState {
     private func decide(_ command: Command, at: Micros, emitter e: inout Emitter) throws {
         switch command.operation {
         case .changeRules(let patch):
-            e.emit(.rulesChanged(patch.applied(to: rules)))
+            let changed = patch.applied(to: rules)
+            // A client's level is kept as a one-byte code: the names clients reached and the
+            // names these rules can give must stay within 255.
+            let names = Set(levelNames).union(changed.levels.map(\.name))
+            guard names.count <= 255 else {
+                throw Refuse(code: ErrorCode.notAllowed, message: "these rules would make \(names.count) level names over the ledger's life, with those clients reached; at most 255")
+            }
+            e.emit(.rulesChanged(changed))
             return
         case .correct(let lotPosition, let comment):
             let i = try liveClient(command.client, &e)

@@ -29,14 +29,25 @@ extension LedgerState {
             var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
             let i = Int(index)
             let change = try Self.readFast(kind, &r)
+            // What the state refuses to hold twice, or beyond its limits, is refused here, before
+            // anything changes: a log can be whole and still say it (a damaged writer).
+            var newPurchase: Int32 = -1
+            switch change {
+            case .purchase(let id, _, _):
+                let (purchase, isNew) = purchaseIDs.findOrInsert(id)
+                guard isNew else { throw .malformed("purchase '\(String(decoding: id, as: UTF8.self))' is recorded a second time") }
+                newPurchase = purchase
+            case .level(let to, _):
+                try checkLevelName(to)
+            default:
+                break
+            }
             begin(position: position, at: at, typeCode: typeCode)
             noteIdempotency(position: position, derived: derived, key: key, refusal: nil)
             touch(i, at: at)
             switch change {
-            case .purchase(let id, let paid, let spent):
-                let (purchase, isNew) = purchaseIDs.findOrInsert(id)
-                precondition(isNew, "a purchase id is recorded once")
-                applyPurchase(i, index: purchase, at: at, paid: paid, spent: spent)
+            case .purchase(_, let paid, let spent):
+                applyPurchase(i, index: newPurchase, at: at, paid: paid, spent: spent)
             case .accrual(let amount, let reason, let activatesAt, let expiresAt, let source, let debtPaid):
                 // A purchase's accrual follows the purchase: try the last one before hashing.
                 let last = Int32(purchaseStates.count - 1)
@@ -73,9 +84,29 @@ extension LedgerState {
         if kind == .clientRegistered, let number = decoded.clientNumber, Int(number) != records.count {
             throw .malformed("client number \(number) given at registration, expected \(records.count)")
         }
+        switch decoded.event {
+        case .clientRegistered:
+            guard clientIDs.find(client) == nil else { throw .malformed("client '\(record.client)' registers a second time") }
+        case .purchaseMade(let p):
+            guard purchaseIDs.find(p.purchase) == nil else { throw .malformed("purchase '\(p.purchase)' is recorded a second time") }
+        case .levelChanged(let change):
+            try checkLevelName(change.to)
+        default:
+            break
+        }
         apply(record)
         return decoded.skippedFields
     }
+
+    /// A level name the state can take: known, or one more while fewer than 255 are.
+    private func checkLevelName<Name: Collection<UInt8>>(_ name: Name?) throws(BodyError) {
+        guard let name, levelNames.count >= 255 else { return }
+        guard levelNames.contains(where: { $0.utf8.elementsEqual(name) }) else {
+            throw .malformed("a 256th level name, '\(String(decoding: name, as: UTF8.self))' (at most 255)")
+        }
+    }
+
+    private func checkLevelName(_ name: String?) throws(BodyError) { try checkLevelName(name?.utf8) }
 
     /// The client of a fast-path event: its number when the body carries one (version 2),
     /// else found by id, comparing with the previous event's client before hashing.

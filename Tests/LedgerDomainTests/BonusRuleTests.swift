@@ -309,6 +309,23 @@ struct BonusRuleTests {
         #expect(book.state.client("c1")!.level == "Base" && !book.state.client("c1")!.levelManual)
     }
 
+    @Test("rules that would make more than 255 level names over the ledger's life are refused, not_allowed")
+    func levelNameLimit() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"purchase.made","at":"2025-01-02T00:00:00Z","client":"c1","purchase":"p1","total":100000}"#)  // reaches Base
+        func rules(_ names: [String]) -> String {
+            let levels = names.enumerated().map { #"{"name":"\#($1)","threshold":\#($0 * 100)}"# }.joined(separator: ",")
+            return #"{"type":"rules.changed","at":"2025-01-03T00:00:00Z","rules":{"levels":[\#(levels)]}}"#
+        }
+        let fresh = (1...255).map { "L\($0)" }
+        // With Base, which a client reached, that is 256 names.
+        let version = book.state.rules.version
+        #expect(book.run(rules(fresh)).code == "not_allowed")
+        #expect(book.state.rules.version == version, "the refused rules change nothing")
+        #expect(book.run(rules(["Base"] + fresh.dropLast())).isAccepted, "255 names, Base among them")
+    }
+
     @Test("purchases older than the level window stop counting, and widening the window brings them back")
     func levelWindow() {
         var book = Book()

@@ -144,6 +144,33 @@ struct PropertyTests {
         #expect(state.nextPosition == 0, "a refused event changes nothing")
     }
 
+    @Test("a log that is whole but says what the state cannot hold (a client registered twice, a purchase recorded twice) fails to replay, changing nothing")
+    func impossibleEvents() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"purchase.made","at":"2025-01-02T00:00:00Z","client":"c1","purchase":"p1","total":100000}"#)
+        var state = book.state
+        let before = state.nextPosition
+        let again: [(DomainEvent, Int32?)] = [
+            (.clientRegistered(Registration(phone: nil, cards: ["77"], name: nil, email: nil, gender: nil, birthday: nil, place: nil, addedBy: nil, status: .participant)), nil),
+            (.clientRegistered(Registration(phone: nil, cards: ["77"], name: nil, email: nil, gender: nil, birthday: nil, place: nil, addedBy: nil, status: .participant)), 1),
+            (.purchaseMade(Purchase(purchase: "p1", total: 100, paid: 100, bonusesSpent: 0, store: nil, seller: nil, items: [], promotion: nil, promoCode: nil)), 0),
+            (.purchaseMade(Purchase(purchase: "p1", total: 100, paid: 100, bonusesSpent: 0, store: nil, seller: nil, items: [], promotion: nil, promoCode: nil)), nil),
+        ]
+        for (event, number) in again {
+            let body = WriteBuffer()
+            EventCodec.encode(event, derived: false, clientNumber: number, into: body)
+            #expect(throws: BodyError.self, "\(event), client number \(String(describing: number))") {
+                try body.withUnsafeBytes { b in
+                    try Array("c1".utf8).withUnsafeBytes { key in
+                        _ = try state.replay(position: before, at: Time.parse("2025-01-03T00:00:00Z")!, typeCode: event.typeCode, client: key, key: nil, body: b)
+                    }
+                }
+            }
+        }
+        #expect(state.nextPosition == before && state.purchaseCount == 1 && state.clients.count == 1, "nothing changed")
+    }
+
     @Test("property: a damaged body never crashes the decoder", arguments: 1...3)
     func damagedBodies(seed: UInt64) {
         var r = SplitMix(state: seed)
