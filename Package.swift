@@ -10,6 +10,7 @@ import PackageDescription
 //   Ledger               the facade other services call: a log plus the domain's state
 //   LedgerGenerator      a seeded generator of realistic loyalty programs
 //   LedgerCommand        the `ledger` executable
+//   LedgerFuzz           a libFuzzer target for the parsers and the replay of bodies
 // The benchmark harness lives in Benchmarks/, its own package, so users of the library never
 // build it.
 let package = Package(
@@ -20,6 +21,7 @@ let package = Package(
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "LedgerGenerator", targets: ["LedgerGenerator"]),
         .executable(name: "ledger", targets: ["LedgerCommand"]),
+        .executable(name: "ledger-fuzz", targets: ["LedgerFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +57,11 @@ let package = Package(
                 "LedgerLog", "Ledger", "LedgerDomain", "LedgerGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // A libFuzzer target (built with --sanitize=fuzzer -Xswiftc -DFUZZING; see the README).
+        .executableTarget(
+            name: "LedgerFuzz",
+            dependencies: ["LedgerDomain"]
         ),
         .testTarget(
             name: "LedgerLogTests",
