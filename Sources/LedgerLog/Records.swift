@@ -104,7 +104,8 @@ public final class RecordBatchBuilder {
         }
         payload.reserve(worst)
         if count == 0 { firstTimestamp = timestamp; lastTimestamp = timestamp }
-        payload.putVarint(UInt64(timestamp - lastTimestamp))
+        // timestamp ≥ lastTimestamp, so the difference fits a UInt64 even past Int64.max.
+        payload.putVarint(UInt64(bitPattern: timestamp &- lastTimestamp))
         payload.putVarint(UInt64(typeCode))
         if sameAsLastKey(streamKey) {
             payload.putVarint(0)
@@ -181,8 +182,10 @@ enum RecordDecoder {
                 return "record \(index) is cut short"
             }
             if index == 0 && delta != 0 { return "the first record's timestamp delta is not zero" }
-            guard delta <= UInt64(header.lastTimestamp - timestamp) else { return "record \(index) is later than the batch's last timestamp" }
-            timestamp += Int64(delta)
+            // timestamp ≤ the last, so their difference (and the delta under it) fits a UInt64
+            // even where it passes Int64.max; the sum stays within the last.
+            guard delta <= UInt64(bitPattern: header.lastTimestamp &- timestamp) else { return "record \(index) is later than the batch's last timestamp" }
+            timestamp &+= Int64(bitPattern: delta)
             guard type <= UInt64(UInt32.max) else { return "record \(index) has a type code above 2^32" }
             if keyTag == 0 {
                 guard haveKey else { return "record \(index) repeats a stream key no record gave" }

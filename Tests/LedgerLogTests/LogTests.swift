@@ -106,6 +106,18 @@ struct LogTests {
         #expect(log.endPosition == 1)
     }
 
+    @Test("timestamps at Int64's two ends in one batch (a span past 2^63 µs) are written, read back and verified")
+    func extremeTimestamps() throws {
+        let dir = TemporaryDirectory()
+        let log = try Log(directory: dir.log)
+        let records = [Int64.min, -1, 0, Int64.max].map { LogRecord(timestamp: $0, typeCode: 1, body: [1]) }
+        try log.append(records)
+        #expect(try readAll(log.reader()).map(\.timestamp) == records.map(\.timestamp))
+        try log.close()
+        #expect(try readAll(Log(directory: dir.log).reader()).map(\.timestamp) == records.map(\.timestamp))
+        #expect(try LogReader.verify(directory: dir.log).events == 4)
+    }
+
     @Test("a reader running beside a busy writer only ever sees whole batches")
     func readerSeesWholeBatches() async throws {
         let dir = TemporaryDirectory()
