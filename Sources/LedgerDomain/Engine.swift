@@ -170,6 +170,13 @@ extension LedgerState {
             emitter.events.removeSubrange(first...)
             return .repeated(.accepted(repeatedReturn))
         }
+        // The ledger's accrued total bounds every balance it sums: keep it within its limit.
+        var accruing: Int64 = 0
+        for k in first..<emitter.events.count { if case .bonusAccrued(let a) = emitter.events[k].event { accruing += a.amount } }
+        if accruing > 0 && totals.balances.accrued > AmountLimits.ledgerAccruedMax - accruing {
+            emitter.events.removeSubrange(first...)
+            return .refused(code: ErrorCode.notAllowed, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
+        }
         // Applied in place: an element read through the array's subscript would be copied
         // (every string and payload of the event retained, then released) to be passed.
         emitter.events.withUnsafeMutableBufferPointer { events in
@@ -238,6 +245,51 @@ extension LedgerState {
 
     private func positive(_ amount: Int64, _ field: String) throws {
         guard amount > 0 else { throw Refuse(code: ErrorCode.invalidAmount, message: "\(field) must be positive, got \(amount)") }
+        try withinLimit(amount, field)
+    }
+
+    /// An amount a command gives, from 0 to ``AmountLimits/amountMax``.
+    private func withinLimit(_ amount: Int64, _ field: String) throws {
+        guard amount >= 0 && amount <= AmountLimits.amountMax else {
+            throw Refuse(code: ErrorCode.invalidAmount, message: "\(field) must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+        }
+    }
+
+    /// Every amount a command carries, checked before anything is decided: with each within
+    /// ``AmountLimits/amountMax``, no sum the ledger keeps can pass Int64 for millions of
+    /// commands (see ``AmountLimits``).
+    private func checkAmounts(_ operation: Command.Operation) throws {
+        switch operation {
+        case .changeRules(let patch):
+            try withinLimit(patch.birthdayBonus ?? 0, "birthdayBonus")
+            try withinLimit(patch.welcomeBonus ?? 0, "welcomeBonus")
+            for level in patch.levels ?? [] { try withinLimit(level.threshold, "the threshold of level '\(level.name)'") }
+        case .event(.purchaseMade(let p)):
+            try withinLimit(p.total, "total")
+            try withinLimit(p.paid, "paid")
+            try withinLimit(p.bonusesSpent, "bonusesSpent")
+            guard p.paid + p.bonusesSpent <= p.total else {
+                throw Refuse(code: ErrorCode.invalidAmount, message: "paid (\(p.paid)) and bonusesSpent (\(p.bonusesSpent)) add up to more than the total (\(p.total))")
+            }
+            try checkItems(p.items)
+        case .event(.purchaseReturned(let r)):
+            try checkItems(r.items)
+        case .event(.orderPlaced(let o)):
+            try withinLimit(o.amount ?? 0, "amount")
+        case .event(.bonusReserveCaptured(let r)), .event(.bonusReserveReleased(let r)):
+            try withinLimit(r.amount, "amount")
+        default:
+            break
+        }
+    }
+
+    private func checkItems(_ items: [Item]) throws {
+        for (k, item) in items.enumerated() {
+            try withinLimit(item.price, "items[\(k)].price")
+            guard item.quantity > 0 && item.quantity <= AmountLimits.quantityMax else {
+                throw Refuse(code: ErrorCode.invalidAmount, message: "items[\(k)].qty must be 1 to \(AmountLimits.quantityMax), got \(item.quantity)")
+            }
+        }
     }
 
     /// Free parts of active lots, in the order write-offs consume them: earliest expiry
@@ -297,6 +349,7 @@ extension LedgerState {
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     private func decide(_ command: Command, at: Micros, emitter e: inout Emitter) throws {
+        try checkAmounts(command.operation)
         switch command.operation {
         case .changeRules(let patch):
             let changed = patch.applied(to: rules)
@@ -683,4 +736,15 @@ extension LedgerState {
         }
         return count
     }
+}
+
+/// The largest amounts a command may carry. Amounts are Int64 minor units (kopecks): with every
+/// amount at most 10¹² (ten billion roubles or bonuses) and a receipt line at most a million
+/// units, no balance, receipt or window sum can pass Int64 (9.2 × 10¹⁸) before millions of
+/// commands at the limit, and the ledger's accrued total, which bounds every balance summed
+/// over clients, is refused past 2⁶² outright.
+public enum AmountLimits {
+    public static let amountMax: Int64 = 1_000_000_000_000
+    public static let quantityMax: Int64 = 1_000_000
+    public static let ledgerAccruedMax: Int64 = 1 << 62
 }

@@ -133,10 +133,11 @@ public enum CommandParser {
         case "purchase.made":
             let total = try f.int("total")
             let spent = try f.optionalInt("bonusesSpent") ?? 0
-            let paid = try f.optionalInt("paid") ?? total - spent
             guard total >= 0 else { throw f.bad("total", "must not be negative") }
             guard spent >= 0 else { throw f.bad("bonusesSpent", "must not be negative") }
-            guard paid >= 0, paid + spent <= total else { throw f.bad("paid", "must be between 0 and total − bonusesSpent (\(total - spent)), got \(paid)") }
+            // Both are checked before their difference is taken, so it cannot overflow.
+            let paid = try f.optionalInt("paid") ?? total - spent
+            guard paid >= 0, paid <= total - spent else { throw f.bad("paid", "must be between 0 and total − bonusesSpent (\(total - spent)), got \(paid)") }
             return .event(.purchaseMade(Purchase(
                 purchase: try f.string("purchase"), total: total, paid: paid, bonusesSpent: spent, store: try f.optionalString("store"),
                 seller: try f.optionalString("seller"), items: try f.items("items"), promotion: try f.optionalString("promotion"),

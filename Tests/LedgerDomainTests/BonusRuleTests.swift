@@ -309,6 +309,41 @@ struct BonusRuleTests {
         #expect(book.state.client("c1")!.level == "Base" && !book.state.client("c1")!.levelManual)
     }
 
+    @Test("an amount past 10^12 minor units is invalid_amount, in every field that carries one, and the ledger's accrued total stays within 2^62")
+    func amountLimits() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        let big = AmountLimits.amountMax + 1
+        for line in [#"{"type":"bonus.accrued","client":"c1","amount":\#(big)}"#,
+                     #"{"type":"bonus.accrued","client":"c1","amount":9223372036854775807}"#,
+                     #"{"type":"purchase.made","client":"c1","purchase":"p1","total":\#(big)}"#,
+                     #"{"type":"purchase.made","client":"c1","purchase":"p1","total":1000,"items":[{"sku":"A","price":\#(big)}]}"#,
+                     #"{"type":"purchase.made","client":"c1","purchase":"p1","total":1000,"items":[{"sku":"A","price":1,"qty":\#(AmountLimits.quantityMax + 1)}]}"#,
+                     #"{"type":"order.placed","client":"c1","order":"o1","amount":\#(big)}"#,
+                     #"{"type":"rules.changed","rules":{"welcomeBonus":\#(big)}}"#] {
+            let before = book.state.client("c1")!.balances
+            #expect(book.run(line).code == "invalid_amount", "\(line)")
+            #expect(book.state.client("c1")!.balances == before)
+        }
+        #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":\#(AmountLimits.amountMax)}"#).isAccepted, "the limit itself is allowed")
+        // Near the ledger-wide limit (set directly: reaching it takes millions of commands).
+        book.state.totals.balances.accrued = AmountLimits.ledgerAccruedMax - 100
+        let accrued = book.state.client("c1")!.balances.accrued
+        #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":101}"#).code == "not_allowed")
+        #expect(book.state.client("c1")!.balances.accrued == accrued)
+        #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":100}"#).isAccepted)
+    }
+
+    @Test("a receipt's amounts are checked before any is subtracted: no overflow, a refusal naming the field")
+    func receiptAmountsWithoutOverflow() {
+        for (line, field) in [(#"{"type":"purchase.made","client":"c1","purchase":"p","total":9223372036854775807,"bonusesSpent":-1}"#, "bonusesSpent"),
+                              (#"{"type":"purchase.made","client":"c1","purchase":"p","total":5,"bonusesSpent":9223372036854775807,"paid":9223372036854775807}"#, "paid"),
+                              (#"{"type":"purchase.made","client":"c1","purchase":"p","total":-9223372036854775807,"bonusesSpent":9223372036854775807}"#, "total")] {
+            #expect(throws: InvalidInput.self) { try CommandParser.parse(line: line, number: 1) }
+            do { _ = try CommandParser.parse(line: line, number: 1) } catch { #expect(error.field == field, "\(line)") }
+        }
+    }
+
     @Test("rules that would make more than 255 level names over the ledger's life are refused, not_allowed")
     func levelNameLimit() {
         var book = Book()
