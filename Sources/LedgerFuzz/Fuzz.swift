@@ -1,7 +1,8 @@
 import LedgerDomain
 
 // A libFuzzer target for what reads untrusted bytes: the JSON Lines parser, the binary body
-// decoder, and a rebuild's replay of bodies into a state. The first input byte picks which.
+// decoder, a rebuild's replay of bodies into a state, and commands executed on a state (lines
+// of JSON, with advance steps between them). The first input byte picks which.
 // Build and run (see the README):
 //   swift build -c release --sanitize=fuzzer -Xswiftc -DFUZZING --product ledger-fuzz
 //   .build/release/ledger-fuzz CORPUS_DIR -max_total_time=300
@@ -23,7 +24,7 @@ let seeded: LedgerState = {
 func fuzzOne(_ input: UnsafeRawBufferPointer) {
     guard let mode = input.first else { return }
     let rest = UnsafeRawBufferPointer(rebasing: input.dropFirst())
-    switch mode % 3 {
+    switch mode % 4 {
     case 0:
         let bytes = rest.bindMemory(to: UInt8.self)
         _ = try? JSONParser.parse(utf8: bytes)
@@ -31,6 +32,19 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
     case 1:
         guard let code = rest.first else { return }
         _ = try? EventCodec.decode(typeCode: UInt32(code), UnsafeRawBufferPointer(rebasing: rest.dropFirst()))
+    case 3:
+        // Lines of commands, each parsed and, when it parses, executed and advanced past.
+        var state = seeded
+        var out: [EventRecord] = []
+        var number = 0
+        for line in rest.split(separator: 0x0A) {
+            number += 1
+            guard let command = try? UnsafeRawBufferPointer(rebasing: line).withMemoryRebound(to: UInt8.self, {
+                try CommandParser.parse(utf8: $0, number: number)
+            }) else { continue }
+            _ = state.execute(command, now: 1_750_000_000_000_000, into: &out)
+            if number % 4 == 0 { _ = state.advance(to: state.lastEventAt + 86_400_000_000 * Int64(number), into: &out) }
+        }
     default:
         guard rest.count >= 2 else { return }
         var state = seeded
