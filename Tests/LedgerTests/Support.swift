@@ -4,6 +4,10 @@ import Testing
 import LedgerDomain
 import LedgerLog
 
+/// How many times over the randomized tests run: 1 unless LEDGER_SOAK says more (see the
+/// README's soak runs).
+let soak: Int = getenv("LEDGER_SOAK").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 1
+
 final class TemporaryDirectory {
     let path: String
     init() {
