@@ -297,12 +297,12 @@ public final class Ledger: Sendable {
                     tickets.append(try log.beginAppend(builder))
                     builder.reset()
                 }
-                var bodyStart = 0
-                for k in 0..<(end - start) {
-                    try span.withUnsafeBytes { all in
-                        try append(records[start + k], body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
+                try span.withUnsafeBytes { all in
+                    var bodyStart = 0
+                    for k in 0..<(end - start) {
+                        try append(records, start + k, body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
+                        bodyStart = ends[k]
                     }
-                    bodyStart = ends[k]
                 }
                 start = end
             }
@@ -316,17 +316,20 @@ public final class Ledger: Sendable {
         return tickets
     }
 
-    private static func append(_ record: EventRecord, body bodyBytes: UnsafeRawBufferPointer, to builder: RecordBatchBuilder) throws {
-        var client = record.client
+    /// Appends `records[index]` (read where it lies: passed by value, the whole record would
+    /// be copied) with its encoded body.
+    private static func append(_ records: UnsafeBufferPointer<EventRecord>, _ index: Int, body bodyBytes: UnsafeRawBufferPointer,
+                               to builder: RecordBatchBuilder) throws {
+        let at = records[index].at, typeCode = records[index].event.typeCode
+        var client = records[index].client
         try client.withUTF8 { key in
-            if var idem = record.idempotencyKey {
+            if var idem = records[index].idempotencyKey {
                 try idem.withUTF8 { idemBytes in
-                    try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
+                    try builder.append(timestamp: at, typeCode: typeCode, streamKey: UnsafeRawBufferPointer(key),
                                        idempotencyKey: UnsafeRawBufferPointer(idemBytes), body: bodyBytes)
                 }
             } else {
-                try builder.append(timestamp: record.at, typeCode: record.event.typeCode, streamKey: UnsafeRawBufferPointer(key),
-                                   idempotencyKey: nil, body: bodyBytes)
+                try builder.append(timestamp: at, typeCode: typeCode, streamKey: UnsafeRawBufferPointer(key), idempotencyKey: nil, body: bodyBytes)
             }
         }
     }

@@ -181,8 +181,14 @@ extension LedgerState {
         // (every string and payload of the event retained, then released) to be passed.
         emitter.events.withUnsafeMutableBufferPointer { events in
             for k in first..<events.count {
-                events[k].position = nextPosition
-                events[k].clientNumber = apply(events[k])
+                // Moved out and back (bitwise, no retain): passed from the buffer to a
+                // mutating method, the record would be copied in case the call wrote there.
+                let slot = events.baseAddress! + k
+                var record = slot.move()
+                record.position = nextPosition
+                let number = apply(record)
+                record.clientNumber = number
+                slot.initialize(to: consume record)
             }
         }
         return .accepted(start...(nextPosition - 1))
@@ -221,10 +227,11 @@ extension LedgerState {
         /// applying them does not look the client up again.
         var clientNumber: Int32? = nil
 
-        mutating func emit(_ event: DomainEvent) {
+        mutating func emit(_ event: consuming DomainEvent) {
             let isFirst = events.count == first
-            events.append(EventRecord(at: at, client: client, idempotencyKey: isFirst ? key : nil, derived: !isFirst, event: event,
-                                      clientNumber: clientNumber))
+            let record = EventRecord(at: at, client: client, idempotencyKey: isFirst ? key : nil, derived: !isFirst, event: event,
+                                     clientNumber: clientNumber)
+            events.append(consume record)
         }
     }
 
@@ -249,9 +256,10 @@ extension LedgerState {
     }
 
     /// An amount a command gives, from 0 to ``AmountLimits/amountMax``.
-    private func withinLimit(_ amount: Int64, _ field: String) throws {
+    /// (`field` is built only for a refusal: a purchase checks every item's price.)
+    private func withinLimit(_ amount: Int64, _ field: @autoclosure () -> String) throws {
         guard amount >= 0 && amount <= AmountLimits.amountMax else {
-            throw Refuse(code: ErrorCode.invalidAmount, message: "\(field) must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+            throw Refuse(code: ErrorCode.invalidAmount, message: "\(field()) must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
         }
     }
 
@@ -284,10 +292,11 @@ extension LedgerState {
     }
 
     private func checkItems(_ items: [Item]) throws {
-        for (k, item) in items.enumerated() {
-            try withinLimit(item.price, "items[\(k)].price")
-            guard item.quantity > 0 && item.quantity <= AmountLimits.quantityMax else {
-                throw Refuse(code: ErrorCode.invalidAmount, message: "items[\(k)].qty must be 1 to \(AmountLimits.quantityMax), got \(item.quantity)")
+        for k in items.indices {
+            try withinLimit(items[k].price, "items[\(k)].price")
+            let quantity = items[k].quantity
+            guard quantity > 0 && quantity <= AmountLimits.quantityMax else {
+                throw Refuse(code: ErrorCode.invalidAmount, message: "items[\(k)].qty must be 1 to \(AmountLimits.quantityMax), got \(quantity)")
             }
         }
     }
