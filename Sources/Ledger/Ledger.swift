@@ -179,7 +179,7 @@ public final class Ledger: Sendable {
                 for start in stride(from: 0, to: commands.count, by: stretch) {
                     let end = min(commands.count, start + stretch)
                     if end < commands.count { core.state.prefetch(commands[end..<min(commands.count, end + stretch)]) }
-                    for command in commands[start..<end] { outcomes.append(try core.state.execute(command, now: now, into: &out, keyAt: keyAt)) }
+                    for k in start..<end { outcomes.append(try core.state.execute(commands[k], now: now, into: &out, keyAt: keyAt)) }
                 }
             } catch {
                 // A key could not be read back; what this call decided so far is in the state
@@ -188,7 +188,7 @@ public final class Ledger: Sendable {
                 core.failure = failure
                 throw LedgerError.failed(failure)
             }
-            let tickets = try Self.enqueue(out, core: &core, log: log)
+            let tickets = try Self.enqueue(&out, core: &core, log: log)
             core.keepScratch(&out)
             return (outcomes, tickets, start)
         }
@@ -234,7 +234,7 @@ public final class Ledger: Sendable {
             let start = core.state.nextPosition
             var out = core.takeScratch()
             let counts = core.state.advance(to: time, into: &out)
-            let tickets = try Self.enqueue(out, core: &core, log: log)
+            let tickets = try Self.enqueue(&out, core: &core, log: log)
             let result = AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
                                        positions: out.map(\.position))
             core.keepScratch(&out)
@@ -264,13 +264,14 @@ public final class Ledger: Sendable {
     /// Encodes the records into batches and queues them to the log in order. A command's
     /// events (its cause and what it derived) always go into one batch: each command is
     /// encoded whole first, and a new batch begins when the whole command would not fit.
-    private static func enqueue(_ records: [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
+    /// (`records` is inout only to be read in place: it is left as it was.)
+    private static func enqueue(_ records: inout [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
         guard !records.isEmpty else { return [] }
         // Records are read where they lie: through the array's subscript each would be copied.
-        return try records.withUnsafeBufferPointer { records in try enqueue(records, core: &core, log: log) }
+        return try records.withUnsafeMutableBufferPointer { records in try enqueue(records, core: &core, log: log) }
     }
 
-    private static func enqueue(_ records: UnsafeBufferPointer<EventRecord>, core: inout Core, log: Log) throws -> [AppendTicket] {
+    private static func enqueue(_ records: UnsafeMutableBufferPointer<EventRecord>, core: inout Core, log: Log) throws -> [AppendTicket] {
         var tickets: [AppendTicket] = []
         let builder = core.builder
         let span = core.body
@@ -286,9 +287,14 @@ public final class Ledger: Sendable {
                 ends.removeAll(keepingCapacity: true)
                 var recordBytes = 0
                 for k in start..<end {
-                    EventCodec.encode(records[k].event, derived: records[k].derived, clientNumber: records[k].clientNumber, into: span)
+                    // Moved out and back (bitwise): passed from the buffer, the event would be
+                    // copied (its strings and arrays retained and released) for the call.
+                    let slot = records.baseAddress! + k
+                    let record = slot.move()
+                    EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: span)
                     ends.append(span.count)
-                    recordBytes += 60 + records[k].client.utf8.count + (records[k].idempotencyKey?.utf8.count ?? 0)
+                    recordBytes += 60 + record.client.utf8.count + (record.idempotencyKey?.utf8.count ?? 0)
+                    slot.initialize(to: consume record)
                 }
                 let events = end - start
                 let bytes = span.count + recordBytes
@@ -318,7 +324,7 @@ public final class Ledger: Sendable {
 
     /// Appends `records[index]` (read where it lies: passed by value, the whole record would
     /// be copied) with its encoded body.
-    private static func append(_ records: UnsafeBufferPointer<EventRecord>, _ index: Int, body bodyBytes: UnsafeRawBufferPointer,
+    private static func append(_ records: UnsafeMutableBufferPointer<EventRecord>, _ index: Int, body bodyBytes: UnsafeRawBufferPointer,
                                to builder: RecordBatchBuilder) throws {
         let at = records[index].at, typeCode = records[index].event.typeCode
         var client = records[index].client
