@@ -163,36 +163,54 @@ public struct TextArena: Sendable {
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
     mutating func append(_ texts: [String?]) -> TextRef {
-        var entry = Entry()
-        entry.count(texts.count)
-        for text in texts {
-            guard var text else { entry.bytes.append(0); continue }
-            text.withUTF8 { entry.text(UnsafeRawBufferPointer($0)) }
+        appendEntry(count: texts.count, bound: texts.reduce(0) { $0 + ($1?.utf8.count ?? 0) }) { k, write in
+            guard var text = texts[k] else { return write(nil) }
+            text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
         }
-        return store(entry.bytes)
     }
 
     /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
     mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
-        var entry = Entry()
-        // Room for the longest form (UTF-8, each text after a header of at most 3 bytes at
-        // these lengths), so the entry is allocated once rather than grown by doubling.
-        entry.bytes.reserveCapacity(texts.reduce(2) { $0 + 3 + ($1?.count ?? 0) })
-        entry.count(texts.count)
-        for text in texts {
-            guard let text else { entry.bytes.append(0); continue }
-            entry.text(text)
-        }
-        return store(entry.bytes)
+        appendEntry(count: texts.count, bound: texts.reduce(0) { $0 + ($1?.count ?? 0) }) { k, write in write(texts[k]) }
     }
 
-    /// The bytes of one entry as they are built.
+    /// Writes an entry of `count` texts, which `text(k, write)` hands to `write` one by one
+    /// (nil for a missing one), into a buffer on the stack, then stores it. `bound` is their
+    /// UTF-8 bytes in all: with the count's and each header's varint (10 bytes at most), no
+    /// form is longer than that (the writes are checked all the same: they trap, never overrun).
+    private mutating func appendEntry(count: Int, bound: Int,
+                                      _ text: (Int, (UnsafeRawBufferPointer?) -> Void) -> Void) -> TextRef {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10 + 10 * count + bound) { buffer in
+            var entry = Entry(buffer: buffer)
+            entry.varint(count)
+            for k in 0..<count {
+                text(k) { utf8 in
+                    guard let utf8 else { return entry.byte(0) }
+                    entry.text(utf8)
+                }
+            }
+            return store(UnsafeBufferPointer(rebasing: buffer[0..<entry.written]))
+        }
+    }
+
+    /// The bytes of one entry as they are built, in a buffer sized beforehand.
     private struct Entry {
-        var bytes: [UInt8] = []
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        var written = 0
 
-        mutating func varint(_ value: Int) { appendMemoryVarint(value, to: &bytes) }
+        init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
 
-        mutating func count(_ n: Int) { varint(n) }
+        @inline(__always)
+        mutating func byte(_ b: UInt8) {
+            buffer[written] = b  // bounds-checked: a wrong bound traps, never overruns
+            written += 1
+        }
+
+        mutating func varint(_ value: Int) {
+            var v = UInt(value)
+            while v >= 0x80 { byte(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+            byte(UInt8(v))
+        }
 
         /// One text in its most compact form (see ``TextArena``).
         mutating func text(_ utf8: UnsafeRawBufferPointer) {
@@ -203,7 +221,7 @@ public struct TextArena: Sendable {
                 while i < utf8.count {
                     let high = utf8[i] - 48
                     let low = i + 1 < utf8.count ? utf8[i + 1] - 48 : 0
-                    bytes.append(high << 4 | low)
+                    byte(high << 4 | low)
                     i += 2
                 }
             } else if let n = TextArena.russianCount(utf8) {
@@ -211,14 +229,18 @@ public struct TextArena: Sendable {
                 var i = 0
                 while i < utf8.count {
                     let b = utf8[i]
-                    if b < 0x80 { bytes.append(b); i += 1; continue }
+                    if b < 0x80 { byte(b); i += 1; continue }
                     let scalar = (Int(b & 0x1F) << 6) | Int(utf8[i + 1] & 0x3F)
-                    bytes.append(scalar == 0x401 ? 0xC0 : scalar == 0x451 ? 0xC1 : UInt8(0x80 + scalar - 0x410))
+                    byte(scalar == 0x401 ? 0xC0 : scalar == 0x451 ? 0xC1 : UInt8(0x80 + scalar - 0x410))
                     i += 2
                 }
             } else {
                 varint(1 + (utf8.count << 2))
-                bytes.append(contentsOf: utf8)
+                precondition(written + utf8.count <= buffer.count, "a text arena entry outgrew its bound")
+                if let source = utf8.baseAddress, utf8.count > 0 {
+                    UnsafeMutableRawPointer(buffer.baseAddress! + written).copyMemory(from: source, byteCount: utf8.count)
+                }
+                written += utf8.count
             }
         }
     }
@@ -251,7 +273,7 @@ public struct TextArena: Sendable {
         return cyrillic ? n : nil
     }
 
-    private mutating func store(_ entry: [UInt8]) -> TextRef {
+    private mutating func store(_ entry: UnsafeBufferPointer<UInt8>) -> TextRef {
         if chunks.isEmpty || chunks[chunks.count - 1].count + entry.count > Self.chunkBytes {
             var chunk: [UInt8] = []
             chunk.reserveCapacity(max(Self.chunkBytes, entry.count))
@@ -305,7 +327,22 @@ public struct TextArena: Sendable {
 
     /// A profile: an entry of its five texts, then its cards.
     mutating func append(_ p: Profile) -> TextRef {
-        append([p.name, p.phone, p.email, p.place, p.addedBy] + p.cards.map { Optional($0) })
+        // Handed over field by field: an array of the texts would be allocated and filled.
+        func text(_ k: Int) -> String? {
+            switch k {
+            case 0: p.name
+            case 1: p.phone
+            case 2: p.email
+            case 3: p.place
+            case 4: p.addedBy
+            default: p.cards[k - 5]
+            }
+        }
+        let bound = (0..<5).reduce(0) { $0 + (text($1)?.utf8.count ?? 0) } + p.cards.reduce(0) { $0 + $1.utf8.count }
+        return appendEntry(count: 5 + p.cards.count, bound: bound) { k, write in
+            guard var text = text(k) else { return write(nil) }
+            text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     func profile(_ ref: TextRef) -> Profile {

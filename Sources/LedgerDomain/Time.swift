@@ -117,16 +117,24 @@ public enum Money {
     /// Minor units as the back office writes them: `50,00` (1 bonus or rouble = 100 units),
     /// with a space between thousands: `1 250,00`.
     public static func format(_ minor: Int64) -> String {
-        let negative = minor < 0
-        let magnitude = minor.magnitude
-        let whole = String(magnitude / 100)
-        var grouped = ""
-        for (i, ch) in whole.reversed().enumerated() {
-            if i > 0 && i % 3 == 0 { grouped.append(" ") }
-            grouped.append(ch)
-        }
+        // Built from the right as ASCII bytes (a refusal's message has one or two of these).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var magnitude = minor.magnitude
         let cents = magnitude % 100
-        return (negative ? "-" : "") + String(grouped.reversed()) + "," + (cents < 10 ? "0" : "") + String(cents)
+        bytes.append(UInt8(48 + cents % 10))
+        bytes.append(UInt8(48 + cents / 10))
+        bytes.append(UInt8(ascii: ","))
+        magnitude /= 100
+        var digits = 0
+        repeat {
+            if digits > 0 && digits % 3 == 0 { bytes.append(UInt8(ascii: " ")) }
+            bytes.append(UInt8(48 + magnitude % 10))
+            magnitude /= 10
+            digits += 1
+        } while magnitude > 0
+        if minor < 0 { bytes.append(UInt8(ascii: "-")) }
+        return String(decoding: bytes.reversed(), as: UTF8.self)
     }
 }
 

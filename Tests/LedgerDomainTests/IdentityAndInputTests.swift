@@ -159,4 +159,26 @@ struct IdentityAndInputTests {
         }
         #expect(Money.format(500000) == "5 000,00" && Money.format(-4005) == "-40,05")
     }
+
+    @Test("amounts are written as the back office writes them, the same as the first way this was written")
+    func money() {
+        // The first implementation (strings reversed and joined), kept as the oracle.
+        func reference(_ minor: Int64) -> String {
+            let whole = String(minor.magnitude / 100)
+            var grouped = ""
+            for (i, ch) in whole.reversed().enumerated() {
+                if i > 0 && i % 3 == 0 { grouped.append(" ") }
+                grouped.append(ch)
+            }
+            let cents = minor.magnitude % 100
+            return (minor < 0 ? "-" : "") + String(grouped.reversed()) + "," + (cents < 10 ? "0" : "") + String(cents)
+        }
+        #expect(Money.format(0) == "0,00" && Money.format(-5) == "-0,05" && Money.format(123_456_789) == "1 234 567,89")
+        #expect(Money.format(.min) == reference(.min) && Money.format(.max) == reference(.max))
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 * soak {
+            let minor = Int64.random(in: -1_000_000_000_000...1_000_000_000_000, using: &random) >> Int64.random(in: 0...40, using: &random)
+            #expect(Money.format(minor) == reference(minor), "\(minor)")
+        }
+    }
 }
