@@ -36,6 +36,15 @@ let package = Package(
             path: "Benchmarks/DomainBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Not a benchmark: a program to count submit's instructions with valgrind (README).
+        .executableTarget(
+            name: "SubmitInstructions",
+            dependencies: [
+                .product(name: "Ledger", package: parent),
+                .product(name: "LedgerGenerator", package: parent),
+            ],
+            path: "Instruments/SubmitInstructions"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,39 @@
+// Submits a generated program in batches of 1000, without sync, for counting instructions
+// with valgrind: the count is exact and does not drift with the machine's load, so a change
+// of a few percent shows where wall time cannot. Only the measured batches are counted when
+// callgrind is told to collect inside `Ledger.submit` alone (the README's "Speed" section
+// gives the command). CLIENTS, DAYS (default 40 000 clients over 120 days) and WARM (the
+// commands submitted first, default 50 000) shape the run; it prints what it submitted.
+import Glibc
+import Ledger
+import LedgerDomain
+import LedgerGenerator
+
+func environment(_ name: String, _ fallback: Int) -> Int { getenv(name).flatMap { Int(String(cString: $0)) } ?? fallback }
+
+let clients = environment("CLIENTS", 40_000), days = environment("DAYS", 120), warm = environment("WARM", 50_000)
+var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 11))
+var commands: [Command] = []
+var line = 0
+generator.run { day in
+    for text in day.lines {
+        line += 1
+        if let command = try? CommandParser.parse(line: text, number: line) { commands.append(command) }
+    }
+}
+precondition(commands.count > warm, "the program has \(commands.count) commands, not more than WARM (\(warm))")
+var template = Array("/tmp/ledger-instructions-XXXXXX".utf8CString)
+guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { fatalError("mkdtemp failed") }
+let directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+defer { _ = system("rm -rf '\(directory)'") }
+let ledger = try Ledger(directory: directory, options: .init(durability: .none))
+_ = try ledger.submit(Array(commands[0..<warm]))
+var next = warm, measured = 0
+while next < commands.count {
+    let batch = Array(commands[next..<min(commands.count, next + 1000)])
+    _ = try ledger.submit(batch)
+    measured += batch.count
+    next += batch.count
+}
+print("submitted \(warm) commands to warm up, then \(measured) in batches of 1000; the log holds \(ledger.stats().events) events")
+try ledger.close()
