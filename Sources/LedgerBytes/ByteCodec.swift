@@ -121,8 +121,22 @@ public struct ByteReader {
     @inlinable
     public var remaining: Int { bytes.count - offset }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readVarint() -> UInt64? {
+        // Most varints read (field keys, lengths, type codes, small numbers) are one byte:
+        // that case is inlined where it is read; the loop is a call.
+        if offset < bytes.count {
+            let byte = bytes[offset]
+            if byte < 0x80 {
+                offset += 1
+                return UInt64(byte)
+            }
+        }
+        return readLongVarint()
+    }
+
+    @usableFromInline
+    mutating func readLongVarint() -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while offset < bytes.count {
@@ -147,10 +161,11 @@ public struct ByteReader {
     }
 
     /// The next `count` bytes as a slice of the underlying buffer (no copy).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readBytes(_ count: Int) -> UnsafeRawBufferPointer? {
         guard count >= 0, remaining >= count else { return nil }
-        let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+        // In bounds (checked just above): made from the base address, not a checked slice.
+        let slice = UnsafeRawBufferPointer(start: bytes.baseAddress.map { $0 + offset }, count: count)
         offset += count
         return slice
     }
