@@ -1,9 +1,10 @@
-// Submits a generated program in batches of 1000, without sync, for counting instructions
-// with valgrind: the count is exact and does not drift with the machine's load, so a change
-// of a few percent shows where wall time cannot. Only the measured batches are counted when
-// callgrind is told to collect inside `Ledger.submit` alone (the README's "Speed" section
-// gives the command). CLIENTS, DAYS (default 40 000 clients over 120 days) and WARM (the
-// commands submitted first, default 50 000) shape the run; it prints what it submitted.
+// Submits a generated program in batches of 1000, without sync, then rebuilds the state from
+// the log it wrote, for counting instructions with valgrind: the count is exact and does not
+// drift with the machine's load, so a change of a few percent shows where wall time cannot.
+// Callgrind told to collect inside `Ledger.submit` alone counts the measured batches; told to
+// collect inside `rebuildOnce` alone, the rebuild (the README's "Speed" section gives both
+// commands). CLIENTS, DAYS (default 40 000 clients over 120 days) and WARM (the commands
+// submitted first, default 50 000) shape the run; it prints what it did.
 import Glibc
 import Ledger
 import LedgerDomain
@@ -37,3 +38,10 @@ while next < commands.count {
 }
 print("submitted \(warm) commands to warm up, then \(measured) in batches of 1000; the log holds \(ledger.stats().events) events")
 try ledger.close()
+
+/// Every projection rebuilt from the log, as a reader beside a writer would (`LedgerView`).
+@inline(never)
+func rebuildOnce(_ directory: String) throws -> LedgerView { try LedgerView(directory: directory) }
+
+let view = try rebuildOnce(directory)
+print("rebuilt \(view.stats().events) events in \(view.rebuildSeconds) s")
