@@ -112,6 +112,22 @@ public struct ProgramGenerator {
         return [#"{"type":"rules.changed","at":"\#(at)","rules":{"accrualPercent":5,"pendingDays":14,"lifetimeDays":180,"birthdayBonus":20000,"returnPolicy":"unlimited"}}"#]
     }
 
+    /// Every command of the program, parsed, in order (registrations come before use): what
+    /// the benchmarks and instruments submit. A line that does not parse is left out (the
+    /// generator writes none).
+    public static func commands(_ config: Config) -> [Command] {
+        var generator = ProgramGenerator(config)
+        var commands: [Command] = []
+        var line = 0
+        generator.run { day in
+            for text in day.lines {
+                line += 1
+                if let command = try? CommandParser.parse(line: text, number: line) { commands.append(command) }
+            }
+        }
+        return commands
+    }
+
     /// Produces the program day by day.
     public mutating func run(_ body: (Day) throws -> Void) rethrows {
         var first = preamble()

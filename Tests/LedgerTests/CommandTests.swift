@@ -17,6 +17,24 @@ struct Run {
 
     init(_ arguments: [String], stdin: String = "") { self.init(arguments, stdinBytes: Array(stdin.utf8)) }
 
+    /// Starts the built binary with `arguments`, its standard input and output on the given
+    /// descriptors and its errors on /dev/null, closing `closing` in the child (the parent's
+    /// ends of its pipes). Returns its pid, or nil when it could not be started.
+    static func spawn(_ arguments: [String], stdin: Int32, stdout: Int32, closing: [Int32]) -> pid_t? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        for fd in closing { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        for p in argv { free(p) }
+        return spawned == 0 ? pid : nil
+    }
+
     init(_ arguments: [String], stdinBytes: [UInt8]) {
         let dir = TemporaryDirectory()
         let input = dir.path + "/in", output = dir.path + "/out", errors = dir.path + "/err"
@@ -102,20 +120,10 @@ struct CommandTests {
         let dir = TemporaryDirectory()
         var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0]
         #expect(pipe(&toChild) == 0 && pipe(&fromChild) == 0)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        for fd in toChild + fromChild { posix_spawn_file_actions_addclose(&actions, fd) }
-        let arguments: [String] = [Run.binary, "--data", dir.path, "submit", "--json"]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, Run.binary, &actions, nil, argv, environ)
-        posix_spawn_file_actions_destroy(&actions)
-        for p in argv { free(p) }
+        let spawned = Run.spawn(["--data", dir.path, "submit", "--json"], stdin: toChild[0], stdout: fromChild[1], closing: toChild + fromChild)
         close(toChild[0])
         close(fromChild[1])
-        guard spawned == 0 else { Issue.record("cannot run \(Run.binary)"); return }
+        guard let pid = spawned else { Issue.record("cannot run \(Run.binary)"); return }
         let lines = [#"{"type":"client.registered","client":"c1","phone":"89161234567"}"#,
                      #"{"type":"bonus.accrued","client":"c1","amount":100}"#, "{bad"]
         var answers: [String] = []

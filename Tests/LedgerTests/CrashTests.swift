@@ -51,21 +51,10 @@ struct CrashTests {
         // instead of raising SIGPIPE in the test process.
         var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0]
         precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &toChild) == 0 && pipe(&fromChild) == 0)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, toChild[1], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        for fd in toChild + fromChild { posix_spawn_file_actions_addclose(&actions, fd) }
-        let arguments: [String] = [Run.binary, "--data", data, "submit", "--json"]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, Run.binary, &actions, nil, argv, environ)
-        posix_spawn_file_actions_destroy(&actions)
-        for p in argv { free(p) }
+        let spawned = Run.spawn(["--data", data, "submit", "--json"], stdin: toChild[1], stdout: fromChild[1], closing: toChild + fromChild)
         close(toChild[1])
         close(fromChild[1])
-        precondition(spawned == 0, "cannot run \(Run.binary): build it first (make test does)")
+        guard let pid = spawned else { preconditionFailure("cannot run \(Run.binary): build it first (make test does)") }
         var input: Int32 = toChild[0]
         var output: [UInt8] = []
         var sent = 0, answered = 0

@@ -52,16 +52,7 @@ final class Program: @unchecked Sendable {
 
 /// Parsed commands of a generated program, in order (registrations come before use).
 func generatedCommands(clients: Int, days: Int) -> [Command] {
-    var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 11))
-    var commands: [Command] = []
-    var line = 0
-    generator.run { day in
-        for text in day.lines {
-            line += 1
-            if let command = try? CommandParser.parse(line: text, number: line) { commands.append(command) }
-        }
-    }
-    return commands
+    ProgramGenerator.commands(.init(clients: clients, days: days, seed: 11))
 }
 
 /// Builds (once) the data directory of the rebuild benchmark.

@@ -13,15 +13,7 @@ import LedgerGenerator
 func environment(_ name: String, _ fallback: Int) -> Int { getenv(name).flatMap { Int(String(cString: $0)) } ?? fallback }
 
 let clients = environment("CLIENTS", 40_000), days = environment("DAYS", 120), warm = environment("WARM", 50_000)
-var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 11))
-var commands: [Command] = []
-var line = 0
-generator.run { day in
-    for text in day.lines {
-        line += 1
-        if let command = try? CommandParser.parse(line: text, number: line) { commands.append(command) }
-    }
-}
+let commands = ProgramGenerator.commands(.init(clients: clients, days: days, seed: 11))
 precondition(commands.count > warm, "the program has \(commands.count) commands, not more than WARM (\(warm))")
 var template = Array("/tmp/ledger-instructions-XXXXXX".utf8CString)
 guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { fatalError("mkdtemp failed") }
