@@ -984,7 +984,10 @@ public struct LedgerState: Sendable {
     mutating func applyExpiry(_ i: Int, lot: UInt64, amount: Int64) {
         guard let l = lotSlot(i, lot) else { return }
         lotPool[l].remaining -= amount
-        lotPool[l].phase = .expired
+        // Expired once no free part is left in it. A reservation released after the lot's
+        // expiry, before the advance step, burns only what it gave back: the free rest is
+        // still the advance step's to burn (which looks for active lots).
+        if lotPool[l].remaining == lotPool[l].reserved { lotPool[l].phase = .expired }
         changeBalances(i) { $0.available -= amount; $0.expired += amount }
         closeIfDone(i, l)
     }

@@ -105,6 +105,22 @@ struct BonusRuleTests {
         #expect(e.amount == 3000 && book.events.last!.at == Time.parse("2026-01-16T12:00:00Z")!)
     }
 
+    @Test("an order cancelled after its lot's expiry, before the advance step: what it gives back burns, and the advance still burns the rest")
+    func releaseAfterExpiry() {
+        var book = bookWithPurchase()
+        _ = book.advance("2025-01-17T00:00:00Z")
+        book.run(#"{"type":"bonus.reserved","at":"2025-06-01T00:00:00Z","client":"c1","order":"o1","amount":1500}"#)
+        // The lot expires 2026-01-16T12:00; the order is cancelled after that, before any advance.
+        book.run(#"{"type":"order.cancelled","at":"2026-01-20T00:00:00Z","client":"c1","order":"o1"}"#)
+        #expect(book.balances("c1").expired == 1500 && book.balances("c1").available == 3500,
+                "the released 15,00 burn at once; the 35,00 never reserved wait for the advance step")
+        #expect(book.state.client("c1")!.lots[0].phase == .active, "the lot still has a free part to expire")
+        #expect(book.advance("2026-01-20T00:00:00Z").expired == 1)
+        #expect(book.balances("c1").expired == 5000 && book.balances("c1").available == 0)
+        #expect(book.advance("2026-02-01T00:00:00Z") == (0, 0, 0))
+        book.checkReplay()
+    }
+
     @Test("lots due past the schedule's horizon are found: stepping day by day, jumping once, and after a rebuild give the same events")
     func scheduleHorizon() {
         func program() -> Book {
