@@ -53,6 +53,8 @@ struct Book {
             for lot in c.lots {
                 #expect(lot.remaining >= 0 && lot.remaining <= lot.amount && lot.reserved >= 0 && lot.reserved <= lot.remaining,
                         "lot \(lot.position) of \(c.id) is within its amount: \(lot)")
+                #expect(lot.phase != .expired || lot.remaining == lot.reserved,
+                        "an expired lot of \(c.id) keeps only what reservations hold, nothing free: \(lot)")
             }
         }
     }
