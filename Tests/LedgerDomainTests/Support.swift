@@ -48,6 +48,10 @@ struct Book {
             #expect(b.debt >= 0 && b.pending >= 0 && b.reserved >= 0)
             let pendingLots = c.lots.filter { $0.phase == .pending }.reduce(0) { $0 + $1.remaining }
             #expect(pendingLots == b.pending, "pending of \(c.id) is the sum of its pending lots")
+            #expect(c.lots.reduce(0) { $0 + $1.reserved } == b.reserved, "reserved of \(c.id) is what its lots hold")
+            let index = state.clientIndex(c.id).map(Int.init)
+            let held = state.orders.values.filter { Int($0.client) == index && $0.phase == .open }.reduce(0) { $0 + $1.reserved }
+            #expect(held == b.reserved, "reserved of \(c.id) is what its open orders hold")
             let active = c.lots.filter { $0.phase != .pending }.reduce(0) { $0 + $1.remaining - $1.reserved }
             #expect(active - b.debt == b.available, "available of \(c.id) is its free active lots less its debt")
             for lot in c.lots {
