@@ -236,10 +236,8 @@ public struct TextArena: Sendable {
                 }
             } else {
                 varint(1 + (utf8.count << 2))
-                precondition(written + utf8.count <= buffer.count, "a text arena entry outgrew its bound")
-                if let source = utf8.baseAddress, utf8.count > 0 {
-                    UnsafeMutableRawPointer(buffer.baseAddress! + written).copyMemory(from: source, byteCount: utf8.count)
-                }
+                // The slice is bounds-checked like `byte`: a wrong bound traps.
+                UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[written..<(written + utf8.count)])).copyMemory(from: utf8)
                 written += utf8.count
             }
         }
