@@ -16,7 +16,9 @@ import LedgerDomain
 public struct ProgramGenerator {
     /// Goes up whenever the same seed would give another program (so that a program generated
     /// earlier and kept on disk is not taken for today's). 2: tills resend some purchases.
-    public static let version = 2
+    /// 3: a name's surname agrees with its first name's gender, and most named profiles say
+    /// their gender.
+    public static let version = 3
 
     public struct Config: Sendable {
         public var clients: Int
@@ -75,9 +77,10 @@ public struct ProgramGenerator {
     static let nouns = ["Кроссовки", "Куртка", "Рюкзак", "Футболка", "Шапка", "Крем", "Чайник", "Наушники", "Роман", "Кофе",
                         "Конструктор", "Лейка", "Корм", "Блокнот", "Носки", "Сумка", "Часы", "Серьги", "Палатка", "Джинсы"]
     static let adjectives = ["классический", "летний", "зимний", "детский", "спортивный", "городской", "премиум", "базовый", "яркий", "мягкий"]
-    static let firstNames = ["Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Светлана", "Татьяна", "Юлия", "Екатерина",
-                             "Александр", "Сергей", "Дмитрий", "Андрей", "Алексей", "Максим", "Иван", "Михаил", "Евгений", "Никита"]
-    static let lastNames = ["Иванова", "Смирнова", "Кузнецова", "Попова", "Васильева", "Петрова", "Соколова", "Михайлова", "Новикова", "Федорова"]
+    static let femaleNames = ["Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Светлана", "Татьяна", "Юлия", "Екатерина"]
+    static let maleNames = ["Александр", "Сергей", "Дмитрий", "Андрей", "Алексей", "Максим", "Иван", "Михаил", "Евгений", "Никита"]
+    /// Masculine surnames; the feminine form adds "а" (Иванов, Иванова).
+    static let surnames = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов", "Новиков", "Федоров"]
     static let comments = ["компенсация за задержку доставки", "жалоба на качество обслуживания", "ошибка кассира", "подарок постоянному клиенту",
                            "бонус за отзыв", "возмещение по обращению в поддержку"]
 
@@ -179,7 +182,12 @@ public struct ProgramGenerator {
             var fields = #""type":"client.registered","client":"\#(id)""#
             if rand.chance(0.95) { fields += #","phone":"\#(phoneText(i))""# }
             if !fields.contains("phone") || rand.chance(0.6) { fields += #","card":"\#(20_000_000 + i)""# }
-            if rand.chance(0.85) { fields += #","name":"\#(rand.pick(Self.firstNames)) \#(rand.pick(Self.lastNames))""# }
+            if rand.chance(0.85) {
+                let female = rand.chance(0.6)
+                let first = rand.pick(female ? Self.femaleNames : Self.maleNames)
+                fields += #","name":"\#(first) \#(rand.pick(Self.surnames))\#(female ? "а" : "")""#
+                if rand.chance(0.8) { fields += #","gender":"\#(female ? "female" : "male")""# }
+            }
             if rand.chance(0.5) { fields += #","email":"\#(id)@example.ru""# }
             let b = clients[i].birthday
             if rand.chance(0.7) { fields += #","birthday":"\#(1960 + rand.below(46))-\#(pad(b.month))-\#(pad(b.day))""# }
