@@ -701,7 +701,7 @@ extension LedgerState {
             while let entry = schedule.next, entry.due <= dayEnd {
                 _ = schedule.pop()
                 let i = Int(entry.client)
-                guard let l = lotSlot(i, entry.lot) else { continue }
+                guard let l = scheduledLot(entry) else { continue }
                 let lot = lotPool[l]
                 let at = max(entry.due, lastEventAt)
                 if lot.phase == .pending && lot.activatesAt == entry.due {

@@ -276,10 +276,16 @@ public enum IdempotentAnswer: Sendable, Equatable {
 /// fall due in between, before it pops past it. Entries may be stale (a lot since spent or
 /// activated); whoever pops one checks the lot.
 struct Schedule: Sendable {
+    /// 16 bytes: a lot is named by the low 32 bits of its position, which with its client and
+    /// its due time find it (``LedgerState/scheduledLot(_:)``).
     struct Entry: Sendable {
         var due: Micros
         var client: Int32
-        var lot: UInt64
+        var lot: UInt32
+
+        init(due: Micros, client: Int32, lot position: UInt64) {
+            self.due = due; self.client = client; lot = UInt32(truncatingIfNeeded: position)
+        }
 
         @inline(__always)
         func precedes(_ other: Entry) -> Bool { due != other.due ? due < other.due : lot < other.lot }
@@ -509,6 +515,31 @@ public struct LedgerState: Sendable {
     /// The pool slot of client `i`'s lot at `position`.
     @inline(__always)
     func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, head: records[i].lotHead, tail: records[i].lotTail) }
+
+    /// The open lot a schedule entry names, if it is still due then: the entry's client's lot
+    /// whose position ends in the entry's 32 bits and which is pending until the entry's time,
+    /// or active until then with something free to burn. The latest position with those bits is tried first (the only one in
+    /// a log of fewer than 2³² events); failing that, the client's lots are walked. Two lots of
+    /// a client alike in all three (2³² events apart, due at the same microsecond) are
+    /// interchangeable here: each of their entries takes one of them, and both fall due.
+    func scheduledLot(_ entry: Schedule.Entry) -> Int32? {
+        let i = Int(entry.client)
+        func named(_ slot: Int32) -> Bool {
+            let lot = lotPool[slot]
+            guard UInt32(truncatingIfNeeded: lot.position) == entry.lot else { return false }
+            return lot.phase == .pending ? lot.activatesAt == entry.due : lot.phase == .active && lot.expiresAt == entry.due && lot.free > 0
+        }
+        let high = nextPosition & ~UInt64(UInt32.max)
+        let latest = high | UInt64(entry.lot)
+        let guess: UInt64? = latest < nextPosition ? latest : (high == 0 ? nil : latest - (1 << 32))
+        if let guess, let slot = lotSlot(i, guess), named(slot) { return slot }
+        var slot = records[i].lotHead
+        while slot >= 0 {
+            if named(slot) { return slot }
+            slot = lotPool.lots[Int(slot)].next
+        }
+        return nil
+    }
     public func purchase(_ id: String) -> PurchaseState? { purchaseIDs.find(id).map(purchaseState) }
     /// Purchase `index` (in the order purchases were made).
     public func purchaseState(_ index: Int32) -> PurchaseState {

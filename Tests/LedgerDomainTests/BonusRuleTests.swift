@@ -105,6 +105,26 @@ struct BonusRuleTests {
         #expect(e.amount == 3000 && book.events.last!.at == Time.parse("2026-01-16T12:00:00Z")!)
     }
 
+    @Test("the advance step finds each due lot by its position's low 32 bits and its due time, even two lots 2³² events apart")
+    func scheduleNamesLotsByLowBits() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        // Both lots fall due at the same microsecond; their positions share their low 32 bits.
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-02T00:00:00Z","client":"c1","amount":1000,"reason":"manual","expiresAt":"2025-06-01"}"#)
+        let first = book.events.last!.position
+        book.state.nextPosition = (1 << 32) + first
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-03T00:00:00Z","client":"c1","amount":700,"reason":"manual","expiresAt":"2025-06-01"}"#)
+        let second = book.events.last!.position
+        #expect(UInt32(truncatingIfNeeded: first) == UInt32(truncatingIfNeeded: second) && first != second)
+        book.run(#"{"type":"purchase.made","at":"2025-01-04T00:00:00Z","client":"c1","purchase":"p1","total":10000,"paid":10000}"#)
+        #expect(book.advance("2025-05-31T23:59:59Z") == (1, 0, 0), "the purchase's lot activates")
+        #expect(book.advance("2025-06-02T00:00:00Z").expired == 2)
+        let expiries = book.events.compactMap { record -> Expiry? in if case .bonusExpired(let e) = record.event { e } else { nil } }
+        #expect(Set(expiries.map { "\($0.lot):\($0.amount)" }) == ["\(first):1000", "\(second):700"])
+        #expect(book.balances("c1").expired == 1700 && book.balances("c1").available == 500)
+        #expect(book.advance("2025-06-10T00:00:00Z") == (0, 0, 0))
+    }
+
     @Test("an order cancelled after its lot's expiry, before the advance step: what it gives back burns, and the advance still burns the rest")
     func releaseAfterExpiry() {
         var book = bookWithPurchase()
