@@ -23,6 +23,9 @@ public final class Ledger: Sendable {
         /// The engine's clock for commands that give no time (µs since 1970).
         public var clock: @Sendable () -> Micros = { wallClockMicros() }
         public var syscalls: SystemCalls = .live
+        /// An advance step queues its events to the log in pieces of about this many (each
+        /// day's whole), so that a long one does not hold them all in memory.
+        public var advancePiece = 16_384
         public init(durability: Durability = .sync) { self.durability = durability }
     }
 
@@ -58,6 +61,14 @@ public final class Ledger: Sendable {
             var out: [EventRecord] = []
             swap(&out, &scratch)
             return out
+        }
+
+        /// Records a failure to queue events the state already holds: the ledger refuses
+        /// everything until reopened. Returns the error to throw.
+        mutating func fail(_ error: Error) -> Error {
+            let failure = (error as? LogError) ?? LogError(.invalidArgument, "\(error)")
+            self.failure = failure
+            return LedgerError.failed(failure)
         }
 
         /// Keeps `out`'s buffer for the next call, unless a large call grew it.
@@ -233,11 +244,26 @@ public final class Ledger: Sendable {
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
             var out = core.takeScratch()
-            let counts = core.state.advance(to: time, into: &out)
-            let tickets = try Self.enqueue(&out, core: &core, log: log)
-            let result = AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
-                                       positions: out.map(\.position))
+            // A long advance is queued to the log day by day, in pieces of about
+            // `advancePiece` events, rather than held whole (the same events, in order).
+            var tickets: [AppendTicket] = []
+            var positions: [UInt64] = []
+            let builder = core.builder, body = core.body, log = log
+            let counts: (activated: Int, expired: Int, birthdays: Int)
+            do {
+                counts = try core.state.advance(to: time, into: &out, flushAt: options.advancePiece) { events in
+                    positions += events.lazy.map(\.position)
+                    tickets += try Self.queue(&events, builder: builder, body: body, log: log)
+                    events.removeAll(keepingCapacity: true)
+                }
+                positions += out.lazy.map(\.position)
+                tickets += try Self.queue(&out, builder: builder, body: body, log: log)
+            } catch {
+                throw core.fail(error)
+            }
             core.keepScratch(&out)
+            let result = AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
+                                       positions: positions)
             return (result, tickets, start)
         }
         try finish(tickets, expected: expected)
@@ -266,59 +292,57 @@ public final class Ledger: Sendable {
     /// encoded whole first, and a new batch begins when the whole command would not fit.
     /// (`records` is inout only to be read in place: it is left as it was.)
     private static func enqueue(_ records: inout [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
-        guard !records.isEmpty else { return [] }
-        // Records are read where they lie: through the array's subscript each would be copied.
-        return try records.withUnsafeMutableBufferPointer { records in try enqueue(records, core: &core, log: log) }
+        do { return try queue(&records, builder: core.builder, body: core.body, log: log) } catch { throw core.fail(error) }
     }
 
-    private static func enqueue(_ records: UnsafeMutableBufferPointer<EventRecord>, core: inout Core, log: Log) throws -> [AppendTicket] {
+    /// What `enqueue` does, with the core's builder and body buffer, leaving a failure to the
+    /// caller (see ``Core/fail(_:)``).
+    private static func queue(_ records: inout [EventRecord], builder: RecordBatchBuilder, body: WriteBuffer, log: Log) throws -> [AppendTicket] {
+        guard !records.isEmpty else { return [] }
+        // Records are read where they lie: through the array's subscript each would be copied.
+        return try records.withUnsafeMutableBufferPointer { records in try queue(records, builder: builder, body: body, log: log) }
+    }
+
+    private static func queue(_ records: UnsafeMutableBufferPointer<EventRecord>, builder: RecordBatchBuilder, body span: WriteBuffer,
+                              log: Log) throws -> [AppendTicket] {
         var tickets: [AppendTicket] = []
-        let builder = core.builder
-        let span = core.body
         builder.reset()
         var ends: [Int] = []
-        do {
-            var start = 0
-            while start < records.count {
-                var end = start + 1
-                while end < records.count && records[end].derived { end += 1 }
-                // Encode the command's bodies back to back, noting where each ends.
-                span.removeAll()
-                ends.removeAll(keepingCapacity: true)
-                var recordBytes = 0
-                for k in start..<end {
-                    // Moved out and back (bitwise): passed from the buffer, the event would be
-                    // copied (its strings and arrays retained and released) for the call.
-                    let slot = records.baseAddress! + k
-                    let record = slot.move()
-                    EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: span)
-                    ends.append(span.count)
-                    recordBytes += 60 + record.client.utf8.count + (record.idempotencyKey?.utf8.count ?? 0)
-                    slot.initialize(to: consume record)
-                }
-                let events = end - start
-                let bytes = span.count + recordBytes
-                if !builder.isEmpty && (Int(builder.count) + events > Int(LogLimits.batchEventsMax)
-                                        || builder.payloadByteCount + bytes > Int(LogLimits.batchPayloadBytesMax)) {
-                    tickets.append(try log.beginAppend(builder))
-                    builder.reset()
-                }
-                try span.withUnsafeBytes { all in
-                    var bodyStart = 0
-                    for k in 0..<(end - start) {
-                        try append(records, start + k, body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
-                        bodyStart = ends[k]
-                    }
-                }
-                start = end
+        var start = 0
+        while start < records.count {
+            var end = start + 1
+            while end < records.count && records[end].derived { end += 1 }
+            // Encode the command's bodies back to back, noting where each ends.
+            span.removeAll()
+            ends.removeAll(keepingCapacity: true)
+            var recordBytes = 0
+            for k in start..<end {
+                // Moved out and back (bitwise): passed from the buffer, the event would be
+                // copied (its strings and arrays retained and released) for the call.
+                let slot = records.baseAddress! + k
+                let record = slot.move()
+                EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: span)
+                ends.append(span.count)
+                recordBytes += 60 + record.client.utf8.count + (record.idempotencyKey?.utf8.count ?? 0)
+                slot.initialize(to: consume record)
             }
-            if !builder.isEmpty { tickets.append(try log.beginAppend(builder)) }
-        } catch {
-            // The state holds events the log will not have: stop until reopened.
-            let failure = (error as? LogError) ?? LogError(.invalidArgument, "\(error)")
-            core.failure = failure
-            throw LedgerError.failed(failure)
+            let events = end - start
+            let bytes = span.count + recordBytes
+            if !builder.isEmpty && (Int(builder.count) + events > Int(LogLimits.batchEventsMax)
+                                    || builder.payloadByteCount + bytes > Int(LogLimits.batchPayloadBytesMax)) {
+                tickets.append(try log.beginAppend(builder))
+                builder.reset()
+            }
+            try span.withUnsafeBytes { all in
+                var bodyStart = 0
+                for k in 0..<(end - start) {
+                    try append(records, start + k, body: UnsafeRawBufferPointer(rebasing: all[bodyStart..<ends[k]]), to: builder)
+                    bodyStart = ends[k]
+                }
+            }
+            start = end
         }
+        if !builder.isEmpty { tickets.append(try log.beginAppend(builder)) }
         return tickets
     }
 

@@ -687,6 +687,14 @@ extension LedgerState {
     /// registered before the birthday). Idempotent: a second run to the same time appends
     /// nothing. Each event's time is when it fell due (never earlier than the log's last event).
     public mutating func advance(to time: Micros, into out: inout [EventRecord]) -> (activated: Int, expired: Int, birthdays: Int) {
+        advance(to: time, into: &out, flushAt: .max) { _ in }
+    }
+
+    /// The same, handing `out` to `flush` at the end of each day that leaves `flushAt` events or
+    /// more in it, so that a long advance never holds all its events at once (a month at a
+    /// million clients is 655 000 of them). The events and their order are the same.
+    public mutating func advance(to time: Micros, into out: inout [EventRecord], flushAt: Int,
+                                 flush: (inout [EventRecord]) throws -> Void) rethrows -> (activated: Int, expired: Int, birthdays: Int) {
         var activated = 0, expired = 0, birthdays = 0
         if time >= schedule.horizon { extendSchedule(to: Schedule.horizon(after: time)) }
         let lastDay = Time.day(of: time)
@@ -714,6 +722,7 @@ extension LedgerState {
                 }
             }
             if day >= lastDay { break }
+            if out.count >= flushAt { try flush(&out) }
             day += 1
         }
         birthdayScanDay = max(birthdayScanDay, lastDay - 1)

@@ -42,6 +42,35 @@ struct LedgerTests {
         #expect(again.positions.isEmpty)
     }
 
+    @Test("a long advance is queued in pieces: the same events as in one piece, in more batches")
+    func advanceInPieces() throws {
+        var generator = ProgramGenerator(.init(clients: 300, days: 60, seed: 5))
+        var lines: [String] = []
+        generator.run { lines += $0.lines }
+        var logs: [[String]] = [], results: [AdvanceResult] = [], batches: [UInt64] = []
+        for piece in [16_384, 10] {
+            let dir = TemporaryDirectory()
+            var options = Ledger.Options(durability: .none)
+            options.advancePiece = piece
+            let ledger = try Ledger(directory: dir.path, options: options)
+            _ = try ledger.submit(commands(lines))
+            // Sixty days of activations, then expiries and birthdays to the end of the year, at once.
+            results.append(try ledger.advance(to: ProgramGenerator.Config(clients: 1, days: 1).start + 365 * Time.microsPerDay - 1))
+            try ledger.close()
+            var log: [String] = []
+            _ = try LogReader(directory: Ledger.logDirectory(dir.path)).scan { record in
+                log.append("\(record.position) \(record.timestamp) \(record.typeCode) \(record.streamKeyString) \(Array(record.body))")
+                return true
+            }
+            logs.append(log)
+            batches.append(try LogReader.verify(directory: Ledger.logDirectory(dir.path)).batches)
+        }
+        #expect(results[0].activated > 100 && results[0].expired > 100 && results[0].birthdayBonuses > 10)
+        #expect(results[0] == results[1])
+        #expect(logs[0] == logs[1], "the same events, byte for byte")
+        #expect(batches[1] > batches[0] + 20, "pieces of about 10 events went to the log one by one: \(batches)")
+    }
+
     @Test("verify checks every body's client number against its stream key, and names the first wrong one")
     func clientNumbersAreVerified() throws {
         let dir = TemporaryDirectory()
