@@ -33,7 +33,9 @@ public struct ClientRecord: Sendable {
     var windowSum: Int64 = 0
     /// Days since 1970 (Int32.min: none).
     var birthdayDay: Int32 = .min
-    var lastBirthdayBonusYear: Int32 = .min
+    /// The last year whose birthday the advance step decided: a bonus given, or refused (see
+    /// ``Refusal/source``).
+    var lastBirthdayYear: Int32 = .min
     public internal(set) var status: ParticipationStatus
     public internal(set) var blocked = false
     public internal(set) var deleted = false

@@ -699,8 +699,13 @@ extension LedgerState {
         if time >= schedule.horizon { extendSchedule(to: Schedule.horizon(after: time)) }
         let lastDay = Time.day(of: time)
         if birthdayScanDay == Int64.min {
-            let year = Time.civil(days: lastDay).year
-            birthdayScanDay = Time.days(year: year, month: 1, day: 1) - 1
+            // Where the last scan stopped is not in the log (a new or rebuilt state): look again
+            // from 1 January of the year before the last event, though not before the birthday
+            // bonus began. Every birthday found decided there (given or refused) is passed over.
+            let reference = lastEventAt == .min ? lastDay : min(lastDay, Time.day(of: lastEventAt))
+            var start = Time.days(year: Time.civil(days: reference).year - 1, month: 1, day: 1)
+            if birthdayBonusSince != .min { start = max(start, Time.day(of: birthdayBonusSince)) }
+            birthdayScanDay = start - 1
         }
         var day = birthdayScanDay + 1
         while true {
@@ -744,10 +749,18 @@ extension LedgerState {
         for index in bucket {
             let i = Int(index)
             let c = records[i]
-            guard !c.deleted, !c.blocked, c.status == .participant, Int64(c.lastBirthdayBonusYear) < year,
+            guard !c.deleted, Int64(c.lastBirthdayYear) < year,
                   let birthday = c.birthday, Time.civil(days: birthday).month == month, Time.civil(days: birthday).day == dayOfMonth,
                   Time.day(of: c.registeredAt) <= day else { continue }
             let at = max(day * Time.microsPerDay, lastEventAt)
+            if c.blocked || c.status != .participant {
+                // Journaled, so that support sees why, and the year stays decided after a rebuild.
+                let (code, why) = c.blocked ? (ErrorCode.clientBlocked, "is blocked") : (ErrorCode.notAllowed, "is not a participant (\(c.status.rawValue))")
+                emit(.operationRefused(Refusal(code: code, operation: EventKind.bonusAccrued.name,
+                                               message: "client '\(clientID(i))' \(why): no birthday bonus for \(year)",
+                                               amount: rules.birthdayBonus, source: "birthday-\(year)")), at: at, client: i, into: &out)
+                continue
+            }
             let bonus = accrual(i, amount: rules.birthdayBonus, reason: .birthday, at: at, source: "birthday-\(year)")
             emit(.bonusAccrued(bonus), at: at, client: i, into: &out)
             count += 1

@@ -89,7 +89,7 @@ public enum EventCodec {
         case .segmentDefined(let s):
             w.string(1, s.name); w.string(2, s.color); w.string(3, s.filters); w.int(4, s.version)
         case .operationRefused(let r):
-            w.string(1, r.code); w.string(2, r.operation); w.string(3, r.message); w.int(4, r.amount)
+            w.string(1, r.code); w.string(2, r.operation); w.string(3, r.message); w.int(4, r.amount); w.string(5, r.source)
         }
     }
 
@@ -478,6 +478,7 @@ public enum EventCodec {
                 case 2: ref.operation = try r.string(wire)
                 case 3: ref.message = try r.string(wire)
                 case 4: ref.amount = try r.optionalInt(wire)
+                case 5: ref.source = try r.string(wire)
                 default: try r.skip(wire)
                 }
             }

@@ -196,6 +196,9 @@ public struct Refusal: Sendable, Equatable {
     public var operation: String
     public var message: String
     public var amount: Int64?
+    /// The occasion refused, for what the engine decides itself: `birthday-2025` for a
+    /// birthday bonus refused (the year's birthday is then decided, as a given one is).
+    public var source: String? = nil
 }
 
 /// Every event of the loyalty domain. The case decides the type code and name, which never

@@ -55,6 +55,7 @@ extension LedgerState {
                     ? source.flatMap { purchaseIDs.has(last, key: $0) ? last : purchaseIDs.find($0) } : nil
                 applyAccrual(i, position: position, at: at, amount: amount, reason: reason, activatesAt: activatesAt,
                              expiresAt: expiresAt, debtPaid: debtPaid, purchase: purchase)
+                if reason == .birthday, let year = Self.birthdayYear(source: source, at: at) { decideBirthday(i, year: year) }
             case .activation(let lot, let debtPaid):
                 applyActivation(i, lot: lot, debtPaid: debtPaid)
             case .expiry(let lot, let amount):

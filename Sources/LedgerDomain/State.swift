@@ -177,7 +177,8 @@ public struct ClientState: Sendable {
     public var segments: Set<String>
     /// The client's purchases, in order (indexes into ``LedgerState/purchaseStates``).
     public var purchases: [Int32]
-    public var lastBirthdayBonusYear: Int64
+    /// The last year whose birthday bonus was given or refused.
+    public var lastBirthdayYear: Int64
     public var eventCount: Int64
     public var lastEventAt: Micros
 
@@ -432,10 +433,14 @@ public struct LedgerState: Sendable {
     public var isRebuilding = false
     /// Clients by birthday (month * 32 + day), for the birthday bonus.
     var birthdays: [Int: [Int32]] = [:]
-    /// The last day the birthday scan of the advance step covered (not persisted: after a
-    /// replay the scan starts again at 1 January of the year it reaches, which is safe because
-    /// a client gets at most one birthday bonus a year).
+    /// The last day the birthday scan of the advance step covered. Not in the log: a new or
+    /// rebuilt state scans again from 1 January of the year before its last event (not before
+    /// ``birthdayBonusSince``), which changes nothing already decided, since every decision is
+    /// an event (a bonus, or a refusal naming the year) that marks the client's year.
     var birthdayScanDay: Int64 = Int64.min
+    /// When the birthday bonus last became positive (a rules change from none): the advance
+    /// step never looks for birthdays before that day.
+    var birthdayBonusSince: Micros = .min
     /// The command being applied: its idempotency key and the return it answers to.
     private var openKey: Int32?
     private var openReturn: ReturnKey?
@@ -463,7 +468,7 @@ public struct LedgerState: Sendable {
             deleted: r.deleted, registeredAt: r.registeredAt, level: level(i), levelManual: r.levelManual, lots: lots(of: i),
             balances: r.balances, stats: r.stats, walletBits: r.walletBits, channels: r.channels, nps: clientNPS.list(Int32(i)).map { ($0.at, $0.value, text($0.text)) },
             notes: clientNotes.list(Int32(i)).map { ($0.at, text($0.text) ?? "") }, segments: segments(of: i), purchases: purchases,
-            lastBirthdayBonusYear: r.lastBirthdayBonusYear == .min ? Int64.min : Int64(r.lastBirthdayBonusYear),
+            lastBirthdayYear: r.lastBirthdayYear == .min ? Int64.min : Int64(r.lastBirthdayYear),
             eventCount: r.eventCount, lastEventAt: r.lastEventAt)
     }
 
@@ -661,6 +666,7 @@ public struct LedgerState: Sendable {
             register(record, r)
             return Int32(records.count - 1)
         case .rulesChanged(let rules):
+            if rules.birthdayBonus > 0 && self.rules.birthdayBonus == 0 { birthdayBonusSince = record.at }
             let windowChanged = rules.levelWindowDays != self.rules.levelWindowDays
             self.rules = rules
             if windowChanged && !isRebuilding { recomputeWindows(at: record.at) }
@@ -783,6 +789,7 @@ public struct LedgerState: Sendable {
                 ? a.source.flatMap { purchaseIDs.has(last, key: $0) ? last : purchaseIDs.find($0) } : nil
             applyAccrual(i, position: record.position, at: record.at, amount: a.amount, reason: a.reason,
                          activatesAt: a.activatesAt, expiresAt: a.expiresAt, debtPaid: a.debtPaid, purchase: purchase)
+            if a.reason == .birthday, let year = Self.birthdayYear(source: a.source?.utf8, at: record.at) { decideBirthday(i, year: year) }
         case .bonusActivated(let a):
             applyActivation(i, lot: a.lot, debtPaid: a.debtPaid)
         case .bonusWrittenOff(let o):
@@ -909,7 +916,9 @@ public struct LedgerState: Sendable {
             clientNPS.append(Int32(i), at: record.at, text: comment.map { texts.append([$0]) } ?? .none, value: score)
         case .noteAdded(let text):
             clientNotes.append(Int32(i), at: record.at, text: texts.append([text]), value: 0)
-        case .custom, .operationRefused:
+        case .operationRefused(let refusal):
+            if let year = Self.birthdayYear(source: refusal.source?.utf8, at: nil) { decideBirthday(i, year: year) }
+        case .custom:
             break
         case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
             break
@@ -947,9 +956,22 @@ public struct LedgerState: Sendable {
             }
             if reason == .refund { returnTotals[purchase, default: ReturnTotals()].refunded += amount }
         }
-        if reason == .birthday {
-            records[i].lastBirthdayBonusYear = Int32(clamping: Time.civil(days: Time.day(of: at)).year)
+    }
+
+    /// Notes that client `i`'s birthday of `year` is decided (a bonus given or refused).
+    mutating func decideBirthday(_ i: Int, year: Int32) {
+        records[i].lastBirthdayYear = max(records[i].lastBirthdayYear, year)
+    }
+
+    /// The year a birthday bonus or refusal is for: the year its source names (`birthday-2025`:
+    /// a bonus given late, in January, is still last year's), else, for a bonus whose source
+    /// says nothing of it, the year of its time.
+    static func birthdayYear<Source: Collection<UInt8>>(source: Source?, at: Micros?) -> Int32? {
+        let prefix = "birthday-".utf8
+        if let source, source.starts(with: prefix), let year = Int32(String(decoding: source.dropFirst(prefix.count), as: UTF8.self)) {
+            return year
         }
+        return at.map { Int32(clamping: Time.civil(days: Time.day(of: $0)).year) }
     }
 
     /// Puts a lot's next due time in the schedule, when it falls before the horizon.

@@ -424,6 +424,67 @@ struct BonusRuleTests {
         #expect(book.balances("c1").pending == 5000)
     }
 
+    /// The state rebuilt from the book's events, as a reopened ledger has it.
+    static func rebuilt(_ book: Book) -> LedgerState {
+        var state = LedgerState()
+        for record in book.events { state.apply(record) }
+        return state
+    }
+
+    @Test("a birthday refused to a blocked client is journaled, and stays refused after a rebuild once the client is unblocked")
+    func birthdayRefusedWhileBlocked() {
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        book.run(register("c1", phone: "79160000001", extra: #","birthday":"1990-03-10""#))
+        book.run(#"{"type":"client.blocked","at":"2025-03-01T00:00:00Z","client":"c1","comment":"проверка"}"#)
+        #expect(book.advance("2025-03-10T08:00:00Z").birthdays == 0)
+        guard case .operationRefused(let refusal) = book.events.last!.event else { Issue.record("the refused birthday is not journaled"); return }
+        #expect(refusal.code == ErrorCode.clientBlocked && refusal.operation == "bonus.accrued" && refusal.amount == 50000)
+        #expect(refusal.source == "birthday-2025" && refusal.message.contains("birthday"))
+        book.run(#"{"type":"client.unblocked","at":"2025-03-12T00:00:00Z","client":"c1","comment":"ок"}"#)
+        var reopened = Self.rebuilt(book)
+        var more: [EventRecord] = []
+        #expect(reopened.advance(to: Time.parse("2025-03-13T00:00:00Z")!, into: &more) == (0, 0, 0), "a rebuilt state does not give it now")
+        #expect(book.advance("2025-03-13T00:00:00Z") == (0, 0, 0))
+        #expect(book.advance("2026-03-10T08:00:00Z").birthdays == 1, "next year's is given")
+        book.checkReplay()
+        book.checkCodecReplay()
+        book.checkByteReplay()
+    }
+
+    @Test("birthdays between the last advance and a rebuild in the next year are given, once")
+    func birthdayAcrossAYearAndARebuild() {
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        book.run(register("c1", phone: "79160000001", extra: #","birthday":"1990-12-31""#))
+        book.run(register("c2", phone: "79160000002", extra: #","birthday":"1990-06-01""#))
+        #expect(book.advance("2025-12-30T23:00:00Z").birthdays == 1, "c2's")
+        book.run(#"{"type":"note.added","at":"2026-01-02T09:00:00Z","client":"c1","text":"звонок"}"#)
+        var reopened = Self.rebuilt(book)
+        var more: [EventRecord] = []
+        #expect(reopened.advance(to: Time.parse("2026-01-02T12:00:00Z")!, into: &more).birthdays == 1, "c1's, of 31 December")
+        #expect(book.advance("2026-01-02T12:00:00Z").birthdays == 1, "the live state gives the same one")
+        #expect(reopened.advance(to: Time.parse("2026-01-03T12:00:00Z")!, into: &more).birthdays == 0)
+        // Given on 2 January, the bonus was still 2025's: 2026's birthdays come in their turn.
+        #expect(reopened.advance(to: Time.parse("2026-12-31T12:00:00Z")!, into: &more).birthdays == 2)
+        #expect(book.advance("2026-12-31T12:00:00Z").birthdays == 2)
+        book.checkCodecReplay()
+        book.checkByteReplay()
+    }
+
+    @Test("birthdays that passed before the birthday bonus was introduced are not given, live or after a rebuild")
+    func birthdayBonusIntroducedLater() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001", at: "2025-01-01T09:00:00Z", extra: #","birthday":"1990-02-01""#))
+        book.run(register("c2", phone: "79160000002", at: "2025-01-01T09:00:00Z", extra: #","birthday":"1990-06-01""#))
+        #expect(book.advance("2025-03-01T00:00:00Z") == (0, 0, 0))
+        book.run(#"{"type":"rules.changed","at":"2025-04-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        var reopened = Self.rebuilt(book)
+        var more: [EventRecord] = []
+        #expect(reopened.advance(to: Time.parse("2025-06-02T00:00:00Z")!, into: &more).birthdays == 1, "c2's only")
+        #expect(book.advance("2025-06-02T00:00:00Z").birthdays == 1)
+    }
+
     @Test("a birthday bonus is accrued once a year by the advance step")
     func birthdayBonus() {
         var book = Book()

@@ -164,7 +164,7 @@ func recountTotals(_ state: LedgerState) -> Totals {
 }
 
 func fingerprint(_ c: ClientState) -> String {
-    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayBonusYear)|\(c.nps.map { "\($0.at) \($0.score) \($0.comment ?? "-")" })|\(c.notes.map { "\($0.at) \($0.text)" })"
+    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayYear)|\(c.nps.map { "\($0.at) \($0.score) \($0.comment ?? "-")" })|\(c.notes.map { "\($0.at) \($0.text)" })"
 }
 
 extension Outcome {

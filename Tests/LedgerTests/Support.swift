@@ -49,5 +49,5 @@ func commands(_ lines: [String]) -> [Command] {
 
 /// The same fingerprint of a client the domain tests use.
 func fingerprint(_ c: ClientState) -> String {
-    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayBonusYear)|\(c.purchases)"
+    "\(c.id)|\(c.name ?? "")|\(c.phone ?? "")|\(c.cards)|\(c.status)|\(c.blocked)|\(c.deleted)|\(c.level ?? "")|\(c.levelManual)|\(c.lots)|\(c.balances)|\(c.stats)|\(c.segments.sorted())|\(c.walletBits)|\(c.messengers.map { "\($0.0)\($0.1)" })|\(c.eventCount)|\(c.lastBirthdayYear)|\(c.purchases)"
 }
