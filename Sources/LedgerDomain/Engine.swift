@@ -743,14 +743,24 @@ extension LedgerState {
     }
 
     private mutating func birthdayBonuses(day: Int64, into out: inout [EventRecord]) -> Int {
-        let (year, month, dayOfMonth) = Time.civil(days: day)
-        guard let bucket = birthdays[Int(month * 32 + dayOfMonth)] else { return 0 }
+        let (_, month, dayOfMonth) = Time.civil(days: day)
+        var count = birthdayBonuses(day: day, bornOn: (month, dayOfMonth), into: &out)
+        // Born on 29 February: on 28 February in the years without one.
+        if month == 2 && dayOfMonth == 28 && Time.civil(days: day + 1).month == 3 {
+            count += birthdayBonuses(day: day, bornOn: (2, 29), into: &out)
+        }
+        return count
+    }
+
+    private mutating func birthdayBonuses(day: Int64, bornOn: (month: Int64, day: Int64), into out: inout [EventRecord]) -> Int {
+        let year = Time.civil(days: day).year
+        guard let bucket = birthdays[Int(bornOn.month * 32 + bornOn.day)] else { return 0 }
         var count = 0
         for index in bucket {
             let i = Int(index)
             let c = records[i]
             guard !c.deleted, Int64(c.lastBirthdayYear) < year,
-                  let birthday = c.birthday, Time.civil(days: birthday).month == month, Time.civil(days: birthday).day == dayOfMonth,
+                  let birthday = c.birthday, Time.civil(days: birthday).month == bornOn.month, Time.civil(days: birthday).day == bornOn.day,
                   Time.day(of: c.registeredAt) <= day else { continue }
             let at = max(day * Time.microsPerDay, lastEventAt)
             if c.blocked || c.status != .participant {

@@ -485,6 +485,20 @@ struct BonusRuleTests {
         #expect(book.advance("2025-06-02T00:00:00Z").birthdays == 1)
     }
 
+    @Test("born on 29 February: the birthday bonus comes on 28 February in other years, on the 29th in leap years")
+    func birthdayOnTheTwentyNinthOfFebruary() {
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        book.run(register("c1", phone: "79160000001", extra: #","birthday":"1992-02-29""#))
+        #expect(book.advance("2025-02-27T23:00:00Z").birthdays == 0)
+        #expect(book.advance("2025-02-28T08:00:00Z").birthdays == 1)
+        #expect(book.advance("2025-03-01T08:00:00Z").birthdays == 0)
+        #expect(book.advance("2027-03-01T08:00:00Z").birthdays == 2, "28 February 2026 and 2027")
+        #expect(book.advance("2028-02-28T08:00:00Z").birthdays == 0, "2028 has a 29 February")
+        #expect(book.advance("2028-02-29T08:00:00Z").birthdays == 1)
+        book.checkReplay()
+    }
+
     @Test("a birthday bonus is accrued once a year by the advance step")
     func birthdayBonus() {
         var book = Book()
