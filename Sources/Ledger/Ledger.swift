@@ -248,22 +248,27 @@ public final class Ledger: Sendable {
             // `advancePiece` events, rather than held whole (the same events, in order).
             var tickets: [AppendTicket] = []
             var positions: [UInt64] = []
+            var refused = 0
+            func note(_ events: [EventRecord]) {
+                positions += events.lazy.map(\.position)
+                refused += events.lazy.filter { if case .operationRefused = $0.event { true } else { false } }.count
+            }
             let builder = core.builder, body = core.body, log = log
             let counts: (activated: Int, expired: Int, birthdays: Int)
             do {
                 counts = try core.state.advance(to: time, into: &out, flushAt: options.advancePiece) { events in
-                    positions += events.lazy.map(\.position)
+                    note(events)
                     tickets += try Self.queue(&events, builder: builder, body: body, log: log)
                     events.removeAll(keepingCapacity: true)
                 }
-                positions += out.lazy.map(\.position)
+                note(out)
                 tickets += try Self.queue(&out, builder: builder, body: body, log: log)
             } catch {
                 throw core.fail(error)
             }
             core.keepScratch(&out)
             let result = AdvanceResult(activated: counts.activated, expired: counts.expired, birthdayBonuses: counts.birthdays,
-                                       positions: positions)
+                                       birthdaysRefused: refused, positions: positions)
             return (result, tickets, start)
         }
         try finish(tickets, expected: expected)
@@ -390,6 +395,9 @@ public struct AdvanceResult: Sendable, Equatable {
     public var activated: Int
     public var expired: Int
     public var birthdayBonuses: Int
+    /// Birthdays whose bonus was refused (the client blocked, or not a participant), each
+    /// journaled as `operation.refused`: the only refusals an advance step makes.
+    public var birthdaysRefused: Int
     public var positions: [UInt64]
 }
 

@@ -19,9 +19,10 @@ struct Advance: ParsableCommand {
         do { result = try ledger.advance(to: time) } catch { throw failure(error, json: common.json, verb: "advance") }
         if common.json {
             print(JSON.object([("activated", .int(Int64(result.activated))), ("expired", .int(Int64(result.expired))),
-                               ("birthdayBonuses", .int(Int64(result.birthdayBonuses))), ("positions", .array(result.positions.map { .uint($0) }))]).rendered)
+                               ("birthdayBonuses", .int(Int64(result.birthdayBonuses))), ("birthdaysRefused", .int(Int64(result.birthdaysRefused))),
+                               ("positions", .array(result.positions.map { .uint($0) }))]).rendered)
         } else {
-            print("advanced to \(Time.iso(time)): \(result.activated) lot(s) activated, \(result.expired) expired, \(result.birthdayBonuses) birthday bonus(es); \(result.positions.count) event(s) appended")
+            print("advanced to \(Time.iso(time)): \(result.activated) lot(s) activated, \(result.expired) expired, \(result.birthdayBonuses) birthday bonus(es), \(result.birthdaysRefused) refused (blocked, not participants); \(result.positions.count) event(s) appended")
         }
     }
 }

@@ -48,7 +48,7 @@ struct Demo: ParsableCommand {
         let started = monotonicNanos()
         var lines = 0, refused = 0, invalid = 0, repeated = 0
         var refusals: [String: Int] = [:]
-        var activated = 0, expired = 0, birthdays = 0
+        var activated = 0, expired = 0, birthdays = 0, birthdaysRefused = 0
         var parseNanos: UInt64 = 0
         // The program is generated and parsed a day or two ahead, on a thread of its own.
         let config = ProgramGenerator.Config(clients: clients, days: days, seed: seed)
@@ -92,6 +92,7 @@ struct Demo: ParsableCommand {
             activated += advanced.activated
             expired += advanced.expired
             birthdays += advanced.birthdayBonuses
+            birthdaysRefused += advanced.birthdaysRefused
             if isatty(2) != 0 && day.index % 10 == 0 {
                 printError("\r\u{1B}[2K  day \(day.index + 1)/\(days): \(grouped(lines)) lines", newline: false)
             }
@@ -103,7 +104,7 @@ struct Demo: ParsableCommand {
         print("  \(grouped(lines)) commands → \(grouped(stats.events)) events in \(format2(elapsed)) s (\(grouped(Int(Double(stats.events) / elapsed))) events/s, JSON parsing \(format2(Double(parseNanos) / 1e9)) s beside it, on the other core), durable: one fdatasync a day")
         print("  \(grouped(repeated)) requests a till sent twice, answered with their first result and appended once")
         print("  \(grouped(refused)) refused and journaled (\(refusals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))); \(invalid) invalid lines")
-        print("  the advance steps activated \(grouped(activated)) lots, burned \(grouped(expired)) and gave \(grouped(birthdays)) birthday bonuses")
+        print("  the advance steps activated \(grouped(activated)) lots, burned \(grouped(expired)) and gave \(grouped(birthdays)) birthday bonuses (\(grouped(birthdaysRefused)) refused and journaled: blocked clients, subscribers)")
         print("  \(grouped(stats.logBytes)) bytes of log (\(format2(Double(stats.logBytes) / Double(stats.events))) bytes/event, LZ4), \(grouped(stats.clients)) clients, \(grouped(stats.purchases)) purchases")
 
         var start = monotonicNanos()

@@ -185,6 +185,23 @@ struct CommandTests {
         #expect(Run(["--data", dir.path, "client", "c1", "--json"]).json?["balances"]?["available"] == .integer(5000))
     }
 
+    @Test("advance gives birthday bonuses and journals the ones it refuses")
+    func advanceBirthdays() {
+        let dir = TemporaryDirectory()
+        let lines = [#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":30000}}"#,
+                     #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","phone":"79160000001","birthday":"1990-01-10"}"#,
+                     #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c2","phone":"79160000002","birthday":"1985-01-10"}"#,
+                     #"{"type":"client.blocked","at":"2025-01-02T09:00:00Z","client":"c2"}"#]
+        #expect(Run(["--data", dir.path, "submit"], stdin: lines.joined(separator: "\n") + "\n").status == 0)
+        let run = Run(["--data", dir.path, "advance", "--to", "2025-01-11", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.json?["birthdayBonuses"] == .integer(1) && run.json?["birthdaysRefused"] == .integer(1))
+        #expect(run.json?["positions"] == .array([.integer(4), .integer(5)]))
+        let text = Run(["--data", dir.path, "advance", "--to", "2025-01-12"])
+        #expect(text.stdout.contains("0 birthday bonus(es), 0 refused"), "\(text.stdout)")
+        #expect(Run(["--data", dir.path, "stats", "--json"]).json?["perType"]?["operation.refused"] == .integer(1))
+    }
+
     @Test("stats counts events, clients and types")
     func stats() {
         let dir = TemporaryDirectory()
