@@ -10,10 +10,11 @@ struct PropertyTests {
     /// A random stream of commands over a few clients: every kind of bonus operation, with
     /// amounts that are often too large, orders and returns that are often wrong; with
     /// `deletes`, now and then a client is deleted.
-    static func randomLine(_ r: inout SplitMix, _ step: Int, policy: String, deletes: Bool = false) -> String {
+    static func randomLine(_ r: inout SplitMix, _ step: Int, policy: String, deletes: Bool = false,
+                           start: Micros = Time.parse("2025-01-01T00:00:00Z")!) -> String {
         let client = "c\(Int.random(in: 0..<4, using: &r))"
         let amount = Int.random(in: 1...6000, using: &r)
-        let at = "\"at\":\"\(Time.iso(Time.parse("2025-01-01T00:00:00Z")! + Int64(step) * 3_600_000_000))\""
+        let at = "\"at\":\"\(Time.iso(start + Int64(step) * 3_600_000_000))\""
         switch Int.random(in: 0..<16, using: &r) {
         case 0: return #"{"type":"client.registered",\#(at),"client":"\#(client)","phone":"7916000000\#(client.last!)"}"#
         case 1, 2: return #"{"type":"purchase.made",\#(at),"client":"\#(client)","purchase":"p\#(step)","total":\#(amount * 20),"bonusesSpent":\#(Bool.random(using: &r) ? amount / 4 : 0)}"#
@@ -76,6 +77,61 @@ struct PropertyTests {
         book.checkReplay()
         book.checkCodecReplay()
         book.checkByteReplay()
+    }
+
+    @Test("property: a state rebuilt midway decides every later command and advance step as the live one does (birthdays over a new year, blocks, deletions)",
+          arguments: 1...4)
+    func rebuiltDecidesAsLive(seed: UInt64) {
+        var decided = 0
+        for round in 0..<(8 * soak) { decided += rebuiltDecides(seed: seed &+ UInt64(round) << 32) }
+        #expect(decided > 8, "the streams decided some birthdays")
+    }
+
+    /// Returns how many birthdays the stream decided (bonuses given or refused).
+    func rebuiltDecides(seed: UInt64) -> Int {
+        var r = SplitMix(state: seed)
+        // 400 hours from 20 December: the stream crosses a new year; birthdays fall on both sides.
+        let start = Time.parse("2025-12-20T00:00:00Z")!
+        var book = Book()
+        book.now = start
+        book.run(#"{"type":"rules.changed","at":"\#(Time.iso(start))","rules":{"pendingDays":1,"lifetimeDays":5,"birthdayBonus":20000}}"#)
+        for c in 0..<4 {
+            let birthday = ["1990-12-22", "1985-12-26", "1999-12-31", "1970-01-03"][c]
+            book.run(register("c\(c)", phone: "7916000000\(c)", at: Time.iso(start), extra: #","birthday":"\#(birthday)""#))
+        }
+        let cut = Int.random(in: 20...380, using: &r)
+        var rebuilt: LedgerState? = nil
+        var first = 0
+        var rebuiltEvents: [EventRecord] = []
+        for step in 1...400 {
+            if step == cut {
+                var state = LedgerState()
+                for record in book.events { state.apply(record) }
+                rebuilt = state
+                first = book.events.count
+            }
+            let line = Self.randomLine(&r, step, policy: "unlimited", deletes: true, start: start)
+            let outcome = book.run(line)
+            if rebuilt != nil {
+                let command = try! CommandParser.parse(line: line, number: step)
+                #expect(rebuilt!.execute(command, now: book.now, into: &rebuiltEvents) == outcome, "step \(step): \(line)")
+            }
+            // Advance steps at random, an hour to days apart (a gap may span the new year).
+            if Int.random(in: 0..<30, using: &r) == 0 || step == 400 {
+                let time = start + Int64(step) * 3_600_000_000 + 1
+                let live = book.advance(Time.iso(time))
+                if rebuilt != nil { #expect(rebuilt!.advance(to: time, into: &rebuiltEvents) == live, "advance at step \(step)") }
+            }
+        }
+        #expect(Array(book.events[first...]) == rebuiltEvents, "the same events after the rebuild at step \(cut)")
+        for (a, b) in zip(rebuilt!.clients, book.state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
+        return book.events.count { record in
+            switch record.event {
+            case .bonusAccrued(let a): a.reason == .birthday
+            case .operationRefused(let refusal): refusal.source != nil
+            default: false
+            }
+        }
     }
 
     @Test("property: every event body round-trips through the binary codec", arguments: 1...5)
