@@ -75,8 +75,9 @@ struct Book {
         #expect(replayed.totals == state.totals && state.totals == recountTotals(state), "the kept totals equal a recount, live and replayed")
     }
 
-    /// As a rebuild replays: every event's body encoded, then applied straight from its bytes.
-    func checkByteReplay() {
+    /// The state a rebuild makes of the kept events: each body encoded, then applied straight
+    /// from its bytes; `finished`: with the decision caches built, as a reopened ledger has it.
+    func rebuiltFromBytes(finished: Bool = true) -> LedgerState {
         var replayed = LedgerState()
         replayed.isRebuilding = true
         for record in events {
@@ -101,6 +102,13 @@ struct Book {
                 Issue.record("event \(record.position) did not replay: \(error)")
             }
         }
+        if finished { replayed.finishRebuild() }
+        return replayed
+    }
+
+    /// As a rebuild replays: every event's body encoded, then applied straight from its bytes.
+    func checkByteReplay() {
+        var replayed = rebuiltFromBytes(finished: false)
         #expect(replayed.nextPosition == state.nextPosition)
         for (a, b) in zip(replayed.clients, state.clients) { #expect(fingerprint(a) == fingerprint(b)) }
         #expect(replayed.idempotency() == state.idempotency())
