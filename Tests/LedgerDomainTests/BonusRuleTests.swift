@@ -424,6 +424,13 @@ struct BonusRuleTests {
         #expect(book.balances("c1").pending == 5000)
     }
 
+    /// A ledger whose rules give a birthday bonus of 500,00 from 1 January 2025.
+    static func bookWithBirthdayBonus() -> Book {
+        var book = Book()
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        return book
+    }
+
     /// The state rebuilt from the book's events, as a reopened ledger has it.
     static func rebuilt(_ book: Book) -> LedgerState {
         var state = LedgerState()
@@ -433,8 +440,7 @@ struct BonusRuleTests {
 
     @Test("a birthday refused to a blocked client is journaled, and stays refused after a rebuild once the client is unblocked")
     func birthdayRefusedWhileBlocked() {
-        var book = Book()
-        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        var book = Self.bookWithBirthdayBonus()
         book.run(register("c1", phone: "79160000001", extra: #","birthday":"1990-03-10""#))
         book.run(#"{"type":"client.blocked","at":"2025-03-01T00:00:00Z","client":"c1","comment":"проверка"}"#)
         #expect(book.advance("2025-03-10T08:00:00Z").birthdays == 0)
@@ -454,8 +460,7 @@ struct BonusRuleTests {
 
     @Test("birthdays between the last advance and a rebuild in the next year are given, once")
     func birthdayAcrossAYearAndARebuild() {
-        var book = Book()
-        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        var book = Self.bookWithBirthdayBonus()
         book.run(register("c1", phone: "79160000001", extra: #","birthday":"1990-12-31""#))
         book.run(register("c2", phone: "79160000002", extra: #","birthday":"1990-06-01""#))
         #expect(book.advance("2025-12-30T23:00:00Z").birthdays == 1, "c2's")
@@ -487,8 +492,7 @@ struct BonusRuleTests {
 
     @Test("born on 29 February: the birthday bonus comes on 28 February in other years, on the 29th in leap years")
     func birthdayOnTheTwentyNinthOfFebruary() {
-        var book = Book()
-        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        var book = Self.bookWithBirthdayBonus()
         book.run(register("c1", phone: "79160000001", extra: #","birthday":"1992-02-29""#))
         #expect(book.advance("2025-02-27T23:00:00Z").birthdays == 0)
         #expect(book.advance("2025-02-28T08:00:00Z").birthdays == 1)
@@ -501,8 +505,7 @@ struct BonusRuleTests {
 
     @Test("a birthday bonus is accrued once a year by the advance step")
     func birthdayBonus() {
-        var book = Book()
-        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"birthdayBonus":50000}}"#)
+        var book = Self.bookWithBirthdayBonus()
         book.run(register("c1", phone: "79160000001", extra: #","birthday":"1990-03-10""#))
         #expect(book.advance("2025-03-09T23:00:00Z").birthdays == 0)
         #expect(book.advance("2025-03-10T08:00:00Z").birthdays == 1)
