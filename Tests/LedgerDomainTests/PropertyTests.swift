@@ -80,21 +80,21 @@ struct PropertyTests {
     }
 
     @Test("property: a state rebuilt midway decides every later command and advance step as the live one does (birthdays over a new year, blocks, deletions, repeated keys)",
-          arguments: 1...4)
-    func rebuiltDecidesAsLive(seed: UInt64) {
+          arguments: [(1, "unlimited"), (2, "withinBalance"), (3, "onlyPending"), (4, "unlimited")])
+    func rebuiltDecidesAsLive(seed: UInt64, policy: String) {
         var decided = 0
-        for round in 0..<(8 * soak) { decided += rebuiltDecides(seed: seed &+ UInt64(round) << 32) }
+        for round in 0..<(8 * soak) { decided += rebuiltDecides(seed: seed &+ UInt64(round) << 32, policy: policy) }
         #expect(decided > 8, "the streams decided some birthdays")
     }
 
     /// Returns how many birthdays the stream decided (bonuses given or refused).
-    func rebuiltDecides(seed: UInt64) -> Int {
+    func rebuiltDecides(seed: UInt64, policy: String) -> Int {
         var r = SplitMix(state: seed)
         // 400 hours from 20 December: the stream crosses a new year; birthdays fall on both sides.
         let start = Time.parse("2025-12-20T00:00:00Z")!
         var book = Book()
         book.now = start
-        book.run(#"{"type":"rules.changed","at":"\#(Time.iso(start))","rules":{"pendingDays":1,"lifetimeDays":5,"birthdayBonus":20000}}"#)
+        book.run(#"{"type":"rules.changed","at":"\#(Time.iso(start))","rules":{"returnPolicy":"\#(policy)","pendingDays":1,"lifetimeDays":5,"birthdayBonus":20000}}"#)
         for c in 0..<4 {
             let birthday = ["1990-12-22", "1985-12-26", "1999-12-31", "1970-01-03"][c]
             book.run(register("c\(c)", phone: "7916000000\(c)", at: Time.iso(start), extra: #","birthday":"\#(birthday)""#))
@@ -108,7 +108,7 @@ struct PropertyTests {
                 rebuilt = book.rebuiltFromBytes()  // as a reopened ledger rebuilds
                 first = book.events.count
             }
-            var line = Self.randomLine(&r, step, policy: "unlimited", deletes: true, start: start)
+            var line = Self.randomLine(&r, step, policy: policy, deletes: true, start: start)
             // Some commands carry idempotency keys, often one used before: repeats answer alike.
             if Int.random(in: 0..<5, using: &r) == 0 && !line.contains("rules.changed") {
                 line = String(line.dropLast()) + #","key":"k\#(Int.random(in: 0..<40, using: &r))"}"#
