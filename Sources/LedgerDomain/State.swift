@@ -993,14 +993,15 @@ public struct LedgerState: Sendable {
             var slot = records[i].lotHead
             while slot >= 0 {
                 let lot = lotPool[slot]
-                if lot.remaining > 0 {
-                    let time: Micros? = switch lot.phase {
-                    case .pending: lot.activatesAt
-                    case .active: lot.expiresAt
-                    case .expired: nil
-                    }
-                    if let time, time >= from, time < horizon { due.append(.init(due: time, client: Int32(i), lot: lot.position)) }
+                // As the live state schedules them: a pending lot's activation even when a
+                // return has taken all of it (it activates at 0 and closes), an active lot's
+                // expiry while something remains.
+                let time: Micros? = switch lot.phase {
+                case .pending: lot.activatesAt
+                case .active: lot.remaining > 0 ? lot.expiresAt : nil
+                case .expired: nil
                 }
+                if let time, time >= from, time < horizon { due.append(.init(due: time, client: Int32(i), lot: lot.position)) }
                 slot = lot.next
             }
         }

@@ -42,6 +42,46 @@ struct LedgerTests {
         #expect(again.positions.isEmpty)
     }
 
+    @Test("a ledger reopened midway decides the rest of a generated program as the live one does, event for event")
+    func reopenedDecidesAsLive() throws {
+        var generator = ProgramGenerator(.init(clients: 400, days: 120, seed: 9))
+        var days: [ProgramGenerator.Day] = []
+        generator.run { days.append($0) }
+        let live = TemporaryDirectory(), copy = TemporaryDirectory()
+        let options = Ledger.Options(durability: .none)
+        let a = try Ledger(directory: live.path, options: options)
+        for day in days[..<60] {
+            _ = try a.submit(commands(day.lines))
+            _ = try a.advance(to: day.advanceTo)
+        }
+        // The directory as it stands (every submit returned: its batches are written), opened
+        // beside the live ledger: the copy rebuilds its state from the log.
+        #expect(system("cp -a '\(live.path)/.' '\(copy.path)/'") == 0)
+        let b = try Ledger(directory: copy.path, options: options)
+        var decided = 0
+        for day in days[60...] {
+            let batch = commands(day.lines)
+            let (liveOutcomes, reopenedOutcomes) = (try a.submit(batch), try b.submit(batch))
+            #expect(liveOutcomes == reopenedOutcomes, "day \(day.index)")
+            let (liveAdvance, reopenedAdvance) = (try a.advance(to: day.advanceTo), try b.advance(to: day.advanceTo))
+            #expect(liveAdvance == reopenedAdvance, "advance of day \(day.index)")
+            decided += liveOutcomes.count + liveAdvance.positions.count
+        }
+        #expect(decided > 1_000)
+        try a.close()
+        try b.close()
+        func records(_ dir: String) throws -> [String] {
+            var all: [String] = []
+            _ = try LogReader(directory: Ledger.logDirectory(dir)).scan { record in
+                all.append("\(record.position) \(record.timestamp) \(record.typeCode) \(record.streamKeyString) \(record.idempotencyKeyString ?? "-") \(Array(record.body))")
+                return true
+            }
+            return all
+        }
+        let (liveLog, reopenedLog) = (try records(live.path), try records(copy.path))
+        #expect(liveLog.count == reopenedLog.count && liveLog == reopenedLog, "the same log, record for record")
+    }
+
     @Test("a long advance is queued in pieces: the same events as in one piece, in more batches")
     func advanceInPieces() throws {
         var generator = ProgramGenerator(.init(clients: 300, days: 60, seed: 5))
