@@ -79,7 +79,7 @@ struct PropertyTests {
         book.checkByteReplay()
     }
 
-    @Test("property: a state rebuilt midway decides every later command and advance step as the live one does (birthdays over a new year, blocks, deletions, repeated keys)",
+    @Test("property: a state rebuilt midway decides every later command and advance step as the live one does (birthdays over a new year, blocks, deletions, repeated keys, whole returns)",
           arguments: [(1, "unlimited"), (2, "withinBalance"), (3, "onlyPending"), (4, "unlimited")])
     func rebuiltDecidesAsLive(seed: UInt64, policy: String) {
         var decided = 0
@@ -103,12 +103,25 @@ struct PropertyTests {
         var rebuilt: LedgerState? = nil
         var first = 0
         var rebuiltEvents: [EventRecord] = []
+        var wholeReturns: [Int] = []
         for step in 1...400 {
             if step == cut {
                 rebuilt = book.rebuiltFromBytes()  // as a reopened ledger rebuilds
                 first = book.events.count
             }
             var line = Self.randomLine(&r, step, policy: policy, deletes: true, start: start)
+            // Now and then a purchase returned whole while its bonuses are pending.
+            let at = Time.iso(start + Int64(step) * 3_600_000_000)
+            switch Int.random(in: 0..<12, using: &r) {
+            case 0:
+                line = #"{"type":"purchase.made","at":"\#(at)","client":"c\#(step % 4)","purchase":"q\#(step)","total":10000}"#
+                wholeReturns.append(step)
+            case 1 where !wholeReturns.isEmpty:
+                let purchase = wholeReturns.removeFirst()
+                line = #"{"type":"purchase.returned","at":"\#(at)","client":"c\#(purchase % 4)","purchase":"q\#(purchase)","return":"rq\#(purchase)","amount":10000}"#
+            default:
+                break
+            }
             // Some commands carry idempotency keys, often one used before: repeats answer alike.
             if Int.random(in: 0..<5, using: &r) == 0 && !line.contains("rules.changed") {
                 line = String(line.dropLast()) + #","key":"k\#(Int.random(in: 0..<40, using: &r))"}"#
