@@ -19,7 +19,8 @@ public struct ProgramGenerator {
     /// 3: a name's surname agrees with its first name's gender, and most named profiles say
     /// their gender. 4: the same commands, but the log written from them holds the birthday
     /// bonuses the advance step refuses (this names the benchmarks' program kept on disk).
-    public static let version = 4
+    /// 5: the same commands; the advance steps activate, at 0, the pending lots returns emptied.
+    public static let version = 5
 
     public struct Config: Sendable {
         public var clients: Int
