@@ -714,14 +714,15 @@ extension LedgerState {
             while let entry = schedule.next, entry.due <= dayEnd {
                 _ = schedule.pop()
                 let i = Int(entry.client)
+                // The lot is still due then (``scheduledLot`` checks): pending, or active with something free.
                 guard let l = scheduledLot(entry) else { continue }
                 let lot = lotPool[l]
                 let at = max(entry.due, lastEventAt)
-                if lot.phase == .pending && lot.activatesAt == entry.due {
+                if lot.phase == .pending {
                     let debtPaid = min(records[i].balances.debt, lot.remaining)
                     emit(.bonusActivated(Activation(lot: lot.position, amount: lot.remaining, debtPaid: debtPaid)), at: at, client: i, into: &out)
                     activated += 1
-                } else if lot.phase == .active && lot.expiresAt == entry.due && lot.free > 0 {
+                } else {
                     emit(.bonusExpired(Expiry(lot: lot.position, amount: lot.free)), at: at, client: i, into: &out)
                     expired += 1
                 }

@@ -523,10 +523,11 @@ public struct LedgerState: Sendable {
 
     /// The open lot a schedule entry names, if it is still due then: the entry's client's lot
     /// whose position ends in the entry's 32 bits and which is pending until the entry's time,
-    /// or active until then with something free to burn. The latest position with those bits is tried first (the only one in
-    /// a log of fewer than 2³² events); failing that, the client's lots are walked. Two lots of
-    /// a client alike in all three (2³² events apart, due at the same microsecond) are
-    /// interchangeable here: each of their entries takes one of them, and both fall due.
+    /// or active until then with something free to burn. The latest position with those bits
+    /// is tried first (the only one in a log of fewer than 2³² events); failing that, the
+    /// client's lots are walked. Two lots of a client alike in all three (2³² events apart, due
+    /// at the same microsecond) are interchangeable here: each of their entries takes one of
+    /// them, and both fall due.
     func scheduledLot(_ entry: Schedule.Entry) -> Int32? {
         let i = Int(entry.client)
         func named(_ slot: Int32) -> Bool {
