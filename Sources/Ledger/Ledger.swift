@@ -12,7 +12,8 @@ import Synchronization
 /// (``client(id:)``, ``read(_:)``, ``stats()``) take the same lock only for the moment it takes
 /// to copy what they answer, never across a sync, and that copy does not grow with the ledger
 /// (one client's card; the stats' totals are kept as events apply). They see the state as of
-/// some position.
+/// some position. Readers that must never hold the writer up read a ``LedgerReplica``
+/// (``replica()``): a copy of the state of their own, kept up with the log.
 /// A state that was decided but could not be made durable is never shown as durable: the
 /// call that hit the failure throws, and the ledger refuses everything until it is reopened
 /// (which rebuilds the state from what really is on disk).

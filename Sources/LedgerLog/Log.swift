@@ -184,6 +184,13 @@ public final class Log: Sendable {
     /// A reader over this log's committed batches.
     public func reader() -> LogReader { LogReader(catalog: catalog, syscalls: options.syscalls) }
 
+    /// Returns once a committed batch holds `position` (true), or once the log is closed
+    /// without one (false): for followers that catch up as batches commit.
+    public func waitForEvent(at position: UInt64) async -> Bool {
+        await catalog.waitForEvent(at: position)
+        return catalog.snapshot.endPosition > position
+    }
+
     /// Encodes and (when it helps) compresses a builder's records into a batch; the caller's
     /// thread does this work, outside the writer's lock.
     private func prepare(_ builder: RecordBatchBuilder) throws(LogError) -> PreparedBatch {
