@@ -6,6 +6,7 @@ import Ledger
 import LedgerDomain
 import LedgerGenerator
 import LedgerLog
+import Synchronization
 
 // Targets of the domain issue:
 // - submit ≥ 1 M checked commands/s in batches of 1000 without sync, one core;
@@ -29,6 +30,7 @@ final class Program: @unchecked Sendable {
     var ledger: Ledger?
     var directory = ""
     var events: UInt64 = 0
+    var replica: LedgerReplica?
 
     /// The submit benchmarks' start: a program of 2.5 M+ commands (so that the measured batches
     /// never run out), a fresh unsynced ledger, and the first 200 000 commands submitted to warm
@@ -159,6 +161,35 @@ let benchmarks: @Sendable () -> Void = {
         try whole.prepareSubmit()
     } teardown: {
         try whole.close()
+    }
+
+    // The same million commands with a replica following the ledger on the other core (a
+    // reader that never holds the writer up): the ratio of this time to the one above is what
+    // a following replica costs the writer. Setup prints how far behind the replica was when
+    // the last submit returned, and how long it took to catch up.
+    let followed = Program()
+    let replicaTask = Mutex<Task<Void, Error>?>(nil)
+    Benchmark("submit: the same million commands with a replica following (whole)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
+                                   maxDuration: .seconds(30), maxIterations: 1)) { _ in
+        precondition(followed.next == 200_000, "the whole-program submit runs once")
+        while followed.next + 1000 <= 1_200_000 {
+            blackHole(try! followed.ledger!.submit(Array(followed.commands[followed.next..<(followed.next + 1000)])))
+            followed.next += 1000
+        }
+    } setup: {
+        try followed.prepareSubmit()
+        let replica = try followed.ledger!.replica()
+        followed.replica = replica
+        replicaTask.withLock { $0 = Task.detached { try await replica.follow() } }
+    } teardown: {
+        let end = followed.ledger!.read { $0.nextPosition }
+        let behind = end - followed.replica!.position
+        let started = Date()
+        while followed.replica!.position < end { usleep(1000) }
+        print("replica: \(behind) events behind when the last submit returned, caught up \(Int(Date().timeIntervalSince(started) * 1000)) ms later")
+        try followed.close()
+        try await replicaTask.withLock { $0 }?.value
     }
 
     // The baseline of the rebuild, in the same run: reading the same log (both checksums, LZ4,
