@@ -16,11 +16,16 @@ struct ReplicaTests {
 
     @Test("a replica caught up after each day of a generated program holds what the writer holds, client for client")
     func replicaFollowsTheWriter() throws {
+        // LEDGER_SOAK=N runs N programs of other seeds.
+        for seed in 0..<UInt64(soak) { try replicaFollowsTheWriter(seed: 11 + seed) }
+    }
+
+    func replicaFollowsTheWriter(seed: UInt64) throws {
         let dir = TemporaryDirectory()
         var options = Ledger.Options(durability: .none)
         options.segmentBytes = 16 * 1024  // the replica crosses segments as it catches up
         let ledger = try Ledger(directory: dir.path, options: options)
-        var generator = ProgramGenerator(.init(clients: 300, days: 60, seed: 11))
+        var generator = ProgramGenerator(.init(clients: 300, days: 60, seed: seed))
         var replica: LedgerReplica? = nil
         var day = 0, compared = 0
         try generator.run { program in
@@ -31,7 +36,7 @@ struct ReplicaTests {
             guard let replica, day % 3 == 0 else { return }
             let position = try replica.catchUp()
             #expect(position == ledger.read { $0.nextPosition })
-            #expect(replica.read(Self.picture) == ledger.read(Self.picture), "day \(day)")
+            #expect(replica.read(Self.picture) == ledger.read(Self.picture), "seed \(seed), day \(day)")
             let busiest = ledger.read { state in state.clients.max { $0.eventCount < $1.eventCount }!.id }
             #expect(replica.client(id: busiest).map { "\($0)" } == ledger.client(id: busiest).map { "\($0)" }, "the busiest client's card")
             let (mine, theirs) = (replica.stats(), ledger.stats())
