@@ -139,6 +139,16 @@ public final class Ledger: Sendable {
         if let failure { throw failure }
     }
 
+    /// A state rebuilt from the log for reading only (views and replicas): it never decides,
+    /// so its decision caches stay empty, and never looks up a key.
+    static func stateForReading(_ reader: LogReader, through: UInt64?) throws -> LedgerState {
+        var state = LedgerState()
+        state.isRebuilding = true
+        state.keepsKeyBytes = false
+        try replay(reader, into: &state, through: through)
+        return state
+    }
+
     /// Checks, event by event, that the client numbers the bodies carry agree with their
     /// stream keys (see ``ClientNumberCheck``). Returns how many numbers were checked; throws
     /// ``LedgerError/undecodable(position:reason:)`` naming the first that does not.
@@ -414,11 +424,7 @@ public struct LedgerView: Sendable {
     public init(directory: String) throws {
         let started = monotonicSeconds()
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
-        var state = LedgerState()
-        state.isRebuilding = true  // a view never decides: its decision caches stay empty
-        state.keepsKeyBytes = false  // nor looks up a key
-        try Ledger.replay(reader, into: &state, through: nil)
-        self.state = state
+        self.state = try Ledger.stateForReading(reader, through: nil)
         self.snapshot = reader.snapshot
         self.rebuildSeconds = monotonicSeconds() - started
     }

@@ -46,11 +46,8 @@ public final class LedgerReplica: Sendable {
     private init(reader: LogReader, log: Log?, slice: UInt64 = defaultSlice) throws {
         precondition(slice > 0)
         let started = monotonicSeconds()
-        var state = LedgerState()
-        state.isRebuilding = true  // a replica never decides: its decision caches stay empty
-        state.keepsKeyBytes = false  // nor looks up a key
         let snapshot = reader.snapshot
-        try Ledger.replay(reader, into: &state, through: snapshot.endPosition)
+        let state = try Ledger.stateForReading(reader, through: snapshot.endPosition)
         self.replica = Mutex(Replica(state: state, snapshot: snapshot, reader: reader))
         self.log = log
         self.slice = slice
