@@ -103,11 +103,15 @@ public final class Ledger: Sendable {
     }
 
     /// Applies the log's events to `state`, from its next position up to (not including)
-    /// `through` (the end when nil). An event of a type this build does not know is skipped
-    /// and counted; an event that does not decode is an error naming its position.
-    public static func replay(_ reader: LogReader, into state: inout LedgerState, through: UInt64?) throws {
+    /// `through` (the end when nil). With `wholeBatchesPast`, it stops sooner: at the end of
+    /// the first batch that reaches that position, so that the state stands between batches
+    /// (never between a command's events). An event of a type this build does not know is
+    /// skipped and counted; an event that does not decode is an error naming its position.
+    public static func replay(_ reader: LogReader, into state: inout LedgerState, through: UInt64?,
+                              wholeBatchesPast pause: UInt64? = nil) throws {
         var failure: Error? = nil
         try reader.scanBatches(from: state.nextPosition) { records in
+            if let pause, state.nextPosition >= pause { return false }
             // A software pipeline: while event k is applied, the client record of event k + 16
             // and the lots and id-table slots of event k + 8 are already being fetched, so the
             // cache misses overlap.

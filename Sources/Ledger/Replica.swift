@@ -14,9 +14,13 @@ import Synchronization
 /// The price is a second copy of the state: as much memory again as the writer's.
 ///
 /// Readers of one replica wait for each other only for one read's copy or one slice of a
-/// catch-up (at most ``defaultSlice`` events applied under its lock at a time).
+/// catch-up (whole batches, up to the first that reaches ``defaultSlice`` events, applied
+/// under its lock at a time). Between slices a reader sees the state between two batches,
+/// never a command's events in part, though the stats' log figures (segments, bytes) stay
+/// those of the catch-up's start until it ends.
 public final class LedgerReplica: Sendable {
-    /// How many events a catch-up applies under the replica's lock before letting reads in.
+    /// How many events a catch-up applies under the replica's lock (in whole batches) before
+    /// letting reads in.
     public static let defaultSlice: UInt64 = 65_536
     let slice: UInt64
 
@@ -75,7 +79,7 @@ public final class LedgerReplica: Sendable {
                     throw LogError(.invalidArgument, "the log now ends at position \(end), before this replica's \(before): "
                                    + "its writer took back batches the replica had applied; make a new replica", file: target.directory)
                 }
-                if before < end { try Ledger.replay(replica.reader, into: &replica.state, through: min(end, before + slice)) }
+                if before < end { try Ledger.replay(replica.reader, into: &replica.state, through: end, wholeBatchesPast: before + slice) }
                 let after = replica.state.nextPosition
                 if after == end && replica.snapshot.endPosition < end { replica.snapshot = target }
                 return (before, after)

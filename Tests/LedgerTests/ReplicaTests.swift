@@ -165,4 +165,68 @@ struct ReplicaTests {
         }
         #expect(replica.position == 20 && replica.stats().clients == 20)
     }
+
+    @Test("readers of a following replica beside a busy writer only ever see it between batches, with balanced totals")
+    func readersSeeWholeBatches() async throws {
+        let dir = TemporaryDirectory()
+        var options = Ledger.Options(durability: .none)
+        options.segmentBytes = 16 * 1024
+        let ledger = try Ledger(directory: dir.path, options: options)
+        // Slices of one event: every catch-up pauses after each batch, as often as it can.
+        let replica = try LedgerReplica(log: ledger.log, slice: 1)
+        let following = Task.detached { try await replica.follow() }
+        final class Seen: Sendable {
+            let positions = Mutex<[UInt64]>([])
+            let unbalanced = Mutex<[String]>([])
+            let stop = Atomic<Bool>(false)
+        }
+        let seen = Seen()
+        // On threads of their own: spinning in Swift's cooperative pool, they would hold its
+        // threads (two here) from the follower's task.
+        let readers = DispatchGroup()
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: readers) {
+                var last: UInt64 = 0
+                while !seen.stop.load(ordering: .relaxed) {
+                    let (position, b) = replica.read { ($0.nextPosition, $0.totals.balances) }
+                    if b.accrued != b.available + b.pending + b.reserved + b.used + b.expired + b.cancelled || position < last {
+                        seen.unbalanced.withLock { $0.append("at \(position) after \(last): \(b)") }
+                    }
+                    last = position
+                    seen.positions.withLock { $0.append(position) }
+                }
+            }
+        }
+        var generator = ProgramGenerator(.init(clients: 200, days: 40, seed: 5))
+        try generator.run { day in
+            // Many small batches: each a few commands, each command's events in one batch.
+            let all = commands(day.lines)
+            for start in stride(from: 0, to: all.count, by: 7) { _ = try ledger.submit(Array(all[start..<min(all.count, start + 7)])) }
+            _ = try ledger.advance(to: day.advanceTo)
+        }
+        let end = ledger.read { $0.nextPosition }
+        var waited = 0  // a bounded wait for the follower, not a timing
+        while replica.position < end && waited < 6_000 {
+            try await Task.sleep(for: .milliseconds(5))
+            waited += 1
+        }
+        #expect(replica.position == end, "the follower caught up")
+        seen.stop.store(true, ordering: .relaxed)
+        readers.wait()
+        try ledger.close()
+        try await following.value
+
+        // Where the log's batches end: the only positions a reader may see.
+        var ends: Set<UInt64> = [0]
+        _ = try LogReader(directory: Ledger.logDirectory(dir.path)).scanBatches { records in
+            ends.insert(records[records.count - 1].position + 1)
+            return true
+        }
+        let positions = seen.positions.withLock { $0 }
+        #expect(!positions.isEmpty)
+        let inside = positions.filter { !ends.contains($0) }
+        #expect(inside.count == 0, "positions inside a batch seen: \(inside.prefix(5))")
+        #expect(seen.unbalanced.withLock { $0 }.isEmpty, "\(seen.unbalanced.withLock { $0.prefix(3) })")
+        #expect(replica.read(Self.picture) == ledger.read(Self.picture))
+    }
 }
