@@ -175,27 +175,36 @@ struct ReplicaTests {
         // Slices of one event: every catch-up pauses after each batch, as often as it can.
         let replica = try LedgerReplica(log: ledger.log, slice: 1)
         let following = Task.detached { try await replica.follow() }
-        final class Seen: Sendable {
-            let positions = Mutex<[UInt64]>([])
-            let unbalanced = Mutex<[String]>([])
+        /// What the readers saw, merged on a serial queue once each is done.
+        final class Seen: @unchecked Sendable {
+            var positions: [UInt64] = []
+            var unbalanced: [String] = []
             let stop = Atomic<Bool>(false)
+            let merge = DispatchQueue(label: "seen")
         }
         let seen = Seen()
+        /// A reader's loop: reads the replica until told to stop, checking each read.
+        @Sendable func read(_ replica: LedgerReplica, _ seen: Seen) {
+            var last: UInt64 = 0
+            var positions: [UInt64] = [], unbalanced: [String] = []
+            while !seen.stop.load(ordering: .relaxed) {
+                let (position, b) = replica.read { ($0.nextPosition, $0.totals.balances) }
+                if b.accrued != b.available + b.pending + b.reserved + b.used + b.expired + b.cancelled || position < last {
+                    unbalanced.append("at \(position) after \(last): \(b)")
+                }
+                last = position
+                positions.append(position)
+            }
+            seen.merge.sync {
+                seen.positions += positions
+                seen.unbalanced += unbalanced
+            }
+        }
         // On threads of their own: spinning in Swift's cooperative pool, they would hold its
         // threads (two here) from the follower's task.
         let readers = DispatchGroup()
         for _ in 0..<2 {
-            DispatchQueue.global().async(group: readers) {
-                var last: UInt64 = 0
-                while !seen.stop.load(ordering: .relaxed) {
-                    let (position, b) = replica.read { ($0.nextPosition, $0.totals.balances) }
-                    if b.accrued != b.available + b.pending + b.reserved + b.used + b.expired + b.cancelled || position < last {
-                        seen.unbalanced.withLock { $0.append("at \(position) after \(last): \(b)") }
-                    }
-                    last = position
-                    seen.positions.withLock { $0.append(position) }
-                }
-            }
+            DispatchQueue.global().async(group: readers) { read(replica, seen) }
         }
         var generator = ProgramGenerator(.init(clients: 200, days: 40, seed: 5))
         try generator.run { day in
@@ -222,11 +231,12 @@ struct ReplicaTests {
             ends.insert(records[records.count - 1].position + 1)
             return true
         }
-        let positions = seen.positions.withLock { $0 }
+        let positions = seen.merge.sync { seen.positions }
         #expect(!positions.isEmpty)
         let inside = positions.filter { !ends.contains($0) }
         #expect(inside.count == 0, "positions inside a batch seen: \(inside.prefix(5))")
-        #expect(seen.unbalanced.withLock { $0 }.isEmpty, "\(seen.unbalanced.withLock { $0.prefix(3) })")
+        let unbalanced = seen.merge.sync { seen.unbalanced }
+        #expect(unbalanced.count == 0, "\(unbalanced.prefix(3))")
         #expect(replica.read(Self.picture) == ledger.read(Self.picture))
     }
 }
