@@ -45,6 +45,17 @@ final class Program: @unchecked Sendable {
         next = 200_000
     }
 
+    /// The million commands after the warm-up, in batches of 1000. One pass, no warm-up pass:
+    /// a second pass would submit the same commands again and measure their refusals and
+    /// repeats instead.
+    func submitFirstMillion() {
+        precondition(next == 200_000, "the whole-program submit runs once")
+        while next + 1000 <= 1_200_000 {
+            blackHole(try! ledger!.submit(Array(commands[next..<(next + 1000)])))
+            next += 1000
+        }
+    }
+
     func close() throws {
         try ledger?.close()
         SystemCalls.removeTree(directory)
@@ -150,13 +161,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("submit: the first million commands of a program, batches of 1000, no sync (whole)",
               configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
                                    maxDuration: .seconds(30), maxIterations: 1)) { _ in
-        // One pass, no warm-up pass: a second pass would submit the same commands again and
-        // measure their refusals and repeats instead.
-        precondition(whole.next == 200_000, "the whole-program submit runs once")
-        while whole.next + 1000 <= 1_200_000 {
-            blackHole(try! whole.ledger!.submit(Array(whole.commands[whole.next..<(whole.next + 1000)])))
-            whole.next += 1000
-        }
+        whole.submitFirstMillion()
     } setup: {
         try whole.prepareSubmit()
     } teardown: {
@@ -172,11 +177,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("submit: the same million commands with a replica following (whole)",
               configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
                                    maxDuration: .seconds(30), maxIterations: 1)) { _ in
-        precondition(followed.next == 200_000, "the whole-program submit runs once")
-        while followed.next + 1000 <= 1_200_000 {
-            blackHole(try! followed.ledger!.submit(Array(followed.commands[followed.next..<(followed.next + 1000)])))
-            followed.next += 1000
-        }
+        followed.submitFirstMillion()
     } setup: {
         try followed.prepareSubmit()
         let replica = try followed.ledger!.replica()
