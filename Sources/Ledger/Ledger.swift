@@ -27,6 +27,13 @@ public final class Ledger: Sendable {
         /// An advance step queues its events to the log in pieces of about this many (each
         /// day's whole), so that a long one does not hold them all in memory.
         public var advancePiece = 16_384
+        /// How far ahead of ``clock`` a command's `at` may be (µs; a day by default). An event
+        /// further ahead is refused `time_in_future` and not recorded, and ``advance(to:beyondClock:)``
+        /// past it needs `beyondClock`: in an append-only log a time a year ahead, once
+        /// accepted, would make every later real event `out_of_order` for good. Times far
+        /// behind the clock stay allowed (a program replaying history from the past).
+        public var futureTolerance: Micros = Self.futureToleranceDefault
+        public static let futureToleranceDefault: Micros = Time.microsPerDay
         public init(durability: Durability = .sync) { self.durability = durability }
     }
 
@@ -196,6 +203,7 @@ public final class Ledger: Sendable {
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(commands.count)
             let now = options.clock()
+            let latest = Self.latestAccepted(now: now, tolerance: options.futureTolerance)
             let reader = core.keyReader
             let keyAt = { (position: UInt64) throws -> [UInt8]? in try Self.key(at: position, reader: reader) }
             do {
@@ -205,7 +213,13 @@ public final class Ledger: Sendable {
                 for start in stride(from: 0, to: commands.count, by: stretch) {
                     let end = min(commands.count, start + stretch)
                     if end < commands.count { core.state.prefetch(commands[end..<min(commands.count, end + stretch)]) }
-                    for k in start..<end { outcomes.append(try core.state.execute(commands[k], now: now, into: &out, keyAt: keyAt)) }
+                    for k in start..<end {
+                        if let at = commands[k].at, at > latest {
+                            outcomes.append(.refused(code: ErrorCode.timeInFuture, message: Self.aheadMessage("at", at, now: now, tolerance: options.futureTolerance), recorded: nil))
+                            continue
+                        }
+                        outcomes.append(try core.state.execute(commands[k], now: now, into: &out, keyAt: keyAt))
+                    }
                 }
             } catch {
                 // A key could not be read back; what this call decided so far is in the state
@@ -219,6 +233,23 @@ public final class Ledger: Sendable {
             return (outcomes, tickets, start)
         }
         return PendingSubmit(outcomes: outcomes, tickets: tickets, expected: expected)
+    }
+
+    /// The latest time a command may give, `now` plus the tolerance (saturating).
+    public static func latestAccepted(now: Micros, tolerance: Micros) -> Micros {
+        let (sum, overflow) = now.addingReportingOverflow(max(0, tolerance))
+        return overflow ? .max : sum
+    }
+
+    static func aheadMessage(_ field: String, _ time: Micros, now: Micros, tolerance: Micros) -> String {
+        "field '\(field)': \(Time.iso(time)) is more than \(Self.duration(tolerance)) ahead of this machine's clock (\(Time.iso(now))): refused, so that a mistyped year cannot make every later event out of order (the tolerance is Ledger.Options.futureTolerance; `ledger submit --future-tolerance`)"
+    }
+
+    /// A tolerance for people: `24 h`, `90 min`, `15 s`.
+    public static func duration(_ micros: Micros) -> String {
+        if micros % 3_600_000_000 == 0 { return "\(micros / 3_600_000_000) h" }
+        if micros % 60_000_000 == 0 { return "\(micros / 60_000_000) min" }
+        return "\(micros / 1_000_000) s"
     }
 
     /// Waits until the events of a begun submit are durable and returns its outcomes. Throws
@@ -254,7 +285,19 @@ public final class Ledger: Sendable {
     }
 
     /// Appends the activations, expiries and birthday bonuses due up to `time` (idempotent).
-    public func advance(to time: Micros) throws -> AdvanceResult {
+    /// A time further ahead of the clock than ``Options/futureTolerance`` is refused
+    /// (``LedgerError/timeInFuture(_:)``) unless `beyondClock` says it is meant: what an advance
+    /// appends can never be taken back.
+    @discardableResult
+    public func advance(to time: Micros, beyondClock: Bool = false) throws -> AdvanceResult {
+        guard Time.supported.contains(time) else {
+            throw LedgerError.timeInFuture("the time to advance to must be from year 0000 to 9999, got \(time) µs")
+        }
+        let now = options.clock()
+        if !beyondClock, time > Self.latestAccepted(now: now, tolerance: options.futureTolerance) {
+            throw LedgerError.timeInFuture(Self.aheadMessage("to", time, now: now, tolerance: options.futureTolerance)
+                                           + "; an advance past it must be asked for explicitly (`ledger advance --allow-future`, or beyondClock: true)")
+        }
         let (result, tickets, expected) = try core.withLock { core throws -> (AdvanceResult, [AppendTicket], UInt64) in
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
@@ -424,12 +467,16 @@ public struct LedgerView: Sendable {
     public let snapshot: LogSnapshot
     /// How long rebuilding the state from the log took.
     public let rebuildSeconds: Double
+    /// What reading the directory found: a torn tail the next writer will cut, a writer's
+    /// batch in progress (read up to the last whole batch before it).
+    public let loadReport: RecoveryReport?
 
     public init(directory: String) throws {
         let started = monotonicSeconds()
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         self.state = try Ledger.stateForReading(reader, through: nil)
         self.snapshot = reader.snapshot
+        self.loadReport = reader.loadReport
         self.rebuildSeconds = monotonicSeconds() - started
     }
 
@@ -484,11 +531,14 @@ public enum LedgerError: Error, Sendable, CustomStringConvertible {
     case failed(any Error)
     /// An event in the log does not decode.
     case undecodable(position: UInt64, reason: String)
+    /// An advance step to a time too far ahead of the clock (see ``Ledger/Options/futureTolerance``).
+    case timeInFuture(String)
 
     public var description: String {
         switch self {
         case .failed(let error): "the log failed (\(error)); the ledger must be reopened"
         case .undecodable(let position, let reason): "the event at position \(position) does not decode: \(reason)"
+        case .timeInFuture(let message): message
         }
     }
 }

@@ -11,12 +11,22 @@ struct Advance: ParsableCommand {
     @Option(name: .long, help: "The time to advance to: 2025-03-01T10:00:00Z, or a date (its midnight UTC).")
     var to: String
 
+    @Flag(name: .long, help: "Advance past the future tolerance (what an advance appends can never be taken back).")
+    var allowFuture = false
+
+    @OptionGroup var tolerance: FutureToleranceOption
+
     func run() throws {
         guard let time = Time.parse(to) else { throw ValidationError("--to '\(to)' is not an ISO 8601 time or date") }
-        let ledger = try openLedger(common, verb: "advance")
+        var options = Ledger.Options()
+        options.futureTolerance = try tolerance.micros()
+        if !allowFuture, time > Ledger.latestAccepted(now: options.clock(), tolerance: options.futureTolerance) {
+            throw ValidationError("--to \(Time.iso(time)) is more than \(Ledger.duration(options.futureTolerance)) ahead of this machine's clock (\(Time.iso(options.clock()))); what an advance appends can never be taken back, so an advance past it needs --allow-future")
+        }
+        let ledger = try openLedger(common, verb: "advance", options: options)
         defer { try? ledger.close() }
         let result: AdvanceResult
-        do { result = try ledger.advance(to: time) } catch { throw failure(error, json: common.json, verb: "advance") }
+        do { result = try ledger.advance(to: time, beyondClock: allowFuture) } catch { throw failure(error, json: common.json, verb: "advance") }
         if common.json {
             print(JSON.object([("activated", .int(Int64(result.activated))), ("expired", .int(Int64(result.expired))),
                                ("birthdayBonuses", .int(Int64(result.birthdayBonuses))), ("birthdaysRefused", .int(Int64(result.birthdaysRefused))),

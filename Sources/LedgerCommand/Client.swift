@@ -16,6 +16,9 @@ struct Client: ParsableCommand {
     @Option(name: .long, help: "Find the client by card number.")
     var card: String?
 
+    @Flag(name: .long, help: "Show every receipt and open lot (the card shows the newest 10 receipts and the first 12 lots, and says how many more there are).")
+    var all = false
+
     func validate() throws {
         guard [id, phone, card].compactMap({ $0 }).count == 1 else { throw ValidationError("name the client by exactly one of: ID, --phone, --card") }
     }
@@ -31,7 +34,7 @@ struct Client: ParsableCommand {
             printError("ledger client: there is no \(what)")
             throw ExitCode(ExitStatus.refused)
         }
-        print(common.json ? Self.json(card).rendered : Self.table(card))
+        print(common.json ? Self.json(card).rendered : Self.table(card, all: all))
     }
 
     static func time(_ t: Micros?) -> JSON { t.map { .string(Time.iso($0)) } ?? .null }
@@ -102,13 +105,20 @@ struct Client: ParsableCommand {
         return .object(f)
     }
 
-    static func table(_ c: ClientCard) -> String {
+    /// How many receipts and lots the human card shows unless `--all` is given.
+    static let receiptsShown = 10
+    static let lotsShown = 12
+
+    /// The card for a person. Every text that came from input goes through ``Printable``, so
+    /// that a name or comment holding control characters cannot act on the terminal.
+    static func table(_ c: ClientCard, all: Bool = false) -> String {
+        func t(_ text: String) -> String { Printable.escaped(text) }
         let b = c.balances, s = c.stats
-        var out = "\(c.displayName)  (\(c.id))\(c.deleted ? "  — deleted" : "")\n"
-        out += "  status \(c.status.rawValue)   level \(c.level ?? "—")\(c.levelManual ? " (set by hand)" : "")   registered \(Time.russianDate(c.registeredAt))\n"
-        out += "  phone \(c.phone.map(Phone.display) ?? "—")   cards \(c.cards.isEmpty ? "—" : c.cards.joined(separator: ", "))   email \(c.email ?? "—")\n"
+        var out = "\(t(c.displayName))  (\(t(c.id)))\(c.deleted ? "  — deleted" : "")\n"
+        out += "  status \(c.status.rawValue)   level \(c.level.map(t) ?? "—")\(c.levelManual ? " (set by hand)" : "")   registered \(Time.russianDate(c.registeredAt))\n"
+        out += "  phone \(c.phone.map(Phone.display) ?? "—")   cards \(c.cards.isEmpty ? "—" : c.cards.map(t).joined(separator: ", "))   email \(c.email.map(t) ?? "—")\n"
         if !c.wallet.isEmpty { out += "  Wallet card: \(c.wallet.map(\.rawValue).joined(separator: ", "))\n" }
-        if !c.segments.isEmpty { out += "  segments: \(c.segments.joined(separator: ", "))\n" }
+        if !c.segments.isEmpty { out += "  segments: \(c.segments.map(t).joined(separator: ", "))\n" }
         out += "\nBonuses\n"
         var balances = Table(header: ["on account", "pending", "reserved", "used", "expired", "accrued", "cancelled"])
         balances.rows.append([b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled].map(Money.format))
@@ -117,25 +127,33 @@ struct Client: ParsableCommand {
         if let next = c.nextExpiry { out += "  next expiry: \(Money.format(next.amount)) on \(Time.russianDate(next.at))\n" }
         out += "\nPurchases: \(s.purchaseCount) for \(Money.format(s.purchaseSum)) ₽, average \(Money.format(s.averageCheck)), max \(Money.format(s.maxCheck)); returns: \(s.returnCount) for \(Money.format(s.returnSum)) ₽\n"
         if !c.receipts.isEmpty {
+            let shown = all ? c.receipts[...] : c.receipts.suffix(receiptsShown)
             var receipts = Table(header: ["date", "receipt", "paid ₽", "bonuses spent", "bonuses accrued", "returned ₽"])
-            for r in c.receipts.suffix(10) {
-                receipts.rows.append([Time.russianDate(r.at), r.purchase, Money.format(r.paid), Money.format(r.bonusesSpent), Money.format(r.bonusesAccrued), Money.format(r.returned)])
+            for r in shown {
+                receipts.rows.append([Time.russianDate(r.at), t(r.purchase), Money.format(r.paid), Money.format(r.bonusesSpent), Money.format(r.bonusesAccrued), Money.format(r.returned)])
             }
+            if shown.count < c.receipts.count { out += "the newest \(shown.count) of \(c.receipts.count) receipts (\(c.receipts.count - shown.count) earlier ones: --all shows them)\n" }
             out += receipts.rendered + "\n"
         }
         if !c.openLots.isEmpty {
+            let shown = all ? c.openLots[...] : c.openLots.prefix(lotsShown)
             out += "\nWhat the balance is made of (open lots, by expiry)\n"
             var lots = Table(header: ["accrual", "reason", "amount", "left", "reserved", "state", "active from", "expires"])
-            for lot in c.openLots.prefix(12) {
+            for lot in shown {
                 lots.rows.append(["#\(lot.position)", lot.reason.rawValue, Money.format(lot.amount), Money.format(lot.remaining), Money.format(lot.reserved),
                                   lot.phase == .pending ? "pending" : "active", Time.russianDate(lot.activatesAt), Time.russianDate(lot.expiresAt)])
             }
             out += lots.rendered + "\n"
+            if shown.count < c.openLots.count {
+                let rest = c.openLots[shown.count...]
+                out += "  … and \(rest.count) more open lots (\(Money.format(rest.reduce(0) { $0 + $1.remaining })) left in them): --all shows them\n"
+            }
         }
         if !c.messengers.isEmpty {
             out += "\nChannels: " + c.messengers.map { "\($0.0.rawValue) \($0.1.subscribed ? "subscribed" : "not subscribed"), \($0.1.received) received" }.joined(separator: "; ") + "\n"
         }
-        if let last = c.nps.last { out += "NPS: \(last.score) on \(Time.russianDate(last.at))\(last.comment.map { " — \($0)" } ?? "")\n" }
+        if let last = c.nps.last { out += "NPS: \(last.score) on \(Time.russianDate(last.at))\(last.comment.map { " — \(t($0))" } ?? "")\n" }
+        if let note = c.notes.last { out += "Last note (\(Time.russianDate(note.at))): \(t(note.text))\n" }
         out += "\(c.eventCount) events in the journal"
         return out
     }

@@ -86,10 +86,27 @@ func failure(_ error: Error, json: Bool, verb: String) -> ExitCode {
     return ExitCode(ExitStatus.failure)
 }
 
+/// How far ahead of this machine's clock an event's time may be (submit and advance).
+struct FutureToleranceOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("How far ahead of this machine's clock an event's time may be: a number with d, h, m or s (default 1d). A time further ahead is refused time_in_future.", valueName: "DURATION"))
+    var futureTolerance: String = "1d"
+
+    /// The tolerance in µs, or a usage error naming the option.
+    func micros() throws -> Micros {
+        let text = futureTolerance
+        let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
+        if text == "0" { return 0 }
+        guard let unit = text.last.flatMap({ units[$0] }), let count = Int64(text.dropLast()), count >= 0, count <= 36_500 * 86_400 / unit else {
+            throw ValidationError("--future-tolerance '\(text)' is not a duration like 1d, 12h, 90m or 30s (at most 36500 days)")
+        }
+        return count * unit * 1_000_000
+    }
+}
+
 /// Opens the ledger as its writer, or fails with exit status 2 naming what is wrong.
-func openLedger(_ common: CommonOptions, verb: String) throws -> Ledger {
+func openLedger(_ common: CommonOptions, verb: String, options: Ledger.Options = Ledger.Options()) throws -> Ledger {
     do {
-        let ledger = try Ledger(directory: common.data)
+        let ledger = try Ledger(directory: common.data, options: options)
         if let cut = ledger.openReport.recovery.cut {
             printError("ledger: recovery cut a torn tail of \(cut.bytes) bytes at byte offset \(cut.offset) of \(cut.segmentFile) (\(cut.reason)); the bytes are kept in \(cut.preservedAt)")
         }
@@ -102,7 +119,16 @@ func openLedger(_ common: CommonOptions, verb: String) throws -> Ledger {
     }
 }
 
-/// Reads the ledger without its lock, or fails with exit status 2.
+/// Reads the ledger without its lock, or fails with exit status 2. A torn tail it found is
+/// said on standard error, as the writer says the cut it makes.
 func openView(_ common: CommonOptions, verb: String) throws -> LedgerView {
-    do { return try LedgerView(directory: common.data) } catch { throw failure(error, json: common.json, verb: verb) }
+    let view: LedgerView
+    do { view = try LedgerView(directory: common.data) } catch { throw failure(error, json: common.json, verb: verb) }
+    if let torn = view.loadReport?.tornTail { printError("ledger \(verb): " + tornTailWords(torn)) }
+    return view
+}
+
+/// A torn tail a reader found, in words: what it is and what the next writer does with it.
+func tornTailWords(_ torn: RecoveryReport.TailCut) -> String {
+    "the log ends in a torn tail of \(torn.bytes) bytes at byte offset \(torn.offset) of \(torn.segmentFile) (\(torn.reason)): a write a crash interrupted before it was acknowledged; it was not read, and the next writer cuts it and keeps the bytes in \(torn.preservedAt)"
 }

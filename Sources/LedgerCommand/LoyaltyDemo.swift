@@ -18,7 +18,7 @@ struct ParsedDay: Sendable {
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a realistic loyalty program into the data directory, then show its figures and a client's card.",
-        discussion: "The directory is replaced only when it is empty or holds an earlier demo; a directory with other data is refused.")
+        discussion: "The directory is replaced only when it is empty, or holds a finished demo that nothing was added to since; anything else (a submit after the demo, files of your own, an interrupted demo) is kept, and the demo refuses with exit 2.")
 
     @OptionGroup var common: CommonOptions
 
@@ -34,13 +34,12 @@ struct Demo: ParsableCommand {
     @Flag(name: .long, help: "Run the log's own demo instead: a million raw events written, reopened, verified, scanned.")
     var log = false
 
-    static let marker = ".ledger-demo"
-
     func run() throws {
         guard clients > 0, days > 0 else { throw ValidationError("--clients and --days must be positive") }
         try prepareDirectory()
         if log {
             try LogDemo(data: common.data + "/log-demo").run()
+            DemoDirectory.writeMarker(common.data, finished: (0, 0))
             return
         }
         print("Generating a loyalty program: \(grouped(clients)) clients over \(days) days (seed \(seed)) into \(common.data)")
@@ -129,28 +128,104 @@ struct Demo: ParsableCommand {
             card = reopened.client(phone: typed)
         }
         try reopened.close()
+        let logSnapshot = try LogReader(directory: Ledger.logDirectory(common.data)).snapshot
+        DemoDirectory.writeMarker(common.data, finished: (logSnapshot.endPosition, logSnapshot.segments.last?.lastBatchCRC ?? 0))
         if let card { print(Client.table(card)) }
         print("\nNext: `ledger --data \(common.data) client --phone …`, `ledger --data \(common.data) stats`, `ledger --data \(common.data) verify`.")
     }
 
-    /// Refuses a directory that holds anything but an earlier demo; empties an earlier demo.
+    /// Makes the directory ready for a demo, or refuses (exit 2, saying why). A demo replaces
+    /// only what a finished demo wrote and nobody changed since: the directory must hold
+    /// nothing but the demo's marker and its log, the marker must record where the demo's log
+    /// ended (position and last batch checksum), and the log must still end exactly there,
+    /// with no writer at work in it. Anything else (a submit after the demo, a file of the
+    /// user's, an interrupted demo) is kept and the demo refuses.
     func prepareDirectory() throws {
         let path = common.data
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            if !names.isEmpty && !names.contains(Self.marker) {
-                printError("ledger demo: \(path) holds data that is not an earlier demo; name another directory with --data")
-                throw ExitCode(ExitStatus.failure)
-            }
-            SystemCalls.removeTree(path)
+        if let refusal = DemoDirectory.whyNotReplaceable(path) {
+            printError("ledger demo: \(path) \(refusal); nothing was changed. Name another directory with --data, or remove this one yourself.")
+            throw ExitCode(ExitStatus.failure)
         }
-        _ = mkdir(path, 0o700)
-        let fd = open(path + "/" + Self.marker, O_WRONLY | O_CREAT, 0o600)
-        if fd >= 0 { close(fd) }
+        DemoDirectory.removeDemo(path)
+        try? SystemCalls.live.makeDirectory(path)
+        DemoDirectory.writeMarker(path, finished: nil)
+    }
+}
+
+/// The demo's marker, `DIR/.ledger-demo` (data-format.md §12): a text line that says the
+/// directory was made by `ledger demo` and, once the demo finished, where its log ended.
+enum DemoDirectory {
+    static let marker = ".ledger-demo"
+    /// The only entries a demo's directory may hold besides the marker.
+    static let demoEntries: Set<String> = ["log", "log-demo"]
+
+    /// Writes the marker: `ledger-demo 1 started` while the demo runs, then
+    /// `ledger-demo 1 finished END CRC` (the log's end position and last batch CRC, decimal).
+    static func writeMarker(_ directory: String, finished: (end: UInt64, crc: UInt32)?) {
+        let text = finished.map { "ledger-demo 1 finished \($0.end) \($0.crc)\n" } ?? "ledger-demo 1 started\n"
+        let path = directory + "/" + marker
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        fsync(fd)
+        close(fd)
+        rename(temporary, path)
+    }
+
+    /// Nil when `directory` is missing, empty, or holds exactly a finished demo nobody changed;
+    /// otherwise why it must be kept.
+    static func whyNotReplaceable(_ directory: String) -> String? {
+        guard let names = try? SystemCalls.live.listDirectory(directory) else {
+            return SystemCalls.live.fileExists(directory) ? "is not a directory this user can read" : nil
+        }
+        if names.isEmpty { return nil }
+        guard names.contains(marker) else {
+            return "holds data that no demo wrote (\(listed(names)))"
+        }
+        let others = names.filter { $0 != marker && !demoEntries.contains($0) }
+        if !others.isEmpty { return "holds files a demo did not write (\(listed(others)))" }
+        let text = String(decoding: readAll(directory + "/" + marker), as: UTF8.self)
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard words.count == 5, words[0] == "ledger-demo", words[1] == "1", words[2] == "finished",
+              let end = UInt64(words[3]), let crc = UInt32(words[4]) else {
+            return "holds a demo that did not finish, or whose marker \(marker) is not one this version wrote"
+        }
+        let log = Ledger.logDirectory(directory)
+        // The log's own demo (`--log`) writes only `log-demo`, and records an end of 0.
+        guard names.contains("log") else { return end == 0 ? nil : "has a demo marker but its log is missing" }
+        if Log.writerIsActive(directory: log) { return "is open: a writer is at work in its log" }
+        let logNames = (try? SystemCalls.live.listDirectory(log)) ?? []
+        let foreign = logNames.filter { $0 != "LOCK" && $0 != "LOG" && !$0.hasSuffix(".seg") && !$0.hasSuffix(".idx") }
+        if !foreign.isEmpty { return "has files in its log that a demo did not write (\(listed(foreign)))" }
+        let snapshot: LogSnapshot
+        do { snapshot = try LogReader(directory: log).snapshot } catch {
+            return "has a log that cannot be read (\(error)), so it is kept for you to look at"
+        }
+        if snapshot.endPosition != end || (snapshot.segments.last?.lastBatchCRC ?? 0) != crc {
+            let added = snapshot.endPosition > end ? "\(snapshot.endPosition - end) event(s) were appended after the demo" : "its log changed after the demo"
+            return "holds data added since the demo wrote it: \(added) (the demo ended at position \(end), the log now ends at \(snapshot.endPosition))"
+        }
+        return nil
+    }
+
+    /// Removes what a finished demo wrote (checked by ``whyNotReplaceable(_:)``).
+    static func removeDemo(_ directory: String) {
+        for entry in demoEntries { SystemCalls.removeTree(directory + "/" + entry) }
+        unlink(directory + "/" + marker)
+    }
+
+    static func listed(_ names: [String]) -> String {
+        let sorted = names.sorted()
+        return sorted.prefix(3).map { "'\(Printable.escaped($0))'" }.joined(separator: ", ") + (sorted.count > 3 ? " and \(sorted.count - 3) more" : "")
+    }
+
+    static func readAll(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &bytes, bytes.count)
+        return n > 0 ? Array(bytes[0..<n]) : []
     }
 }

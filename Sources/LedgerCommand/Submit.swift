@@ -16,6 +16,8 @@ struct Submit: ParsableCommand {
     @Option(name: .long, help: "Lines checked and appended together (one durable commit).")
     var batch: Int = 1000
 
+    @OptionGroup var tolerance: FutureToleranceOption
+
     static let lineBytesMax = 32 * 1024
 
     func run() throws {
@@ -25,11 +27,14 @@ struct Submit: ParsableCommand {
             throw failure(LineReaderError(message: "cannot open \(file): \(String(cString: strerror(errno)))"), json: common.json, verb: "submit")
         }
         defer { if file != "-" { close(input) } }
-        let ledger = try openLedger(common, verb: "submit")
+        var options = Ledger.Options()
+        options.futureTolerance = try tolerance.micros()
+        let ledger = try openLedger(common, verb: "submit", options: options)
         defer { try? ledger.close() }
         let progress = Progress(enabled: isatty(2) != 0)
         var refused = 0
         var accepted = 0
+        var blank = 0
         var output = OutputBytes()  // a batch's result lines, written at once when its events are durable
         // Lines are read and parsed on a thread of their own, a batch or two ahead: while one
         // batch is checked, appended and made durable, the next is being parsed.
@@ -44,10 +49,14 @@ struct Submit: ParsableCommand {
             let pending = done.batch
             var next = 0
             for line in pending.lines {
-                if let error = line.error {
+                switch line.kind {
+                case .invalid(let error):
                     refused += 1
                     report(line: line.number, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
-                } else {
+                case .blank:
+                    blank += 1
+                    reportBlank(line: line.number, into: &output)
+                case .command:
                     let outcome = outcomes[next]
                     next += 1
                     if outcome.isAccepted { accepted += 1 } else { refused += 1 }
@@ -83,6 +92,18 @@ struct Submit: ParsableCommand {
         if refused > 0 { throw ExitCode(ExitStatus.refused) }
     }
 
+    /// A blank line (nothing but spaces and tabs) appends nothing; it is answered, so that a
+    /// caller gets one result line for each input line: `{"line":N,"ok":true,"positions":[],"blank":true}`.
+    func reportBlank(line: Int, into out: inout OutputBytes) {
+        if common.json {
+            out.append("{\"line\":")
+            out.append(UInt64(line))
+            out.append(",\"ok\":true,\"positions\":[],\"blank\":true}\n")
+        } else {
+            out.append("line \(line): blank, nothing appended\n")
+        }
+    }
+
     /// Appends a line's result (with its line break) to `out`.
     func report(line: Int, _ outcome: Outcome, into out: inout OutputBytes) {
         switch outcome {
@@ -114,22 +135,32 @@ struct Submit: ParsableCommand {
             } else {
                 out.append("line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)\n")
             }
-        case .refused(let code, let message, let recorded):
+        case .refused(let code, var message, let recorded):
+            // Every message names its line, as the parser's do ("line N: field 'amount': …").
+            if !message.hasPrefix("line ") { message = "line \(line): " + message }
             if common.json {
                 var fields: [(String, JSON)] = [("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message))]
                 if let recorded { fields.append(("recorded", .uint(recorded))) }
                 out.append(JSON.object(fields).rendered + "\n")
             } else {
-                out.append("line \(line): refused \(code): \(message)\(recorded.map { " (journaled at position \($0))" } ?? "")\n")
+                out.append("line \(line): refused \(code): \(Printable.escaped(message))\(recorded.map { " (journaled at position \($0))" } ?? "")\n")
             }
         case .repeated(.refused(let code, let message)):
             if common.json {
                 out.append(JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message)), ("repeated", .bool(true))]).rendered + "\n")
             } else {
-                out.append("line \(line): refused \(code) (a repeat): \(message)\n")
+                out.append("line \(line): refused \(code) (a repeat): \(Printable.escaped(message))\n")
             }
         }
     }
+}
+
+/// What one input line of a submit is.
+enum LineKind {
+    case command
+    case invalid(InvalidInput)
+    /// Nothing but spaces and tabs: answered, nothing appended.
+    case blank
 }
 
 /// Reads and parses the lines of a submit in batches on a thread of its own (a ``Handoff``),
@@ -140,9 +171,9 @@ final class BatchParser: Sendable {
     struct Batch {
         /// The commands of the lines that parsed, in order.
         var commands: [Command] = []
-        /// Each line that is not blank, in order: its number and, when it did not parse, why
-        /// (it then has no command).
-        var lines: [(number: Int, error: InvalidInput?)] = []
+        /// Each line, in order: its number and what it is (a command, in `commands`; why it
+        /// did not parse; or blank).
+        var lines: [(number: Int, kind: LineKind)] = []
         /// The number of the batch's last line read (blank ones count).
         var lastLine = 0
     }
@@ -173,14 +204,21 @@ final class BatchParser: Sendable {
                 current.lastLine = lineNumber
                 switch line {
                 case .tooLong:
-                    current.lines.append((lineNumber, InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes")))
-                case .bytes(let bytes):
-                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                    do throws(InvalidInput) {
-                        current.commands.append(try CommandParser.parse(utf8: bytes, number: lineNumber))
-                        current.lines.append((lineNumber, nil))
-                    } catch {
-                        current.lines.append((lineNumber, error))
+                    current.lines.append((lineNumber, .invalid(InvalidInput(line: lineNumber, field: nil, reason: "the line is longer than \(reader.lineBytesMax) bytes"))))
+                case .bytes(var bytes):
+                    // A UTF-8 byte order mark at the start of the input is not part of the line.
+                    if lineNumber == 1, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+                        bytes = UnsafeBufferPointer(rebasing: bytes[3...])
+                    }
+                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                        current.lines.append((lineNumber, .blank))
+                    } else {
+                        do throws(InvalidInput) {
+                            current.commands.append(try CommandParser.parse(utf8: bytes, number: lineNumber))
+                            current.lines.append((lineNumber, .command))
+                        } catch {
+                            current.lines.append((lineNumber, .invalid(error)))
+                        }
                     }
                 }
                 if current.lines.count >= batch {

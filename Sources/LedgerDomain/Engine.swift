@@ -108,11 +108,31 @@ public enum ErrorCode {
     public static let notCorrectable = "not_correctable"
     public static let alreadyCorrected = "already_corrected"
     public static let unknownLevel = "unknown_level"
+    /// An event time further ahead of the engine's clock than the ledger's tolerance: one typo
+    /// in a year would otherwise make every later real event `out_of_order`, for good.
+    public static let timeInFuture = "time_in_future"
 }
 
 struct Refuse: Error {
     var code: String
     var message: String
+    /// Whether the refusal is journaled as `operation.refused` (for a known client). Malformed
+    /// input (an amount out of range, a time the engine cannot hold, an expiry before the
+    /// activation) is refused without being recorded: `operation.refused` is for well-formed
+    /// operations the ledger's state refuses.
+    var journaled = true
+
+    init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// Malformed input: refused with `code`, never recorded.
+    static func malformed(_ code: String, _ message: String) -> Refuse {
+        var refusal = Refuse(code: code, message: message)
+        refusal.journaled = false
+        return refusal
+    }
 }
 
 extension LedgerState {
@@ -136,6 +156,9 @@ extension LedgerState {
         if let key = command.key, let answer = try answer(forKey: key, keyAt: keyAt) { return .repeated(answer) }
         let at: Micros
         if let given = command.at {
+            guard Time.supported.contains(given) else {
+                return .refused(code: ErrorCode.invalidEvent, message: "field 'at' must be a time from year 0000 to 9999, got \(given) µs", recorded: nil)
+            }
             guard given >= lastEventAt else {
                 return .refused(code: ErrorCode.outOfOrder, message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
             }
@@ -153,8 +176,9 @@ extension LedgerState {
             try decide(command, at: at, emitter: &emitter)
         } catch let refusal as Refuse {
             emitter.events.removeSubrange(first...)
-            // Recorded when the client is known (support must see why); never for strangers.
-            guard !command.client.isEmpty, clientIndex(command.client) != nil else {
+            // Recorded when the client is known (support must see why); never for strangers,
+            // and never for malformed input.
+            guard refusal.journaled, !command.client.isEmpty, clientIndex(command.client) != nil else {
                 return .refused(code: refusal.code, message: refusal.message, recorded: nil)
             }
             let amount: Int64? = Self.amount(of: command)
@@ -250,42 +274,87 @@ extension LedgerState {
         }
     }
 
+    /// An amount that must be at least 1 minor unit and at most ``AmountLimits/amountMax``.
     private func positive(_ amount: Int64, _ field: String) throws {
-        guard amount > 0 else { throw Refuse(code: ErrorCode.invalidAmount, message: "\(field) must be positive, got \(amount)") }
-        try withinLimit(amount, field)
+        guard amount > 0 && amount <= AmountLimits.amountMax else {
+            throw Refuse.malformed(ErrorCode.invalidAmount, "field '\(field)' must be 1 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+        }
     }
 
     /// An amount a command gives, from 0 to ``AmountLimits/amountMax``.
     /// (`field` is built only for a refusal: a purchase checks every item's price.)
     private func withinLimit(_ amount: Int64, _ field: @autoclosure () -> String) throws {
         guard amount >= 0 && amount <= AmountLimits.amountMax else {
-            throw Refuse(code: ErrorCode.invalidAmount, message: "\(field()) must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+            throw Refuse.malformed(ErrorCode.invalidAmount, "field '\(field())' must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+        }
+    }
+
+    /// A time the engine can hold: from year 0 to year 9999 (what ISO 8601 input can say), so
+    /// that adding a rule's days to it cannot overflow.
+    private func supportedTime(_ time: Micros, _ field: String) throws {
+        guard Time.supported.contains(time) else {
+            throw Refuse.malformed(ErrorCode.invalidEvent, "field '\(field)' must be a time from year 0000 to 9999, got \(time) µs")
+        }
+    }
+
+    /// A count of days a rule gives, 0 to ``Rules/daysMax``.
+    private func days(_ value: Int64?, _ field: String, least: Int64 = 0) throws {
+        guard let value else { return }
+        guard value >= least && value <= Rules.daysMax else {
+            throw Refuse.malformed(ErrorCode.invalidEvent, "field 'rules.\(field)' must be \(least) to \(Rules.daysMax) days, got \(value)")
+        }
+    }
+
+    /// A rate a rule gives, 0 to 100 % (10 000 basis points).
+    private func rate(_ value: Int64?, _ field: String) throws {
+        guard let value else { return }
+        guard value >= 0 && value <= 10_000 else {
+            throw Refuse.malformed(ErrorCode.invalidEvent, "field 'rules.\(field)' must be 0 to 100 percent, got \(value) basis points")
         }
     }
 
     /// Every amount a command carries, checked before anything is decided: with each within
     /// ``AmountLimits/amountMax``, no sum the ledger keeps can pass Int64 for millions of
     /// commands (see ``AmountLimits``).
+    /// Malformed input is refused here, before anything is decided and without being recorded:
+    /// every amount within its range, every time one the engine can hold, the rules' rates and
+    /// days within theirs.
     private func checkAmounts(_ operation: Command.Operation) throws {
         switch operation {
         case .changeRules(let patch):
-            try withinLimit(patch.birthdayBonus ?? 0, "birthdayBonus")
-            try withinLimit(patch.welcomeBonus ?? 0, "welcomeBonus")
-            for level in patch.levels ?? [] { try withinLimit(level.threshold, "the threshold of level '\(level.name)'") }
+            try withinLimit(patch.birthdayBonus ?? 0, "rules.birthdayBonus")
+            try withinLimit(patch.welcomeBonus ?? 0, "rules.welcomeBonus")
+            try rate(patch.accrualBasisPoints, "accrualPercent")
+            try days(patch.pendingDays, "pendingDays")
+            try days(patch.lifetimeDays, "lifetimeDays", least: 1)
+            try days(patch.levelWindowDays, "levelWindowDays")
+            for (k, level) in (patch.levels ?? []).enumerated() {
+                try withinLimit(level.threshold, "rules.levels[\(k)].threshold")
+                try rate(level.percentBasisPoints, "levels[\(k)].percent")
+            }
         case .event(.purchaseMade(let p)):
             try withinLimit(p.total, "total")
             try withinLimit(p.paid, "paid")
             try withinLimit(p.bonusesSpent, "bonusesSpent")
             guard p.paid + p.bonusesSpent <= p.total else {
-                throw Refuse(code: ErrorCode.invalidAmount, message: "paid (\(p.paid)) and bonusesSpent (\(p.bonusesSpent)) add up to more than the total (\(p.total))")
+                throw Refuse.malformed(ErrorCode.invalidAmount, "field 'paid': paid (\(p.paid)) and bonusesSpent (\(p.bonusesSpent)) add up to more than the total (\(p.total))")
             }
             try checkItems(p.items)
         case .event(.purchaseReturned(let r)):
+            try positive(r.amount, "amount")
             try checkItems(r.items)
         case .event(.orderPlaced(let o)):
             try withinLimit(o.amount ?? 0, "amount")
         case .event(.bonusReserveCaptured(let r)), .event(.bonusReserveReleased(let r)):
             try withinLimit(r.amount, "amount")
+        case .event(.bonusAccrued(let a)):
+            try positive(a.amount, "amount")
+            if a.activatesAt != 0 { try supportedTime(a.activatesAt, "activatesAt") }
+            if a.customExpiry { try supportedTime(a.expiresAt, "expiresAt") }
+        case .event(.bonusWrittenOff(let w)):
+            try positive(w.amount, "amount")
+        case .event(.bonusReserved(let r)):
+            try positive(r.amount, "amount")
         default:
             break
         }
@@ -296,7 +365,7 @@ extension LedgerState {
             try withinLimit(items[k].price, "items[\(k)].price")
             let quantity = items[k].quantity
             guard quantity > 0 && quantity <= AmountLimits.quantityMax else {
-                throw Refuse(code: ErrorCode.invalidAmount, message: "items[\(k)].qty must be 1 to \(AmountLimits.quantityMax), got \(quantity)")
+                throw Refuse.malformed(ErrorCode.invalidAmount, "field 'items[\(k)].qty' must be 1 to \(AmountLimits.quantityMax), got \(quantity)")
             }
         }
     }
@@ -420,17 +489,15 @@ extension LedgerState {
         let available = records[i].balances.available
         switch event {
         case .bonusAccrued(let request):
-            try positive(request.amount, "amount")
             try notBlocked(i, "accruals")
             if let expires = request.expiresAt as Micros?, request.customExpiry, expires <= (request.activatesAt == 0 ? at : request.activatesAt) {
-                throw Refuse(code: ErrorCode.invalidEvent, message: "expiresAt \(Time.iso(expires)) is not after the bonuses activate")
+                throw Refuse.malformed(ErrorCode.invalidEvent, "field 'expiresAt': \(Time.iso(expires)) is not after the bonuses activate (\(Time.iso(request.activatesAt == 0 ? at : request.activatesAt)))")
             }
             let activates = request.activatesAt == 0 ? at : request.activatesAt
             e.emit(.bonusAccrued(accrual(i, amount: request.amount, reason: request.reason, at: at, activatesAt: activates,
                                          expiresAt: request.customExpiry ? request.expiresAt : nil, source: request.source,
                                          comment: request.comment, operatorName: request.operatorName)))
         case .bonusWrittenOff(let request):
-            try positive(request.amount, "amount")
             try notBlocked(i, "write-offs")
             guard request.amount <= available else {
                 throw Refuse(code: ErrorCode.insufficientBalance, message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
@@ -439,7 +506,6 @@ extension LedgerState {
             off.lots = takes(i, amount: request.amount)
             e.emit(.bonusWrittenOff(off))
         case .bonusReserved(let request):
-            try positive(request.amount, "amount")
             try notBlocked(i, "reservations")
             if let order = orders[request.order] {
                 guard order.client == Int32(i) else { throw Refuse(code: ErrorCode.unknownOrder, message: "order '\(request.order)' belongs to another client") }
@@ -546,6 +612,11 @@ extension LedgerState {
                 throw Refuse(code: ErrorCode.insufficientBalance, message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(records[i].balances.available)) are available")
             }
         }
+        // A client's purchase sum bounds its return sum and level window: kept within 2⁶²,
+        // none of them can pass Int64.
+        guard records[i].stats.purchaseSum <= AmountLimits.ledgerAccruedMax - p.paid else {
+            throw Refuse(code: ErrorCode.notAllowed, message: "this purchase would bring client '\(clientID(i))''s purchase sum past \(AmountLimits.ledgerAccruedMax) (minor units)")
+        }
         e.emit(.purchaseMade(p))
         if p.bonusesSpent > 0 {
             e.emit(.bonusWrittenOff(WriteOff(amount: p.bonusesSpent, reason: .purchase, purchase: p.purchase, lots: takes(i, amount: p.bonusesSpent))))
@@ -555,7 +626,7 @@ extension LedgerState {
         if level != current {
             e.emit(.levelChanged(LevelChange(from: current, to: level, manual: false)))
         }
-        let amount = p.paid * rules.basisPoints(level: level) / 10_000
+        let amount = Arithmetic.share(p.paid, times: rules.basisPoints(level: level), over: 10_000)
         guard amount > 0 else { return }
         if records[i].blocked {
             e.emit(.operationRefused(Refusal(code: ErrorCode.clientBlocked, operation: EventKind.bonusAccrued.name,
@@ -576,15 +647,15 @@ extension LedgerState {
         }
         let purchase = purchaseState(index)
         let totals = returnTotals[index] ?? ReturnTotals()
-        try positive(r.amount, "amount")
         guard totals.returnedPaid + r.amount <= purchase.paid else {
             throw Refuse(code: ErrorCode.returnExceedsPaid, message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(totals.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
         }
         e.emit(.purchaseReturned(r))
         let returned = totals.returnedPaid + r.amount
         // Cumulative shares, so that several partial returns add up to exactly the whole.
-        let claw = purchase.paid == 0 ? 0 : purchase.accrued * returned / purchase.paid - totals.clawedBack
-        let refund = purchase.paid == 0 ? 0 : bonusesSpent(of: index) * returned / purchase.paid - totals.refunded
+        // In 128 bits: 10¹⁰ bonuses × 10¹⁰ kopecks returned is past Int64 (it crashed the writer).
+        let claw = purchase.paid == 0 ? 0 : Arithmetic.share(purchase.accrued, times: returned, over: purchase.paid) - totals.clawedBack
+        let refund = purchase.paid == 0 ? 0 : Arithmetic.share(bonusesSpent(of: index), times: returned, over: purchase.paid) - totals.refunded
         var debtAfter = records[i].balances.debt
         if claw > 0 {
             var lots: [LotTake] = []

@@ -1,14 +1,16 @@
-/// Why an input line is refused as malformed: `invalid_event`, naming the line and field.
+/// Why an input line is refused as malformed, naming the line and field: `invalid_event`, or
+/// `invalid_amount` for an amount outside its range. Malformed input is never recorded.
 public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: Int
     public var field: String?
     public var reason: String
-    public var code: String { ErrorCode.invalidEvent }
-    public init(line: Int, field: String?, reason: String) {
-        self.line = line; self.field = field; self.reason = reason
+    public var code: String
+    public init(line: Int, field: String?, reason: String, code: String = ErrorCode.invalidEvent) {
+        self.line = line; self.field = field; self.reason = reason; self.code = code
     }
     public var description: String {
-        "line \(line)" + (field.map { ": field '\($0)'" } ?? "") + ": " + reason
+        // Escaped: a field name or value quoted back may hold characters a terminal acts on.
+        Printable.escaped("line \(line)" + (field.map { ": field '\($0)'" } ?? "") + ": " + reason)
     }
 }
 
@@ -110,41 +112,40 @@ public enum CommandParser {
             }
             let expiresAt = try f.optionalTime("expiresAt")
             return .event(.bonusAccrued(Accrual(
-                amount: try f.int("amount"), reason: reason, activatesAt: try f.optionalTime("activatesAt") ?? 0,
+                amount: try f.amount("amount"), reason: reason, activatesAt: try f.optionalTime("activatesAt") ?? 0,
                 expiresAt: expiresAt ?? 0, source: try f.optionalString("source"), comment: try f.optionalString("comment"),
                 operatorName: try f.optionalString("operator"), customExpiry: expiresAt != nil)))
         case "bonus.written_off":
             return .event(.bonusWrittenOff(WriteOff(
-                amount: try f.int("amount"), reason: try f.optionalEnum("reason") ?? .manual, purchase: try f.optionalString("purchase"),
+                amount: try f.amount("amount"), reason: try f.optionalEnum("reason") ?? .manual, purchase: try f.optionalString("purchase"),
                 comment: try f.optionalString("comment"), operatorName: try f.optionalString("operator"), lots: [])))
         case "bonus.reserved":
-            return .event(.bonusReserved(Reservation(order: try f.string("order"), amount: try f.int("amount"), lots: [])))
+            return .event(.bonusReserved(Reservation(order: try f.string("order"), amount: try f.amount("amount"), lots: [])))
         case "bonus.reserve_captured", "bonus.reserve_released":
-            let r = Reservation(order: try f.string("order"), amount: try f.optionalInt("amount") ?? 0, lots: [])
-            if r.amount < 0 { throw f.bad("amount", "must be positive") }
+            let r = Reservation(order: try f.string("order"), amount: try f.optionalAmount("amount", least: 1) ?? 0, lots: [])
             return .event(type == "bonus.reserve_captured" ? .bonusReserveCaptured(r) : .bonusReserveReleased(r))
         case "bonus.corrected":
             let lot = try f.int("accrual")
             guard lot >= 0 else { throw f.bad("accrual", "must be the position of an accrual") }
             return .correct(lot: UInt64(lot), comment: try f.optionalString("comment"))
-        case "order.placed": return .event(.orderPlaced(OrderEvent(order: try f.string("order"), amount: try f.optionalInt("amount"))))
+        case "order.placed": return .event(.orderPlaced(OrderEvent(order: try f.string("order"), amount: try f.optionalAmount("amount"))))
         case "order.closed": return .event(.orderClosed(OrderEvent(order: try f.string("order"), amount: nil)))
         case "order.cancelled": return .event(.orderCancelled(OrderEvent(order: try f.string("order"), amount: nil)))
         case "purchase.made":
-            let total = try f.int("total")
-            let spent = try f.optionalInt("bonusesSpent") ?? 0
-            guard total >= 0 else { throw f.bad("total", "must not be negative") }
-            guard spent >= 0 else { throw f.bad("bonusesSpent", "must not be negative") }
+            let total = try f.amount("total", least: 0)
+            let spent = try f.optionalAmount("bonusesSpent") ?? 0
             // Both are checked before their difference is taken, so it cannot overflow.
-            let paid = try f.optionalInt("paid") ?? total - spent
-            guard paid >= 0, paid <= total - spent else { throw f.bad("paid", "must be between 0 and total − bonusesSpent (\(total - spent)), got \(paid)") }
+            let paid = try f.optionalAmount("paid") ?? total - spent
+            guard paid <= total - spent else {
+                throw InvalidInput(line: f.line, field: "paid", reason: "must be 0 to total − bonusesSpent (\(total - spent)), got \(paid)", code: ErrorCode.invalidAmount)
+            }
             return .event(.purchaseMade(Purchase(
                 purchase: try f.string("purchase"), total: total, paid: paid, bonusesSpent: spent, store: try f.optionalString("store"),
                 seller: try f.optionalString("seller"), items: try f.items("items"), promotion: try f.optionalString("promotion"),
                 promoCode: try f.optionalString("promoCode"))))
         case "purchase.returned":
             return .event(.purchaseReturned(PurchaseReturn(
-                purchase: try f.string("purchase"), returnID: try f.string("return"), amount: try f.int("amount"),
+                purchase: try f.string("purchase"), returnID: try f.string("return"), amount: try f.amount("amount"),
                 items: try f.items("items"), store: try f.optionalString("store"), acceptedBy: try f.optionalString("acceptedBy"))))
         case "mailing.sent", "mailing.delivered", "mailing.opened", "mailing.clicked", "mailing.goal_reached", "mailing.failed":
             let m = MailingEvent(mailing: try f.string("mailing"), channel: try f.enumField("channel"),
@@ -276,6 +277,31 @@ struct Fields {
         return i
     }
 
+    /// An amount in minor units, from `least` (0 or 1) to ``AmountLimits/amountMax``: anything
+    /// else is `invalid_amount`, and the message states the range that is accepted. An integer
+    /// too large for Int64 is out of that range too, not "not an integer".
+    mutating func amount(_ name: String, least: Int64 = 1) throws(InvalidInput) -> Int64 {
+        try checkedAmount(name, try raw(name), least: least)
+    }
+
+    mutating func optionalAmount(_ name: String, least: Int64 = 0) throws(InvalidInput) -> Int64? {
+        guard let value = optionalRaw(name) else { return nil }
+        return try checkedAmount(name, value, least: least)
+    }
+
+    func checkedAmount(_ name: String, _ value: JSONValue, least: Int64) throws(InvalidInput) -> Int64 {
+        let range = "must be \(least) to \(AmountLimits.amountMax) (minor units: 1 bonus or rouble = 100)"
+        switch value {
+        case .integer(let i):
+            guard i >= least && i <= AmountLimits.amountMax else { throw InvalidInput(line: line, field: name, reason: "\(range), got \(i)", code: ErrorCode.invalidAmount) }
+            return i
+        case .number(let d) where d == d.rounded(.towardZero) && abs(d) >= 9.2e18:
+            throw InvalidInput(line: line, field: name, reason: "\(range), got a number beyond 64 bits", code: ErrorCode.invalidAmount)
+        default:
+            throw bad(name, "must be an integer (minor units: 1 bonus or rouble = 100)")
+        }
+    }
+
     mutating func optionalInt(_ name: String) throws(InvalidInput) -> Int64? {
         guard let value = optionalRaw(name) else { return nil }
         guard case .integer(let i) = value else { throw bad(name, "must be an integer") }
@@ -324,12 +350,13 @@ struct Fields {
             guard case .object(let fields) = element else { throw bad("\(name)[\(index)]", "must be an object") }
             var f = Fields(fields: fields, line: line)
             let field = "\(name)[\(index)]."
-            func prefixed(_ e: InvalidInput) -> InvalidInput { InvalidInput(line: e.line, field: field + (e.field ?? ""), reason: e.reason) }
+            func prefixed(_ e: InvalidInput) -> InvalidInput { InvalidInput(line: e.line, field: field + (e.field ?? ""), reason: e.reason, code: e.code) }
             do throws(InvalidInput) {
                 let item = Item(sku: try f.string("sku"), name: try f.optionalString("name") ?? "", category: try f.optionalString("category") ?? "",
-                                quantity: try f.optionalInt("qty") ?? 1, price: try f.int("price"))
-                guard item.quantity > 0 else { throw f.bad("qty", "must be positive") }
-                guard item.price >= 0 else { throw f.bad("price", "must not be negative") }
+                                quantity: try f.optionalInt("qty") ?? 1, price: try f.amount("price", least: 0))
+                guard item.quantity > 0 && item.quantity <= AmountLimits.quantityMax else {
+                    throw InvalidInput(line: line, field: "qty", reason: "must be 1 to \(AmountLimits.quantityMax), got \(item.quantity)", code: ErrorCode.invalidAmount)
+                }
                 try f.rejectUnknown()
                 items.append(item)
             } catch { throw prefixed(error) }
@@ -369,7 +396,7 @@ struct Fields {
         if let v = f.optionalRaw("accrualPercent") { patch.accrualBasisPoints = try basisPoints(v, "rules.accrualPercent") }
         func days(_ key: String) throws(InvalidInput) -> Int64? {
             guard let d = try f.optionalInt(key) else { return nil }
-            guard d >= 0 && d <= 36_500 else { throw bad("rules.\(key)", "must be 0 to 36500 days") }
+            guard d >= 0 && d <= Rules.daysMax else { throw bad("rules.\(key)", "must be 0 to \(Rules.daysMax) days, got \(d)") }
             return d
         }
         patch.pendingDays = try days("pendingDays")
@@ -377,9 +404,10 @@ struct Fields {
         if let life = patch.lifetimeDays, life == 0 { throw bad("rules.lifetimeDays", "must be at least 1 day") }
         patch.levelWindowDays = try days("levelWindowDays")
         patch.returnPolicy = try f.optionalEnum("returnPolicy")
-        patch.birthdayBonus = try f.optionalInt("birthdayBonus")
-        patch.welcomeBonus = try f.optionalInt("welcomeBonus")
-        if (patch.birthdayBonus ?? 0) < 0 || (patch.welcomeBonus ?? 0) < 0 { throw bad("rules", "bonus amounts must not be negative") }
+        do {
+            patch.birthdayBonus = try f.optionalAmount("birthdayBonus")
+            patch.welcomeBonus = try f.optionalAmount("welcomeBonus")
+        } catch { throw InvalidInput(line: line, field: "rules." + (error.field ?? ""), reason: error.reason, code: error.code) }
         if let basis = try f.optionalString("levelBasis") {
             guard basis == "sum" || basis == "count" else { throw bad("rules.levelBasis", "must be sum or count") }
             patch.levelBasisIsCount = basis == "count"
@@ -391,7 +419,10 @@ struct Fields {
                 guard case .object(let lf) = element else { throw bad("rules.levels[\(index)]", "must be an object") }
                 var l = Fields(fields: lf, line: line)
                 let levelName = try l.string("name")
-                let threshold = try l.optionalInt("threshold") ?? 0
+                let threshold: Int64
+                do { threshold = try l.optionalAmount("threshold") ?? 0 } catch {
+                    throw InvalidInput(line: line, field: "rules.levels[\(index)].threshold", reason: error.reason, code: error.code)
+                }
                 var percent: Int64? = nil
                 if let v = l.optionalRaw("percent") { percent = try basisPoints(v, "rules.levels[\(index)].percent") }
                 try l.rejectUnknown()

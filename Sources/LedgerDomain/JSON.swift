@@ -150,7 +150,7 @@ public struct JSONParser {
     private func describeCharacter(at offset: Int) -> String {
         let length = UTF8Check.sequenceLength(bytes, at: offset)
         guard length > 0 else { return "byte 0x" + String(bytes[offset], radix: 16, uppercase: true) + " (not UTF-8)" }
-        return "'" + String(decoding: UnsafeBufferPointer(rebasing: bytes[offset..<(offset + length)]), as: UTF8.self) + "'"
+        return "'" + Printable.escaped(String(decoding: UnsafeBufferPointer(rebasing: bytes[offset..<(offset + length)]), as: UTF8.self)) + "'"
     }
 
     private mutating func literal(_ word: StaticString) throws(JSONError) {

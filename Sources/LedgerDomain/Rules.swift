@@ -58,6 +58,9 @@ public struct Rules: Sendable, Equatable {
     }
 
     /// The accrual rate of a level name (or the base rate).
+    /// The most days a rule may give (pending, lifetime, level window): a hundred years.
+    public static let daysMax: Int64 = 36_500
+
     public func basisPoints(level: String?) -> Int64 {
         guard let level, let rule = levels.first(where: { $0.name == level }) else { return accrualBasisPoints }
         return rule.percentBasisPoints ?? accrualBasisPoints

@@ -29,6 +29,10 @@ public enum Time {
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
+    /// The times the engine holds: year 0000 to 9999, what an ISO 8601 text can say. Any rule's
+    /// days added to one of them stay far inside Int64.
+    public static let supported: ClosedRange<Micros> = days(year: 0, month: 1, day: 1) * microsPerDay...(days(year: 10_000, month: 1, day: 1) * microsPerDay - 1)
+
     /// The day number a time falls on (UTC).
     public static func day(of time: Micros) -> Int64 {
         time >= 0 ? time / microsPerDay : (time - microsPerDay + 1) / microsPerDay

@@ -157,8 +157,15 @@ public final class Log: Sendable {
         let lockPath = LogFiles.join(directory, LogFiles.lockName)
         let lockFD = try syscalls.open(lockPath, flags: O_RDWR | O_CREAT)
         do {
-            guard try syscalls.lockExclusive(lockFD, path: lockPath) else {
-                throw LogError(.locked, "another writer has this log open (it holds the lock)", file: lockPath)
+            // A reader probing whether a writer is at work holds a shared lock for an instant:
+            // a held lock is looked at again for a moment before it means another writer.
+            var attempts = 0
+            while try !syscalls.lockExclusive(lockFD, path: lockPath) {
+                attempts += 1
+                guard attempts < Self.lockAttempts else {
+                    throw LogError(.locked, "another writer has this log open (it holds the lock)", file: lockPath)
+                }
+                usleep(2_000)
             }
             let loader = LogLoader(directory: directory, syscalls: syscalls, repair: true)
             var loaded = try loader.load()
@@ -173,6 +180,14 @@ public final class Log: Sendable {
             try? syscalls.close(lockFD, path: lockPath)
             throw error
         }
+    }
+
+    /// How many times a held lock is tried, 2 ms apart, before the open fails with `locked`.
+    static let lockAttempts = 25
+
+    /// Whether a writer (in any process) holds the log in `directory` open now.
+    public static func writerIsActive(directory: String, syscalls: SystemCalls = .live) -> Bool {
+        syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName))
     }
 
     /// The position the next appended event will get.

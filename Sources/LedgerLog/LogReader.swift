@@ -23,22 +23,29 @@ public final class LogReader {
     public init(directory: String, syscalls: SystemCalls = .live) throws {
         self.catalog = nil
         self.syscalls = syscalls
-        self.fixedSnapshot = try Self.load(directory: directory, syscalls: syscalls)
+        let (snapshot, report) = try Self.load(directory: directory, syscalls: syscalls)
+        self.fixedSnapshot = snapshot
+        self.loadReport = report
     }
 
-    private static func load(directory: String, syscalls: SystemCalls) throws -> LogSnapshot {
+    /// What the last look at the directory found (a reader of a directory): a torn tail the
+    /// next writer will cut, a writer's batch in progress left to it, indexes the next writer
+    /// rebuilds. Nil for a writer's own reader.
+    public private(set) var loadReport: RecoveryReport?
+
+    private static func load(directory: String, syscalls: SystemCalls) throws -> (LogSnapshot, RecoveryReport) {
         guard syscalls.fileExists(directory) else {
             throw LogError(.invalidArgument, "there is no log directory here", file: directory)
         }
         let loaded = try LogLoader(directory: directory, syscalls: syscalls, repair: false).load()
-        return LogSnapshot(directory: directory, segments: loaded.segments)
+        return (LogSnapshot(directory: directory, segments: loaded.segments), loaded.report)
     }
 
     deinit { closeSegment() }
 
     /// Looks at the directory again (read-only readers); a writer's reader always sees the latest.
     public func refresh() throws {
-        if let fixed = fixedSnapshot { fixedSnapshot = try Self.load(directory: fixed.directory, syscalls: syscalls) }
+        if let fixed = fixedSnapshot { (fixedSnapshot, loadReport) = try Self.load(directory: fixed.directory, syscalls: syscalls) }
     }
 
     /// What this reader can see now.

@@ -22,6 +22,29 @@ public struct RecoveryReport: Sendable, Equatable {
     public var cut: TailCut?
     /// Index files that were missing, damaged or stale and were rebuilt from the data.
     public var rebuiltIndexes: [String]
+    /// For a read-only reader: a torn tail it found and left alone (no writer was at work),
+    /// which the next writer will cut. `preservedAt` names where the writer will keep it.
+    public var tornTail: TailCut? = nil
+    /// For a read-only reader: a writer held the log open, and bytes after the last whole
+    /// batch of the last segment were left to it (a batch it is writing, not damage).
+    public var writerTailBytes: UInt64? = nil
+
+    public init(segments: Int, endPosition: UInt64, cut: TailCut?, rebuiltIndexes: [String]) {
+        self.segments = segments
+        self.endPosition = endPosition
+        self.cut = cut
+        self.rebuiltIndexes = rebuiltIndexes
+    }
+}
+
+/// What the bytes after the last whole batch of the last segment are.
+enum TailJudgement {
+    /// Nothing but zeros.
+    case clean
+    /// A writer is at work: they are its batch in progress (for a reader), not to be judged.
+    case writers(bytes: UInt64)
+    /// A write a crash tore, never acknowledged: the writer cuts `[from, lastNonZero]`.
+    case torn(lastNonZero: UInt64, reason: String)
 }
 
 /// The first spot in a segment that is not a whole, chained batch.
@@ -109,6 +132,44 @@ enum SegmentScan {
         }
         cursor.invalidate()
         return .torn(lastNonZero: lastNonZero)
+    }
+}
+
+extension SegmentScan {
+    /// Judges the bytes of the last segment from `from` (the first spot that is not a valid
+    /// next batch, `bad`, or the end of the data) to `fileEnd`, by the writer's rules
+    /// (data-format.md §7), and throws ``LogError`` `corrupt` when they are damage.
+    ///
+    /// A read-only reader passes `writerAtWork`: while a writer holds the log open, what the
+    /// reader cannot read yet is that writer's batch in progress, never damage. It is asked
+    /// before judging and once more before calling anything damage, since a writer may open
+    /// (and start writing) while the reader looks: a reader never reports a healthy log as
+    /// damaged because it raced a writer.
+    static func judgeTail(cursor: BatchCursor, path: String, from: UInt64, bad: BadSpot?, fileEnd: UInt64, endPosition: UInt64,
+                          writerAtWork: (() -> Bool)?) throws -> TailJudgement {
+        let writersBytes = { fileEnd > from ? fileEnd - from : 0 }
+        if let writerAtWork, bad != nil || from < fileEnd, writerAtWork() {
+            // Only zeros after the data: nothing to say.
+            if bad == nil, case .clean = try analyzeTail(cursor: cursor, from: from, fileEnd: fileEnd, expectedPosition: endPosition) { return .clean }
+            return .writers(bytes: writersBytes())
+        }
+        func damage(_ message: String, at offset: UInt64) throws -> TailJudgement {
+            if let writerAtWork, writerAtWork() { return .writers(bytes: writersBytes()) }
+            throw LogError.corrupt(message, file: path, offset: offset)
+        }
+        switch try analyzeTail(cursor: cursor, from: from, fileEnd: fileEnd, expectedPosition: endPosition) {
+        case .clean:
+            if let bad { return try damage(bad.reason, at: bad.offset) }  // unreachable: a bad spot has a non-zero byte
+            return .clean
+        case .damaged(let at, let reason):
+            return try damage("\(bad?.reason ?? "the data stops") at byte offset \(from), and \(reason)", at: at)
+        case .torn(let lastNonZero):
+            let reason = bad?.reason ?? "non-zero bytes after the last batch"
+            if bad != nil, try !showsUnwrittenSector(cursor: cursor, at: from, fileEnd: fileEnd) {
+                return try damage("\(reason), and every sector of it was written: this is damage, not a torn write", at: from)
+            }
+            return .torn(lastNonZero: lastNonZero, reason: reason)
+        }
     }
 }
 
@@ -209,13 +270,21 @@ struct LogLoader {
         case .success(let decoded):
             header = decoded
         case .failure(let why):
+            // A writer at work may be creating this very segment: a reader leaves it to it.
+            if !repair, isLast, writerAtWork() {
+                report.writerTailBytes = fileSize
+                return nil
+            }
             guard isLast, number > 0 else { throw LogError.corrupt(why.description, file: path, offset: 0) }
             // A segment whose header is not valid can only be one whose creation a crash
             // interrupted, unless a batch in it proves otherwise.
             if case .damaged(let at, let reason) = try SegmentScan.analyzeTail(cursor: cursor, from: 0, fileEnd: fileSize, expectedPosition: expectedBase) {
                 throw LogError.corrupt("\(why); \(reason)", file: path, offset: at)
             }
-            if !repair { return nil }
+            if !repair {
+                report.tornTail = .init(segmentFile: path, offset: 0, bytes: fileSize, preservedAt: path + ".torn", reason: why.description)
+                return nil
+            }
             let aside = path + ".torn"
             try syscalls.rename(path, to: aside)
             try syscalls.syncDirectory(directory)
@@ -241,29 +310,31 @@ struct LogLoader {
             guard summary.dataLength == fileSize else {
                 throw LogError.corrupt("a sealed segment has \(fileSize - summary.dataLength) bytes after its last batch", file: path, offset: summary.dataLength)
             }
-            try writeIndex(summary)
+            // Only the writer writes: a reader (and `verify`) leaves a missing or stale index for
+            // the next writer to rebuild, and says so in its report.
+            if repair { try writeIndex(summary) }
             report.rebuiltIndexes.append(LogFiles.join(directory, LogFiles.indexName(number)))
             return summary
         }
         let from = bad?.offset ?? summary.dataLength
-        switch try SegmentScan.analyzeTail(cursor: cursor, from: from, fileEnd: fileSize, expectedPosition: summary.endPosition) {
+        switch try SegmentScan.judgeTail(cursor: cursor, path: path, from: from, bad: bad, fileEnd: fileSize, endPosition: summary.endPosition,
+                                         writerAtWork: repair ? nil : { writerAtWork() }) {
         case .clean:
-            if let bad { throw LogError.corrupt(bad.reason, file: path, offset: bad.offset) }  // unreachable: a bad spot has a non-zero byte
-        case .damaged(let at, let reason):
-            throw LogError.corrupt("\(bad?.reason ?? "the data stops") at byte offset \(from), and \(reason)", file: path, offset: at)
-        case .torn(let lastNonZero):
-            let reason = bad?.reason ?? "non-zero bytes after the last batch"
-            // Only the writer judges: a read-only reader may be looking at a batch another
-            // process is still writing, which simply ends its view.
-            if repair, bad != nil, try !SegmentScan.showsUnwrittenSector(cursor: cursor, at: from, fileEnd: fileSize) {
-                throw LogError.corrupt("\(reason), and every sector of it was written: this is damage, not a torn write", file: path, offset: from)
-            }
+            break
+        case .writers(let bytes):
+            report.writerTailBytes = bytes
+        case .torn(let lastNonZero, let reason):
             if repair {
                 report.cut = try cutTail(fd: fd, path: path, from: from, through: lastNonZero, reason: reason)
+            } else {
+                report.tornTail = .init(segmentFile: path, offset: from, bytes: lastNonZero + 1 - from, preservedAt: path + ".cut-\(from)", reason: reason)
             }
         }
         return summary
     }
+
+    /// Whether a writer holds this log open now (always false for the writer itself).
+    func writerAtWork() -> Bool { !repair && syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName)) }
 
     /// Uses the `.idx` of a sealed segment when it is whole and agrees with the data: the last
     /// batch it names must be there, valid, and end exactly at the end of the file.

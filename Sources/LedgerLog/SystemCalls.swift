@@ -163,6 +163,24 @@ public struct SystemCalls: Sendable {
         }
     }
 
+    /// Whether another open file holds an exclusive `flock` on `path` (a writer holds the
+    /// log's `LOCK`). Probes with a shared lock, released at once; a missing file is unlocked.
+    /// A writer opening in that instant retries its own lock (see ``Log/init(directory:options:)``),
+    /// so the probe never makes it fail.
+    public func isLockedExclusively(_ path: String) -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        while true {
+            if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+                flock(fd, LOCK_UN)
+                return false
+            }
+            if errno == EINTR { continue }
+            return errno == EWOULDBLOCK
+        }
+    }
+
     public func rename(_ from: String, to: String) throws(LogError) {
         _ = try injected(.rename, from)
         _ = try retrying(.rename, from) { Int(Glibc.rename(from, to)) }

@@ -357,9 +357,19 @@ struct BonusRuleTests {
                      #"{"type":"purchase.made","client":"c1","purchase":"p1","total":1000,"items":[{"sku":"A","price":1,"qty":\#(AmountLimits.quantityMax + 1)}]}"#,
                      #"{"type":"order.placed","client":"c1","order":"o1","amount":\#(big)}"#,
                      #"{"type":"rules.changed","rules":{"welcomeBonus":\#(big)}}"#] {
-            let before = book.state.client("c1")!.balances
-            #expect(book.run(line).code == "invalid_amount", "\(line)")
-            #expect(book.state.client("c1")!.balances == before)
+            // The parser refuses it, naming the field, before the engine sees it.
+            #expect(throws: InvalidInput.self) { try CommandParser.parse(line: line, number: 1) }
+            do { _ = try CommandParser.parse(line: line, number: 1) } catch { #expect(error.code == "invalid_amount", "\(line): \(error)") }
+        }
+        // A command built in Swift (no parser) is refused by the engine the same way, and not recorded.
+        for command in [Command(client: "c1", event: .bonusAccrued(Accrual(amount: big, reason: .manual, activatesAt: 0, expiresAt: 0))),
+                        Command(client: "c1", event: .bonusAccrued(Accrual(amount: 0, reason: .manual, activatesAt: 0, expiresAt: 0))),
+                        Command(client: "c1", event: .bonusWrittenOff(WriteOff(amount: -5, reason: .manual, lots: []))),
+                        Command(client: "c1", event: .purchaseReturned(PurchaseReturn(purchase: "p0", returnID: "r", amount: .max, items: [])))] {
+            let (before, position) = (book.state.client("c1")!.balances, book.state.nextPosition)
+            let outcome = book.state.execute(command, now: book.now, into: &book.events)
+            #expect(outcome == .refused(code: "invalid_amount", message: outcome.message ?? "", recorded: nil), "\(command)")
+            #expect(book.state.client("c1")!.balances == before && book.state.nextPosition == position, "malformed input changes nothing and is not recorded")
         }
         #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":\#(AmountLimits.amountMax)}"#).isAccepted, "the limit itself is allowed")
         // Near the ledger-wide limit (set directly: reaching it takes millions of commands).
@@ -372,8 +382,10 @@ struct BonusRuleTests {
 
     @Test("a receipt's amounts are checked before any is subtracted: no overflow, a refusal naming the field")
     func receiptAmountsWithoutOverflow() {
-        for (line, field) in [(#"{"type":"purchase.made","client":"c1","purchase":"p","total":9223372036854775807,"bonusesSpent":-1}"#, "bonusesSpent"),
-                              (#"{"type":"purchase.made","client":"c1","purchase":"p","total":5,"bonusesSpent":9223372036854775807,"paid":9223372036854775807}"#, "paid"),
+        for (line, field) in [(#"{"type":"purchase.made","client":"c1","purchase":"p","total":9223372036854775807,"bonusesSpent":-1}"#, "total"),
+                              (#"{"type":"purchase.made","client":"c1","purchase":"p","total":5,"bonusesSpent":-1}"#, "bonusesSpent"),
+                              (#"{"type":"purchase.made","client":"c1","purchase":"p","total":5,"bonusesSpent":9223372036854775807,"paid":9223372036854775807}"#, "bonusesSpent"),
+                              (#"{"type":"purchase.made","client":"c1","purchase":"p","total":5,"bonusesSpent":3,"paid":9223372036854775807}"#, "paid"),
                               (#"{"type":"purchase.made","client":"c1","purchase":"p","total":-9223372036854775807,"bonusesSpent":9223372036854775807}"#, "total")] {
             #expect(throws: InvalidInput.self) { try CommandParser.parse(line: line, number: 1) }
             do { _ = try CommandParser.parse(line: line, number: 1) } catch { #expect(error.field == field, "\(line)") }

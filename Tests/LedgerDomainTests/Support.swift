@@ -177,6 +177,7 @@ func fingerprint(_ c: ClientState) -> String {
 
 extension Outcome {
     var code: String? { if case .refused(let code, _, _) = self { code } else { nil } }
+    var message: String? { if case .refused(_, let message, _) = self { message } else { nil } }
     var positions: ClosedRange<UInt64>? { if case .accepted(let r) = self { r } else { nil } }
 }
 

@@ -83,7 +83,7 @@ struct CommandTests {
         let run = Run(["--data", dir.path, "submit", "--json"], stdin: Self.program)
         #expect(run.status == 1, "\(run.stderr)")
         let results = run.lines
-        #expect(results.count == 8, "one result per non-empty line: \(run.stdout)")
+        #expect(results.count == 9, "one result per line, the blank one too: \(run.stdout)")
         #expect(results[0]["line"] == .integer(1) && results[0]["ok"] == .bool(true) && results[0]["positions"] == .array([.integer(0)]))
         #expect(results[1]["positions"] == .array([.integer(1), .integer(2), .integer(3)]), "purchase, its level, its accrual")
         #expect(results[3]["error"] == .string("insufficient_balance"))
@@ -91,7 +91,8 @@ struct CommandTests {
         if case .string(let message)? = results[4]["message"] { #expect(message.contains("line 5") && message.contains("ammount")) }
         #expect(results[5]["error"] == .string("invalid_event") && results[5]["line"] == .integer(6))
         #expect(results[6]["error"] == .string("unknown_client"))
-        #expect(results[7]["line"] == .integer(9) && results[7]["ok"] == .bool(true) && results[7]["positions"] == results[2]["positions"], "a repeated key answers the original")
+        #expect(results[7]["line"] == .integer(8) && results[7]["blank"] == .bool(true) && results[7]["positions"] == .array([]), "a blank line is answered, nothing appended")
+        #expect(results[8]["line"] == .integer(9) && results[8]["ok"] == .bool(true) && results[8]["positions"] == results[2]["positions"], "a repeated key answers the original")
     }
 
     @Test("submit reads raw lines: CRLF endings, a last line without a break; a line too long, one not UTF-8 and one with a NUL are refused by line")
