@@ -90,11 +90,43 @@ public final class Ledger: Sendable {
     /// The log lives in `directory/log`.
     public static func logDirectory(_ directory: String) -> String { directory.hasSuffix("/") ? directory + "log" : directory + "/log" }
 
+    /// The ledger directory's identity file: the identity of the log it was made with.
+    public static func identityFile(_ directory: String) -> String { directory.hasSuffix("/") ? directory + "LEDGER" : directory + "/LEDGER" }
+
+    /// Checks that the directory holds the log it was made with (read-only): when `LEDGER`
+    /// names a log, `log/LOG` must be there with the same identity. A log that vanished while the
+    /// directory's identity remains is damage, never a new, empty ledger. Returns the
+    /// directory's identity (nil for a new directory, or one from before identities).
+    @discardableResult
+    public static func checkIdentity(directory: String, syscalls: SystemCalls = .live) throws -> LogIdentity? {
+        guard !directory.isEmpty else { throw LogError(.invalidArgument, "the data directory is an empty path") }
+        let file = identityFile(directory)
+        guard let mine = try LogIdentity.read(file, magic: LogIdentity.directoryMagic, syscalls: syscalls) else { return nil }
+        let logFile = logDirectory(directory) + "/" + LogIdentity.fileName
+        guard let log = try LogIdentity.read(logFile, syscalls: syscalls) else {
+            throw LogError(.corrupt, "the ledger's log is missing: \(file) names log \(mine.hex), and there is no \(logFile)", file: logFile, offset: 0)
+        }
+        guard log.identity == mine.identity else {
+            throw LogError(.corrupt, "\(logDirectory(directory)) holds another log (identity \(log.hex)) than the one \(file) names (\(mine.hex))", file: logFile, offset: 16)
+        }
+        return mine
+    }
+
     /// Opens (creating when needed) the ledger in `directory` and rebuilds its state from the log.
     public init(directory: String, options: Options = Options()) throws {
         var logOptions = LogOptions(segmentBytes: options.segmentBytes, durability: options.durability, syscalls: options.syscalls)
         logOptions.clock = options.clock
+        let known = try Self.checkIdentity(directory: directory, syscalls: options.syscalls)
         let log = try Log(directory: Self.logDirectory(directory), options: logOptions)
+        if known == nil {
+            // A new directory (or one from before identities) learns which log it holds.
+            do {
+                try log.identity.write(Self.identityFile(directory), directory: directory, magic: LogIdentity.directoryMagic, syscalls: options.syscalls)
+            } catch {
+                try? log.close()
+                throw error
+            }
+        }
         let started = monotonicSeconds()
         var state = LedgerState()
         state.isRebuilding = true
@@ -473,6 +505,7 @@ public struct LedgerView: Sendable {
 
     public init(directory: String) throws {
         let started = monotonicSeconds()
+        try Ledger.checkIdentity(directory: directory)
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         self.state = try Ledger.stateForReading(reader, through: nil)
         self.snapshot = reader.snapshot

@@ -56,6 +56,10 @@ struct CommonOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Print JSON for programs instead of tables for people.")
     var json = false
+
+    func validate() throws {
+        guard !data.isEmpty else { throw ValidationError("--data needs a directory; an empty path names none") }
+    }
 }
 
 /// Exit statuses of interface.md: 0 success, 1 some input refused, 2 usage error or a damaged log.

@@ -157,7 +157,7 @@ struct Demo: ParsableCommand {
 enum DemoDirectory {
     static let marker = ".ledger-demo"
     /// The only entries a demo's directory may hold besides the marker.
-    static let demoEntries: Set<String> = ["log", "log-demo"]
+    static let demoEntries: Set<String> = ["log", "log-demo", "LEDGER"]
 
     /// Writes the marker: `ledger-demo 1 started` while the demo runs, then
     /// `ledger-demo 1 finished END CRC` (the log's end position and last batch CRC, decimal).

@@ -12,6 +12,7 @@ struct Verify: ParsableCommand {
         let report: VerifyReport
         let numbers: UInt64
         do {
+            try Ledger.checkIdentity(directory: common.data)
             report = try LogReader.verify(directory: Ledger.logDirectory(common.data))
             numbers = try Ledger.verifyClientNumbers(LogReader(directory: Ledger.logDirectory(common.data)))
         } catch {

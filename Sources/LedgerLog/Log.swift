@@ -116,6 +116,8 @@ public final class Log: Sendable {
     public let options: LogOptions
     /// What opening the directory found (and any torn tail it cut).
     public let recovery: RecoveryReport
+    /// The log's identity (its `LOG` file), drawn when the log was created.
+    public let identity: LogIdentity
     let catalog: LogCatalog
     private let core: WriterCore
     /// Where async callers' commits run: blocking writes and syncs must not hold one of the
@@ -169,10 +171,12 @@ public final class Log: Sendable {
             }
             let loader = LogLoader(directory: directory, syscalls: syscalls, repair: true)
             var loaded = try loader.load()
-            let core = try WriterCore(directory: directory, options: options, lockFD: lockFD, loader: loader, segments: &loaded.segments)
+            let core = try WriterCore(directory: directory, options: options, lockFD: lockFD, loader: loader, segments: &loaded.segments,
+                                      identity: loaded.report.identity)
             self.directory = directory
             self.options = options
             self.recovery = loaded.report
+            self.identity = core.identity
             self.core = core
             self.catalog = LogCatalog(LogSnapshot(directory: directory, segments: loaded.segments))
             self.queue = Mutex(QueueState())

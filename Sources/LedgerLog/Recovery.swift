@@ -28,6 +28,9 @@ public struct RecoveryReport: Sendable, Equatable {
     /// For a read-only reader: a writer held the log open, and bytes after the last whole
     /// batch of the last segment were left to it (a batch it is writing, not damage).
     public var writerTailBytes: UInt64? = nil
+    /// The log's identity (its `LOG` file); nil for a log written before identities, until a
+    /// writer opens it and writes one.
+    public var identity: LogIdentity? = nil
 
     public init(segments: Int, endPosition: UInt64, cut: TailCut?, rebuiltIndexes: [String]) {
         self.segments = segments
@@ -238,10 +241,27 @@ struct LogLoader {
         return numbers
     }
 
-    func load() throws -> Loaded {
+    /// The log's identity file and its segment numbers, checked against each other: with a
+    /// `LOG`, a vanished segment is damage, never a shorter or an empty log (data-format.md §1.1).
+    func identityAndSegments() throws -> (LogIdentity?, [UInt64]) {
+        let identity = try LogIdentity.read(LogFiles.join(directory, LogIdentity.fileName), syscalls: syscalls)
         let numbers = try segmentNumbers()
+        if let identity {
+            guard let last = numbers.last else {
+                throw LogError.corrupt("the log's segments are missing: its LOG file (identity \(identity.hex)) says segments 0 to \(identity.newestSegment) were created, and no segment file is here", file: LogFiles.join(directory, LogFiles.segmentName(0)), offset: 0)
+            }
+            guard last >= identity.newestSegment else {
+                throw LogError.corrupt("segment \(last + 1) is missing: the log's LOG file says segments 0 to \(identity.newestSegment) were created, and the last here is \(last)", file: LogFiles.join(directory, LogFiles.segmentName(last + 1)), offset: 0)
+            }
+        }
+        return (identity, numbers)
+    }
+
+    func load() throws -> Loaded {
+        let (identity, numbers) = try identityAndSegments()
         var segments: [SegmentSummary] = []
         var report = RecoveryReport(segments: 0, endPosition: 0, cut: nil, rebuiltIndexes: [])
+        report.identity = identity
         for number in numbers {
             let isLast = number == numbers.last
             let previous = segments.last
@@ -251,6 +271,11 @@ struct LogLoader {
         }
         report.segments = segments.count
         report.endPosition = segments.last?.endPosition ?? 0
+        if let identity, (segments.last?.number ?? 0) < identity.newestSegment {
+            // Only a segment whose header a crash interrupted is set aside, and LOG names a
+            // segment only once its header was durable.
+            throw LogError.corrupt("segment \(identity.newestSegment) has no valid header, yet the log's LOG file says it was created", file: LogFiles.join(directory, LogFiles.segmentName(identity.newestSegment)), offset: 0)
+        }
         return Loaded(segments: segments, report: report)
     }
 

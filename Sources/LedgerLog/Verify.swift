@@ -26,7 +26,7 @@ extension LogReader {
     public static func verify(directory: String, syscalls: SystemCalls = .live) throws -> VerifyReport {
         guard syscalls.fileExists(directory) else { throw LogError(.invalidArgument, "there is no log directory here", file: directory) }
         let loader = LogLoader(directory: directory, syscalls: syscalls, repair: false)
-        let numbers = try loader.segmentNumbers()
+        let (_, numbers) = try loader.identityAndSegments()
         var report = VerifyReport(segments: numbers.count, batches: 0, events: 0, bytes: 0)
         var previous: SegmentSummary? = nil
         for number in numbers {

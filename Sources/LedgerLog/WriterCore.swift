@@ -17,14 +17,20 @@ final class WriterCore: @unchecked Sendable {
     private var allocatedEnd: UInt64 = 0
     private let group = WriteBuffer(capacity: 1 << 20)
     private var isClosed = false
+    /// The log's `LOG` file as written: it names the newest segment created.
+    private(set) var identity: LogIdentity
+    /// Whether the group being written started a new segment (`LOG` is written anew once the
+    /// group is durable).
+    private var rolled = false
 
-    init(directory: String, options: LogOptions, lockFD: Int32, loader: LogLoader, segments: inout [SegmentSummary]) throws {
+    init(directory: String, options: LogOptions, lockFD: Int32, loader: LogLoader, segments: inout [SegmentSummary], identity: LogIdentity?) throws {
         self.directory = directory
         self.options = options
         self.syscalls = options.syscalls
         self.loader = loader
         self.lockFD = lockFD
         self.segments = segments
+        self.identity = identity ?? LogIdentity.fresh(createdAt: options.clock())
         if self.segments.isEmpty {
             try createSegment(number: 0, basePosition: 0, previousBatchCRC: 0, previousTimestamp: Int64.min)
         } else {
@@ -33,7 +39,18 @@ final class WriterCore: @unchecked Sendable {
             activeFD = try syscalls.open(activePath, flags: O_RDWR)
             allocatedEnd = try syscalls.fileSize(activeFD, path: activePath)
         }
+        // A new log's LOG is written after its first segment; a log from before identities gets
+        // one; a segment created after the last LOG was written (a crash between) is named now.
+        let newest = self.segments[self.segments.count - 1].number
+        if identity == nil || identity!.newestSegment != newest {
+            self.identity.newestSegment = newest
+            try writeIdentity()
+        }
         segments = self.segments
+    }
+
+    private func writeIdentity() throws {
+        try identity.write(LogFiles.join(directory, LogIdentity.fileName), directory: directory, syscalls: syscalls)
     }
 
     private var active: SegmentSummary {
@@ -79,6 +96,7 @@ final class WriterCore: @unchecked Sendable {
     }
 
     private func write(_ batches: [PreparedBatch]) throws(LogError) -> ([Result<Range<UInt64>, LogError>], LogSnapshot) {
+        rolled = false
         var results: [Result<Range<UInt64>, LogError>] = []
         results.reserveCapacity(batches.count)
         let committedAtWrite = active.endPosition
@@ -120,6 +138,13 @@ final class WriterCore: @unchecked Sendable {
         if options.durability == .sync {
             try syscalls.fdatasync(activeFD, path: activePath)
         }
+        if rolled {
+            // Only now, with the new segment's batches durable, does LOG name it: a group that
+            // failed takes its segments back, and LOG never names a segment that is not there.
+            rolled = false
+            identity.newestSegment = active.number
+            try wrap { try writeIdentity() }
+        }
         return (results, LogSnapshot(directory: directory, segments: segments))
     }
 
@@ -153,6 +178,7 @@ final class WriterCore: @unchecked Sendable {
             try createSegment(number: sealed.number + 1, basePosition: sealed.endPosition,
                               previousBatchCRC: sealed.lastBatchCRC, previousTimestamp: sealed.lastTimestamp)
         }
+        rolled = true
     }
 
     /// Creates a segment file: header written and synced, space reserved, directory synced,
