@@ -10,7 +10,8 @@ struct LedgerTool: AsyncParsableCommand {
         commandName: "ledger",
         abstract: "A loyalty ledger on a binary append-only log.",
         discussion: "Exit status: 0 success; 1 the input was read but some of it was refused; 2 usage error, unreadable or damaged log.",
-        subcommands: [Submit.self, Advance.self, Client.self, Stats.self, Verify.self, Generate.self, Demo.self]
+        subcommands: [Submit.self, Advance.self, Client.self, Stats.self, Verify.self, Generate.self, Demo.self,
+                      JournalVerb.self, ReplayVerb.self, SegmentVerb.self, RebuildVerb.self, ExportVerb.self]
     )
 
     /// Runs the verb, mapping ArgumentParser's usage errors (its status 64) to interface.md's 2.

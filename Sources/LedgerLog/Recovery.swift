@@ -157,7 +157,16 @@ extension SegmentScan {
             return .writers(bytes: writersBytes())
         }
         func damage(_ message: String, at offset: UInt64) throws -> TailJudgement {
-            if let writerAtWork, writerAtWork() { return .writers(bytes: writersBytes()) }
+            if let writerAtWork {
+                if writerAtWork() { return .writers(bytes: writersBytes()) }
+                // A writer that finished a batch and closed while this reader looked leaves
+                // the batch whole now: what a reader saw in flight was no damage.
+                cursor.invalidate()
+                let size = (try? cursor.syscalls.fileSize(cursor.fd, path: path)) ?? fileEnd
+                if case .batch(let header, _, _) = try cursor.read(at: from, limit: size), header.basePosition == endPosition {
+                    return .writers(bytes: writersBytes())
+                }
+            }
             throw LogError.corrupt(message, file: path, offset: offset)
         }
         switch try analyzeTail(cursor: cursor, from: from, fileEnd: fileEnd, expectedPosition: endPosition) {
@@ -226,6 +235,15 @@ struct LogLoader {
     let syscalls: SystemCalls
     /// When true, a torn tail is cut (and kept aside); when false, the log simply ends there.
     let repair: Bool
+    /// For a reader: whether a writer held the log open when the reader began to look.
+    let writerAtStart: Bool
+
+    init(directory: String, syscalls: SystemCalls, repair: Bool) {
+        self.directory = directory
+        self.syscalls = syscalls
+        self.repair = repair
+        self.writerAtStart = !repair && syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName))
+    }
 
     struct Loaded {
         var segments: [SegmentSummary]
@@ -358,8 +376,9 @@ struct LogLoader {
         return summary
     }
 
-    /// Whether a writer holds this log open now (always false for the writer itself).
-    func writerAtWork() -> Bool { !repair && syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName)) }
+    /// Whether a writer holds this log open now, or held it when this load began (always false
+    /// for the writer itself): a reader leaves that writer's tail to it.
+    func writerAtWork() -> Bool { !repair && (writerAtStart || syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName))) }
 
     /// Uses the `.idx` of a sealed segment when it is whole and agrees with the data: the last
     /// batch it names must be there, valid, and end exactly at the end of the file.

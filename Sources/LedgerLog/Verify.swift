@@ -44,7 +44,7 @@ extension LogReader {
                 // interrupted its creation (recovery sets it aside), unless a batch in it
                 // proves acknowledged data.
                 guard number == numbers.last else { throw LogError.corrupt(why.description, file: path, offset: 0) }
-                if syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName)) {
+                if loader.writerAtWork() {
                     report.writerTailBytes = size
                     report.segments -= 1
                     return report
@@ -78,7 +78,7 @@ extension LogReader {
                 // a writer at work owns what follows its last whole batch.
                 let from = bad?.offset ?? summary.dataLength
                 switch try SegmentScan.judgeTail(cursor: cursor, path: path, from: from, bad: bad, fileEnd: size, endPosition: summary.endPosition,
-                                                 writerAtWork: { syscalls.isLockedExclusively(LogFiles.join(directory, LogFiles.lockName)) }) {
+                                                 writerAtWork: { loader.writerAtWork() }) {
                 case .clean: break
                 case .writers(let bytes): report.writerTailBytes = bytes
                 case .torn(let lastNonZero, let reason):

@@ -13,12 +13,18 @@ struct PropertyTests {
     static func randomLine(_ r: inout SplitMix, _ step: Int, policy: String, deletes: Bool = false,
                            start: Micros = Time.parse("2025-01-01T00:00:00Z")!) -> String {
         let client = "c\(Int.random(in: 0..<4, using: &r))"
-        let amount = Int.random(in: 1...6000, using: &r)
+        // One amount in eight near the limit: a receipt's total (amount × 20) up to 10¹² itself,
+        // so that returns, shares and sums are taken on the largest amounts input may carry.
+        let nearLimit = Int(AmountLimits.amountMax) / 20
+        let amount = Int.random(in: 0..<8, using: &r) == 0 ? Int.random(in: (nearLimit - 1000)...nearLimit, using: &r) : Int.random(in: 1...6000, using: &r)
         let at = "\"at\":\"\(Time.iso(start + Int64(step) * 3_600_000_000))\""
         switch Int.random(in: 0..<16, using: &r) {
         case 0: return #"{"type":"client.registered",\#(at),"client":"\#(client)","phone":"7916000000\#(client.last!)"}"#
         case 1, 2: return #"{"type":"purchase.made",\#(at),"client":"\#(client)","purchase":"p\#(step)","total":\#(amount * 20),"bonusesSpent":\#(Bool.random(using: &r) ? amount / 4 : 0)}"#
-        case 3: return #"{"type":"bonus.accrued",\#(at),"client":"\#(client)","amount":\#(amount)}"#
+        case 3:
+            // Now and then an accrual of the largest amount, expiring at the last time input can say.
+            if Int.random(in: 0..<10, using: &r) == 0 { return #"{"type":"bonus.accrued",\#(at),"client":"\#(client)","amount":\#(AmountLimits.amountMax),"expiresAt":"9999-12-31T23:59:59.999999Z"}"# }
+            return #"{"type":"bonus.accrued",\#(at),"client":"\#(client)","amount":\#(amount)}"#
         case 4: return #"{"type":"bonus.written_off",\#(at),"client":"\#(client)","amount":\#(amount)}"#
         case 5: return #"{"type":"bonus.reserved",\#(at),"client":"\#(client)","order":"o\#(step % 7)","amount":\#(amount)}"#
         case 6: return #"{"type":"order.closed",\#(at),"client":"\#(client)","order":"o\#(Int.random(in: 0..<7, using: &r))"}"#

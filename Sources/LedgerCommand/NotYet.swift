@@ -1,0 +1,54 @@
+import ArgumentParser
+
+/// The contract's verbs whose issues have not landed yet (journal, replay, segment, rebuild,
+/// export). Each takes any arguments and answers, with exit 2, that the verb is not available
+/// yet, rather than ArgumentParser's "Unknown option '--data'".
+protocol NotYetVerb: ParsableCommand {
+    static var verb: String { get }
+    static var comesWith: String { get }
+    var arguments: [String] { get }
+}
+
+extension NotYetVerb {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: verb, abstract: "Not available yet: comes with \(comesWith) (interface.md's contract).")
+    }
+
+    func run() throws {
+        let json = arguments.contains("--json")
+        let message = "`ledger \(Self.verb)` is not available yet: it comes with \(Self.comesWith); this build has submit, advance, client, stats, verify, generate and demo"
+        if json { print(JSON.object([("ok", .bool(false)), ("error", .string("not_available")), ("message", .string(message))]).rendered) }
+        printError("ledger \(Self.verb): " + message)
+        throw ExitCode(ExitStatus.failure)
+    }
+}
+
+struct JournalVerb: NotYetVerb {
+    static let verb = "journal"
+    static let comesWith = "the journal and audit replay issue"
+    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
+}
+
+struct ReplayVerb: NotYetVerb {
+    static let verb = "replay"
+    static let comesWith = "the journal and audit replay issue"
+    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
+}
+
+struct SegmentVerb: NotYetVerb {
+    static let verb = "segment"
+    static let comesWith = "the segments and rebuilds issue"
+    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
+}
+
+struct RebuildVerb: NotYetVerb {
+    static let verb = "rebuild"
+    static let comesWith = "the segments and rebuilds issue"
+    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
+}
+
+struct ExportVerb: NotYetVerb {
+    static let verb = "export"
+    static let comesWith = "the segments, rebuilds and export issue"
+    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
+}
