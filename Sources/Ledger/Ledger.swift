@@ -569,6 +569,8 @@ public enum LedgerError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .failed(let error as LogError) where error.code == .diskFull:
+            "\(error.message) [\(error.file ?? "")]; free space, then open the ledger again (each `ledger` command opens it anew)"
         case .failed(let error): "the log failed (\(error)); the ledger must be reopened"
         case .undecodable(let position, let reason): "the event at position \(position) does not decode: \(reason)"
         case .timeInFuture(let message): message

@@ -64,6 +64,8 @@ struct OutputBytes {
 
     mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
+    var isEmpty: Bool { bytes.isEmpty }
+
     /// A number in decimal digits.
     mutating func append(_ value: UInt64) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for UInt64.max's 20 digits, written backwards

@@ -31,7 +31,11 @@ struct Submit: ParsableCommand {
         options.futureTolerance = try tolerance.micros()
         let ledger = try openLedger(common, verb: "submit", options: options)
         defer { try? ledger.close() }
-        let progress = Progress(enabled: isatty(2) != 0)
+        // A person at a terminal gets a progress bar, the refused lines and a summary; a pipe
+        // or --json gets a result line for every input line, as the contract says.
+        let forPerson = !common.json && isatty(1) != 0
+        let totalBytes = Self.fileSize(input)
+        let progress = Progress(enabled: isatty(2) != 0, totalBytes: totalBytes)
         var refused = 0
         var accepted = 0
         var blank = 0
@@ -55,16 +59,17 @@ struct Submit: ParsableCommand {
                     report(line: line.number, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
                 case .blank:
                     blank += 1
-                    reportBlank(line: line.number, into: &output)
+                    if !forPerson { reportBlank(line: line.number, into: &output) }
                 case .command:
                     let outcome = outcomes[next]
                     next += 1
                     if outcome.isAccepted { accepted += 1 } else { refused += 1 }
-                    report(line: line.number, outcome, into: &output)
+                    if !forPerson || !outcome.isAccepted { report(line: line.number, outcome, into: &output) }
                 }
             }
+            if !output.isEmpty { progress.clear() }
             output.write()
-            progress.update(lines: pending.lastLine, refused: refused)
+            progress.update(lines: pending.lastLine, refused: refused, bytes: pending.bytesRead)
         }
         while true {
             // A batch in flight is finished before waiting for input: a caller that writes
@@ -87,9 +92,18 @@ struct Submit: ParsableCommand {
         }
         progress.finish()
         if !common.json {
-            printError("ledger submit: \(grouped(parser.lines)) lines, \(grouped(accepted)) accepted, \(grouped(refused)) refused; durable at position \(grouped(ledger.stats().events))")
+            let seconds = seconds(since: progress.started)
+            let rate = seconds > 0 ? ", \(grouped(Int(Double(parser.lines) / seconds))) lines/s" : ""
+            printError("ledger submit: \(grouped(parser.lines)) lines in \(format2(seconds)) s\(rate): \(grouped(accepted)) accepted, \(grouped(refused)) refused\(blank > 0 ? ", \(grouped(blank)) blank" : ""); durable at position \(grouped(ledger.stats().events))" + (forPerson && refused > 0 ? " (the refused lines are above; --json or a pipe gives every line's result)" : ""))
         }
         if refused > 0 { throw ExitCode(ExitStatus.refused) }
+    }
+
+    /// The size of a regular file being read (for the time left), or nil (a pipe, a terminal).
+    static func fileSize(_ descriptor: Int32) -> Int? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
+        return Int(info.st_size)
     }
 
     /// A blank line (nothing but spaces and tabs) appends nothing; it is answered, so that a
@@ -143,7 +157,9 @@ struct Submit: ParsableCommand {
                 if let recorded { fields.append(("recorded", .uint(recorded))) }
                 out.append(JSON.object(fields).rendered + "\n")
             } else {
-                out.append("line \(line): refused \(code): \(Printable.escaped(message))\(recorded.map { " (journaled at position \($0))" } ?? "")\n")
+                // The line is named once, at the start.
+                let words = message.hasPrefix("line \(line): ") ? String(message.dropFirst("line \(line): ".count)) : message
+                out.append("line \(line): refused \(code): \(Printable.escaped(words))\(recorded.map { " (journaled at position \($0))" } ?? "")\n")
             }
         case .repeated(.refused(let code, let message)):
             if common.json {
@@ -176,6 +192,8 @@ final class BatchParser: Sendable {
         var lines: [(number: Int, kind: LineKind)] = []
         /// The number of the batch's last line read (blank ones count).
         var lastLine = 0
+        /// Bytes of input read through the batch's last line (for the time left).
+        var bytesRead = 0
     }
 
     /// What the producer found at the end: lines read, and why reading stopped if early.
@@ -221,6 +239,7 @@ final class BatchParser: Sendable {
                         }
                     }
                 }
+                current.bytesRead = reader.consumed
                 if current.lines.count >= batch {
                     guard hand(current) else { return }
                     current = Batch()
@@ -263,6 +282,8 @@ final class LineReader {
     private var atEnd = false
     /// Why reading stopped early, if it did (reported after the lines read before it).
     private(set) var error: String?
+    /// Bytes of input handed out as lines so far, line breaks included.
+    private(set) var consumed = 0
 
     init(_ descriptor: Int32, lineBytesMax: Int) {
         self.descriptor = descriptor
@@ -287,6 +308,7 @@ final class LineReader {
             if let newline = memchr(base + start, 0x0A, end - start) {
                 let stop = base.distance(to: newline.assumingMemoryBound(to: UInt8.self))
                 let lineStart = start
+                consumed += stop + 1 - start
                 start = stop + 1
                 if skipping { return .tooLong }
                 return line(lineStart..<stop)
@@ -294,6 +316,7 @@ final class LineReader {
             if atEnd {
                 guard start < end || skipping else { return nil }
                 let lineStart = start
+                consumed += end - start
                 start = end
                 return skipping ? .tooLong : line(lineStart..<end)
             }
@@ -335,22 +358,50 @@ struct LineReaderError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// A progress line on standard error, only when it is a terminal.
+/// A progress bar on standard error, only when it is a terminal: lines done, their rate, and
+/// (for a file) how much of it is read and the time left.
 final class Progress {
     let enabled: Bool
+    let totalBytes: Int?
     let started = monotonicNanos()
     var lastDraw: UInt64 = 0
+    private var drawn = false
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(enabled: Bool, totalBytes: Int? = nil) {
+        self.enabled = enabled
+        self.totalBytes = totalBytes
+    }
 
-    func update(lines: Int, refused: Int) {
+    func update(lines: Int, refused: Int, bytes: Int = 0) {
         guard enabled else { return }
         let now = monotonicNanos()
         guard now - lastDraw > 100_000_000 else { return }
         lastDraw = now
-        let rate = Double(lines) / max(0.001, seconds(since: started))
-        printError("\r\u{1B}[2K  \(grouped(lines)) lines, \(grouped(refused)) refused, \(grouped(Int(rate))) lines/s", newline: false)
+        let elapsed = max(0.001, seconds(since: started))
+        let rate = Double(lines) / elapsed
+        var text = "\(grouped(lines)) lines, \(grouped(Int(rate))) lines/s, \(grouped(refused)) refused"
+        if let total = totalBytes, total > 0 {
+            let fraction = min(1, Double(bytes) / Double(total))
+            let width = 24
+            let filled = Int(fraction * Double(width))
+            let left = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
+            text = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(Int(fraction * 100))%  " + text
+                + (fraction > 0.001 ? ", about \(Self.clock(left)) left" : "")
+        }
+        printError("\r\u{1B}[2K  " + text, newline: false)
+        drawn = true
     }
 
-    func finish() { if enabled && lastDraw > 0 { printError("\r\u{1B}[2K", newline: false) } }
+    /// `1 m 05 s`, `42 s`.
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60) m \(s % 60 < 10 ? "0" : "")\(s % 60) s" : "\(s) s"
+    }
+
+    /// Takes the bar off the screen, so that a line printed next is not drawn into it.
+    func clear() {
+        if enabled && drawn { printError("\r\u{1B}[2K", newline: false); drawn = false }
+    }
+
+    func finish() { clear() }
 }

@@ -120,6 +120,7 @@ public struct PurchaseReturn: Sendable, Equatable {
 public struct OrderEvent: Sendable, Equatable {
     public var order: String
     public var amount: Int64?
+    public init(order: String, amount: Int64?) { self.order = order; self.amount = amount }
 }
 
 public struct MailingEvent: Sendable, Equatable {
@@ -408,5 +409,38 @@ public struct EventRecord: Sendable, Equatable {
     public var category: Category {
         if case .operationRefused(let r) = event, let kind = EventKind.byName[r.operation] { return kind.category }
         return event.kind.category
+    }
+}
+
+// Initializers for the commands a library caller builds (the fuzzer's edge-value mode builds
+// them so, with no parser between it and the engine, which checks every amount and time itself).
+extension Accrual {
+    public init(amount: Int64, reason: AccrualReason, activatesAt: Micros = 0, expiresAt: Micros = 0, source: String? = nil,
+                comment: String? = nil, operatorName: String? = nil, customExpiry: Bool = false) {
+        self.amount = amount; self.reason = reason; self.activatesAt = activatesAt; self.expiresAt = expiresAt
+        self.source = source; self.comment = comment; self.operatorName = operatorName; self.customExpiry = customExpiry
+    }
+}
+
+extension WriteOff {
+    public init(amount: Int64, reason: WriteOffReason, purchase: String? = nil, comment: String? = nil, operatorName: String? = nil) {
+        self.init(amount: amount, reason: reason, purchase: purchase, comment: comment, operatorName: operatorName, lots: [])
+    }
+}
+
+extension Reservation {
+    public init(order: String, amount: Int64) { self.init(order: order, amount: amount, lots: []) }
+}
+
+extension Purchase {
+    public init(purchase: String, total: Int64, paid: Int64, bonusesSpent: Int64 = 0, items: [Item] = []) {
+        self.init(purchase: purchase, total: total, paid: paid, bonusesSpent: bonusesSpent, store: nil, seller: nil, items: items,
+                  promotion: nil, promoCode: nil)
+    }
+}
+
+extension PurchaseReturn {
+    public init(purchase: String, returnID: String, amount: Int64, items: [Item] = []) {
+        self.init(purchase: purchase, returnID: returnID, amount: amount, items: items, store: nil, acceptedBy: nil)
     }
 }

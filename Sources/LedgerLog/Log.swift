@@ -300,7 +300,11 @@ public final class Log: Sendable {
     }
 
     static func poisonedError(_ cause: LogError) -> LogError {
-        LogError(.writerPoisoned, "an earlier write or sync failed (\(cause)); nothing more is acknowledged until the log is reopened", file: cause.file)
+        if cause.code == .diskFull {
+            // Said as what it is: the remedy is room on the disk, then a new open.
+            return LogError(.diskFull, cause.message + " (this writer acknowledges nothing more until the log is opened again)", file: cause.file, errno: cause.errno)
+        }
+        return LogError(.writerPoisoned, "an earlier write or sync failed (\(cause)); nothing more is acknowledged until the log is reopened", file: cause.file)
     }
 
     /// The leader's loop: take everything queued (up to a group's byte limit), write it, sync

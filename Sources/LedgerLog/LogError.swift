@@ -6,6 +6,9 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
         case locked
         /// A system call failed (errno in the message).
         case io
+        /// The file system has no room (ENOSPC): the message says how much is free. Freeing
+        /// space, not reopening, is what helps.
+        case diskFull = "disk_full"
         /// Bytes on disk are not what the format says they must be.
         case corrupt
         /// A named limit was exceeded.

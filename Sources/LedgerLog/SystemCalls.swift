@@ -65,7 +65,21 @@ public struct SystemCalls: Sendable {
     }
 
     static func error(_ call: Syscall, _ path: String, _ code: Int32) -> LogError {
-        LogError(.io, "\(call.rawValue) failed: \(String(cString: strerror(code))) (errno \(code))", file: path, errno: code)
+        if code == ENOSPC {
+            let free = freeBytes(near: path).map { "\($0) bytes are free" } ?? "how much is free could not be read"
+            return LogError(.diskFull, "the disk is full: \(call.rawValue) found no room (ENOSPC); \(free) on the file system of \(path). Free space, then write again: nothing that was not acknowledged was kept", file: path, errno: code)
+        }
+        return LogError(.io, "\(call.rawValue) failed: \(String(cString: strerror(code))) (errno \(code))", file: path, errno: code)
+    }
+
+    /// Bytes free to an unprivileged writer on the file system that holds `path` (or its
+    /// directory, when the file is not there yet).
+    public static func freeBytes(near path: String) -> UInt64? {
+        var info = statvfs()
+        if statvfs(path, &info) == 0 { return UInt64(info.f_bavail) * UInt64(info.f_frsize) }
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        guard statvfs(directory.isEmpty ? "." : directory, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
     private func retrying(_ call: Syscall, _ path: String, _ body: () -> Int) throws(LogError) -> Int {

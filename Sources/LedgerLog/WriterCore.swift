@@ -81,6 +81,12 @@ final class WriterCore: @unchecked Sendable {
         guard let last = committed.last else { return }
         if activeFD >= 0 { try? syscalls.close(activeFD, path: activePath) }
         activeFD = -1
+        if identity.newestSegment > last.number || segments.count > committed.count {
+            // LOG may already name a segment this group created (its write can fail after the
+            // rename): it names the committed last segment again before any segment goes.
+            identity.newestSegment = last.number
+            try? writeIdentity()
+        }
         for segment in segments where segment.number > last.number {
             try? syscalls.unlink(LogFiles.join(directory, LogFiles.segmentName(segment.number)))
         }
@@ -155,15 +161,31 @@ final class WriterCore: @unchecked Sendable {
         try wrap {
             if end > allocatedEnd {
                 let target = min(options.segmentBytes, max(end, allocatedEnd + LogLimits.preallocationStepBytes))
-                if try syscalls.preallocate(activeFD, offset: allocatedEnd, length: target - allocatedEnd, path: activePath) {
-                    allocatedEnd = target
-                } else {
-                    allocatedEnd = end
-                }
+                allocatedEnd = try reserve(upTo: target, needed: end)
             }
             try group.withUnsafeBytes { try syscalls.write(activeFD, $0, toAbsoluteOffset: offset, path: activePath) }
         }
         group.removeAll()
+    }
+
+    /// Reserves the active segment's space from `allocatedEnd` up to `target`, falling back on
+    /// a nearly full disk to smaller reservations (the next 64 KiB, then exactly what `needed`
+    /// takes): a 16 MiB step must not keep a small disk from taking one more event. Returns the
+    /// new end of the reserved space; throws `disk_full` (saying how much is free) only when
+    /// not even `needed` fits, before anything was written.
+    private func reserve(upTo target: UInt64, needed: UInt64) throws -> UInt64 {
+        let smaller = min(target, (needed + 65_535) / 65_536 * 65_536)
+        var attempts = [target]
+        if smaller < target { attempts.append(smaller) }
+        if needed < attempts.last! { attempts.append(needed) }
+        for (k, end) in attempts.enumerated() {
+            do {
+                return try syscalls.preallocate(activeFD, offset: allocatedEnd, length: end - allocatedEnd, path: activePath) ? end : needed
+            } catch {
+                guard error.code == .diskFull && k < attempts.count - 1 else { throw error }
+            }
+        }
+        return needed  // unreachable: the last attempt returns or throws
     }
 
     /// Seals the active segment (cut to its data, synced, indexed) and starts the next one.
@@ -191,7 +213,13 @@ final class WriterCore: @unchecked Sendable {
         activePath = path
         try header.encoded().withUnsafeBytes { try syscalls.write(fd, $0, toAbsoluteOffset: 0, path: path) }
         let reserve = min(options.segmentBytes, LogLimits.preallocationStepBytes)
-        allocatedEnd = try syscalls.preallocate(fd, offset: 0, length: reserve, path: path) ? reserve : UInt64(SegmentHeader.byteCount)
+        do {
+            allocatedEnd = try syscalls.preallocate(fd, offset: 0, length: reserve, path: path) ? reserve : UInt64(SegmentHeader.byteCount)
+        } catch {
+            // A nearly full disk: no room reserved ahead; each commit reserves what it needs.
+            guard error.code == .diskFull else { throw error }
+            allocatedEnd = UInt64(SegmentHeader.byteCount)
+        }
         try syscalls.fdatasync(fd, path: path)
         try syscalls.syncDirectory(directory)
         segments.append(SegmentSummary(

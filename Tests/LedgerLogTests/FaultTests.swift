@@ -42,7 +42,29 @@ struct FaultTests {
         let (acknowledged, failures) = try run(plan: .once(.pwrite, at: 9, .shortWrite(bytes: 100, thenErrno: ENOSPC)))
         #expect(!acknowledged.isEmpty)
         #expect(failures.first?.errno == ENOSPC)
-        #expect(failures.dropFirst().allSatisfy { $0.code == .writerPoisoned })
+        #expect(failures.allSatisfy { $0.code == .diskFull && $0.message.contains("free") }, "said as a full disk, with how much is free")
+    }
+
+    @Test("a nearly full disk: a refused 16 MiB reservation falls back to smaller ones, and every append is acknowledged")
+    func smallerReservations() throws {
+        // The segment's first reservation and the first commit's 16 MiB step find no room; the
+        // 64 KiB one after it does.
+        let plan = FaultPlan { call, n in call == .fallocate && n < 2 ? .fail(errno: ENOSPC) : nil }
+        let (acknowledged, failures) = try run(plan: plan, segmentBytes: 64 * 1024 * 1024)
+        #expect(failures.isEmpty, "\(failures)")
+        #expect(acknowledged.count == 200)
+        #expect(plan.calls(of: .fallocate) > 2)
+    }
+
+    @Test("a full disk is disk_full, saying how much is free, and nothing unacknowledged is kept")
+    func fullDisk() throws {
+        // Every reservation fails, and every write after the first segment's header and LOG.
+        let plan = FaultPlan { call, n in call == .fallocate || (call == .pwrite && n > 1) ? .fail(errno: ENOSPC) : nil }
+        let (acknowledged, failures) = try run(plan: plan, segmentBytes: 64 * 1024 * 1024)
+        #expect(acknowledged.isEmpty)
+        #expect(failures.count == 40 && failures.allSatisfy { $0.code == .diskFull }, "\(failures.first.map { "\($0)" } ?? "")")
+        #expect(failures.first?.message.contains("bytes are free on the file system") == true, "\(failures.first.map { "\($0)" } ?? "")")
+        #expect(!(failures.first?.message.contains("reopen") ?? true), "reopening does not help a full disk; the message says to free space")
     }
 
     @Test("a failed fdatasync is never retried into success: nothing more is acknowledged until reopen")
@@ -62,7 +84,7 @@ struct FaultTests {
                 // Faults that strike while the log opens make the open fail: that is the answer then.
                 do {
                     _ = try run(plan: .once(call, at: n, fault), segmentBytes: 2048)
-                } catch let error as LogError where error.code == .io {
+                } catch let error as LogError where error.code == .io || error.code == .diskFull {
                     continue
                 }
             }

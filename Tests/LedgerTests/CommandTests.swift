@@ -35,6 +35,21 @@ struct Run {
         return spawned == 0 ? pid : nil
     }
 
+    /// Starts the built binary with its standard input, output and errors on the given descriptors.
+    static func spawnWithErrors(_ arguments: [String], stdin: Int32, stdout: Int32, stderr: Int32) -> pid_t? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        for p in argv { free(p) }
+        return spawned == 0 ? pid : nil
+    }
+
     init(_ arguments: [String], stdinBytes: [UInt8]) {
         let dir = TemporaryDirectory()
         let input = dir.path + "/in", output = dir.path + "/out", errors = dir.path + "/err"

@@ -173,7 +173,7 @@ struct HardeningTests {
         DispatchQueue(label: "feeder").async {
             for line in lines where !stop.value.load(ordering: .relaxed) {
                 _ = line.withUnsafeBytes { write(feeder, $0.baseAddress, $0.count) }
-                usleep(3000)
+                usleep(10_000)
             }
             close(feeder)
             fed.signal()
@@ -275,4 +275,50 @@ struct HardeningTests {
 
 final class StopFlag: Sendable {
     let value = Atomic<Bool>(false)
+}
+
+@Suite("The ledger command at a terminal")
+struct TerminalTests {
+    /// Runs `ledger` with its standard output and error on a pseudo-terminal, as a person at a
+    /// terminal would; returns everything the terminal showed.
+    static func onTerminal(_ arguments: [String], stdinFile: String) -> String {
+        // /dev/ptmx gives a new pseudo-terminal: unlock its other side (TIOCSPTLCK, 0x40045431)
+        // and find its number (TIOCGPTN, 0x80045430; Linux, whose macros Swift does not import).
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        guard master >= 0, ioctl(master, 0x4004_5431, &unlock) == 0, ioctl(master, 0x8004_5430, &number) == 0 else { return "" }
+        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        let input = open(stdinFile, O_RDONLY)
+        defer { close(master); close(input) }
+        guard let pid = Run.spawnWithErrors(arguments, stdin: input, stdout: slave, stderr: slave) else { return "" }
+        close(slave)
+        var shown: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
+            if n <= 0 { break }  // EIO once the child has gone and closed its side
+            shown += chunk[0..<n]
+        }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return String(decoding: shown, as: UTF8.self)
+    }
+
+    @Test("human submit at a terminal shows the refused lines and a summary, not a line per accepted line")
+    func submitAtTerminal() {
+        let dir = TemporaryDirectory()
+        var lines = [HardeningTests.register]
+        for k in 0..<400 { lines.append(#"{"type":"bonus.accrued","at":"2025-01-02","client":"c1","amount":\#(k + 1)}"#) }
+        lines.insert(#"{"type":"bonus.accrued","client":"c1","ammount":1}"#, at: 200)
+        let file = dir.path + "/in.jsonl"
+        writeFile(file, lines.joined(separator: "\n") + "\n")
+        let shown = Self.onTerminal(["--data", dir.path + "/d", "submit", file], stdinFile: file)
+        #expect(!shown.contains(": ok"), "no line per accepted line on a terminal: \(shown.prefix(300))")
+        #expect(shown.contains("line 201: refused invalid_event"), "\(shown)")
+        #expect(shown.contains("402 lines in") && shown.contains("401 accepted, 1 refused"), "\(shown)")
+        // Through a pipe every line still gets its result.
+        let piped = Run(["--data", dir.path + "/e", "submit", file])
+        #expect(piped.stdout.split(separator: "\n").count == 402)
+    }
 }
