@@ -98,19 +98,8 @@ public struct LogIdentity: Sendable, Equatable {
         }
     }
 
-    /// Writes the file atomically: a temporary file, synced, renamed into place, the directory synced.
+    /// Writes the file atomically (``SystemCalls/writeAtomically(_:to:directory:)``).
     public func write(_ path: String, directory: String, magic: UInt32 = logMagic, syscalls: SystemCalls = .live) throws {
-        let temporary = path + ".tmp"
-        let fd = try syscalls.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try encoded(magic: magic).withUnsafeBytes { try syscalls.write(fd, $0, toAbsoluteOffset: 0, path: temporary) }
-            try syscalls.fdatasync(fd, path: temporary)
-            try syscalls.close(fd, path: temporary)
-        } catch {
-            try? syscalls.close(fd, path: temporary)
-            throw error
-        }
-        try syscalls.rename(temporary, to: path)
-        try syscalls.syncDirectory(directory)
+        try syscalls.writeAtomically(encoded(magic: magic), to: path, directory: directory)
     }
 }

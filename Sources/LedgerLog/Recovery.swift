@@ -411,20 +411,7 @@ struct LogLoader {
     /// Writes a sealed segment's index: to a temporary file, synced, renamed into place, and
     /// the directory synced.
     func writeIndex(_ summary: SegmentSummary) throws {
-        let path = LogFiles.join(directory, LogFiles.indexName(summary.number))
-        let temporary = path + ".tmp"
-        let bytes = IndexFile.encode(summary)
-        let fd = try syscalls.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try bytes.withUnsafeBytes { try syscalls.write(fd, $0, toAbsoluteOffset: 0, path: temporary) }
-            try syscalls.fdatasync(fd, path: temporary)
-            try syscalls.close(fd, path: temporary)
-        } catch {
-            try? syscalls.close(fd, path: temporary)
-            throw error
-        }
-        try syscalls.rename(temporary, to: path)
-        try syscalls.syncDirectory(directory)
+        try syscalls.writeAtomically(IndexFile.encode(summary), to: LogFiles.join(directory, LogFiles.indexName(summary.number)), directory: directory)
     }
 
     /// Saves `[from, through]` to a file beside the segment, then removes it from the segment.

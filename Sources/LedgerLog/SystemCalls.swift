@@ -230,6 +230,23 @@ public struct SystemCalls: Sendable {
         try fsync(fd, path: path)
     }
 
+    /// Replaces the file at `path` with `bytes` so that a crash leaves the old file or the new
+    /// one whole: written to `path.tmp`, synced, renamed into place, the directory synced.
+    public func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
+        let temporary = path + ".tmp"
+        let fd = try open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try bytes.withUnsafeBytes { try write(fd, $0, toAbsoluteOffset: 0, path: temporary) }
+            try fdatasync(fd, path: temporary)
+            try close(fd, path: temporary)
+        } catch {
+            try? close(fd, path: temporary)
+            throw error
+        }
+        try rename(temporary, to: path)
+        try syncDirectory(directory)
+    }
+
     /// The names in a directory (not `.` and `..`).
     public func listDirectory(_ path: String) throws(LogError) -> [String] {
         guard let dir = opendir(path) else { throw Self.error(.open, path, errno) }

@@ -18,30 +18,15 @@ struct Run {
     init(_ arguments: [String], stdin: String = "") { self.init(arguments, stdinBytes: Array(stdin.utf8)) }
 
     /// Starts the built binary with `arguments`, its standard input and output on the given
-    /// descriptors and its errors on /dev/null, closing `closing` in the child (the parent's
+    /// descriptors and its errors on `stderr` (/dev/null when nil), closing `closing` in the child (the parent's
     /// ends of its pipes). Returns its pid, or nil when it could not be started.
-    static func spawn(_ arguments: [String], stdin: Int32, stdout: Int32, closing: [Int32]) -> pid_t? {
+    static func spawn(_ arguments: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, closing: [Int32] = []) -> pid_t? {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) } else { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
         for fd in closing { posix_spawn_file_actions_addclose(&actions, fd) }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
-        posix_spawn_file_actions_destroy(&actions)
-        for p in argv { free(p) }
-        return spawned == 0 ? pid : nil
-    }
-
-    /// Starts the built binary with its standard input, output and errors on the given descriptors.
-    static func spawnWithErrors(_ arguments: [String], stdin: Int32, stdout: Int32, stderr: Int32) -> pid_t? {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
         let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
