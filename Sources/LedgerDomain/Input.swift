@@ -290,13 +290,14 @@ struct Fields {
     }
 
     func checkedAmount(_ name: String, _ value: JSONValue, least: Int64) throws(InvalidInput) -> Int64 {
-        let range = "must be \(least) to \(AmountLimits.amountMax) (minor units: 1 bonus or rouble = 100)"
+        // The range in words, made only for a refusal (this runs for every amount of every line).
+        func range() -> String { "must be \(least) to \(AmountLimits.amountMax) (minor units: 1 bonus or rouble = 100)" }
         switch value {
         case .integer(let i):
-            guard i >= least && i <= AmountLimits.amountMax else { throw InvalidInput(line: line, field: name, reason: "\(range), got \(i)", code: ErrorCode.invalidAmount) }
+            guard i >= least && i <= AmountLimits.amountMax else { throw InvalidInput(line: line, field: name, reason: "\(range()), got \(i)", code: ErrorCode.invalidAmount) }
             return i
         case .number(let d) where d == d.rounded(.towardZero) && abs(d) >= 9.2e18:
-            throw InvalidInput(line: line, field: name, reason: "\(range), got a number beyond 64 bits", code: ErrorCode.invalidAmount)
+            throw InvalidInput(line: line, field: name, reason: "\(range()), got a number beyond 64 bits", code: ErrorCode.invalidAmount)
         default:
             throw bad(name, "must be an integer (minor units: 1 bonus or rouble = 100)")
         }
