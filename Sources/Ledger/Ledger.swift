@@ -273,12 +273,12 @@ public final class Ledger: Sendable {
         return overflow ? .max : sum
     }
 
-    static func aheadMessage(_ field: String, _ time: Micros, now: Micros, tolerance: Micros) -> String {
+    public static func aheadMessage(_ field: String, _ time: Micros, now: Micros, tolerance: Micros) -> String {
         "field '\(field)': \(Time.iso(time)) is more than \(Self.duration(tolerance)) ahead of this machine's clock (\(Time.iso(now))): refused, so that a mistyped year cannot make every later event out of order (the tolerance is Ledger.Options.futureTolerance; `ledger submit --future-tolerance`)"
     }
 
     /// A tolerance for people: `24 h`, `90 min`, `15 s`.
-    public static func duration(_ micros: Micros) -> String {
+    static func duration(_ micros: Micros) -> String {
         if micros % 3_600_000_000 == 0 { return "\(micros / 3_600_000_000) h" }
         if micros % 60_000_000 == 0 { return "\(micros / 60_000_000) min" }
         return "\(micros / 1_000_000) s"

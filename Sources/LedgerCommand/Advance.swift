@@ -21,7 +21,9 @@ struct Advance: ParsableCommand {
         var options = Ledger.Options()
         options.futureTolerance = try tolerance.micros()
         if !allowFuture, time > Ledger.latestAccepted(now: options.clock(), tolerance: options.futureTolerance) {
-            throw ValidationError("--to \(Time.iso(time)) is more than \(Ledger.duration(options.futureTolerance)) ahead of this machine's clock (\(Time.iso(options.clock()))); what an advance appends can never be taken back, so an advance past it needs --allow-future")
+            // Said before the ledger is opened (an open rebuilds the state), in the library's words.
+            throw ValidationError(Ledger.aheadMessage("to", time, now: options.clock(), tolerance: options.futureTolerance)
+                                  + "; what an advance appends can never be taken back, so an advance past it needs --allow-future")
         }
         let ledger = try openLedger(common, verb: "advance", options: options)
         defer { try? ledger.close() }

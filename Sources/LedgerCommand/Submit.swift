@@ -99,6 +99,14 @@ struct Submit: ParsableCommand {
         if refused > 0 { throw ExitCode(ExitStatus.refused) }
     }
 
+    /// A refusal's message as JSON gives it, naming its line as the parser's do ("line N: field
+    /// 'amount': …"), and its words without that prefix (a person's line names it already).
+    static func lineMessage(_ line: Int, _ message: String) -> (json: String, words: String) {
+        let prefix = "line \(line): "
+        let words = message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message
+        return (prefix + words, words)
+    }
+
     /// The size of a regular file being read (for the time left), or nil (a pipe, a terminal).
     static func fileSize(_ descriptor: Int32) -> Int? {
         var info = stat()
@@ -149,23 +157,21 @@ struct Submit: ParsableCommand {
             } else {
                 out.append("line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)\n")
             }
-        case .refused(let code, var message, let recorded):
-            // Every message names its line, as the parser's do ("line N: field 'amount': …").
-            if !message.hasPrefix("line ") { message = "line \(line): " + message }
+        case .refused(let code, let message, let recorded):
+            let (message, words) = Self.lineMessage(line, message)
             if common.json {
                 var fields: [(String, JSON)] = [("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message))]
                 if let recorded { fields.append(("recorded", .uint(recorded))) }
                 out.append(JSON.object(fields).rendered + "\n")
             } else {
-                // The line is named once, at the start.
-                let words = message.hasPrefix("line \(line): ") ? String(message.dropFirst("line \(line): ".count)) : message
                 out.append("line \(line): refused \(code): \(Printable.escaped(words))\(recorded.map { " (journaled at position \($0))" } ?? "")\n")
             }
         case .repeated(.refused(let code, let message)):
+            let (message, words) = Self.lineMessage(line, message)
             if common.json {
                 out.append(JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message)), ("repeated", .bool(true))]).rendered + "\n")
             } else {
-                out.append("line \(line): refused \(code) (a repeat): \(Printable.escaped(message))\n")
+                out.append("line \(line): refused \(code) (a repeat): \(Printable.escaped(words))\n")
             }
         }
     }
