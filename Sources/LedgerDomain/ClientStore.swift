@@ -45,6 +45,9 @@ public struct ClientRecord: Sendable {
     /// 0: none; else 1 + the index in ``LedgerState/levelNames``.
     var levelCode: UInt8 = 0
     var genderCode: UInt8 = 0
+    /// How many lots the list holds while fewer than ``LotPool/indexFrom``; ``LotPool/indexed``
+    /// once the list has a ``LotIndex`` (which counts them).
+    var lotCount: UInt8 = 0
     // Line 1: the balances (bonus events).
     public internal(set) var balances = Balances()
     // Line 2: the purchase figures, registration, and the profile's place in the text arena.
@@ -59,6 +62,12 @@ public struct ClientRecord: Sendable {
     init(status: ParticipationStatus, registeredAt: Micros) {
         self.status = status
         self.registeredAt = registeredAt
+    }
+
+    /// The client's lot list, as ``LotPool`` takes it.
+    var lotList: LotList {
+        get { LotList(head: lotHead, tail: lotTail, count: lotCount) }
+        set { lotHead = newValue.head; lotTail = newValue.tail; lotCount = newValue.count }
     }
 
     public var birthday: Int64? { birthdayDay == .min ? nil : Int64(birthdayDay) }
@@ -380,18 +389,35 @@ struct PooledLot: Sendable {
     @inline(__always) var position: UInt64 { key & Self.positionMask }
 }
 
+/// Where a client's lots are in the pool: the newest and the oldest of its list (-1: none),
+/// and how many there are (see ``ClientRecord/lotCount``).
+struct LotList: Sendable {
+    var head: Int32
+    var tail: Int32
+    var count: UInt8
+}
+
 /// Every client's lots in one pool: each client's lots form a doubly linked list through
 /// `next` (older) and `previous` (newer), newest at the head, and a slot freed by a closed lot
 /// is reused. No array a client. A lookup walks from whichever end is nearer by position:
 /// activations and returns touch young lots, expiries and write-offs old ones, so most
-/// lookups take a step or two, one cache line a step.
+/// lookups take a step or two, one cache line a step. A client with many lots has a
+/// ``LotIndex`` beside its list, which finds a lot in one probe and gives the spending order.
 public struct LotPool: Sendable {
     var lots = ChunkedArray<PooledLot>()
     private var reserved: [Int32: Int64] = [:]
     private var spent: [Int32: Int64] = [:]
     private var wide: [Int32: (amount: Int64, remaining: Int64)] = [:]
     private var free: Int32 = -1
+    /// The indexes of the clients with many lots, by client number.
+    private var indexes: [Int32: LotIndex] = [:]
     public private(set) var live = 0
+
+    /// A list gets an index when it reaches this many lots, and loses it below `indexUntil`.
+    static let indexFrom = 64
+    static let indexUntil = 16
+    /// ``LotList/count`` of a list with an index.
+    static let indexed = UInt8.max
 
     /// The whole lot in `slot`; changing it writes the compact form back.
     subscript(slot: Int32) -> Lot {
@@ -431,10 +457,11 @@ public struct LotPool: Sendable {
                                     remaining: narrow?.1 ?? 0, next: lot.next, previous: lot.previous)
     }
 
-    /// Adds a lot (newer than every lot in the list) at the list's head; returns its slot.
-    mutating func push(_ lot: Lot, head: inout Int32, tail: inout Int32) -> Int32 {
+    /// Adds a lot of `client` (newer than every lot in its list) at the list's head; returns
+    /// its slot.
+    mutating func push(_ lot: Lot, client: Int32, list: inout LotList) -> Int32 {
         var lot = lot
-        lot.next = head
+        lot.next = list.head
         lot.previous = -1
         let slot: Int32
         if free >= 0 {
@@ -445,15 +472,42 @@ public struct LotPool: Sendable {
             lots.append(.empty)
         }
         store(lot, slot)
-        if head >= 0 { lots[Int(head)].previous = slot } else { tail = slot }
-        head = slot
+        if list.head >= 0 { lots[Int(list.head)].previous = slot } else { list.tail = slot }
+        list.head = slot
         live += 1
+        if list.count == Self.indexed {
+            indexes[client]!.add(position: lot.position, expiresAt: lot.expiresAt, slot: slot, spendable: lot.remaining > 0)
+        } else {
+            list.count += 1
+            if list.count >= Self.indexFrom { makeIndex(client: client, list: &list) }
+        }
         return slot
     }
 
-    /// The slot of the lot at `position` in the list from `head` to `tail`.
+    private mutating func makeIndex(client: Int32, list: inout LotList) {
+        var index = LotIndex()
+        var slot = list.tail
+        var all: [(expiresAt: Micros, position: UInt64, slot: Int32, spendable: Bool)] = []
+        while slot >= 0 {
+            let lot = lot(slot)
+            all.append((lot.expiresAt, lot.position, slot, lot.remaining > 0))
+            slot = lot.previous
+        }
+        all.sort { $0.expiresAt != $1.expiresAt ? $0.expiresAt < $1.expiresAt : $0.position < $1.position }
+        for lot in all { index.add(position: lot.position, expiresAt: lot.expiresAt, slot: lot.slot, spendable: lot.spendable) }
+        indexes[client] = index
+        list.count = Self.indexed
+    }
+
+    /// The index of a list, if it has one.
     @inline(__always)
-    func find(_ position: UInt64, head: Int32, tail: Int32) -> Int32? {
+    func index(of client: Int32, _ list: LotList) -> LotIndex? { list.count == Self.indexed ? indexes[client] : nil }
+
+    /// The slot of the lot at `position` in `client`'s list.
+    @inline(__always)
+    func find(_ position: UInt64, client: Int32, list: LotList) -> Int32? {
+        if list.count == Self.indexed { return indexes[client]?.slots[position] }
+        let (head, tail) = (list.head, list.tail)
         guard head >= 0 else { return nil }
         let newest = lots[Int(head)].position
         if newest == position { return head }
@@ -479,20 +533,38 @@ public struct LotPool: Sendable {
         return nil
     }
 
-    /// Takes the lot in `slot` out of its list and frees the slot.
-    mutating func remove(_ slot: Int32, head: inout Int32, tail: inout Int32) {
-        let after = lots[Int(slot)].next
-        let before = lots[Int(slot)].previous
-        if before >= 0 { lots[Int(before)].next = after } else { head = after }
-        if after >= 0 { lots[Int(after)].previous = before } else { tail = before }
-        if lots[Int(slot)].key & PooledLot.reservedBit != 0 { reserved[slot] = nil }
-        if lots[Int(slot)].key & PooledLot.spentBit != 0 { spent[slot] = nil }
-        if lots[Int(slot)].key & PooledLot.wideBit != 0 { wide[slot] = nil }
+    /// Notes that nothing is left in the lot in `slot`: it leaves the spending order.
+    mutating func emptied(_ slot: Int32, client: Int32, list: LotList) {
+        guard list.count == Self.indexed else { return }
+        let lot = lots[Int(slot)]
+        indexes[client]!.leaveOrder(position: lot.position, expiresAt: lot.expiresAt)
+    }
+
+    /// Takes the lot in `slot` out of `client`'s list and frees the slot.
+    mutating func remove(_ slot: Int32, client: Int32, list: inout LotList) {
+        let removed = lots[Int(slot)]
+        let after = removed.next
+        let before = removed.previous
+        if before >= 0 { lots[Int(before)].next = after } else { list.head = after }
+        if after >= 0 { lots[Int(after)].previous = before } else { list.tail = before }
+        if removed.key & PooledLot.reservedBit != 0 { reserved[slot] = nil }
+        if removed.key & PooledLot.spentBit != 0 { spent[slot] = nil }
+        if removed.key & PooledLot.wideBit != 0 { wide[slot] = nil }
         var freed = PooledLot.empty
         freed.next = free
         lots[Int(slot)] = freed
         free = slot
         live -= 1
+        if list.count == Self.indexed {
+            indexes[client]!.remove(position: removed.position, expiresAt: removed.expiresAt)
+            let left = indexes[client]!.count
+            if left < Self.indexUntil {
+                indexes[client] = nil
+                list.count = UInt8(left)
+            }
+        } else {
+            list.count -= 1
+        }
     }
 
     /// The lots of the list ending at `tail`, oldest first (as values: their links cleared).
@@ -507,6 +579,32 @@ public struct LotPool: Sendable {
             result.append(lot)
         }
         return result
+    }
+
+    /// Checks `client`'s list: links both ways, positions ascending from the tail, the count,
+    /// and its index if it has one. Stops the process with a message at the first fault.
+    func checkInvariants(client: Int32, list: LotList) {
+        var slot = list.tail
+        var previous: Int32 = -1
+        var entries: [(position: UInt64, expiresAt: Micros, slot: Int32, spendable: Bool)] = []
+        while slot >= 0 {
+            let lot = lot(slot)
+            precondition(lot.next == previous, "lot pool: client \(client)'s list is not linked both ways at slot \(slot)")
+            if let last = entries.last { precondition(last.position < lot.position, "lot pool: client \(client)'s lots out of order") }
+            entries.append((lot.position, lot.expiresAt, slot, lot.remaining > 0))
+            previous = slot
+            slot = lot.previous
+        }
+        precondition(previous == list.head, "lot pool: client \(client)'s list does not end at its head")
+        if list.count == Self.indexed {
+            guard let index = indexes[client] else { preconditionFailure("lot pool: client \(client)'s index is missing") }
+            precondition(entries.count >= Self.indexUntil, "lot pool: client \(client) has an index for \(entries.count) lots")
+            index.checkInvariants(lots: entries)
+        } else {
+            precondition(Int(list.count) == entries.count, "lot pool: client \(client) counts \(list.count) lots of \(entries.count)")
+            precondition(entries.count < Self.indexFrom, "lot pool: client \(client) has \(entries.count) lots and no index")
+            precondition(indexes[client] == nil, "lot pool: client \(client) has a stale index")
+        }
     }
 }
 

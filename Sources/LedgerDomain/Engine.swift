@@ -277,10 +277,23 @@ extension LedgerState {
     /// Free parts of active lots, in the order write-offs consume them: earliest expiry
     /// first, then earliest accrual.
     func takes(_ i: Int, amount: Int64, excluding: UInt64? = nil) -> [LotTake] {
-        var order = lots(of: i).filter { $0.free > 0 && $0.position != excluding }
-        order.sort { a, b in a.expiresAt != b.expiresAt ? a.expiresAt < b.expiresAt : a.position < b.position }
         var left = amount
         var result: [LotTake] = []
+        if let index = lotPool.index(of: Int32(i), records[i].lotList) {
+            // A client with many lots: only the lots taken, and those passed over, are read.
+            index.forEachInSpendingOrder { slot in
+                let lot = lotPool[slot]
+                if lot.free > 0 && lot.position != excluding {
+                    let take = min(left, lot.free)
+                    result.append(LotTake(lot: lot.position, amount: take))
+                    left -= take
+                }
+                return left > 0
+            }
+            return result
+        }
+        var order = lots(of: i).filter { $0.free > 0 && $0.position != excluding }
+        order.sort { a, b in a.expiresAt != b.expiresAt ? a.expiresAt < b.expiresAt : a.position < b.position }
         for lot in order where left > 0 {
             let take = min(left, lot.free)
             result.append(LotTake(lot: lot.position, amount: take))

@@ -519,7 +519,7 @@ public struct LedgerState: Sendable {
     public func lots(of i: Int) -> [Lot] { lotPool.list(tail: records[i].lotTail) }
     /// The pool slot of client `i`'s lot at `position`.
     @inline(__always)
-    func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, head: records[i].lotHead, tail: records[i].lotTail) }
+    func lotSlot(_ i: Int, _ position: UInt64) -> Int32? { lotPool.find(position, client: Int32(i), list: records[i].lotList) }
 
     /// The open lot a schedule entry names, if it is still due then: the entry's client's lot
     /// whose position ends in the entry's 32 bits and which is pending until the entry's time,
@@ -935,10 +935,7 @@ public struct LedgerState: Sendable {
         let lot = Lot(position: position, amount: amount, remaining: amount - debtPaid, reserved: 0,
                       activatesAt: activatesAt, expiresAt: expiresAt,
                       phase: active ? .active : .pending, reason: reason, corrected: false)
-        var (head, tail) = (records[i].lotHead, records[i].lotTail)
-        let slot = lotPool.push(lot, head: &head, tail: &tail)
-        records[i].lotHead = head
-        records[i].lotTail = tail
+        let slot = lotPool.push(lot, client: Int32(i), list: &records[i].lotList)
         if !active && records[i].activationHint < 0 { records[i].activationHint = slot }
         if active {
             // available = active remaining − reserved − debt: the part that pays the debt
@@ -1164,11 +1161,10 @@ public struct LedgerState: Sendable {
     private mutating func closeIfDone(_ i: Int, _ l: Int32) {
         let lot = lotPool[l]
         if lot.remaining == 0 && lot.reserved == 0 && lot.phase != .pending && lot.reason != .manual && lot.reason != .api {
-            var (head, tail) = (records[i].lotHead, records[i].lotTail)
-            lotPool.remove(l, head: &head, tail: &tail)
-            records[i].lotHead = head
-            records[i].lotTail = tail
+            lotPool.remove(l, client: Int32(i), list: &records[i].lotList)
             if records[i].activationHint == l { records[i].activationHint = -1 }
+        } else if lot.remaining == 0 {
+            lotPool.emptied(l, client: Int32(i), list: records[i].lotList)
         }
     }
 

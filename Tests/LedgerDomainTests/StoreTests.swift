@@ -66,38 +66,40 @@ struct StoreTests {
     @Test("the lot pool keeps each client's lots in order through pushes, removals and slot reuse, amounts past 32 bits whole")
     func lotPoolLists() {
         var pool = LotPool()
-        var heads = [Int32](repeating: -1, count: 3), tails = [Int32](repeating: -1, count: 3)
+        var lists = [LotList](repeating: LotList(head: -1, tail: -1, count: 0), count: 3)
         var model: [[UInt64]] = [[], [], []]
         var r = SplitMix(state: 9)
         for position in UInt64(0)..<3_000 {
             let c = Int(r.next() % 3)
             if !model[c].isEmpty && r.next() % 3 == 0 {
                 let victim = model[c][Int(r.next() % UInt64(model[c].count))]
-                let slot = pool.find(victim, head: heads[c], tail: tails[c])!
-                pool.remove(slot, head: &heads[c], tail: &tails[c])
+                let slot = pool.find(victim, client: Int32(c), list: lists[c])!
+                pool.remove(slot, client: Int32(c), list: &lists[c])
                 model[c].removeAll { $0 == victim }
             }
             let amount: Int64 = position % 11 == 0 ? 5_000_000_000 + Int64(position) : 100
             let lot = Lot(position: position, amount: amount, remaining: amount, reserved: position % 7 == 0 ? 5 : 0, spent: position % 5 == 0 ? 3 : 0,
                           activatesAt: 0, expiresAt: 1, phase: .active, reason: .purchase, corrected: false)
-            _ = pool.push(lot, head: &heads[c], tail: &tails[c])
+            _ = pool.push(lot, client: Int32(c), list: &lists[c])
             model[c].append(position)
         }
         for c in 0..<3 {
-            #expect(pool.list(tail: tails[c]).map(\.position) == model[c])
+            pool.checkInvariants(client: Int32(c), list: lists[c])
+            #expect(lists[c].count == LotPool.indexed, "\(model[c].count) lots are indexed")
+            #expect(pool.list(tail: lists[c].tail).map(\.position) == model[c])
             for position in model[c] {
-                let lot = pool[pool.find(position, head: heads[c], tail: tails[c])!]
+                let lot = pool[pool.find(position, client: Int32(c), list: lists[c])!]
                 #expect(lot.position == position && lot.reserved == (position % 7 == 0 ? 5 : 0) && lot.spent == (position % 5 == 0 ? 3 : 0))
                 #expect(lot.amount == (position % 11 == 0 ? 5_000_000_000 + Int64(position) : 100) && lot.remaining == lot.amount)
             }
             // What remains crosses 32 bits both ways and stays whole.
             for position in model[c] {
-                let slot = pool.find(position, head: heads[c], tail: tails[c])!
+                let slot = pool.find(position, client: Int32(c), list: lists[c])!
                 let before = pool[slot]
                 pool[slot].remaining = before.amount > 100 ? 7 : 4_294_967_296
                 #expect(pool[slot].remaining == (before.amount > 100 ? 7 : 4_294_967_296) && pool[slot].amount == before.amount)
             }
-            #expect(pool.find(3_000 + UInt64(c), head: heads[c], tail: tails[c]) == nil)
+            #expect(pool.find(3_000 + UInt64(c), client: Int32(c), list: lists[c]) == nil)
         }
         #expect(pool.live == model.reduce(0) { $0 + $1.count })
     }

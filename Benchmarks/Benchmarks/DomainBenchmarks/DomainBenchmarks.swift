@@ -118,6 +118,7 @@ final class Lines: @unchecked Sendable {
 }
 
 let benchmarks: @Sendable () -> Void = {
+    heavyClientBenchmarks()
     // Parsing JSON Lines, the first step of `ledger submit`, against Foundation's parser on the
     // same lines in the same run (it only builds dictionaries: no types, no checks).
     // Both measured alike: 1000 lines an iteration, reported per line.
@@ -264,5 +265,50 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         writer.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
                                                 days: environment("LEDGER_BENCH_DAYS", 240))
+    }
+}
+
+/// A client with `lots` open lots in a state of its own, and the commands of one iteration of
+/// the heavy-client benchmarks: a write-off, a reservation and its release.
+final class HeavyClient: @unchecked Sendable {
+    var state = LedgerState()
+    var out: [EventRecord] = []
+    var order = 0
+    let now = 1_767_225_600_000_000 as Micros  // 2026-01-01
+
+    func prepare(lots: Int) throws {
+        let register = #"{"type":"client.registered","at":"2026-01-01T00:00:00Z","client":"c","phone":"79160000001"}"#
+        _ = state.execute(try CommandParser.parse(line: register, number: 1), now: now, into: &out)
+        for _ in 0..<lots {
+            _ = state.execute(Command(client: "c", event: .bonusAccrued(Accrual(amount: 100_000, reason: .promotion))), now: now, into: &out)
+        }
+        out.removeAll()
+        print("heavy client: \(state.lots(of: 0).count) open lots")
+    }
+
+    func iterate() {
+        order += 1
+        let id = "o\(order)"
+        for command in [Command(client: "c", event: .bonusWrittenOff(WriteOff(amount: 1, reason: .manual))),
+                        Command(client: "c", event: .bonusReserved(Reservation(order: id, amount: 1))),
+                        Command(client: "c", event: .bonusReserveReleased(Reservation(order: id, amount: 0)))] {
+            guard case .accepted = state.execute(command, now: now, into: &out) else { fatalError("the heavy client's command was refused") }
+        }
+        out.removeAll(keepingCapacity: true)
+    }
+}
+
+let heavyClientBenchmarks: @Sendable () -> Void = {
+    // The heavy client's target: a write-off and a reservation on a client of 100 000 open lots
+    // within 2× of the same on a client of 10, in the same run.
+    let configuration = Benchmark.Configuration(metrics: [.throughput, .wallClock], timeUnits: .microseconds,
+                                                maxDuration: .seconds(5), maxIterations: 200_000)
+    for lots in [10, 100_000] {
+        let client = HeavyClient()
+        Benchmark("heavy client: a write-off, a reservation and its release on a client of \(lots) open lots", configuration: configuration) { _ in
+            client.iterate()
+        } setup: {
+            try client.prepare(lots: lots)
+        }
     }
 }
