@@ -34,6 +34,12 @@ public final class Ledger: Sendable {
         /// behind the clock stay allowed (a program replaying history from the past).
         public var futureTolerance: Micros = Self.futureToleranceDefault
         public static let futureToleranceDefault: Micros = Time.microsPerDay
+        /// Whether opening starts from the newest valid snapshot (data-format.md §13) rather
+        /// than replaying the whole log.
+        public var useSnapshots = true
+        /// A clean ``close()`` writes a snapshot when at least this many events lie past the
+        /// newest one (nil: never). Replaying fewer costs less than writing the state.
+        public var snapshotOnCloseAfter: UInt64? = 10_000
         public init(durability: Durability = .sync) { self.durability = durability }
     }
 
@@ -44,6 +50,11 @@ public final class Ledger: Sendable {
         public var unknownTypeEvents: Int64
         public var unknownFields: Int64
         public var recovery: RecoveryReport
+        /// The snapshot the state started from (nil: a full replay), and the events replayed after it.
+        public var snapshot: Snapshots.Info?
+        public var replayedEvents: UInt64
+        /// Snapshots passed over, and why (each renamed with `.set-aside` so no open checks it again).
+        public var snapshotRejections: [Snapshots.Rejection]
     }
 
     public let directory: String
@@ -51,6 +62,8 @@ public final class Ledger: Sendable {
     public let openReport: OpenReport
     let log: Log
     private let core: Mutex<Core>
+    /// The position of the newest snapshot written or read (0: none).
+    private let newestSnapshot: Mutex<UInt64>
 
     struct Core: @unchecked Sendable {
         var state: LedgerState
@@ -128,13 +141,27 @@ public final class Ledger: Sendable {
             }
         }
         let started = monotonicSeconds()
-        var state = LedgerState()
+        let reader = log.reader()
+        var rejections: [Snapshots.Rejection] = []
+        let loaded = options.useSnapshots
+            ? Snapshots.loadNewest(ledger: directory, identity: log.identity.identity, reader: reader, rejections: &rejections, syscalls: options.syscalls)
+            : nil
+        for rejection in rejections { Snapshots.setAside(rejection.path, syscalls: options.syscalls) }
+        var state = loaded?.state ?? LedgerState()
         state.isRebuilding = true
         state.keepsKeyBytes = false  // the log keeps them: see submit
-        try Self.replay(log.reader(), into: &state, through: nil)
+        do {
+            try Self.replay(reader, into: &state, through: nil)
+        } catch {
+            try? log.close()
+            throw error
+        }
         state.finishRebuild()
         self.openReport = OpenReport(events: state.nextPosition, seconds: monotonicSeconds() - started,
-                                     unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery)
+                                     unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery,
+                                     snapshot: loaded?.info, replayedEvents: state.nextPosition - (loaded?.info.position ?? 0),
+                                     snapshotRejections: rejections)
+        self.newestSnapshot = Mutex(loaded?.info.position ?? 0)
         self.directory = directory
         self.options = options
         self.log = log
@@ -478,7 +505,42 @@ public final class Ledger: Sendable {
     /// A reader of the underlying log (for journals and audits).
     public func logReader() -> LogReader { log.reader() }
 
-    public func close() throws { try log.close() }
+    /// Writes a snapshot of the state as it stands (all of it durable: the state holds only
+    /// what submits returned), unless one at this position exists. Returns it, or nil when
+    /// the ledger is empty or its newest snapshot is already here.
+    @discardableResult
+    public func writeSnapshot() throws -> Snapshots.Info? {
+        // A copy of the state shares its storage until the writer next changes it, so the lock
+        // is held only for the copy, not for the writing.
+        let state: LedgerState = try core.withLock { core in
+            if let failure = core.failure { throw LedgerError.failed(failure) }
+            return core.state
+        }
+        let position = state.nextPosition
+        guard position > 0, position != newestSnapshot.withLock({ $0 }) else { return nil }
+        guard let chain = try log.reader().batchCRC(endingAt: position) else {
+            throw LogError(.invalidArgument, "no batch of the log ends at position \(position), where the state stands")
+        }
+        let info = try Snapshots.write(state, chain: chain, identity: log.identity.identity, ledger: directory,
+                                       now: wallClockMicros(), syscalls: options.syscalls)
+        newestSnapshot.withLock { $0 = max($0, position) }
+        return info
+    }
+
+    /// Closes the log, first writing a snapshot when enough events lie past the newest one
+    /// (``Options/snapshotOnCloseAfter``). A snapshot that cannot be written does not stop the
+    /// close: the log holds everything; the error is thrown after the log is closed.
+    public func close() throws {
+        var snapshotError: Error? = nil
+        if let after = options.snapshotOnCloseAfter {
+            let position = read { $0.nextPosition }
+            if position >= newestSnapshot.withLock({ $0 }) + max(after, 1) {
+                do { try writeSnapshot() } catch { snapshotError = error }
+            }
+        }
+        try log.close()
+        if let snapshotError { throw snapshotError }
+    }
 }
 
 public struct AdvanceResult: Sendable, Equatable {
@@ -503,11 +565,24 @@ public struct LedgerView: Sendable {
     /// batch in progress (read up to the last whole batch before it).
     public let loadReport: RecoveryReport?
 
-    public init(directory: String) throws {
+    /// The snapshot the state started from (nil: a full replay), and the snapshots passed
+    /// over and why (a view changes nothing: they stay where they are).
+    public let startSnapshot: Snapshots.Info?
+    public let snapshotRejections: [Snapshots.Rejection]
+
+    public init(directory: String, useSnapshots: Bool = true) throws {
         let started = monotonicSeconds()
-        try Ledger.checkIdentity(directory: directory)
+        let identity = try Ledger.checkIdentity(directory: directory)
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
-        self.state = try Ledger.stateForReading(reader, through: nil)
+        var rejections: [Snapshots.Rejection] = []
+        let loaded = useSnapshots ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections) : nil
+        var state = loaded?.state ?? LedgerState()
+        state.isRebuilding = true
+        state.keepsKeyBytes = false
+        try Ledger.replay(reader, into: &state, through: nil)
+        self.state = state
+        self.startSnapshot = loaded?.info
+        self.snapshotRejections = rejections
         self.snapshot = reader.snapshot
         self.loadReport = reader.loadReport
         self.rebuildSeconds = monotonicSeconds() - started

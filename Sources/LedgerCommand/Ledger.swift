@@ -10,7 +10,7 @@ struct LedgerTool: AsyncParsableCommand {
         commandName: "ledger",
         abstract: "A loyalty ledger on a binary append-only log.",
         discussion: "Exit status: 0 success; 1 the input was read but some of it was refused; 2 usage error, unreadable or damaged log.",
-        subcommands: [Submit.self, Advance.self, Client.self, Stats.self, Verify.self, Generate.self, Demo.self,
+        subcommands: [Submit.self, Advance.self, Client.self, Stats.self, Verify.self, SnapshotVerb.self, Generate.self, Demo.self,
                       JournalVerb.self, ReplayVerb.self, SegmentVerb.self, RebuildVerb.self, ExportVerb.self]
     )
 
@@ -115,6 +115,9 @@ func openLedger(_ common: CommonOptions, verb: String, options: Ledger.Options =
         if let cut = ledger.openReport.recovery.cut {
             printError("ledger: recovery cut a torn tail of \(cut.bytes) bytes at byte offset \(cut.offset) of \(cut.segmentFile) (\(cut.reason)); the bytes are kept in \(cut.preservedAt)")
         }
+        for rejection in ledger.openReport.snapshotRejections {
+            printError("ledger: snapshot \(rejection.path) passed over: \(rejection.reason); the state was rebuilt from the log (the file is kept as \(rejection.path).set-aside)")
+        }
         if ledger.openReport.unknownTypeEvents > 0 {
             printError("ledger: \(ledger.openReport.unknownTypeEvents) events of types this build does not know were skipped")
         }
@@ -130,6 +133,9 @@ func openView(_ common: CommonOptions, verb: String) throws -> LedgerView {
     let view: LedgerView
     do { view = try LedgerView(directory: common.data) } catch { throw failure(error, json: common.json, verb: verb) }
     if let torn = view.loadReport?.tornTail { printError("ledger \(verb): " + tornTailWords(torn)) }
+    for rejection in view.snapshotRejections {
+        printError("ledger \(verb): snapshot \(rejection.path) passed over: \(rejection.reason); the state was rebuilt from the log")
+    }
     return view
 }
 

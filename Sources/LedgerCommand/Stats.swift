@@ -25,6 +25,7 @@ struct Stats: ParsableCommand {
                 ("perType", .object(s.perType.map { ($0.0, .int($0.1)) })),
                 ("unknownTypeEvents", .int(s.unknownTypeEvents)),
                 ("rebuildSeconds", .double((view.rebuildSeconds * 1000).rounded() / 1000)),
+                ("snapshotPosition", view.startSnapshot.map { .uint($0.position) } ?? .null),
                 ("residentPeakBytes", peak.map { .uint($0) } ?? .null),
             ]).rendered)
             return
@@ -34,7 +35,12 @@ struct Stats: ParsableCommand {
         if let first = s.firstEventAt, let last = s.lastEventAt { print("from \(Time.iso(first)) to \(Time.iso(last))") }
         print("bonuses on account \(Money.format(s.balances.available)), pending \(Money.format(s.balances.pending)), reserved \(Money.format(s.balances.reserved)), used \(Money.format(s.balances.used)), expired \(Money.format(s.balances.expired)), accrued \(Money.format(s.balances.accrued))")
         let rate = view.rebuildSeconds > 0 ? format2(Double(s.events) / view.rebuildSeconds / 1e6) : "—"
-        print("rebuilt from the log in \(format2(view.rebuildSeconds)) s (\(rate) M events/s)" + (peak.map { ", resident peak \(grouped($0 / 1_000_000)) MB" } ?? ""))
+        let memory = peak.map { ", resident peak \(grouped($0 / 1_000_000)) MB" } ?? ""
+        if let start = view.startSnapshot {
+            print("opened from the snapshot at position \(grouped(start.position)) and \(grouped(s.events - start.position)) events after it in \(format2(view.rebuildSeconds)) s" + memory)
+        } else {
+            print("rebuilt from the log in \(format2(view.rebuildSeconds)) s (\(rate) M events/s)" + memory)
+        }
         var table = Table(header: ["type", "events"])
         for (name, count) in s.perType { table.rows.append([name, grouped(count)]) }
         print("\n" + table.rendered)

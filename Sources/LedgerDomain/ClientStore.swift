@@ -101,8 +101,8 @@ public struct ClientEntries: Sendable {
         public var value: Int64
         var older: Int32
     }
-    private var entries: [Entry] = []
-    private var newest: [Int32: Int32] = [:]
+    var entries: [Entry] = []
+    var newest: [Int32: Int32] = [:]
 
     mutating func append(_ client: Int32, at: Micros, text: TextRef, value: Int64) {
         entries.append(Entry(at: at, text: text, value: value, older: newest[client] ?? -1))
@@ -122,8 +122,8 @@ public struct ClientEntries: Sendable {
 /// receipt spent): two flat arrays searched by halving, 12 bytes an entry where a dictionary
 /// takes 27 at its usual load.
 struct AscendingValues: Sendable {
-    private var indexes: [Int32] = []
-    private var values: [Int64] = []
+    var indexes: [Int32] = []
+    var values: [Int64] = []
 
     var count: Int { indexes.count }
 
@@ -169,7 +169,7 @@ public struct TextRef: Sendable, Equatable {
 /// digits (likewise).
 public struct TextArena: Sendable {
     static let chunkBytes = 1 << 20
-    private var chunks: [[UInt8]] = []
+    var chunks: [[UInt8]] = []
 
     public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
@@ -405,13 +405,13 @@ struct LotList: Sendable {
 /// ``LotIndex`` beside its list, which finds a lot in one probe and gives the spending order.
 public struct LotPool: Sendable {
     var lots = ChunkedArray<PooledLot>()
-    private var reserved: [Int32: Int64] = [:]
-    private var spent: [Int32: Int64] = [:]
-    private var wide: [Int32: (amount: Int64, remaining: Int64)] = [:]
-    private var free: Int32 = -1
+    var reserved: [Int32: Int64] = [:]
+    var spent: [Int32: Int64] = [:]
+    var wide: [Int32: (amount: Int64, remaining: Int64)] = [:]
+    var free: Int32 = -1
     /// The indexes of the clients with many lots, by client number.
-    private var indexes: [Int32: LotIndex] = [:]
-    public private(set) var live = 0
+    var indexes: [Int32: LotIndex] = [:]
+    public internal(set) var live = 0
 
     /// A list gets an index when it reaches this many lots, and loses it below `indexUntil`.
     static let indexFrom = 64
@@ -484,7 +484,7 @@ public struct LotPool: Sendable {
         return slot
     }
 
-    private mutating func makeIndex(client: Int32, list: inout LotList) {
+    mutating func makeIndex(client: Int32, list: inout LotList) {
         var index = LotIndex()
         var slot = list.tail
         var all: [(expiresAt: Micros, position: UInt64, slot: Int32, spendable: Bool)] = []

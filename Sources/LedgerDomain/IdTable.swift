@@ -39,18 +39,18 @@ public struct IdTable: Sendable {
     /// low half (0: empty), so most misses and matches need no look at the keys. The tag also
     /// names the slot a probe starts at, so growing places every slot again from the tag alone
     /// (``TagSlots``), without decoding a key.
-    private var slots: [UInt64]
-    private var mask: Int
+    var slots: [UInt64]
+    var mask: Int
     /// The front-coded keys, and where each group's first key starts.
-    private var arena: [UInt8] = []
-    private var groupStarts: [UInt32] = []
+    var arena: [UInt8] = []
+    var groupStarts: [UInt32] = []
     /// log2 of the keys a group holds.
-    private let groupShift: Int
+    let groupShift: Int
     /// The newest key, which the next one is coded against.
-    private var newest: [UInt8] = []
+    var newest: [UInt8] = []
     /// The longest key's length (the size of the buffer a key is decoded into).
-    private var longest = 0
-    public private(set) var count = 0
+    var longest = 0
+    public internal(set) var count = 0
 
     /// A table whose arena groups `groupSize` keys (a power of two).
     public init(capacity: Int = 16, groupSize: Int = 1) {
@@ -308,9 +308,9 @@ enum TagSlots {
 /// rather than a dictionary of strings. Linear probing from the slot the tag names; removal
 /// shifts the run back (no tombstones); load at most 3/4.
 struct HolderIndex: Sendable {
-    private var slots = [UInt64](repeating: 0, count: 16)
-    private var mask = 15
-    private(set) var count = 0
+    var slots = [UInt64](repeating: 0, count: 16)
+    var mask = 15
+    var count = 0
 
     @inline(__always)
     private static func tag(_ key: String) -> UInt64 {
@@ -391,9 +391,9 @@ struct HolderIndex: Sendable {
 /// of slots here rather than 83 MB with their bytes (MB = 10⁶ bytes). Entries are only added: linear probing
 /// from the slot the tag names, load at most 3/4, growth rehashes tags alone.
 public struct KeyIndex: Sendable {
-    private var slots = [UInt64](repeating: 0, count: 16)
-    private var mask = 15
-    public private(set) var count = 0
+    var slots = [UInt64](repeating: 0, count: 16)
+    var mask = 15
+    public internal(set) var count = 0
 
     public init() {}
 
@@ -499,9 +499,9 @@ struct HeldKeys: Sendable {
 /// Positions that never decrease, in 4 bytes each: their low 32 bits, and the index at which
 /// each higher word begins (a few entries for any log this side of 2⁴⁰ events).
 struct AscendingPositions: Sendable {
-    private var low: [UInt32] = []
+    var low: [UInt32] = []
     /// `starts[k]`: the first index whose position is at or above (k + 1) · 2³².
-    private var starts: [Int] = []
+    var starts: [Int] = []
 
     var count: Int { low.count }
 

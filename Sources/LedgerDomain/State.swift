@@ -410,11 +410,11 @@ public struct LedgerState: Sendable {
     /// a rebuild then keeps no key's bytes, and a submit holds them only until its events are
     /// durable (``releaseKeys(below:)``).
     public var keepsKeyBytes = true
-    private var answerFirst = AscendingPositions()
+    var answerFirst = AscendingPositions()
     /// Events of each answer, saturating at 255; the rare longer ones are in `longAnswers`.
-    private var answerCount: [UInt8] = []
-    private var longAnswers: [Int32: UInt32] = [:]
-    private var refusals: [Int32: (code: String, message: String)] = [:]
+    var answerCount: [UInt8] = []
+    var longAnswers: [Int32: UInt32] = [:]
+    var refusals: [Int32: (code: String, message: String)] = [:]
     public internal(set) var rules = Rules()
     public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
     /// The position after the last applied event, and that event's time.

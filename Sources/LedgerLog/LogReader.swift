@@ -186,6 +186,18 @@ public final class LogReader {
         return max(0, low - 1)
     }
 
+    /// The batch CRC of the committed batch that ends just before `position` (0 for position
+    /// 0), or nil when no batch ends there: what ties a snapshot to the log it was taken of.
+    public func batchCRC(endingAt position: UInt64) throws -> UInt32? {
+        guard position > 0 else { return 0 }
+        var found: UInt32? = nil
+        try forEachBatch(from: position - 1) { header, _, _, _ in
+            if header.endPosition == position { found = header.batchCRC }
+            return false
+        }
+        return found
+    }
+
     /// The record at `position`, or nil when the log does not reach it.
     public func record(at position: UInt64) throws -> LogRecord? {
         var found: LogRecord? = nil

@@ -240,6 +240,28 @@ struct CommandTests {
                 "a damaged log is refused by the writer too: \(open.stderr)")
     }
 
+    @Test("snapshot writes the state, stats and client open from it, verify --deep proves it, and a damaged one is named by verify and passed over by readers")
+    func snapshotVerb() {
+        let dir = TemporaryDirectory()
+        _ = Run(["--data", dir.path, "submit"], stdin: Self.program)
+        let written = Run(["--data", dir.path, "snapshot", "--json"])
+        #expect(written.status == 0 && written.json?["written"] == .bool(true) && written.json?["position"] == .integer(6), "\(written.stdout)\(written.stderr)")
+        guard case .string(let path)? = written.json?["path"] else { Issue.record("no path: \(written.stdout)"); return }
+        #expect(Run(["--data", dir.path, "snapshot", "--json"]).json?["written"] == .bool(false), "nothing new: nothing written")
+        let stats = Run(["--data", dir.path, "stats", "--json"])
+        #expect(stats.json?["snapshotPosition"] == .integer(6) && stats.json?["events"] == .integer(6))
+        let deep = Run(["--data", dir.path, "verify", "--deep"])
+        #expect(deep.status == 0 && deep.stdout.contains("equals a replay"), "\(deep.stdout)\(deep.stderr)")
+        var bytes = readFile(path)
+        bytes[bytes.count - 3] ^= 0x40
+        writeFile(path, bytes)
+        let bad = Run(["--data", dir.path, "verify", "--json"])
+        #expect(bad.status == 2 && bad.json?["error"] == .string("snapshot_damaged") && bad.json?["file"] == .string(path), "\(bad.stdout)")
+        let card = Run(["--data", dir.path, "client", "c1", "--json"])
+        #expect(card.status == 0 && card.stderr.contains("passed over") && card.stderr.contains("checksum"), "\(card.stderr)")
+        #expect(card.json?["client"] == .string("c1"))
+    }
+
     @Test("usage errors exit 2")
     func usage() {
         #expect(Run(["client"]).status == 2)

@@ -1,0 +1,538 @@
+import LedgerBytes
+
+/// The sections of a state's snapshot (data-format.md §13.3), in the order they are written
+/// and read. An id is never reused for other content: a new layout is a new format version.
+public enum SnapshotSection: UInt32, Sendable, CaseIterable {
+    case head = 1, rules = 2, texts = 3, lots = 4, clientIDs = 5, clients = 6, holders = 7, purchases = 8, orders = 9,
+         idempotency = 10, extras = 11
+
+    public var name: String {
+        switch self {
+        case .head: "head"
+        case .rules: "rules"
+        case .texts: "texts"
+        case .lots: "lots"
+        case .clientIDs: "client ids"
+        case .clients: "clients"
+        case .holders: "holders"
+        case .purchases: "purchases"
+        case .orders: "orders"
+        case .idempotency: "idempotency"
+        case .extras: "extras"
+        }
+    }
+}
+
+extension LedgerState {
+    /// The snapshot format's version: a state written by another version is not read.
+    public static let snapshotVersion: UInt16 = 1
+
+    /// Writes one section of this state. What only decisions read and a writer's open builds
+    /// again (the due-time schedule, the level windows, the lot indexes) and what a rebuild
+    /// does not keep (key bytes, the birthday scan's day, the last advance step's time) are left out, so that a snapshot of
+    /// a live state and one of the same log rebuilt are the same bytes.
+    public func writeSnapshot(_ section: SnapshotSection, to e: SectionEncoder) {
+        switch section {
+        case .head: writeHead(e)
+        case .rules: writeRules(e)
+        case .texts: texts.write(to: e)
+        case .lots: lotPool.write(to: e)
+        case .clientIDs: clientIDs.write(to: e)
+        case .clients: Self.writeClients(records, e)
+        case .holders:
+            phoneIndex.write(to: e)
+            cardIndex.write(to: e)
+        case .purchases: writePurchases(e)
+        case .orders: writeOrders(e)
+        case .idempotency: writeIdempotency(e)
+        case .extras: writeExtras(e)
+        }
+    }
+
+    /// The state a snapshot holds, each section given by `section`, every reference checked;
+    /// as a rebuild leaves it (call ``finishRebuild()`` to decide with it).
+    public init(snapshot section: (SnapshotSection) -> UnsafeRawBufferPointer) throws(SectionError) {
+        self.init()
+        isRebuilding = true
+        keepsKeyBytes = false
+        func decoder(_ s: SnapshotSection) -> SectionDecoder { SectionDecoder(section(s), section: s.name) }
+        var d = decoder(.head)
+        try readHead(&d)
+        try d.end()
+        d = decoder(.rules)
+        try readRules(&d)
+        try d.end()
+        d = decoder(.texts)
+        let textStarts = try texts.read(from: &d)
+        try d.end()
+        d = decoder(.lots)
+        lotPool = try LotPool(from: &d)
+        try d.end()
+        d = decoder(.clientIDs)
+        clientIDs = try IdTable(from: &d, groupSize: 4, "client ids")
+        try d.end()
+        d = decoder(.clients)
+        records = try Self.readClients(&d, texts: textStarts, levels: levelNames.count)
+        try d.end()
+        guard records.count == clientIDs.count else { throw SectionError("clients", "\(records.count) clients for \(clientIDs.count) ids") }
+        d = decoder(.holders)
+        phoneIndex = try HolderIndex(from: &d, clients: records.count, "phone holders")
+        cardIndex = try HolderIndex(from: &d, clients: records.count, "card holders")
+        try d.end()
+        d = decoder(.purchases)
+        try readPurchases(&d)
+        try d.end()
+        d = decoder(.orders)
+        try readOrders(&d)
+        try d.end()
+        d = decoder(.idempotency)
+        try readIdempotency(&d)
+        try d.end()
+        d = decoder(.extras)
+        try readExtras(&d, texts: textStarts)
+        try d.end()
+        try checkClientLinks()
+        lotPool.rebuildIndexes(&records)
+    }
+
+    // MARK: head
+
+    private func writeHead(_ e: SectionEncoder) {
+        e.put(nextPosition)
+        e.put(lastEventAt)
+        e.put(birthdayBonusSince)
+        e.put(unknownTypeEvents)
+        e.put(unknownFields)
+        e.putArray(typeCounts)
+        e.put(Int64(totals.clients))
+        e.put(Int64(totals.blockedClients))
+        e.put(Int64(totals.deletedClients))
+        Self.writeBalances(totals.balances, e)
+        e.put(Int64(totals.openOrders))
+    }
+
+    private mutating func readHead(_ d: inout SectionDecoder) throws(SectionError) {
+        nextPosition = try d.get(UInt64.self, "the next position")
+        lastEventAt = try d.get(Int64.self, "the last event's time")
+        birthdayBonusSince = try d.get(Int64.self, "the birthday bonus's start")
+        unknownTypeEvents = try d.get(Int64.self, "the unknown events")
+        unknownFields = try d.get(Int64.self, "the unknown fields")
+        typeCounts = try d.getArray(Int64.self, "the counts by type")
+        guard typeCounts.count == 128 else { throw d.fail("\(typeCounts.count) counts by type, expected 128") }
+        totals.clients = Int(try d.get(Int64.self, "the client count"))
+        totals.blockedClients = Int(try d.get(Int64.self, "the blocked count"))
+        totals.deletedClients = Int(try d.get(Int64.self, "the deleted count"))
+        totals.balances = try Self.readBalances(&d, "the totals")
+        totals.openOrders = Int(try d.get(Int64.self, "the open orders"))
+    }
+
+    private static func writeBalances(_ b: Balances, _ e: SectionEncoder) {
+        for value in [b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled, b.debt] { e.put(value) }
+    }
+
+    private static func readBalances(_ d: inout SectionDecoder, _ what: String) throws(SectionError) -> Balances {
+        var b = Balances()
+        b.available = try d.get(Int64.self, "\(what): available")
+        b.pending = try d.get(Int64.self, "\(what): pending")
+        b.reserved = try d.get(Int64.self, "\(what): reserved")
+        b.used = try d.get(Int64.self, "\(what): used")
+        b.expired = try d.get(Int64.self, "\(what): expired")
+        b.accrued = try d.get(Int64.self, "\(what): accrued")
+        b.cancelled = try d.get(Int64.self, "\(what): cancelled")
+        b.debt = try d.get(Int64.self, "\(what): debt")
+        return b
+    }
+
+    // MARK: rules, level names, segment definitions
+
+    private func writeRules(_ e: SectionEncoder) {
+        e.put(rules.version)
+        e.put(rules.accrualBasisPoints)
+        e.put(rules.pendingDays)
+        e.put(rules.lifetimeDays)
+        e.put(UInt8(ReturnPolicy.allCases.firstIndex(of: rules.returnPolicy)!))
+        e.put(rules.birthdayBonus)
+        e.put(rules.welcomeBonus)
+        e.put(rules.levelBasisIsCount)
+        e.put(rules.levelWindowDays)
+        e.put(UInt64(rules.levels.count))
+        for level in rules.levels {
+            e.putText(level.name)
+            e.put(level.threshold)
+            e.put(level.percentBasisPoints != nil)
+            e.put(level.percentBasisPoints ?? 0)
+        }
+        e.put(UInt64(levelNames.count))
+        for name in levelNames { e.putText(name) }
+        let definitions = segmentDefinitions.values.sorted { $0.name < $1.name }
+        e.put(UInt64(definitions.count))
+        for s in definitions {
+            e.putText(s.name)
+            e.putText(s.color)
+            e.putText(s.filters)
+            e.put(s.version)
+        }
+    }
+
+    private mutating func readRules(_ d: inout SectionDecoder) throws(SectionError) {
+        var r = Rules()
+        r.version = try d.get(Int64.self, "the rules' version")
+        r.accrualBasisPoints = try d.get(Int64.self, "the accrual rate")
+        r.pendingDays = try d.get(Int64.self, "the pending days")
+        r.lifetimeDays = try d.get(Int64.self, "the lifetime days")
+        let policy = Int(try d.get(UInt8.self, "the return policy"))
+        guard policy < ReturnPolicy.allCases.count else { throw d.fail("return policy \(policy) is unknown") }
+        r.returnPolicy = ReturnPolicy.allCases[policy]
+        r.birthdayBonus = try d.get(Int64.self, "the birthday bonus")
+        r.welcomeBonus = try d.get(Int64.self, "the welcome bonus")
+        r.levelBasisIsCount = try d.getFlag("the level basis")
+        r.levelWindowDays = try d.get(Int64.self, "the level window")
+        guard (0...Rules.daysMax).contains(r.pendingDays), (0...Rules.daysMax).contains(r.lifetimeDays), (0...Rules.daysMax).contains(r.levelWindowDays),
+              (0...10_000).contains(r.accrualBasisPoints) else { throw d.fail("a rule is out of its range") }
+        r.levels = []
+        for k in 0..<(try d.getCount("levels", width: 14)) {
+            let name = try d.getText("level \(k)'s name")
+            let threshold = try d.get(Int64.self, "level \(k)'s threshold")
+            let hasPercent = try d.getFlag("whether level \(k) has a rate")
+            let percent = try d.get(Int64.self, "level \(k)'s rate")
+            guard (0...10_000).contains(percent) else { throw d.fail("level \(k)'s rate is out of range") }
+            r.levels.append(LevelRule(name: name, threshold: threshold, percentBasisPoints: hasPercent ? percent : nil))
+        }
+        rules = r
+        levelNames = []
+        for k in 0..<(try d.getCount("level names", width: 4)) { levelNames.append(try d.getText("level name \(k)")) }
+        guard levelNames.count < 255 else { throw d.fail("\(levelNames.count) level names, at most 254") }
+        segmentDefinitions = [:]
+        for k in 0..<(try d.getCount("segment definitions", width: 13)) {
+            let name = try d.getText("segment \(k)'s name")
+            let color = try d.getOptionalText("segment \(k)'s colour")
+            let filters = try d.getText("segment \(k)'s filters")
+            let version = try d.get(Int64.self, "segment \(k)'s version")
+            segmentDefinitions[name] = SegmentDefinition(name: name, color: color, filters: filters, version: version)
+        }
+    }
+
+    // MARK: clients
+
+    /// A client's row: 256 bytes (data-format.md §13.3.6). The level window (bytes 32–47) is
+    /// written as a rebuild leaves it: a writer computes it again when it opens.
+    static let clientRowWidth = 256
+
+    private static func writeClients(_ records: ChunkedArray<ClientRecord>, _ e: SectionEncoder) {
+        e.putRows(count: records.count, width: clientRowWidth) { i, row in
+            let c = records[i]
+            row.put(c.lastEventAt, 0)
+            row.put(c.events, 8)
+            row.put(c.lotHead, 12)
+            row.put(c.lotTail, 16)
+            row.put(c.activationHint, 20)
+            row.put(c.firstPurchase, 24)
+            row.put(c.lastPurchase, 28)
+            row.put(Int32(-1), 32)  // the window's first purchase, count and sum: none
+            row.put(c.birthdayDay, 48)
+            row.put(c.lastBirthdayYear, 52)
+            row.put(UInt8(ParticipationStatus.allCases.firstIndex(of: c.status)!), 56)
+            row.put(UInt8(c.blocked ? 1 : 0), 57)
+            row.put(UInt8(c.deleted ? 1 : 0), 58)
+            row.put(UInt8(c.levelManual ? 1 : 0), 59)
+            row.put(c.walletBits, 60)
+            row.put(c.levelCode, 61)
+            row.put(c.genderCode, 62)
+            row.put(c.lotCount, 63)
+            let b = c.balances
+            for (k, value) in [b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled, b.debt].enumerated() {
+                row.put(value, 64 + 8 * k)
+            }
+            let s = c.stats
+            row.put(s.purchaseSum, 128)
+            row.put(s.returnSum, 136)
+            row.put(Int32(s.purchaseCount), 144)
+            row.put(Int32(s.returnCount), 148)
+            row.put(s.maxCheck, 152)
+            row.put(s.firstPurchaseAt ?? .min, 160)
+            row.put(s.lastPurchaseAt ?? .min, 168)
+            row.put(c.registeredAt, 176)
+            row.put(c.profile.chunk, 184)
+            row.put(c.profile.offset, 188)
+            let ch = c.channels
+            for (k, value) in [ch.lastContacts.0, ch.lastContacts.1, ch.lastContacts.2, ch.lastContacts.3, ch.lastContacts.4].enumerated() {
+                row.put(value, 192 + 8 * k)
+            }
+            for (k, value) in [ch.receivedCounts.0, ch.receivedCounts.1, ch.receivedCounts.2, ch.receivedCounts.3, ch.receivedCounts.4].enumerated() {
+                row.put(value, 232 + 4 * k)
+            }
+            row.put(ch.used, 252)
+            row.put(ch.subscribed, 253)
+        }
+    }
+
+    private static func readClients(_ d: inout SectionDecoder, texts: [[UInt64]], levels: Int) throws(SectionError) -> ChunkedArray<ClientRecord> {
+        var records = ChunkedArray<ClientRecord>()
+        let fail = d.fail
+        try d.getRows("clients", width: clientRowWidth) { i, row throws(SectionError) in
+            let status = Int(row.get(UInt8.self, 56))
+            let flags = [row.get(UInt8.self, 57), row.get(UInt8.self, 58), row.get(UInt8.self, 59)]
+            guard status < ParticipationStatus.allCases.count, flags.allSatisfy({ $0 <= 1 }) else { throw fail("client \(i): a status or flag byte is out of range") }
+            var c = ClientRecord(status: ParticipationStatus.allCases[status], registeredAt: row.get(Int64.self, 176))
+            c.lastEventAt = row.get(Int64.self, 0)
+            c.events = row.get(Int32.self, 8)
+            c.lotHead = row.get(Int32.self, 12)
+            c.lotTail = row.get(Int32.self, 16)
+            c.activationHint = row.get(Int32.self, 20)
+            c.firstPurchase = row.get(Int32.self, 24)
+            c.lastPurchase = row.get(Int32.self, 28)
+            c.birthdayDay = row.get(Int32.self, 48)
+            c.lastBirthdayYear = row.get(Int32.self, 52)
+            c.blocked = flags[0] == 1
+            c.deleted = flags[1] == 1
+            c.levelManual = flags[2] == 1
+            c.walletBits = row.get(UInt8.self, 60)
+            c.levelCode = row.get(UInt8.self, 61)
+            c.genderCode = row.get(UInt8.self, 62)
+            c.lotCount = row.get(UInt8.self, 63)
+            guard Int(c.levelCode) <= levels, Int(c.genderCode) <= Gender.allCases.count, c.walletBits >> WalletPlatform.allCases.count == 0 else {
+                throw fail("client \(i): its level, gender or Wallet byte is out of range")
+            }
+            var b = Balances()
+            b.available = row.get(Int64.self, 64)
+            b.pending = row.get(Int64.self, 72)
+            b.reserved = row.get(Int64.self, 80)
+            b.used = row.get(Int64.self, 88)
+            b.expired = row.get(Int64.self, 96)
+            b.accrued = row.get(Int64.self, 104)
+            b.cancelled = row.get(Int64.self, 112)
+            b.debt = row.get(Int64.self, 120)
+            c.balances = b
+            var s = ClientStats()
+            s.purchaseSum = row.get(Int64.self, 128)
+            s.returnSum = row.get(Int64.self, 136)
+            s.purchaseCount = Int64(row.get(Int32.self, 144))
+            s.returnCount = Int64(row.get(Int32.self, 148))
+            s.maxCheck = row.get(Int64.self, 152)
+            let first = row.get(Int64.self, 160), last = row.get(Int64.self, 168)
+            s.firstPurchaseAt = first == .min ? nil : first
+            s.lastPurchaseAt = last == .min ? nil : last
+            c.stats = s
+            c.profile = TextRef(chunk: row.get(UInt32.self, 184), offset: row.get(UInt32.self, 188))
+            guard TextArena.names(c.profile, texts) else { throw fail("client \(i): its profile names no text") }
+            var ch = ChannelStates()
+            ch.lastContacts = (row.get(Int64.self, 192), row.get(Int64.self, 200), row.get(Int64.self, 208), row.get(Int64.self, 216), row.get(Int64.self, 224))
+            ch.receivedCounts = (row.get(Int32.self, 232), row.get(Int32.self, 236), row.get(Int32.self, 240), row.get(Int32.self, 244), row.get(Int32.self, 248))
+            ch.used = row.get(UInt8.self, 252)
+            ch.subscribed = row.get(UInt8.self, 253)
+            guard ch.used >> Channel.allCases.count == 0, ch.subscribed & ~ch.used == 0 else { throw fail("client \(i): its channel bits are out of range") }
+            c.channels = ch
+            records.append(c)
+        }
+        return records
+    }
+
+    /// The links of each client into the lot pool and the purchases.
+    private func checkClientLinks() throws(SectionError) {
+        let purchases = Int32(purchaseStates.count)
+        for i in records.indices {
+            let c = records[i]
+            guard lotPool.holds(c.lotList), c.activationHint >= -1, Int(c.activationHint) < lotPool.lots.count else {
+                throw SectionError("clients", "client \(i)'s lot list is not one of the pool's")
+            }
+            guard (-1..<purchases).contains(c.firstPurchase), (-1..<purchases).contains(c.lastPurchase) else {
+                throw SectionError("clients", "client \(i) names a purchase that is not there")
+            }
+        }
+    }
+
+    // MARK: purchases and returns
+
+    private func writePurchases(_ e: SectionEncoder) {
+        purchaseIDs.write(to: e)
+        e.putRows(count: purchaseStates.count, width: 32) { k, row in
+            let p = purchaseStates[k]
+            row.put(p.client, 0)
+            row.put(p.next, 4)
+            row.put(p.at, 8)
+            row.put(p.word, 16)
+            row.put(p.paid, 24)
+            row.put(p.accrued, 28)
+        }
+        let wide = widePurchases.sorted { $0.key < $1.key }
+        e.putArray(wide.map(\.key))
+        e.putArray(wide.map(\.value.paid))
+        e.putArray(wide.map(\.value.accrued))
+        purchaseSpent.write(to: e)
+        let totals = returnTotals.sorted { $0.key < $1.key }
+        e.putArray(totals.map(\.key))
+        e.putArray(totals.map(\.value.returnedPaid))
+        e.putArray(totals.map(\.value.clawedBack))
+        e.putArray(totals.map(\.value.refunded))
+        let returns = returns.sorted { ($0.key.purchase, $0.key.returnID) < ($1.key.purchase, $1.key.returnID) }
+        e.put(UInt64(returns.count))
+        for (key, range) in returns {
+            e.put(key.purchase)
+            e.putText(key.returnID)
+            e.put(range.lowerBound)
+            e.put(range.upperBound)
+        }
+    }
+
+    private mutating func readPurchases(_ d: inout SectionDecoder) throws(SectionError) {
+        purchaseIDs = try IdTable(from: &d, groupSize: 16, "purchase ids")
+        var states = ChunkedArray<StoredPurchase>()
+        let clients = Int32(records.count)
+        let fail = d.fail
+        try d.getRows("purchases", width: 32) { k, row throws(SectionError) in
+            let p = StoredPurchase(client: row.get(Int32.self, 0), next: row.get(Int32.self, 4), at: row.get(Int64.self, 8),
+                                   word: row.get(UInt64.self, 16), paid: row.get(UInt32.self, 24), accrued: row.get(UInt32.self, 28))
+            guard (0..<clients).contains(p.client), p.next == -1 || p.next > Int32(k) else { throw fail("purchase \(k) names a client or next purchase that is not there") }
+            states.append(p)
+        }
+        guard states.count == purchaseIDs.count, states.indices.allSatisfy({ Int(states[$0].next) < states.count }) else {
+            throw d.fail("\(states.count) purchases for \(purchaseIDs.count) ids, or a next purchase past the last")
+        }
+        purchaseStates = states
+        let wideKeys = try d.getArray(Int32.self, "wide purchases")
+        let paid = try d.getArray(Int64.self, "wide purchases' paid")
+        let accrued = try d.getArray(Int64.self, "wide purchases' accrued")
+        guard wideKeys.count == paid.count, paid.count == accrued.count,
+              wideKeys.allSatisfy({ $0 >= 0 && Int($0) < states.count && states[Int($0)].isWide }) else { throw d.fail("the wide purchases do not match") }
+        widePurchases = Dictionary(uniqueKeysWithValues: zip(wideKeys, zip(paid, accrued).map { (paid: $0.0, accrued: $0.1) }))
+        for k in states.indices where states[k].isWide && widePurchases[Int32(k)] == nil { throw d.fail("wide purchase \(k) has no amounts") }
+        purchaseSpent = try AscendingValues(from: &d, "bonuses spent")
+        let keys = try d.getArray(Int32.self, "purchases with returns")
+        let returned = try d.getArray(Int64.self, "returned money")
+        let clawed = try d.getArray(Int64.self, "bonuses clawed back")
+        let refunded = try d.getArray(Int64.self, "bonuses refunded")
+        guard keys.count == returned.count, keys.count == clawed.count, keys.count == refunded.count,
+              Set(keys).count == keys.count, keys.allSatisfy({ $0 >= 0 && Int($0) < states.count }) else { throw d.fail("the return totals do not match") }
+        returnTotals = [:]
+        for k in keys.indices {
+            var t = ReturnTotals()
+            t.returnedPaid = returned[k]
+            t.clawedBack = clawed[k]
+            t.refunded = refunded[k]
+            returnTotals[keys[k]] = t
+        }
+        returns = [:]
+        for k in 0..<(try d.getCount("returns", width: 24)) {
+            let purchase = try d.get(Int32.self, "return \(k)'s purchase")
+            let id = try d.getText("return \(k)'s id")
+            let lower = try d.get(UInt64.self, "return \(k)'s first event")
+            let upper = try d.get(UInt64.self, "return \(k)'s last event")
+            guard purchase >= 0, Int(purchase) < states.count, lower <= upper else { throw d.fail("return \(k) names no purchase or an empty range") }
+            returns[ReturnKey(purchase, id)] = lower...upper
+        }
+    }
+
+    // MARK: orders
+
+    private func writeOrders(_ e: SectionEncoder) {
+        let orders = orders.sorted { $0.key < $1.key }
+        e.put(UInt64(orders.count))
+        for (id, order) in orders {
+            e.putText(id)
+            e.put(order.client)
+            e.put(order.phase.rawValue)
+            e.put(order.reserved)
+            e.put(UInt64(order.lots.count))
+            for take in order.lots {
+                e.put(take.lot)
+                e.put(take.amount)
+            }
+        }
+    }
+
+    private mutating func readOrders(_ d: inout SectionDecoder) throws(SectionError) {
+        orders = [:]
+        for k in 0..<(try d.getCount("orders", width: 25)) {
+            let id = try d.getText("order \(k)'s id")
+            let client = try d.get(Int32.self, "order \(k)'s client")
+            guard let phase = OrderState.Phase(rawValue: try d.get(UInt8.self, "order \(k)'s phase")), client >= 0, Int(client) < records.count else {
+                throw d.fail("order \(k) has an unknown phase or client")
+            }
+            var order = OrderState(client: client, phase: phase)
+            order.reserved = try d.get(Int64.self, "order \(k)'s reserved amount")
+            for _ in 0..<(try d.getCount("order \(k)'s lots", width: 16)) {
+                order.lots.append(LotTake(lot: try d.get(UInt64.self, "order \(k)'s lot"), amount: try d.get(Int64.self, "order \(k)'s lot amount")))
+            }
+            orders[id] = order
+        }
+    }
+
+    // MARK: idempotency
+
+    private func writeIdempotency(_ e: SectionEncoder) {
+        idempotencyKeys.write(to: e)
+        answerFirst.write(to: e)
+        e.putArray(answerCount)
+        let long = longAnswers.sorted { $0.key < $1.key }
+        e.putArray(long.map(\.key))
+        e.putArray(long.map(\.value))
+        let refused = refusals.sorted { $0.key < $1.key }
+        e.put(UInt64(refused.count))
+        for (index, refusal) in refused {
+            e.put(index)
+            e.putText(refusal.code)
+            e.putText(refusal.message)
+        }
+    }
+
+    private mutating func readIdempotency(_ d: inout SectionDecoder) throws(SectionError) {
+        idempotencyKeys = try KeyIndex(from: &d)
+        answerFirst = try AscendingPositions(from: &d)
+        answerCount = try d.getArray(UInt8.self, "answer lengths")
+        let n = idempotencyKeys.count
+        guard answerFirst.count == n, answerCount.count == n else { throw d.fail("\(n) keys, \(answerFirst.count) answers, \(answerCount.count) lengths") }
+        let longKeys = try d.getArray(Int32.self, "long answers")
+        let longValues = try d.getArray(UInt32.self, "long answers' lengths")
+        guard longKeys.count == longValues.count, longKeys.allSatisfy({ $0 >= 0 && Int($0) < n }) else { throw d.fail("the long answers do not match") }
+        longAnswers = Dictionary(zip(longKeys, longValues), uniquingKeysWith: { a, _ in a })
+        refusals = [:]
+        for k in 0..<(try d.getCount("refused keys", width: 12)) {
+            let index = try d.get(Int32.self, "refused key \(k)")
+            guard index >= 0, Int(index) < n else { throw d.fail("refused key \(k) names no key") }
+            refusals[index] = (try d.getText("refused key \(k)'s code"), try d.getText("refused key \(k)'s message"))
+        }
+    }
+
+    // MARK: segments, NPS, notes, birthdays
+
+    private func writeExtras(_ e: SectionEncoder) {
+        e.put(UInt64(segmentNames.count))
+        for name in segmentNames { e.putText(name) }
+        e.putArray(segmentMembers.sorted())
+        clientNPS.write(to: e)
+        clientNotes.write(to: e)
+        let birthdays = birthdays.sorted { $0.key < $1.key }
+        e.put(UInt64(birthdays.count))
+        for (day, clients) in birthdays {
+            e.put(Int64(day))
+            e.putArray(clients)
+        }
+    }
+
+    private mutating func readExtras(_ d: inout SectionDecoder, texts: [[UInt64]]) throws(SectionError) {
+        segmentNames = []
+        segmentCodes = [:]
+        for k in 0..<(try d.getCount("segment names", width: 4)) {
+            let name = try d.getText("segment name \(k)")
+            guard segmentCodes[name] == nil else { throw d.fail("segment name '\(name)' twice") }
+            segmentCodes[name] = UInt32(k)
+            segmentNames.append(name)
+        }
+        let members = try d.getArray(UInt64.self, "segment members")
+        guard members.allSatisfy({ Int($0 >> 32) < records.count && Int($0 & 0xFFFF_FFFF) < segmentNames.count }) else {
+            throw d.fail("a segment member names no client or segment")
+        }
+        segmentMembers = Set(members)
+        clientNPS = try ClientEntries(from: &d, clients: records.count, texts: texts, "NPS")
+        clientNotes = try ClientEntries(from: &d, clients: records.count, texts: texts, "notes")
+        birthdays = [:]
+        for k in 0..<(try d.getCount("birthdays", width: 16)) {
+            let day = try d.get(Int64.self, "birthday \(k)'s day")
+            let clients = try d.getArray(Int32.self, "birthday \(k)'s clients")
+            guard (0..<(13 * 32)).contains(day), clients.allSatisfy({ $0 >= 0 && Int($0) < records.count }) else {
+                throw d.fail("birthday \(k) names no day or no client")
+            }
+            birthdays[Int(day)] = clients
+        }
+    }
+}
