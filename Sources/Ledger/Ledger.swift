@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import LedgerBytes
 import LedgerDomain
@@ -40,6 +41,13 @@ public final class Ledger: Sendable {
         /// A clean ``close()`` writes a snapshot when at least this many events lie past the
         /// newest one (nil: never). Replaying fewer costs less than writing the state.
         public var snapshotOnCloseAfter: UInt64? = 10_000
+        /// A writer writes a snapshot in the background, from a copy of the state (shared with
+        /// the live one until the writer next changes it), once this many events lie past the
+        /// newest snapshot (nil: never)…
+        public var snapshotEvery: UInt64? = 5_000_000
+        /// …or once this long (µs) has passed since the newest with at least
+        /// ``snapshotOnCloseAfter`` events past it (nil: no time rule).
+        public var snapshotInterval: Micros? = 15 * 60_000_000
         public init(durability: Durability = .sync) { self.durability = durability }
     }
 
@@ -64,6 +72,19 @@ public final class Ledger: Sendable {
     private let core: Mutex<Core>
     /// The position of the newest snapshot written or read (0: none).
     private let newestSnapshot: Mutex<UInt64>
+    /// The background snapshot in progress, if any, and when the last one started.
+    private let background = Mutex(BackgroundSnapshot())
+    private let backgroundDone = DispatchSemaphore(value: 0)
+
+    struct BackgroundSnapshot {
+        var running = false
+        var lastStarted: Micros = 0
+        var lastFailure: String?
+        var written = 0
+    }
+
+    /// How many background snapshots this ledger wrote, and why the last that failed did.
+    public var backgroundSnapshots: (written: Int, lastFailure: String?) { background.withLock { ($0.written, $0.lastFailure) } }
 
     struct Core: @unchecked Sendable {
         var state: LedgerState
@@ -162,6 +183,7 @@ public final class Ledger: Sendable {
                                      snapshot: loaded?.info, replayedEvents: state.nextPosition - (loaded?.info.position ?? 0),
                                      snapshotRejections: rejections)
         self.newestSnapshot = Mutex(loaded?.info.position ?? 0)
+        background.withLock { $0.lastStarted = options.clock() }
         self.directory = directory
         self.options = options
         self.log = log
@@ -317,6 +339,7 @@ public final class Ledger: Sendable {
         let end = try finish(pending.tickets, expected: pending.expected)
         // The log now gives these keys back: the state need not hold their bytes.
         core.withLock { $0.state.releaseKeys(below: end) }
+        snapshotInBackgroundIfDue()
         return pending.outcomes
     }
 
@@ -389,7 +412,51 @@ public final class Ledger: Sendable {
             return (result, tickets, start)
         }
         try finish(tickets, expected: expected)
+        snapshotInBackgroundIfDue()
         return result
+    }
+
+    /// Starts a background snapshot when ``Options/snapshotEvery`` or ``Options/snapshotInterval``
+    /// says one is due and none is running. The copy of the state is taken under the lock
+    /// (a moment: the copy shares storage); the writing runs on another thread.
+    private func snapshotInBackgroundIfDue() {
+        let newest = newestSnapshot.withLock { $0 }
+        let position = read { $0.nextPosition }
+        let now = options.clock()
+        let since = position - min(position, newest)
+        let byCount = options.snapshotEvery.map { since >= max($0, 1) } ?? false
+        let byTime = options.snapshotInterval.map { interval in
+            since >= max(options.snapshotOnCloseAfter ?? 1, 1) && background.withLock { now - $0.lastStarted >= interval }
+        } ?? false
+        guard byCount || byTime else { return }
+        let start: Bool = background.withLock { job in
+            guard !job.running else { return false }
+            job.running = true
+            job.lastStarted = now
+            return true
+        }
+        guard start else { return }
+        let state: LedgerState? = core.withLock { $0.failure == nil ? $0.state : nil }
+        DispatchQueue.global(qos: .utility).async { [self] in
+            var failure: String? = nil
+            var wrote = false
+            do {
+                if let state { wrote = try writeSnapshot(of: state, waitingForDurability: true) != nil }
+            } catch {
+                failure = "\(error)"
+            }
+            background.withLock { job in
+                job.running = false
+                if let failure { job.lastFailure = failure }
+                if wrote { job.written += 1 }
+            }
+            backgroundDone.signal()
+        }
+    }
+
+    /// Waits for a background snapshot in progress, if any.
+    private func waitForBackgroundSnapshot() {
+        while background.withLock({ $0.running }) { backgroundDone.wait() }
     }
 
     /// Waits for the tickets; returns the position after their events.
@@ -516,9 +583,23 @@ public final class Ledger: Sendable {
             if let failure = core.failure { throw LedgerError.failed(failure) }
             return core.state
         }
+        return try writeSnapshot(of: state, waitingForDurability: false)
+    }
+
+    /// Writes `state` as a snapshot. A state copied while another submit's events were still
+    /// being synced stands past the log's durable end for a moment: with `waitingForDurability`
+    /// the batch at its position is looked for again for up to a second.
+    private func writeSnapshot(of state: LedgerState, waitingForDurability: Bool) throws -> Snapshots.Info? {
         let position = state.nextPosition
-        guard position > 0, position != newestSnapshot.withLock({ $0 }) else { return nil }
-        guard let chain = try log.reader().batchCRC(endingAt: position) else {
+        guard position > 0, position > newestSnapshot.withLock({ $0 }) else { return nil }
+        var chain = try log.reader().batchCRC(endingAt: position)
+        var tries = 0
+        while chain == nil && waitingForDurability && tries < 100 {
+            usleep(10_000)
+            tries += 1
+            chain = try log.reader().batchCRC(endingAt: position)
+        }
+        guard let chain else {
             throw LogError(.invalidArgument, "no batch of the log ends at position \(position), where the state stands")
         }
         let info = try Snapshots.write(state, chain: chain, identity: log.identity.identity, ledger: directory,
@@ -531,6 +612,7 @@ public final class Ledger: Sendable {
     /// (``Options/snapshotOnCloseAfter``). A snapshot that cannot be written does not stop the
     /// close: the log holds everything; the error is thrown after the log is closed.
     public func close() throws {
+        waitForBackgroundSnapshot()
         var snapshotError: Error? = nil
         if let after = options.snapshotOnCloseAfter {
             let position = read { $0.nextPosition }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Testing
 @testable import Ledger
 @testable import LedgerDomain
@@ -176,6 +177,47 @@ struct SnapshotTests {
         let moved = short.path + "/snapshots/" + (info.path.split(separator: "/").last.map(String.init) ?? "")
         writeFile(moved, original)
         try Self.expectPassedOver(short.path, moved, because: "past the log's end")
+    }
+
+    @Test("background snapshots beside concurrent submits: each is whole, of this log, and equals a replay up to its position")
+    func backgroundSnapshots() async throws {
+        let dir = TemporaryDirectory()
+        var options = Self.options
+        options.snapshotEvery = 300
+        options.snapshotInterval = nil
+        // Commands without times, stamped by a clock that stands at each day's end: four
+        // callers at once cannot then put a later event before an earlier one.
+        let clock = Mutex<Micros>(0)
+        options.clock = { clock.withLock { $0 } }
+        let ledger = try Ledger(directory: dir.path, options: options)
+        let days = Self.days(clients: 400, days: 40)
+        // The registrations first, then four callers submitting the rest of each day at once.
+        for day in days {
+            clock.withLock { $0 = day.advanceTo }
+            let lines = commands(day.lines).map { command in
+                var command = command
+                command.at = nil
+                return command
+            }
+            let registrations = lines.filter { $0.typeName == "client.registered" }
+            _ = try ledger.submit(registrations)
+            let rest = lines.filter { $0.typeName != "client.registered" }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for part in 0..<4 {
+                    let mine = rest.enumerated().filter { $0.offset % 4 == part }.map(\.element)
+                    group.addTask { for command in mine { _ = try ledger.submit([command]) } }
+                }
+                try await group.waitForAll()
+            }
+            _ = try ledger.advance(to: day.advanceTo)
+        }
+        try ledger.close()
+        let (written, failure) = ledger.backgroundSnapshots
+        #expect(failure == nil, "\(failure ?? "")")
+        #expect(written >= 2, "\(written) written of \(ledger.read { $0.nextPosition }) events")
+        let reader = try LogReader(directory: Ledger.logDirectory(dir.path))
+        let checks = Snapshots.check(ledger: dir.path, identity: try Ledger.checkIdentity(directory: dir.path)?.identity, reader: reader, deep: true)
+        #expect(checks.count == 2 && checks.allSatisfy { $0.problem == nil && $0.proven }, "\(checks.map { $0.problem ?? "ok" })")
     }
 
     @Test("a clean close writes a snapshot once enough events lie past the newest; only the newest two are kept")
