@@ -60,7 +60,7 @@ public enum Snapshots {
         var length: UInt64 = 0
         do {
             let sections = SnapshotSection.allCases
-            var offset = UInt64(headerBytes + entryBytes * sections.count)
+            var offset = UInt64(4096)
             var directoryBytes = WriteBuffer(capacity: entryBytes * sections.count)
             for section in sections {
                 let start = offset
@@ -73,8 +73,8 @@ public enum Snapshots {
                 state.writeSnapshot(section, to: encoder)
                 try encoder.finish()
                 let sectionLength = offset - start
-                // Sections start at multiples of 8.
-                let pad = Int((8 - offset % 8) % 8)
+                // Sections start at multiples of 4096 (a page: their row tables can be mapped).
+                let pad = Int((4096 - offset % 4096) % 4096)
                 if pad > 0 {
                     try [UInt8](repeating: 0, count: pad).withUnsafeBytes { try syscalls.write(fd, $0, toAbsoluteOffset: offset, path: temporary) }
                     offset += UInt64(pad)
@@ -147,7 +147,9 @@ public enum Snapshots {
             guard fstat(fd, &status) == 0 else { throw SnapshotProblem("it cannot be read: \(String(cString: strerror(errno)))") }
             let size = Int(status.st_size)
             guard size >= headerBytes else { throw SnapshotProblem("it is \(size) bytes, shorter than its 64-byte header") }
-            guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            // Private and writable: the state's large tables are used where they lie, and the
+            // pages a writer changes are copied by the kernel (the file never changes).
+            guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
                 throw SnapshotProblem("it cannot be mapped: \(String(cString: strerror(errno)))")
             }
             _ = madvise(mapped, size, MADV_SEQUENTIAL)
@@ -197,6 +199,15 @@ public enum Snapshots {
             }
             for section in SnapshotSection.allCases where sections[section] == nil {
                 throw SnapshotProblem("section '\(section.name)' is missing")
+            }
+            // What lies between the directory and the sections, and between sections, is zero.
+            var covered = [(start: 0, end: directoryEnd)] + sections.values.map { (start: $0.baseAddress! - bytes.baseAddress!, end: $0.baseAddress! - bytes.baseAddress! + $0.count) }
+            covered.sort { $0.start < $1.start }
+            var at = 0
+            for range in covered + [(start: bytes.count, end: bytes.count)] {
+                guard range.start >= at else { throw SnapshotProblem("two sections overlap at offset \(range.start)") }
+                if let bad = (at..<range.start).first(where: { bytes[$0] != 0 }) { throw SnapshotProblem("the padding at offset \(bad) is not zero") }
+                at = range.end
             }
             return (info, sections)
         }
@@ -250,7 +261,7 @@ public enum Snapshots {
         }
         let state: LedgerState
         do {
-            state = try LedgerState(snapshot: { mapped.sections[$0]! })
+            state = try LedgerState(snapshot: { mapped.sections[$0]! }, owner: mapped)
         } catch {
             throw SnapshotProblem("\(error)")
         }

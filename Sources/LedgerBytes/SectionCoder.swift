@@ -80,6 +80,32 @@ public final class SectionEncoder {
         if let text { putText(text) }
     }
 
+    /// Zero bytes up to the next multiple of `alignment` from the section's start.
+    public func align(to alignment: Int) {
+        let pad = (alignment - count % alignment) % alignment
+        buffer.putZeros(pad)
+        flushIfFull()
+    }
+
+    /// Rows in chunks, laid out to be mapped into memory as they are: a count (u64), zero bytes
+    /// up to a multiple of 4096 from the section's start, then ⌈count / `chunkRows`⌉ chunks of
+    /// `chunkRows` rows of `width` bytes, the rows past the count zero.
+    public func putChunkedRows(count: Int, width: Int, chunkRows: Int, _ row: (Int, UnsafeMutableRawBufferPointer) -> Void) {
+        put(UInt64(count))
+        align(to: 4096)
+        let chunks = (count + chunkRows - 1) / chunkRows
+        for chunk in 0..<chunks {
+            buffer.appendUninitialized(maxBytes: chunkRows * width) { room in
+                room.initializeMemory(as: UInt8.self, repeating: 0)
+                for k in 0..<min(chunkRows, count - chunk * chunkRows) {
+                    row(chunk * chunkRows + k, UnsafeMutableRawBufferPointer(rebasing: room[(k * width)..<((k + 1) * width)]))
+                }
+                return chunkRows * width
+            }
+            flushIfFull()
+        }
+    }
+
     /// Fixed-size rows: a count (u64), then each row of `width` bytes as `row` writes it into
     /// zeroed memory (so unwritten bytes are zero).
     public func putRows(count: Int, width: Int, _ row: (Int, UnsafeMutableRawBufferPointer) -> Void) {
@@ -121,58 +147,71 @@ public struct SectionDecoder {
 
     public func fail(_ reason: String) -> SectionError { SectionError(name, reason) }
 
-    public mutating func get<T: FixedWidthInteger>(_: T.Type = T.self, _ what: String) throws(SectionError) -> T {
-        guard let value = reader.readLittleEndian(T.self) else { throw fail("ends inside \(what) at byte \(reader.offset)") }
+    public mutating func get<T: FixedWidthInteger>(_: T.Type = T.self, _ what: @autoclosure () -> String) throws(SectionError) -> T {
+        guard let value = reader.readLittleEndian(T.self) else { throw fail("ends inside \(what()) at byte \(reader.offset)") }
         return value
     }
 
-    public mutating func getFlag(_ what: String) throws(SectionError) -> Bool {
-        switch try get(UInt8.self, what) {
+    public mutating func getFlag(_ what: @autoclosure () -> String) throws(SectionError) -> Bool {
+        switch try get(UInt8.self, what()) {
         case 0: return false
         case 1: return true
-        case let other: throw fail("\(what) is \(other), not 0 or 1")
+        case let other: throw fail("\(what()) is \(other), not 0 or 1")
         }
     }
 
     /// A count that must fit in what is left at `width` bytes an element.
-    public mutating func getCount(_ what: String, width: Int) throws(SectionError) -> Int {
-        let count = try get(UInt64.self, "the count of \(what)")
+    public mutating func getCount(_ what: @autoclosure () -> String, width: Int) throws(SectionError) -> Int {
+        let count = try get(UInt64.self, "the count of \(what())")
         guard count <= UInt64(reader.remaining / max(1, width)) else {
-            throw fail("\(what): \(count) elements of \(width) bytes do not fit in the \(reader.remaining) bytes left")
+            throw fail("\(what()): \(count) elements of \(width) bytes do not fit in the \(reader.remaining) bytes left")
         }
         return Int(count)
     }
 
-    public mutating func getRaw(_ count: Int, _ what: String) throws(SectionError) -> UnsafeRawBufferPointer {
-        guard let bytes = reader.readBytes(count) else { throw fail("ends inside \(what) at byte \(reader.offset)") }
+    public mutating func getRaw(_ count: Int, _ what: @autoclosure () -> String) throws(SectionError) -> UnsafeRawBufferPointer {
+        guard let bytes = reader.readBytes(count) else { throw fail("ends inside \(what()) at byte \(reader.offset)") }
         return bytes
     }
 
-    public mutating func getArray<T: FixedWidthInteger>(_: T.Type = T.self, _ what: String) throws(SectionError) -> [T] {
-        let count = try getCount(what, width: MemoryLayout<T>.size)
-        let bytes = try getRaw(count * MemoryLayout<T>.size, what)
+    public mutating func getArray<T: FixedWidthInteger>(_: T.Type = T.self, _ what: @autoclosure () -> String) throws(SectionError) -> [T] {
+        let count = try getCount(what(), width: MemoryLayout<T>.size)
+        let bytes = try getRaw(count * MemoryLayout<T>.size, what())
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
             initialized = count
         }
     }
 
-    public mutating func getText(_ what: String) throws(SectionError) -> String {
-        let length = try get(UInt32.self, "the length of \(what)")
-        let bytes = try getRaw(Int(length), what)
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("\(what) is not valid UTF-8") }
+    public mutating func getText(_ what: @autoclosure () -> String) throws(SectionError) -> String {
+        let length = try get(UInt32.self, "the length of \(what())")
+        let bytes = try getRaw(Int(length), what())
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("\(what()) is not valid UTF-8") }
         return text
     }
 
-    public mutating func getOptionalText(_ what: String) throws(SectionError) -> String? {
-        try getFlag("whether there is \(what)") ? try getText(what) : nil
+    public mutating func getOptionalText(_ what: @autoclosure () -> String) throws(SectionError) -> String? {
+        try getFlag("whether there is \(what())") ? try getText(what()) : nil
     }
 
     /// Rows of `width` bytes: their count, then `row` for each, given the row's bytes.
-    public mutating func getRows(_ what: String, width: Int, _ row: (Int, RowReader) throws(SectionError) -> Void) throws(SectionError) {
-        let count = try getCount(what, width: width)
-        let bytes = try getRaw(count * width, what)
+    public mutating func getRows(_ what: @autoclosure () -> String, width: Int, _ row: (Int, RowReader) throws(SectionError) -> Void) throws(SectionError) {
+        let count = try getCount(what(), width: width)
+        let bytes = try getRaw(count * width, what())
         for i in 0..<count { try row(i, RowReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[(i * width)..<((i + 1) * width)]))) }
+    }
+
+    /// Rows that ``SectionEncoder/putChunkedRows(count:width:chunkRows:_:)`` wrote: their count
+    /// and the bytes of their chunks (whole chunks, zero rows past the count).
+    public mutating func getChunkedRows(_ what: @autoclosure () -> String, width: Int, chunkRows: Int) throws(SectionError) -> (count: Int, bytes: UnsafeRawBufferPointer) {
+        let count = try get(UInt64.self, "the count of \(what())")
+        let pad = (4096 - reader.offset % 4096) % 4096
+        _ = try getRaw(pad, "the padding before \(what())")
+        guard count <= UInt64(reader.remaining / max(1, width)) else {
+            throw fail("\(what()): \(count) rows of \(width) bytes do not fit in the \(reader.remaining) bytes left")
+        }
+        let chunks = (Int(count) + chunkRows - 1) / chunkRows
+        return (Int(count), try getRaw(chunks * chunkRows * width, what()))
     }
 
     /// Checks that the whole section was read.

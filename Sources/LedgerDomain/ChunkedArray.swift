@@ -19,6 +19,10 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
         // Changed only through a uniquely referenced array: no run-time exclusivity checks.
         @exclusivity(unchecked) var chunks: [UnsafeMutablePointer<Element>] = []
         @exclusivity(unchecked) var count = 0
+        /// The leading chunks that lie in a mapped file (see ``init(mapping:count:owner:)``),
+        /// and what keeps that mapping alive: they are never deallocated one by one.
+        var mapped = 0
+        var owner: AnyObject?
 
         init() {}
 
@@ -39,11 +43,12 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
 
         deinit {
             var left = count
-            for chunk in chunks {
+            for (k, chunk) in chunks.enumerated() {
                 let n = Swift.min(left, ChunkedArray.chunkCount)
+                left -= n
+                if k < mapped { continue }
                 chunk.deinitialize(count: n)
                 chunk.deallocate()
-                left -= n
             }
         }
     }
@@ -51,6 +56,23 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     var storage = Storage()
 
     public init() {}
+
+    /// An array whose elements lie in memory someone else owns, `count` of them from `base` in
+    /// whole chunks of ``chunkCount`` (a private writable mapping of a snapshot file: the pages
+    /// a writer changes are copied by the kernel, one at a time). `owner` keeps that memory
+    /// alive as long as the array needs it. For elements with no references only.
+    init(mapping base: UnsafeMutableRawPointer, count: Int, owner: AnyObject) {
+        precondition(_isPOD(Element.self), "only plain values may lie in a mapping")
+        let chunks = (count + Self.chunkCount - 1) / Self.chunkCount
+        let bytes = Self.chunkCount * MemoryLayout<Element>.stride
+        storage.chunks = (0..<chunks).map { (base + $0 * bytes).bindMemory(to: Element.self, capacity: Self.chunkCount) }
+        storage.count = count
+        storage.mapped = chunks
+        storage.owner = owner
+    }
+
+    /// How many elements a chunk holds.
+    static var elementsPerChunk: Int { chunkCount }
 
     public var count: Int { storage.count }
     public var startIndex: Int { 0 }

@@ -460,6 +460,7 @@ public struct LotPool: Sendable {
     /// Adds a lot of `client` (newer than every lot in its list) at the list's head; returns
     /// its slot.
     mutating func push(_ lot: Lot, client: Int32, list: inout LotList) -> Int32 {
+        ensureIndex(client, list)
         var lot = lot
         lot.next = list.head
         lot.previous = -1
@@ -484,6 +485,16 @@ public struct LotPool: Sendable {
         return slot
     }
 
+    /// Builds the index of a list that should have one and has none yet (a state restored
+    /// from a snapshot builds each when its list first changes; until then a lookup walks).
+    @inline(__always)
+    private mutating func ensureIndex(_ client: Int32, _ list: LotList) {
+        if list.count == Self.indexed && indexes[client] == nil {
+            var list = list
+            makeIndex(client: client, list: &list)
+        }
+    }
+
     mutating func makeIndex(client: Int32, list: inout LotList) {
         var index = LotIndex()
         var slot = list.tail
@@ -506,7 +517,7 @@ public struct LotPool: Sendable {
     /// The slot of the lot at `position` in `client`'s list.
     @inline(__always)
     func find(_ position: UInt64, client: Int32, list: LotList) -> Int32? {
-        if list.count == Self.indexed { return indexes[client]?.slots[position] }
+        if list.count == Self.indexed, let index = indexes[client] { return index.slots[position] }
         let (head, tail) = (list.head, list.tail)
         guard head >= 0 else { return nil }
         let newest = lots[Int(head)].position
@@ -536,12 +547,14 @@ public struct LotPool: Sendable {
     /// Notes that nothing is left in the lot in `slot`: it leaves the spending order.
     mutating func emptied(_ slot: Int32, client: Int32, list: LotList) {
         guard list.count == Self.indexed else { return }
+        ensureIndex(client, list)
         let lot = lots[Int(slot)]
         indexes[client]!.leaveOrder(position: lot.position, expiresAt: lot.expiresAt)
     }
 
     /// Takes the lot in `slot` out of `client`'s list and frees the slot.
     mutating func remove(_ slot: Int32, client: Int32, list: inout LotList) {
+        ensureIndex(client, list)
         let removed = lots[Int(slot)]
         let after = removed.next
         let before = removed.previous
@@ -563,7 +576,7 @@ public struct LotPool: Sendable {
                 list.count = UInt8(left)
             }
         } else {
-            list.count -= 1
+            list.count = max(list.count, 1) - 1  // never below zero, whatever a snapshot said
         }
     }
 
@@ -597,9 +610,9 @@ public struct LotPool: Sendable {
         }
         precondition(previous == list.head, "lot pool: client \(client)'s list does not end at its head")
         if list.count == Self.indexed {
-            guard let index = indexes[client] else { preconditionFailure("lot pool: client \(client)'s index is missing") }
             precondition(entries.count >= Self.indexUntil, "lot pool: client \(client) has an index for \(entries.count) lots")
-            index.checkInvariants(lots: entries)
+            // (A restored state builds an index when its list first changes.)
+            indexes[client]?.checkInvariants(lots: entries)
         } else {
             precondition(Int(list.count) == entries.count, "lot pool: client \(client) counts \(list.count) lots of \(entries.count)")
             precondition(entries.count < Self.indexFrom, "lot pool: client \(client) has \(entries.count) lots and no index")

@@ -51,7 +51,10 @@ extension LedgerState {
 
     /// The state a snapshot holds, each section given by `section`, every reference checked;
     /// as a rebuild leaves it (call ``finishRebuild()`` to decide with it).
-    public init(snapshot section: (SnapshotSection) -> UnsafeRawBufferPointer) throws(SectionError) {
+    /// With `owner`, the sections lie in a private writable mapping `owner` keeps alive, and
+    /// the large row tables are used where they lie (when their rows are the records as they lie
+    /// in memory), not copied.
+    public init(snapshot section: (SnapshotSection) -> UnsafeRawBufferPointer, owner: AnyObject? = nil) throws(SectionError) {
         self.init()
         isRebuilding = true
         keepsKeyBytes = false
@@ -66,13 +69,13 @@ extension LedgerState {
         let textStarts = try texts.read(from: &d)
         try d.end()
         d = decoder(.lots)
-        lotPool = try LotPool(from: &d)
+        lotPool = try LotPool(from: &d, owner: owner)
         try d.end()
         d = decoder(.clientIDs)
         clientIDs = try IdTable(from: &d, groupSize: 4, "client ids")
         try d.end()
         d = decoder(.clients)
-        records = try Self.readClients(&d, texts: textStarts, levels: levelNames.count)
+        records = try Self.readClients(&d, texts: textStarts, levels: levelNames.count, owner: owner)
         try d.end()
         guard records.count == clientIDs.count else { throw SectionError("clients", "\(records.count) clients for \(clientIDs.count) ids") }
         d = decoder(.holders)
@@ -80,7 +83,7 @@ extension LedgerState {
         cardIndex = try HolderIndex(from: &d, clients: records.count, "card holders")
         try d.end()
         d = decoder(.purchases)
-        try readPurchases(&d)
+        try readPurchases(&d, owner: owner)
         try d.end()
         d = decoder(.orders)
         try readOrders(&d)
@@ -92,7 +95,6 @@ extension LedgerState {
         try readExtras(&d, texts: textStarts)
         try d.end()
         try checkClientLinks()
-        lotPool.rebuildIndexes(&records)
     }
 
     // MARK: head
@@ -219,8 +221,12 @@ extension LedgerState {
     static let clientRowWidth = 256
 
     private static func writeClients(_ records: ChunkedArray<ClientRecord>, _ e: SectionEncoder) {
-        e.putRows(count: records.count, width: clientRowWidth) { i, row in
-            let c = records[i]
+        e.putChunkedRows(count: records.count, width: clientRowWidth, chunkRows: ChunkedArray<ClientRecord>.elementsPerChunk) { i, row in
+            writeClientRow(records[i], row)
+        }
+    }
+
+    static func writeClientRow(_ c: ClientRecord, _ row: UnsafeMutableRawBufferPointer) {
             row.put(c.lastEventAt, 0)
             row.put(c.events, 8)
             row.put(c.lotHead, 12)
@@ -263,16 +269,26 @@ extension LedgerState {
             }
             row.put(ch.used, 252)
             row.put(ch.subscribed, 253)
-        }
     }
 
-    private static func readClients(_ d: inout SectionDecoder, texts: [[UInt64]], levels: Int) throws(SectionError) -> ChunkedArray<ClientRecord> {
-        var records = ChunkedArray<ClientRecord>()
+    private static func readClients(_ d: inout SectionDecoder, texts: [[UInt64]], levels: Int, owner: AnyObject?) throws(SectionError) -> ChunkedArray<ClientRecord> {
+        let (count, bytes) = try d.getChunkedRows("clients", width: clientRowWidth, chunkRows: ChunkedArray<ClientRecord>.elementsPerChunk)
         let fail = d.fail
-        try d.getRows("clients", width: clientRowWidth) { i, row throws(SectionError) in
+        let mapping = owner != nil && count > 0 && clientRowsMap
+        var records = ChunkedArray<ClientRecord>()
+        for i in 0..<count {
+            let c = try clientRecord(RowReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[(i * clientRowWidth)..<((i + 1) * clientRowWidth)])), i, texts: texts, levels: levels, fail)
+            if !mapping { records.append(c) }
+        }
+        if mapping, let owner { return ChunkedArray(mapping: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: count, owner: owner) }
+        return records
+    }
+
+    /// A client row read and checked (every byte that names something is within what it names).
+    private static func clientRecord(_ row: RowReader, _ i: Int, texts: [[UInt64]], levels: Int, _ fail: (String) -> SectionError) throws(SectionError) -> ClientRecord {
             let status = Int(row.get(UInt8.self, 56))
-            let flags = [row.get(UInt8.self, 57), row.get(UInt8.self, 58), row.get(UInt8.self, 59)]
-            guard status < ParticipationStatus.allCases.count, flags.allSatisfy({ $0 <= 1 }) else { throw fail("client \(i): a status or flag byte is out of range") }
+            let flags = (row.get(UInt8.self, 57), row.get(UInt8.self, 58), row.get(UInt8.self, 59))
+            guard status < ParticipationStatus.allCases.count, flags.0 | flags.1 | flags.2 <= 1 else { throw fail("client \(i): a status or flag byte is out of range") }
             var c = ClientRecord(status: ParticipationStatus.allCases[status], registeredAt: row.get(Int64.self, 176))
             c.lastEventAt = row.get(Int64.self, 0)
             c.events = row.get(Int32.self, 8)
@@ -283,9 +299,9 @@ extension LedgerState {
             c.lastPurchase = row.get(Int32.self, 28)
             c.birthdayDay = row.get(Int32.self, 48)
             c.lastBirthdayYear = row.get(Int32.self, 52)
-            c.blocked = flags[0] == 1
-            c.deleted = flags[1] == 1
-            c.levelManual = flags[2] == 1
+            c.blocked = flags.0 == 1
+            c.deleted = flags.1 == 1
+            c.levelManual = flags.2 == 1
             c.walletBits = row.get(UInt8.self, 60)
             c.levelCode = row.get(UInt8.self, 61)
             c.genderCode = row.get(UInt8.self, 62)
@@ -322,17 +338,43 @@ extension LedgerState {
             ch.subscribed = row.get(UInt8.self, 253)
             guard ch.used >> Channel.allCases.count == 0, ch.subscribed & ~ch.used == 0 else { throw fail("client \(i): its channel bits are out of range") }
             c.channels = ch
-            records.append(c)
-        }
-        return records
+            return c
     }
+
+    /// Whether a client row is the record as it lies in memory (all but the level window and
+    /// the last two bytes): then a snapshot's rows are used where they lie, mapped, not copied.
+    static let clientRowsMap: Bool = {
+        guard MemoryLayout<ClientRecord>.stride == clientRowWidth else { return false }
+        var c = ClientRecord(status: .subscriber, registeredAt: 0x5152_5354_5556_5758)
+        c.lastEventAt = 0x0102_0304_0506_0708; c.events = 0x1112_1314; c.lotHead = 0x2122_2324; c.lotTail = 0x3132_3334
+        c.activationHint = 0x4142_4344; c.firstPurchase = 0x6162_6364; c.lastPurchase = 0x7172_7374
+        c.birthdayDay = 0x0A0B_0C0D; c.lastBirthdayYear = 0x1A1B_1C1D; c.blocked = true; c.levelManual = true
+        c.walletBits = 2; c.levelCode = 7; c.genderCode = 2; c.lotCount = 9
+        var b = Balances()
+        (b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled, b.debt) = (11, 12, 13, 14, 15, 16, 17, 18)
+        c.balances = b
+        var st = ClientStats()
+        st.purchaseSum = 0x2A2B; st.returnSum = 0x3A3B; st.purchaseCount = 0x4A4B; st.returnCount = 0x5A5B; st.maxCheck = 0x6A6B
+        st.firstPurchaseAt = 0x7A7B; st.lastPurchaseAt = 0x7C7D
+        c.stats = st
+        c.profile = TextRef(chunk: 0x0E0F, offset: 0x1E1F)
+        c.channels.lastContacts = (1, 2, 3, 4, 5)
+        c.channels.receivedCounts = (6, 7, 8, 9, 10)
+        c.channels.used = 0x1F
+        c.channels.subscribed = 0x15
+        var row = [UInt8](repeating: 0, count: clientRowWidth)
+        row.withUnsafeMutableBytes { writeClientRow(c, $0) }
+        let memory = withUnsafeBytes(of: &c) { Array($0) }
+        return (0..<254).allSatisfy { (32..<48).contains($0) || row[$0] == memory[$0] }
+    }()
 
     /// The links of each client into the lot pool and the purchases.
     private func checkClientLinks() throws(SectionError) {
         let purchases = Int32(purchaseStates.count)
+        let isFree = try lotPool.freeSlots(SectionDecoder(UnsafeRawBufferPointer(start: nil, count: 0), section: "lots"))
         for i in records.indices {
             let c = records[i]
-            guard lotPool.holds(c.lotList), c.activationHint >= -1, Int(c.activationHint) < lotPool.lots.count else {
+            guard lotPool.holds(c.lotList, isFree: isFree), c.activationHint >= -1, Int(c.activationHint) < lotPool.lots.count else {
                 throw SectionError("clients", "client \(i)'s lot list is not one of the pool's")
             }
             guard (-1..<purchases).contains(c.firstPurchase), (-1..<purchases).contains(c.lastPurchase) else {
@@ -345,14 +387,8 @@ extension LedgerState {
 
     private func writePurchases(_ e: SectionEncoder) {
         purchaseIDs.write(to: e)
-        e.putRows(count: purchaseStates.count, width: 32) { k, row in
-            let p = purchaseStates[k]
-            row.put(p.client, 0)
-            row.put(p.next, 4)
-            row.put(p.at, 8)
-            row.put(p.word, 16)
-            row.put(p.paid, 24)
-            row.put(p.accrued, 28)
+        e.putChunkedRows(count: purchaseStates.count, width: 32, chunkRows: ChunkedArray<StoredPurchase>.elementsPerChunk) { k, row in
+            Self.writePurchaseRow(purchaseStates[k], row)
         }
         let wide = widePurchases.sorted { $0.key < $1.key }
         e.putArray(wide.map(\.key))
@@ -374,20 +410,42 @@ extension LedgerState {
         }
     }
 
-    private mutating func readPurchases(_ d: inout SectionDecoder) throws(SectionError) {
+    static func writePurchaseRow(_ p: StoredPurchase, _ row: UnsafeMutableRawBufferPointer) {
+        row.put(p.client, 0)
+        row.put(p.next, 4)
+        row.put(p.at, 8)
+        row.put(p.word, 16)
+        row.put(p.paid, 24)
+        row.put(p.accrued, 28)
+    }
+
+    /// Whether a purchase row is the purchase as it lies in memory (see ``clientRowsMap``).
+    static let purchaseRowsMap: Bool = {
+        guard MemoryLayout<StoredPurchase>.stride == 32 else { return false }
+        var p = StoredPurchase(client: 0x0102_0304, next: 0x1112_1314, at: 0x2122_2324_2526_2728, word: 0x3132_3334_3536_3738,
+                               paid: 0x4142_4344, accrued: 0x5152_5354)
+        var row = [UInt8](repeating: 0, count: 32)
+        row.withUnsafeMutableBytes { writePurchaseRow(p, $0) }
+        return withUnsafeBytes(of: &p) { Array($0) } == row
+    }()
+
+    private mutating func readPurchases(_ d: inout SectionDecoder, owner: AnyObject?) throws(SectionError) {
         purchaseIDs = try IdTable(from: &d, groupSize: 16, "purchase ids")
-        var states = ChunkedArray<StoredPurchase>()
+        let (count, bytes) = try d.getChunkedRows("purchases", width: 32, chunkRows: ChunkedArray<StoredPurchase>.elementsPerChunk)
         let clients = Int32(records.count)
-        let fail = d.fail
-        try d.getRows("purchases", width: 32) { k, row throws(SectionError) in
+        let mapping = owner != nil && count > 0 && Self.purchaseRowsMap
+        var states = ChunkedArray<StoredPurchase>()
+        for k in 0..<count {
+            let row = RowReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[(k * 32)..<((k + 1) * 32)]))
             let p = StoredPurchase(client: row.get(Int32.self, 0), next: row.get(Int32.self, 4), at: row.get(Int64.self, 8),
                                    word: row.get(UInt64.self, 16), paid: row.get(UInt32.self, 24), accrued: row.get(UInt32.self, 28))
-            guard (0..<clients).contains(p.client), p.next == -1 || p.next > Int32(k) else { throw fail("purchase \(k) names a client or next purchase that is not there") }
-            states.append(p)
+            guard (0..<clients).contains(p.client), p.next == -1 || (p.next > Int32(k) && Int(p.next) < count) else {
+                throw d.fail("purchase \(k) names a client or next purchase that is not there")
+            }
+            if !mapping { states.append(p) }
         }
-        guard states.count == purchaseIDs.count, states.indices.allSatisfy({ Int(states[$0].next) < states.count }) else {
-            throw d.fail("\(states.count) purchases for \(purchaseIDs.count) ids, or a next purchase past the last")
-        }
+        if mapping, let owner { states = ChunkedArray(mapping: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: count, owner: owner) }
+        guard states.count == purchaseIDs.count else { throw d.fail("\(states.count) purchases for \(purchaseIDs.count) ids") }
         purchaseStates = states
         let wideKeys = try d.getArray(Int32.self, "wide purchases")
         let paid = try d.getArray(Int64.self, "wide purchases' paid")
