@@ -63,13 +63,14 @@ enum SegmentScan {
     /// zeros or at `limit`).
     static func scan(
         cursor: BatchCursor, header: SegmentHeader, previousTimestamp: Int64, limit: UInt64,
-        decodeRecords: Bool, onBatch: (BatchHeader, UInt64, UnsafeRawBufferPointer) throws -> Void = { _, _, _ in }
+        decodeRecords: Bool, from start: SegmentSummary? = nil, onBatch: (BatchHeader, UInt64, UnsafeRawBufferPointer) throws -> Void = { _, _, _ in }
     ) throws -> (SegmentSummary, BadSpot?) {
-        var summary = SegmentSummary(
+        // From the segment's first batch, or on from a summary of its first batches.
+        var summary = start ?? SegmentSummary(
             number: header.segmentNumber, basePosition: header.basePosition, dataLength: UInt64(SegmentHeader.byteCount),
             endPosition: header.basePosition, lastBatchCRC: header.previousBatchCRC, lastBatchOffset: 0,
             lastTimestamp: previousTimestamp, index: SparseIndex())
-        var offset = UInt64(SegmentHeader.byteCount)
+        var offset = summary.dataLength
         while true {
             switch try cursor.read(at: offset, limit: limit) {
             case .end:
@@ -344,10 +345,14 @@ struct LogLoader {
             throw LogError.corrupt("the hash chain breaks between segments: the header names previous checksum \(hex(header.previousBatchCRC)), the previous segment ends with \(hex(previous?.lastBatchCRC ?? 0))", file: path, offset: 40)
         }
         let previousTimestamp = previous?.lastTimestamp ?? Int64.min
-        if !isLast, let summary = try loadIndex(number: number, header: header, cursor: cursor, fileSize: fileSize, previousTimestamp: previousTimestamp) {
-            return summary
-        }
-        let (summary, bad) = try SegmentScan.scan(cursor: cursor, header: header, previousTimestamp: previousTimestamp, limit: fileSize, decodeRecords: isLast)
+        // A reader reads the last segment from where its index (a prefix, written by the last
+        // clean close) ends, as it trusts a sealed segment's index; the writer, which appends
+        // after that data, reads it all from its first batch.
+        let indexed = repair && isLast ? nil
+            : try loadIndex(number: number, header: header, cursor: cursor, fileSize: fileSize, previousTimestamp: previousTimestamp, prefix: isLast)
+        if !isLast, let indexed { return indexed }
+        let (summary, bad) = try SegmentScan.scan(cursor: cursor, header: header, previousTimestamp: previousTimestamp, limit: fileSize,
+                                                  decodeRecords: isLast, from: indexed)
         if !isLast {
             if let bad { throw LogError.corrupt(bad.reason, file: path, offset: bad.offset) }
             guard summary.dataLength == fileSize else {
@@ -382,11 +387,15 @@ struct LogLoader {
 
     /// Uses the `.idx` of a sealed segment when it is whole and agrees with the data: the last
     /// batch it names must be there, valid, and end exactly at the end of the file.
-    private func loadIndex(number: UInt64, header: SegmentHeader, cursor: BatchCursor, fileSize: UInt64, previousTimestamp: Int64) throws -> SegmentSummary? {
+    /// With `prefix` (the last segment), an index of the data up to where a clean close left it
+    /// is used too: its last batch must end exactly at the index's data length.
+    private func loadIndex(number: UInt64, header: SegmentHeader, cursor: BatchCursor, fileSize: UInt64, previousTimestamp: Int64,
+                           prefix: Bool = false) throws -> SegmentSummary? {
         let indexPath = LogFiles.join(directory, LogFiles.indexName(number))
         guard syscalls.fileExists(indexPath), let bytes = try? readWholeFile(indexPath),
               let summary = IndexFile.decode(bytes),
-              summary.number == number, summary.basePosition == header.basePosition, summary.dataLength == fileSize,
+              summary.number == number, summary.basePosition == header.basePosition,
+              prefix ? summary.dataLength <= fileSize : summary.dataLength == fileSize,
               summary.lastBatchOffset >= UInt64(SegmentHeader.byteCount), summary.lastBatchOffset < fileSize,
               summary.index.first.map({ $0.offset == UInt64(SegmentHeader.byteCount) && $0.position == header.basePosition }) ?? false,
               summary.index.first!.timestamp >= previousTimestamp
@@ -394,7 +403,7 @@ struct LogLoader {
         guard case .batch(let last, _, _) = try cursor.read(at: summary.lastBatchOffset, limit: fileSize),
               last.endPosition == summary.endPosition, last.batchCRC == summary.lastBatchCRC,
               last.lastTimestamp == summary.lastTimestamp,
-              summary.lastBatchOffset + UInt64(last.length) == fileSize
+              summary.lastBatchOffset + UInt64(last.length) == summary.dataLength
         else { return nil }
         return summary
     }

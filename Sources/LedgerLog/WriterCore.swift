@@ -241,6 +241,11 @@ final class WriterCore: @unchecked Sendable {
             activeFD = -1
             try? syscalls.close(lockFD, path: LogFiles.join(directory, LogFiles.lockName))
         }
-        if activeFD >= 0 { try syscalls.fdatasync(activeFD, path: activePath) }
+        if activeFD >= 0 {
+            try syscalls.fdatasync(activeFD, path: activePath)
+            // The active segment's index up to here: the next open reads only what follows
+            // (data-format.md §6). A cache: not writing it fails nothing.
+            if active.dataLength > UInt64(SegmentHeader.byteCount) { try? loader.writeIndex(active) }
+        }
     }
 }

@@ -62,6 +62,34 @@ struct LogTests {
         }
     }
 
+    @Test("a reader starts the last segment where a clean close's index left it, and reads on past it; the writer and verify still read it all")
+    func lastSegmentPrefixIndex() throws {
+        let dir = TemporaryDirectory()
+        let log = try Log(directory: dir.log)
+        let first = try appendSamples(log, batches: 20, perBatch: 5).flatMap { $0 }
+        try log.close()
+        let index = dir.log + "/00000000000000000000.idx"
+        #expect(access(index, F_OK) == 0, "a clean close indexes the last segment")
+        // More appended by a writer that then stops without closing: the index is a prefix.
+        let writer = try Log(directory: dir.log)
+        let later = try appendSamples(writer, batches: 5, perBatch: 5, seed: 9).flatMap { $0 }
+        let reader = try LogReader(directory: dir.log)
+        #expect(reader.snapshot.endPosition == UInt64(first.count + later.count))
+        #expect(try readAll(reader, from: 0) == first + later, "the reader read past the index's end")
+        try writer.close()
+        // Damage inside the indexed prefix: the reader's open trusts the index, as it trusts a
+        // sealed segment's, and the damaged batch fails when read; verify and the writer find it.
+        let segment = dir.log + "/00000000000000000000.seg"
+        var bytes = readFile(segment)
+        bytes[64 + 70] ^= 0x10
+        writeFile(segment, bytes)
+        let trusting = try LogReader(directory: dir.log)
+        #expect(trusting.snapshot.endPosition == UInt64(first.count + later.count))
+        #expect(throws: LogError.self) { try readAll(trusting, from: 0) }
+        #expect(throws: LogError.self) { try LogReader.verify(directory: dir.log) }
+        #expect(throws: LogError.self) { try Log(directory: dir.log) }
+    }
+
     @Test("segments roll at the size limit, and seeks by position and time work across them")
     func rollAndSeek() throws {
         let dir = TemporaryDirectory()
@@ -70,7 +98,8 @@ struct LogTests {
         try log.close()
         let reopened = try Log(directory: dir.log, options: LogOptions(segmentBytes: 2048))
         #expect(reopened.snapshot.segments.count > 5)
-        #expect(fileNames(dir.log).filter { $0.hasSuffix(".idx") }.count == reopened.snapshot.segments.count - 1)
+        // Every sealed segment's index, and the last one's up to where the clean close left it.
+        #expect(fileNames(dir.log).filter { $0.hasSuffix(".idx") }.count == reopened.snapshot.segments.count)
         let reader = reopened.reader()
         for record in all {
             #expect(try reader.record(at: record.position) == record)
