@@ -164,12 +164,18 @@ public final class Ledger: Sendable {
         let started = monotonicSeconds()
         let reader = log.reader()
         var rejections: [Snapshots.Rejection] = []
-        let loaded = options.useSnapshots
+        var loaded = options.useSnapshots
             ? Snapshots.loadNewest(ledger: directory, identity: log.identity.identity, reader: reader, rejections: &rejections, syscalls: options.syscalls)
             : nil
         for rejection in rejections { Snapshots.setAside(rejection.path, syscalls: options.syscalls) }
-        var state = loaded?.state ?? LedgerState()
-        state.isRebuilding = true
+        let snapshot = loaded?.info
+        // Taken out, not copied: a second reference to its tables would make the first change
+        // copy each of them whole.
+        var state = loaded.take()?.state ?? LedgerState()
+        // From a snapshot, whose level windows and schedule are those a rebuild's end computes,
+        // the events after it are applied as a live writer applies them, keeping both up to
+        // date; from nothing, they are left alone and computed once at the end.
+        state.isRebuilding = snapshot == nil
         state.keepsKeyBytes = false  // the log keeps them: see submit
         do {
             try Self.replay(reader, into: &state, through: nil)
@@ -177,12 +183,12 @@ public final class Ledger: Sendable {
             try? log.close()
             throw error
         }
-        state.finishRebuild()
+        if snapshot == nil { state.finishRebuild() }
         self.openReport = OpenReport(events: state.nextPosition, seconds: monotonicSeconds() - started,
                                      unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery,
-                                     snapshot: loaded?.info, replayedEvents: state.nextPosition - (loaded?.info.position ?? 0),
+                                     snapshot: snapshot, replayedEvents: state.nextPosition - (snapshot?.position ?? 0),
                                      snapshotRejections: rejections)
-        self.newestSnapshot = Mutex(loaded?.info.position ?? 0)
+        self.newestSnapshot = Mutex(snapshot?.position ?? 0)
         background.withLock { $0.lastStarted = options.clock() }
         self.directory = directory
         self.options = options
@@ -657,13 +663,14 @@ public struct LedgerView: Sendable {
         let identity = try Ledger.checkIdentity(directory: directory)
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
         var rejections: [Snapshots.Rejection] = []
-        let loaded = useSnapshots ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections) : nil
-        var state = loaded?.state ?? LedgerState()
+        var loaded = useSnapshots ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections) : nil
+        let snapshot = loaded?.info
+        var state = loaded.take()?.state ?? LedgerState()
         state.isRebuilding = true
         state.keepsKeyBytes = false
         try Ledger.replay(reader, into: &state, through: nil)
         self.state = state
-        self.startSnapshot = loaded?.info
+        self.startSnapshot = snapshot
         self.snapshotRejections = rejections
         self.snapshot = reader.snapshot
         self.loadReport = reader.loadReport

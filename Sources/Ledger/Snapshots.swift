@@ -120,7 +120,7 @@ public enum Snapshots {
     }
 
     /// The snapshot files of a folder, newest first.
-    static func files(_ folder: String, syscalls: SystemCalls) -> [String] {
+    public static func files(_ folder: String, syscalls: SystemCalls = .live) -> [String] {
         guard syscalls.fileExists(folder), let names = try? syscalls.listDirectory(folder) else { return [] }
         return names.filter { $0.hasSuffix(suffix) && $0.count == 20 + suffix.count && $0.prefix(20).allSatisfy(\.isNumber) }
             .sorted(by: >).map { folder + "/" + $0 }

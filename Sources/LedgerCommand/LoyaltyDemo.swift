@@ -111,9 +111,18 @@ struct Demo: ParsableCommand {
         print("  \(grouped(stats.logBytes)) bytes of log (\(format2(Double(stats.logBytes) / Double(stats.events))) bytes/event, LZ4), \(grouped(stats.clients)) clients, \(grouped(stats.purchases)) purchases")
 
         var start = monotonicNanos()
-        let reopened = try Ledger(directory: common.data)
+        var replayOptions = Ledger.Options()
+        replayOptions.useSnapshots = false
+        let replayed = try Ledger(directory: common.data, options: replayOptions)
         let rebuild = seconds(since: start)
-        print("  reopened: every projection rebuilt from the log in \(format2(rebuild * 1000)) ms (\(grouped(Int(Double(reopened.openReport.events) / rebuild))) events/s)")
+        try replayed.close()
+        print("  reopened: every projection rebuilt from the log in \(format2(rebuild * 1000)) ms (\(grouped(Int(Double(replayed.openReport.events) / rebuild))) events/s)")
+        start = monotonicNanos()
+        let reopened = try Ledger(directory: common.data)
+        let fromSnapshot = seconds(since: start)
+        if let snapshot = reopened.openReport.snapshot {
+            print("  reopened from the snapshot the close wrote (position \(grouped(snapshot.position)), \(grouped(snapshot.bytes)) bytes) in \(format2(fromSnapshot * 1000)) ms: \(format2(rebuild / max(fromSnapshot, 1e-6)))× faster")
+        }
         start = monotonicNanos()
         let report = try LogReader.verify(directory: Ledger.logDirectory(common.data))
         print("  verify: \(grouped(report.events)) events in \(grouped(report.batches)) batches: every checksum and the hash chain hold (\(format2(seconds(since: start) * 1000)) ms)")
@@ -161,7 +170,7 @@ struct Demo: ParsableCommand {
 enum DemoDirectory {
     static let marker = ".ledger-demo"
     /// The only entries a demo's directory may hold besides the marker.
-    static let demoEntries: Set<String> = ["log", "log-demo", "LEDGER"]
+    static let demoEntries: Set<String> = ["log", "log-demo", "LEDGER", "snapshots"]
 
     /// Writes the marker: `ledger-demo 1 started` while the demo runs, then
     /// `ledger-demo 1 finished END CRC` (the log's end position and last batch CRC, decimal).
@@ -202,6 +211,9 @@ enum DemoDirectory {
         let logNames = (try? SystemCalls.live.listDirectory(log)) ?? []
         let foreign = logNames.filter { $0 != "LOCK" && $0 != "LOG" && !$0.hasSuffix(".seg") && !$0.hasSuffix(".idx") }
         if !foreign.isEmpty { return "has files in its log that a demo did not write (\(listed(foreign)))" }
+        let snapshotNames = (try? SystemCalls.live.listDirectory(Snapshots.directory(directory))) ?? []
+        let strays = snapshotNames.filter { !$0.hasSuffix(".snapshot") && !$0.hasSuffix(".snapshot.set-aside") && !$0.hasSuffix(".snapshot.tmp") }
+        if !strays.isEmpty { return "has files among its snapshots that a demo did not write (\(listed(strays)))" }
         let snapshot: LogSnapshot
         do { snapshot = try LogReader(directory: log).snapshot } catch {
             return "has a log that cannot be read (\(error)), so it is kept for you to look at"

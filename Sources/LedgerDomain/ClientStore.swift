@@ -429,6 +429,15 @@ public struct LotPool: Sendable {
         }
     }
 
+    /// What the schedule reads of a lot, without the side tables a whole ``Lot`` looks in.
+    @inline(__always)
+    func dueView(_ slot: Int32) -> (phase: Lot.Phase, activatesAt: Micros, expiresAt: Micros, hasRemaining: Bool, position: UInt64, next: Int32) {
+        let p = lots[Int(slot)]
+        let phase = Lot.Phase(rawValue: UInt8((p.key >> PooledLot.positionBits) & 3)) ?? .expired
+        let hasRemaining = p.key & PooledLot.wideBit != 0 ? (wide[slot]?.remaining ?? 0) > 0 : p.remaining > 0
+        return (phase, p.activatesAt, p.expiresAt, hasRemaining, p.position, p.next)
+    }
+
     @inline(__always)
     private func lot(_ slot: Int32) -> Lot {
         let p = lots[Int(slot)]

@@ -982,7 +982,14 @@ public struct LedgerState: Sendable {
     /// horizon up to the new one (a walk over every client's lots).
     mutating func extendSchedule(to horizon: Micros) {
         guard horizon > schedule.horizon else { return }
-        let from = schedule.horizon
+        var due = dueEntries(from: schedule.horizon, before: horizon)
+        schedule.add(&due)
+        schedule.horizon = horizon
+    }
+
+    /// The activations and expiries of open lots due in `[from, before)`, as the live state
+    /// schedules them (a walk over every client's lots).
+    func dueEntries(from: Micros, before horizon: Micros) -> [Schedule.Entry] {
         // Room for every open lot, reserved and not touched: the array never doubles, so no
         // outgrown copy stays in the heap, and only what is written becomes resident.
         var due: [Schedule.Entry] = []
@@ -990,21 +997,20 @@ public struct LedgerState: Sendable {
         for i in records.indices {
             var slot = records[i].lotHead
             while slot >= 0 {
-                let lot = lotPool[slot]
+                let lot = lotPool.dueView(slot)
                 // As the live state schedules them: a pending lot's activation even when a
                 // return has taken all of it (it activates at 0 and closes), an active lot's
                 // expiry while something remains.
                 let time: Micros? = switch lot.phase {
                 case .pending: lot.activatesAt
-                case .active: lot.remaining > 0 ? lot.expiresAt : nil
+                case .active: lot.hasRemaining ? lot.expiresAt : nil
                 case .expired: nil
                 }
                 if let time, time >= from, time < horizon { due.append(.init(due: time, client: Int32(i), lot: lot.position)) }
                 slot = lot.next
             }
         }
-        schedule.add(&due)
-        schedule.horizon = horizon
+        return due
     }
 
     mutating func applyActivation(_ i: Int, lot: UInt64, debtPaid: Int64) {
@@ -1108,21 +1114,33 @@ public struct LedgerState: Sendable {
     /// the purchases in the order they were made (which is time order), rather than a walk of
     /// each client's list: the records are written in any order, but nothing waits on a link.
     mutating func recomputeWindows(at: Micros) {
+        let windows = recomputedWindows(at: at)
         for i in records.indices {
-            records[i].windowStart = -1
-            records[i].windowSum = 0
-            records[i].windowCount = 0
+            // Written only where it changed: a record mapped from a snapshot that holds these
+            // very windows is then not copied page by page.
+            if records[i].windowStart != windows.starts[i] { records[i].windowStart = windows.starts[i] }
+            if records[i].windowSum != windows.sums[i] { records[i].windowSum = windows.sums[i] }
+            if records[i].windowCount != windows.counts[i] { records[i].windowCount = windows.counts[i] }
         }
+    }
+
+    /// Every client's level window as of `at`, computed afresh from the purchases: the first
+    /// purchase inside it (-1: none), how many inside kept some money, and what they kept.
+    func recomputedWindows(at: Micros) -> (starts: [Int32], counts: [Int32], sums: [Int64]) {
+        var starts = [Int32](repeating: -1, count: records.count)
+        var counts = [Int32](repeating: 0, count: records.count)
+        var sums = [Int64](repeating: 0, count: records.count)
         let from = windowFirstDay(at)
         for index in purchaseStates.indices {
             let p = purchaseStates[index]
             if let from, Time.day(of: p.at) < from { continue }
             let i = Int(p.client)
             let keep = kept(Int32(index))
-            if records[i].windowStart < 0 { records[i].windowStart = Int32(index) }
-            records[i].windowSum += keep
-            records[i].windowCount += keep > 0 ? 1 : 0
+            if starts[i] < 0 { starts[i] = Int32(index) }
+            sums[i] += keep
+            counts[i] += keep > 0 ? 1 : 0
         }
+        return (starts, counts, sums)
     }
 
     mutating func applyContact(_ i: Int, channel: Channel, delivered: Bool, at: Micros) {

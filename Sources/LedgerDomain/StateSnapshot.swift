@@ -4,7 +4,7 @@ import LedgerBytes
 /// and read. An id is never reused for other content: a new layout is a new format version.
 public enum SnapshotSection: UInt32, Sendable, CaseIterable {
     case head = 1, rules = 2, texts = 3, lots = 4, clientIDs = 5, clients = 6, holders = 7, purchases = 8, orders = 9,
-         idempotency = 10, extras = 11
+         idempotency = 10, extras = 11, schedule = 12
 
     public var name: String {
         switch self {
@@ -19,18 +19,21 @@ public enum SnapshotSection: UInt32, Sendable, CaseIterable {
         case .orders: "orders"
         case .idempotency: "idempotency"
         case .extras: "extras"
+        case .schedule: "schedule"
         }
     }
 }
 
 extension LedgerState {
     /// The snapshot format's version: a state written by another version is not read.
-    public static let snapshotVersion: UInt16 = 1
+    /// 2: the level windows as computed afresh, and the due-time schedule (section 12).
+    public static let snapshotVersion: UInt16 = 2
 
-    /// Writes one section of this state. What only decisions read and a writer's open builds
-    /// again (the due-time schedule, the level windows, the lot indexes) and what a rebuild
-    /// does not keep (key bytes, the birthday scan's day, the last advance step's time) are left out, so that a snapshot of
-    /// a live state and one of the same log rebuilt are the same bytes.
+    /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
+    /// scan's day, the last advance step's time) and the lot indexes are left out, and what
+    /// only decisions read (the level windows, the due-time schedule) is written as computed
+    /// afresh, so that a snapshot of a live state and one of the same log rebuilt are the same
+    /// bytes, and a writer that opens from it needs to compute neither.
     public func writeSnapshot(_ section: SnapshotSection, to e: SectionEncoder) {
         switch section {
         case .head: writeHead(e)
@@ -38,7 +41,13 @@ extension LedgerState {
         case .texts: texts.write(to: e)
         case .lots: lotPool.write(to: e)
         case .clientIDs: clientIDs.write(to: e)
-        case .clients: Self.writeClients(records, e)
+        case .clients:
+            // The level windows as a writer's open computes them, whoever writes (a live writer
+            // keeps them as it goes, a rebuild not at all): the same bytes either way.
+            let windows = lastEventAt == .min ? nil : recomputedWindows(at: lastEventAt)
+            e.putChunkedRows(count: records.count, width: Self.clientRowWidth, chunkRows: ChunkedArray<ClientRecord>.elementsPerChunk) { i, row in
+                Self.writeClientRow(records[i], row, window: windows.map { ($0.starts[i], $0.counts[i], $0.sums[i]) } ?? (-1, 0, 0))
+            }
         case .holders:
             phoneIndex.write(to: e)
             cardIndex.write(to: e)
@@ -46,6 +55,7 @@ extension LedgerState {
         case .orders: writeOrders(e)
         case .idempotency: writeIdempotency(e)
         case .extras: writeExtras(e)
+        case .schedule: writeSchedule(e)
         }
     }
 
@@ -93,6 +103,9 @@ extension LedgerState {
         try d.end()
         d = decoder(.extras)
         try readExtras(&d, texts: textStarts)
+        try d.end()
+        d = decoder(.schedule)
+        try readSchedule(&d)
         try d.end()
         try checkClientLinks()
     }
@@ -217,16 +230,10 @@ extension LedgerState {
     // MARK: clients
 
     /// A client's row: 256 bytes (data-format.md §13.3.6). The level window (bytes 32–47) is
-    /// written as a rebuild leaves it: a writer computes it again when it opens.
+    /// the one computed afresh as of the last event's time (``recomputedWindows(at:)``).
     static let clientRowWidth = 256
 
-    private static func writeClients(_ records: ChunkedArray<ClientRecord>, _ e: SectionEncoder) {
-        e.putChunkedRows(count: records.count, width: clientRowWidth, chunkRows: ChunkedArray<ClientRecord>.elementsPerChunk) { i, row in
-            writeClientRow(records[i], row)
-        }
-    }
-
-    static func writeClientRow(_ c: ClientRecord, _ row: UnsafeMutableRawBufferPointer) {
+    static func writeClientRow(_ c: ClientRecord, _ row: UnsafeMutableRawBufferPointer, window: (start: Int32, count: Int32, sum: Int64)) {
             row.put(c.lastEventAt, 0)
             row.put(c.events, 8)
             row.put(c.lotHead, 12)
@@ -234,7 +241,9 @@ extension LedgerState {
             row.put(c.activationHint, 20)
             row.put(c.firstPurchase, 24)
             row.put(c.lastPurchase, 28)
-            row.put(Int32(-1), 32)  // the window's first purchase, count and sum: none
+            row.put(window.start, 32)
+            row.put(window.count, 36)
+            row.put(window.sum, 40)
             row.put(c.birthdayDay, 48)
             row.put(c.lastBirthdayYear, 52)
             row.put(UInt8(ParticipationStatus.allCases.firstIndex(of: c.status)!), 56)
@@ -297,6 +306,9 @@ extension LedgerState {
             c.activationHint = row.get(Int32.self, 20)
             c.firstPurchase = row.get(Int32.self, 24)
             c.lastPurchase = row.get(Int32.self, 28)
+            c.windowStart = row.get(Int32.self, 32)
+            c.windowCount = row.get(Int32.self, 36)
+            c.windowSum = row.get(Int64.self, 40)
             c.birthdayDay = row.get(Int32.self, 48)
             c.lastBirthdayYear = row.get(Int32.self, 52)
             c.blocked = flags.0 == 1
@@ -341,8 +353,8 @@ extension LedgerState {
             return c
     }
 
-    /// Whether a client row is the record as it lies in memory (all but the level window and
-    /// the last two bytes): then a snapshot's rows are used where they lie, mapped, not copied.
+    /// Whether a client row is the record as it lies in memory (all but the last two bytes):
+    /// then a snapshot's rows are used where they lie, mapped, not copied.
     static let clientRowsMap: Bool = {
         guard MemoryLayout<ClientRecord>.stride == clientRowWidth else { return false }
         var c = ClientRecord(status: .subscriber, registeredAt: 0x5152_5354_5556_5758)
@@ -363,9 +375,10 @@ extension LedgerState {
         c.channels.used = 0x1F
         c.channels.subscribed = 0x15
         var row = [UInt8](repeating: 0, count: clientRowWidth)
-        row.withUnsafeMutableBytes { writeClientRow(c, $0) }
+        c.windowStart = 0x2D2E_2F30; c.windowCount = 0x3D3E_3F40; c.windowSum = 0x4D4E_4F50
+        row.withUnsafeMutableBytes { writeClientRow(c, $0, window: (c.windowStart, c.windowCount, c.windowSum)) }
         let memory = withUnsafeBytes(of: &c) { Array($0) }
-        return (0..<254).allSatisfy { (32..<48).contains($0) || row[$0] == memory[$0] }
+        return row[0..<254] == memory[0..<254]
     }()
 
     /// The links of each client into the lot pool and the purchases.
@@ -592,5 +605,37 @@ extension LedgerState {
             }
             birthdays[Int(day)] = clients
         }
+    }
+
+    // MARK: the due-time schedule
+
+    /// The schedule as a rebuild's end makes it: every open lot due before the horizon after
+    /// the last event, sorted by due time, lot and client.
+    private func writeSchedule(_ e: SectionEncoder) {
+        let horizon = lastEventAt == .min ? Micros.min : Schedule.horizon(after: lastEventAt)
+        var due = lastEventAt == .min ? [] : dueEntries(from: .min, before: horizon)
+        due.sort { ($0.due, $0.lot, $0.client) < ($1.due, $1.lot, $1.client) }
+        e.put(horizon)
+        e.putRows(count: due.count, width: 16) { k, row in
+            row.put(due[k].due, 0)
+            row.put(due[k].client, 8)
+            row.put(due[k].lot, 12)
+        }
+    }
+
+    private mutating func readSchedule(_ d: inout SectionDecoder) throws(SectionError) {
+        let horizon = try d.get(Int64.self, "the schedule's horizon")
+        var due: [Schedule.Entry] = []
+        let clients = Int32(records.count)
+        let fail = d.fail
+        try d.getRows("due lots", width: 16) { k, row throws(SectionError) in
+            var entry = Schedule.Entry(due: row.get(Int64.self, 0), client: row.get(Int32.self, 8), lot: 0)
+            entry.lot = row.get(UInt32.self, 12)
+            guard (0..<clients).contains(entry.client), entry.due < horizon else { throw fail("due lot \(k) names no client or falls past the horizon") }
+            due.append(entry)
+        }
+        schedule.removeAll()
+        schedule.add(&due)
+        schedule.horizon = horizon
     }
 }

@@ -71,7 +71,15 @@ func generatedCommands(clients: Int, days: Int) -> [Command] {
 /// Builds (once) the data directory of the rebuild benchmark.
 func programDirectory(clients: Int, days: Int) throws -> String {
     let path = "/tmp/ledger-bench-program-\(clients)-\(days)-v\(EventCodec.bodyVersion)-g\(ProgramGenerator.version)"
-    if access(path + "/complete", F_OK) == 0 { return path }
+    if access(path + "/complete", F_OK) == 0 {
+        // A directory from before snapshots: write one (its close did not).
+        if Snapshots.files(Snapshots.directory(path)).isEmpty {
+            let ledger = try Ledger(directory: path, options: .init(durability: .none))
+            try ledger.writeSnapshot()
+            try ledger.close()
+        }
+        return path
+    }
     SystemCalls.removeTree(path)
     let ledger = try Ledger(directory: path, options: .init(durability: .none))
     var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 7))
@@ -243,7 +251,7 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
                                    maxDuration: .seconds(30), maxIterations: 3)) { _ in
         // Events per second = the program's events (printed by setup) ÷ this wall-clock time.
-        let view = try! LedgerView(directory: rebuild.directory)
+        let view = try! LedgerView(directory: rebuild.directory, useSnapshots: false)
         blackHole(view.state.clients.count)
     } setup: {
         let clients = environment("LEDGER_BENCH_CLIENTS", 1_000_000)
@@ -255,15 +263,37 @@ let benchmarks: @Sendable () -> Void = {
 
     // A writer's open: the same rebuild, then the caches only decisions read (the level
     // windows, the due-time schedule up to its horizon). Its peak is what a serving ledger needs.
-    let writer = Program()
-    Benchmark("open: a writer's rebuild with its decision caches (per event)",
+    for fromSnapshot in [false, true] {
+        let writer = Program()
+        Benchmark(fromSnapshot ? "open: a writer from the newest snapshot, with its decision caches (whole)"
+                               : "open: a writer's full replay with its decision caches (whole)",
+                  configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
+                                       maxDuration: .seconds(30), maxIterations: 3)) { _ in
+            var options = Ledger.Options(durability: .none)
+            options.useSnapshots = fromSnapshot
+            options.snapshotOnCloseAfter = nil
+            let ledger = try! Ledger(directory: writer.directory, options: options)
+            precondition((ledger.openReport.snapshot != nil) == fromSnapshot, "the program's directory has no snapshot")
+            blackHole(ledger.stats().clients)
+            try! ledger.close()
+        } setup: {
+            writer.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
+                                                    days: environment("LEDGER_BENCH_DAYS", 240))
+        }
+    }
+
+    // Snapshot targets: a reader's open from the snapshot at most 1 s and at least 10× faster
+    // than the full replay above, in the same run; and one client's card, as `ledger client`
+    // answers a support call (the process's peak resident size is the benchmark's).
+    let reader = Program()
+    Benchmark("open: a reader (LedgerView) from the newest snapshot, and one card (whole)",
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
-                                   maxDuration: .seconds(30), maxIterations: 3)) { _ in
-        let ledger = try! Ledger(directory: writer.directory, options: .init(durability: .none))
-        blackHole(ledger.stats().clients)
-        try! ledger.close()
+                                   maxDuration: .seconds(30), maxIterations: 5)) { _ in
+        let view = try! LedgerView(directory: reader.directory)
+        precondition(view.startSnapshot != nil, "the program's directory has no snapshot")
+        blackHole(view.client(phone: "79000500000"))
     } setup: {
-        writer.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
+        reader.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
                                                 days: environment("LEDGER_BENCH_DAYS", 240))
     }
 }
