@@ -35,12 +35,21 @@ final class Program: @unchecked Sendable {
     /// The submit benchmarks' start: a program of 2.5 M+ commands (so that the measured batches
     /// never run out), a fresh unsynced ledger, and the first 200 000 commands submitted to warm
     /// the state past the first days' registrations.
+    /// Background snapshots every this many events (nil: none, as before snapshots).
+    var snapshotEvery: UInt64? = nil
+    /// The longest batch of ``submitFirstMillion()``, ns.
+    var longestBatch: UInt64 = 0
+
     func prepareSubmit() throws {
         commands = generatedCommands(clients: 150_000, days: 365)
         var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
         _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-        ledger = try Ledger(directory: directory, options: .init(durability: .none))
+        var options = Ledger.Options(durability: .none)
+        options.snapshotEvery = snapshotEvery
+        options.snapshotInterval = nil
+        options.snapshotOnCloseAfter = nil
+        ledger = try Ledger(directory: directory, options: options)
         _ = try ledger!.submit(Array(commands[0..<200_000]))
         next = 200_000
     }
@@ -51,7 +60,9 @@ final class Program: @unchecked Sendable {
     func submitFirstMillion() {
         precondition(next == 200_000, "the whole-program submit runs once")
         while next + 1000 <= 1_200_000 {
+            let started = DispatchTime.now().uptimeNanoseconds
             blackHole(try! ledger!.submit(Array(commands[next..<(next + 1000)])))
+            longestBatch = max(longestBatch, DispatchTime.now().uptimeNanoseconds - started)
             next += 1000
         }
     }
@@ -175,6 +186,24 @@ let benchmarks: @Sendable () -> Void = {
         try whole.prepareSubmit()
     } teardown: {
         try whole.close()
+    }
+
+    // The same million commands with a background snapshot every 300 000 events (about four
+    // in the run): the ratio of this time to the one above is what snapshots cost submits, and
+    // teardown prints the longest batch of each run (a batch that first changes a table the
+    // snapshot still shares copies that table).
+    let snapshotted = Program()
+    snapshotted.snapshotEvery = 300_000
+    Benchmark("submit: the same million commands with background snapshots every 300 000 events (whole)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
+                                   maxDuration: .seconds(60), maxIterations: 1)) { _ in
+        snapshotted.submitFirstMillion()
+    } setup: {
+        try snapshotted.prepareSubmit()
+    } teardown: {
+        let (written, failure) = snapshotted.ledger!.backgroundSnapshots
+        print("background snapshots: \(written) written\(failure.map { ", last failure: \($0)" } ?? ""); longest batch \(snapshotted.longestBatch / 1_000_000) ms; without snapshots the longest was \(whole.longestBatch / 1_000_000) ms")
+        try snapshotted.close()
     }
 
     // The same million commands with a replica following the ledger on the other core (a
