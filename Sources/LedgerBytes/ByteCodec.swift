@@ -41,14 +41,10 @@ public final class WriteBuffer {
     /// Appends a LEB128 varint. The caller has reserved room (10 bytes at most).
     @inlinable
     public func putVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            base.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: written, as: UInt8.self)
+        Varint.write(value) { byte in
+            base.storeBytes(of: byte, toByteOffset: written, as: UInt8.self)
             written += 1
-            v >>= 7
         }
-        base.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: written, as: UInt8.self)
-        written += 1
     }
 
     @inlinable
@@ -137,18 +133,13 @@ public struct ByteReader {
 
     @usableFromInline
     mutating func readLongVarint() -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            offset += 1
-            if shift == 63 && byte > 1 { return nil }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-            if shift > 63 { return nil }
+        var at = offset
+        guard let value = Varint.read(bytes, at: &at) else {
+            offset = at
+            return nil
         }
-        return nil
+        offset = at
+        return value
     }
 
     @inlinable

@@ -29,7 +29,7 @@ struct Client: ParsableCommand {
         guard let card = found else {
             let what = id.map { "client '\($0)'" } ?? phone.map { "a client with phone \($0)" } ?? "a client with card \(card ?? "")"
             if common.json {
-                print(JSON.object([("ok", .bool(false)), ("error", .string(ErrorCode.unknownClient)), ("message", .string("there is no \(what)"))]).rendered)
+                print(JSON.object([("ok", .bool(false)), ("error", .string(ErrorCode.unknownClient.rawValue)), ("message", .string("there is no \(what)"))]).rendered)
             }
             printError("ledger client: there is no \(what)")
             throw ExitCode(ExitStatus.refused)

@@ -56,7 +56,7 @@ struct Submit: ParsableCommand {
                 switch line.kind {
                 case .invalid(let error):
                     refused += 1
-                    report(line: line.number, .refused(code: error.code, message: error.description, recorded: nil), into: &output)
+                    report(line: line.number, .refused(code: error.code.rawValue, message: error.description, recorded: nil), into: &output)
                 case .blank:
                     blank += 1
                     if !forPerson { reportBlank(line: line.number, into: &output) }

@@ -63,11 +63,7 @@ public struct FieldWriter {
         let length = buffer.count - start
         // A fixed 5-byte varint (padded with continuation bits) keeps the patch in place.
         buffer.withUnsafeMutableBytes(from: start - 5) { bytes in
-            var v = UInt64(length)
-            for i in 0..<5 {
-                bytes[i] = UInt8(v & 0x7F) | (i < 4 ? 0x80 : 0)
-                v >>= 7
-            }
+            Varint.writePadded(UInt64(length), into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<5]))
         }
     }
 }

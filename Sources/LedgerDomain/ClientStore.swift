@@ -1,3 +1,5 @@
+import LedgerBytes
+
 /// What the ledger keeps of one client, in a fixed-size record with no references in it (no
 /// String, no array), so that a million of them sit in flat chunks, copy without reference
 /// counting and rebuild with one cache line or two touched per event. The rest lives beside
@@ -218,9 +220,7 @@ public struct TextArena: Sendable {
         }
 
         mutating func varint(_ value: Int) {
-            var v = UInt(value)
-            while v >= 0x80 { byte(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-            byte(UInt8(v))
+            Varint.write(UInt64(value)) { byte($0) }
         }
 
         /// One text in its most compact form (see ``TextArena``).

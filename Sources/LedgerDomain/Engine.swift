@@ -85,36 +85,40 @@ public enum Outcome: Sendable, Equatable {
 }
 
 /// Stable error codes (interface.md, and a few more this engine needs).
-public enum ErrorCode {
-    public static let unknownClient = "unknown_client"
-    public static let duplicateClient = "duplicate_client"
-    public static let phoneTaken = "phone_taken"
-    public static let cardTaken = "card_taken"
-    public static let missingIdentity = "missing_identity"
-    public static let clientBlocked = "client_blocked"
-    public static let clientDeleted = "client_deleted"
-    public static let insufficientBalance = "insufficient_balance"
-    public static let unknownOrder = "unknown_order"
-    public static let orderClosed = "order_closed"
-    public static let unknownPurchase = "unknown_purchase"
-    public static let duplicatePurchase = "duplicate_purchase"
-    public static let returnExceedsPaid = "return_exceeds_paid"
-    public static let invalidAmount = "invalid_amount"
-    public static let outOfOrder = "out_of_order"
-    public static let notAllowed = "not_allowed"
-    public static let invalidEvent = "invalid_event"
-    public static let unknownCard = "unknown_card"
-    public static let unknownLot = "unknown_lot"
-    public static let notCorrectable = "not_correctable"
-    public static let alreadyCorrected = "already_corrected"
-    public static let unknownLevel = "unknown_level"
+/// The refusal codes of interface.md, each carrying the contract's string (`rawValue`), which
+/// the JSON output and the journal's `operation.refused` events use.
+public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
+    case unknownClient = "unknown_client"
+    case duplicateClient = "duplicate_client"
+    case phoneTaken = "phone_taken"
+    case cardTaken = "card_taken"
+    case missingIdentity = "missing_identity"
+    case clientBlocked = "client_blocked"
+    case clientDeleted = "client_deleted"
+    case insufficientBalance = "insufficient_balance"
+    case unknownOrder = "unknown_order"
+    case orderClosed = "order_closed"
+    case unknownPurchase = "unknown_purchase"
+    case duplicatePurchase = "duplicate_purchase"
+    case returnExceedsPaid = "return_exceeds_paid"
+    case invalidAmount = "invalid_amount"
+    case outOfOrder = "out_of_order"
+    case notAllowed = "not_allowed"
+    case invalidEvent = "invalid_event"
+    case unknownCard = "unknown_card"
+    case unknownLot = "unknown_lot"
+    case notCorrectable = "not_correctable"
+    case alreadyCorrected = "already_corrected"
+    case unknownLevel = "unknown_level"
     /// An event time further ahead of the engine's clock than the ledger's tolerance: one typo
     /// in a year would otherwise make every later real event `out_of_order`, for good.
-    public static let timeInFuture = "time_in_future"
+    case timeInFuture = "time_in_future"
+
+    public var description: String { rawValue }
 }
 
 struct Refuse: Error {
-    var code: String
+    var code: ErrorCode
     var message: String
     /// Whether the refusal is journaled as `operation.refused` (for a known client). Malformed
     /// input (an amount out of range, a time the engine cannot hold, an expiry before the
@@ -122,13 +126,13 @@ struct Refuse: Error {
     /// operations the ledger's state refuses.
     var journaled = true
 
-    init(code: String, message: String) {
+    init(code: ErrorCode, message: String) {
         self.code = code
         self.message = message
     }
 
     /// Malformed input: refused with `code`, never recorded.
-    static func malformed(_ code: String, _ message: String) -> Refuse {
+    static func malformed(_ code: ErrorCode, _ message: String) -> Refuse {
         var refusal = Refuse(code: code, message: message)
         refusal.journaled = false
         return refusal
@@ -157,10 +161,10 @@ extension LedgerState {
         let at: Micros
         if let given = command.at {
             guard Time.supported.contains(given) else {
-                return .refused(code: ErrorCode.invalidEvent, message: "field 'at' must be a time from year 0000 to 9999, got \(given) µs", recorded: nil)
+                return .refused(code: ErrorCode.invalidEvent.rawValue, message: "field 'at' must be a time from year 0000 to 9999, got \(given) µs", recorded: nil)
             }
             guard given >= lastEventAt else {
-                return .refused(code: ErrorCode.outOfOrder, message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
+                return .refused(code: ErrorCode.outOfOrder.rawValue, message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
             }
             at = given
         } else {
@@ -179,14 +183,14 @@ extension LedgerState {
             // Recorded when the client is known (support must see why); never for strangers,
             // and never for malformed input.
             guard refusal.journaled, !command.client.isEmpty, clientIndex(command.client) != nil else {
-                return .refused(code: refusal.code, message: refusal.message, recorded: nil)
+                return .refused(code: refusal.code.rawValue, message: refusal.message, recorded: nil)
             }
             let amount: Int64? = Self.amount(of: command)
             var record = EventRecord(position: nextPosition, at: at, client: command.client, idempotencyKey: command.key, derived: false,
-                                     event: .operationRefused(Refusal(code: refusal.code, operation: command.typeName, message: refusal.message, amount: amount)))
+                                     event: .operationRefused(Refusal(code: refusal.code.rawValue, operation: command.typeName, message: refusal.message, amount: amount)))
             record.clientNumber = apply(record)
             emitter.events.append(record)
-            return .refused(code: refusal.code, message: refusal.message, recorded: record.position)
+            return .refused(code: refusal.code.rawValue, message: refusal.message, recorded: record.position)
         } catch {
             preconditionFailure("decide throws only Refuse")
         }
@@ -199,7 +203,7 @@ extension LedgerState {
         for k in first..<emitter.events.count { if case .bonusAccrued(let a) = emitter.events[k].event { accruing += a.amount } }
         if accruing > 0 && totals.balances.accrued > AmountLimits.ledgerAccruedMax - accruing {
             emitter.events.removeSubrange(first...)
-            return .refused(code: ErrorCode.notAllowed, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
+            return .refused(code: ErrorCode.notAllowed.rawValue, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
         }
         // Applied in place: an element read through the array's subscript would be copied
         // (every string and payload of the event retained, then released) to be passed.
@@ -546,7 +550,7 @@ extension LedgerState {
         let amount = Arithmetic.share(p.paid, times: rules.basisPoints(level: level), over: 10_000)
         guard amount > 0 else { return }
         if records[i].blocked {
-            e.emit(.operationRefused(Refusal(code: ErrorCode.clientBlocked, operation: EventKind.bonusAccrued.name,
+            e.emit(.operationRefused(Refusal(code: ErrorCode.clientBlocked.rawValue, operation: EventKind.bonusAccrued.name,
                                              message: "no bonuses for purchase \(p.purchase): the client is blocked", amount: amount)))
             return
         }
@@ -755,7 +759,7 @@ extension LedgerState {
             if c.blocked || c.status != .participant {
                 // Journaled, so that support sees why, and the year stays decided after a rebuild.
                 let (code, why) = c.blocked ? (ErrorCode.clientBlocked, "is blocked") : (ErrorCode.notAllowed, "is not a participant (\(c.status.rawValue))")
-                emit(.operationRefused(Refusal(code: code, operation: EventKind.bonusAccrued.name,
+                emit(.operationRefused(Refusal(code: code.rawValue, operation: EventKind.bonusAccrued.name,
                                                message: "client '\(clientID(i))' \(why): no birthday bonus for \(year)",
                                                amount: rules.birthdayBonus, source: "birthday-\(year)")), at: at, client: i, into: &out)
                 continue

@@ -137,17 +137,8 @@ public enum EventCodec {
         guard flags & 0x0F & ~known == 0 else { throw .malformed("unknown flags \(flags & 0x0F) in a version \(version) body") }
         var header = Header(derived: flags & derivedFlag != 0, clientNumber: nil, fieldsStart: 1)
         if flags & clientNumberFlag != 0 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
             var i = 1
-            while true {
-                guard i < bytes.count, i < 6 else { throw .malformed("the client number is cut short or too long") }
-                let byte = bytes[i]
-                value |= UInt64(byte & 0x7F) << shift
-                i += 1
-                if byte & 0x80 == 0 { break }
-                shift += 7
-            }
+            guard let value = Varint.read(bytes, at: &i, maxBytes: 5) else { throw .malformed("the client number is cut short or too long") }
             guard value <= UInt64(Int32.max) else { throw .malformed("client number \(value) is out of range") }
             header.clientNumber = Int32(value)
             header.fieldsStart = i

@@ -1,26 +1,14 @@
+import LedgerBytes
 import CPrefetch
 import Glibc
 
 /// A varint (LEB128) in the state's own memory (the id table's arena, the text arena): written
 /// and read here only, so it is trusted and read without bounds checks beyond the buffer's.
 @inline(__always)
-func memoryVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
-    var value = 0, shift = 0
-    while true {
-        let byte = bytes[i]
-        i += 1
-        value |= Int(byte & 0x7F) << shift
-        if byte & 0x80 == 0 { return value }
-        shift += 7
-    }
-}
+func memoryVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int { Varint.readTrusted(bytes, &i) }
 
 @inline(__always)
-func appendMemoryVarint(_ value: Int, to bytes: inout [UInt8]) {
-    var v = UInt(value)
-    while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-    bytes.append(UInt8(v))
-}
+func appendMemoryVarint(_ value: Int, to bytes: inout [UInt8]) { Varint.append(UInt64(value), to: &bytes) }
 
 /// A hash table from ids — client ids, purchase ids — to dense indexes 0, 1, 2, … in the order
 /// they were first seen. Keys live back to back in one byte arena, so a million ids cost a few

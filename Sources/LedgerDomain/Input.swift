@@ -4,8 +4,8 @@ public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible 
     public var line: Int
     public var field: String?
     public var reason: String
-    public var code: String
-    public init(line: Int, field: String?, reason: String, code: String = ErrorCode.invalidEvent) {
+    public var code: ErrorCode
+    public init(line: Int, field: String?, reason: String, code: ErrorCode = .invalidEvent) {
         self.line = line; self.field = field; self.reason = reason; self.code = code
     }
     public var description: String {

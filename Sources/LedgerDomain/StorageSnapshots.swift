@@ -5,17 +5,11 @@ import LedgerBytes
 // (lengths, indexes into other arrays, links, the varints of the arenas), so that a forged
 // section is an error, never an out-of-bounds read or an endless walk.
 
-/// Reads a varint of the state's own arenas with every byte bounds-checked.
+/// Reads a varint of the state's arenas, as a snapshot gives them, with every byte checked
+/// (and small enough to be a length: below 2³²).
 private func checkedVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int? {
-    var value = 0, shift = 0
-    while i < bytes.count, shift < 63 {
-        let byte = bytes[i]
-        i += 1
-        value |= Int(byte & 0x7F) << shift
-        if byte & 0x80 == 0 { return value }
-        shift += 7
-    }
-    return nil
+    guard let value = Varint.read(bytes, at: &i, maxBytes: 5), value < 1 << 32 else { return nil }
+    return Int(value)
 }
 
 extension IdTable {

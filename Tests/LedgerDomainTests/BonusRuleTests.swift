@@ -359,7 +359,7 @@ struct BonusRuleTests {
                      #"{"type":"rules.changed","rules":{"welcomeBonus":\#(big)}}"#] {
             // The parser refuses it, naming the field, before the engine sees it.
             #expect(throws: InvalidInput.self) { try CommandParser.parse(line: line, number: 1) }
-            do { _ = try CommandParser.parse(line: line, number: 1) } catch { #expect(error.code == "invalid_amount", "\(line): \(error)") }
+            do { _ = try CommandParser.parse(line: line, number: 1) } catch { #expect(error.code == .invalidAmount, "\(line): \(error)") }
         }
         // A command built in Swift (no parser) is refused by the engine the same way, and not recorded.
         for command in [Command(client: "c1", event: .bonusAccrued(Accrual(amount: big, reason: .manual, activatesAt: 0, expiresAt: 0))),
@@ -457,7 +457,7 @@ struct BonusRuleTests {
         book.run(#"{"type":"client.blocked","at":"2025-03-01T00:00:00Z","client":"c1","comment":"проверка"}"#)
         #expect(book.advance("2025-03-10T08:00:00Z").birthdays == 0)
         guard case .operationRefused(let refusal) = book.events.last!.event else { Issue.record("the refused birthday is not journaled"); return }
-        #expect(refusal.code == ErrorCode.clientBlocked && refusal.operation == "bonus.accrued" && refusal.amount == 50000)
+        #expect(refusal.code == ErrorCode.clientBlocked.rawValue && refusal.operation == "bonus.accrued" && refusal.amount == 50000)
         #expect(refusal.source == "birthday-2025" && refusal.message.contains("birthday"))
         book.run(#"{"type":"client.unblocked","at":"2025-03-12T00:00:00Z","client":"c1","comment":"ок"}"#)
         var reopened = Self.rebuilt(book)

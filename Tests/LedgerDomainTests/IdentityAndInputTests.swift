@@ -115,7 +115,7 @@ struct IdentityAndInputTests {
         } catch {
             #expect(error.line == 42)
             #expect(error.field == field, "\(error)")
-            #expect(error.code == (field == "paid" ? "invalid_amount" : "invalid_event"), "an amount out of its range is invalid_amount")
+            #expect(error.code == (field == "paid" ? .invalidAmount : .invalidEvent), "an amount out of its range is invalid_amount")
             #expect(error.description.contains("line 42"))
         }
     }

@@ -4,6 +4,41 @@ import LedgerBytes
 
 @Suite("Codecs")
 struct CodecTests {
+    @Test("property: the one varint reads back what it writes, by every reader, padded or not; cut short, too long or past 64 bits is nil")
+    func oneVarint() {
+        var r = SeededRandom(seed: 17)
+        var values: [UInt64] = [0, 1, 127, 128, 16_383, 16_384, UInt64(UInt32.max), 1 << 62, UInt64.max]
+        for _ in 0..<2000 { values.append(r.next() >> (r.next() % 64)) }
+        for value in values {
+            var bytes: [UInt8] = []
+            Varint.append(value, to: &bytes)
+            #expect(bytes.count == max(1, (64 - value.leadingZeroBitCount + 6) / 7))
+            bytes.withUnsafeBytes { raw in
+                var i = 0
+                #expect(Varint.read(raw, at: &i) == value && i == bytes.count)
+                if value <= UInt64(Int.max) {
+                    var j = 0
+                    #expect(Varint.readTrusted(raw, &j) == Int(value) && j == bytes.count)
+                }
+                var k = 0
+                #expect(Varint.read(UnsafeRawBufferPointer(rebasing: raw[0..<(bytes.count - 1)]), at: &k) == nil, "cut short")
+                if bytes.count > 1 {
+                    var m = 0
+                    #expect(Varint.read(raw, at: &m, maxBytes: bytes.count - 1) == nil, "longer than allowed")
+                }
+            }
+            if value < 1 << 35 {
+                var padded = [UInt8](repeating: 0, count: 5)
+                padded.withUnsafeMutableBytes { Varint.writePadded(value, into: $0) }
+                var i = 0
+                #expect(padded.withUnsafeBytes { Varint.read($0, at: &i) } == value && i == 5)
+            }
+        }
+        let tooBig: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02]
+        var i = 0
+        #expect(tooBig.withUnsafeBytes { Varint.read($0, at: &i) } == nil, "past 64 bits")
+    }
+
     @Test("CRC-32C of 123456789 is the standard check value")
     func crcCheckValue() {
         let bytes = Array("123456789".utf8)
