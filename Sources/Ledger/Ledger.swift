@@ -69,12 +69,12 @@ public final class Ledger: Sendable {
     public let options: Options
     public let openReport: OpenReport
     let log: Log
-    private let core: Mutex<Core>
+    let core: Mutex<Core>
     /// The position of the newest snapshot written or read (0: none).
-    private let newestSnapshot: Mutex<UInt64>
+    let newestSnapshot: Mutex<UInt64>
     /// The background snapshot in progress, if any, and when the last one started.
-    private let background = Mutex(BackgroundSnapshot())
-    private let backgroundDone = DispatchSemaphore(value: 0)
+    let background = Mutex(BackgroundSnapshot())
+    let backgroundDone = DispatchSemaphore(value: 0)
 
     struct BackgroundSnapshot {
         var running = false
@@ -422,49 +422,6 @@ public final class Ledger: Sendable {
         return result
     }
 
-    /// Starts a background snapshot when ``Options/snapshotEvery`` or ``Options/snapshotInterval``
-    /// says one is due and none is running. The copy of the state is taken under the lock
-    /// (a moment: the copy shares storage); the writing runs on another thread.
-    private func snapshotInBackgroundIfDue() {
-        let newest = newestSnapshot.withLock { $0 }
-        let position = read { $0.nextPosition }
-        let now = options.clock()
-        let since = position - min(position, newest)
-        let byCount = options.snapshotEvery.map { since >= max($0, 1) } ?? false
-        let byTime = options.snapshotInterval.map { interval in
-            since >= max(options.snapshotOnCloseAfter ?? 1, 1) && background.withLock { now - $0.lastStarted >= interval }
-        } ?? false
-        guard byCount || byTime else { return }
-        let start: Bool = background.withLock { job in
-            guard !job.running else { return false }
-            job.running = true
-            job.lastStarted = now
-            return true
-        }
-        guard start else { return }
-        let state: LedgerState? = core.withLock { $0.failure == nil ? $0.state : nil }
-        DispatchQueue.global(qos: .utility).async { [self] in
-            var failure: String? = nil
-            var wrote = false
-            do {
-                if let state { wrote = try writeSnapshot(of: state, waitingForDurability: true) != nil }
-            } catch {
-                failure = "\(error)"
-            }
-            background.withLock { job in
-                job.running = false
-                if let failure { job.lastFailure = failure }
-                if wrote { job.written += 1 }
-            }
-            backgroundDone.signal()
-        }
-    }
-
-    /// Waits for a background snapshot in progress, if any.
-    private func waitForBackgroundSnapshot() {
-        while background.withLock({ $0.running }) { backgroundDone.wait() }
-    }
-
     /// Waits for the tickets; returns the position after their events.
     @discardableResult
     private func finish(_ tickets: [AppendTicket], expected: UInt64) throws -> UInt64 {
@@ -578,57 +535,6 @@ public final class Ledger: Sendable {
     /// A reader of the underlying log (for journals and audits).
     public func logReader() -> LogReader { log.reader() }
 
-    /// Writes a snapshot of the state as it stands (all of it durable: the state holds only
-    /// what submits returned), unless one at this position exists. Returns it, or nil when
-    /// the ledger is empty or its newest snapshot is already here.
-    @discardableResult
-    public func writeSnapshot() throws -> Snapshots.Info? {
-        // A copy of the state shares its storage until the writer next changes it, so the lock
-        // is held only for the copy, not for the writing.
-        let state: LedgerState = try core.withLock { core in
-            if let failure = core.failure { throw LedgerError.failed(failure) }
-            return core.state
-        }
-        return try writeSnapshot(of: state, waitingForDurability: false)
-    }
-
-    /// Writes `state` as a snapshot. A state copied while another submit's events were still
-    /// being synced stands past the log's durable end for a moment: with `waitingForDurability`
-    /// the batch at its position is looked for again for up to a second.
-    private func writeSnapshot(of state: LedgerState, waitingForDurability: Bool) throws -> Snapshots.Info? {
-        let position = state.nextPosition
-        guard position > 0, position > newestSnapshot.withLock({ $0 }) else { return nil }
-        var chain = try log.reader().batchCRC(endingAt: position)
-        var tries = 0
-        while chain == nil && waitingForDurability && tries < 100 {
-            usleep(10_000)
-            tries += 1
-            chain = try log.reader().batchCRC(endingAt: position)
-        }
-        guard let chain else {
-            throw LogError(.invalidArgument, "no batch of the log ends at position \(position), where the state stands")
-        }
-        let info = try Snapshots.write(state, chain: chain, identity: log.identity.identity, ledger: directory,
-                                       now: wallClockMicros(), syscalls: options.syscalls)
-        newestSnapshot.withLock { $0 = max($0, position) }
-        return info
-    }
-
-    /// Closes the log, first writing a snapshot when enough events lie past the newest one
-    /// (``Options/snapshotOnCloseAfter``). A snapshot that cannot be written does not stop the
-    /// close: the log holds everything; the error is thrown after the log is closed.
-    public func close() throws {
-        waitForBackgroundSnapshot()
-        var snapshotError: Error? = nil
-        if let after = options.snapshotOnCloseAfter {
-            let position = read { $0.nextPosition }
-            if position >= newestSnapshot.withLock({ $0 }) + max(after, 1) {
-                do { try writeSnapshot() } catch { snapshotError = error }
-            }
-        }
-        try log.close()
-        if let snapshotError { throw snapshotError }
-    }
 }
 
 public struct AdvanceResult: Sendable, Equatable {
@@ -639,88 +545,6 @@ public struct AdvanceResult: Sendable, Equatable {
     /// journaled as `operation.refused`: the only refusals an advance step makes.
     public var birthdaysRefused: Int
     public var positions: [UInt64]
-}
-
-/// The state of a ledger directory read without taking the writer's lock and without
-/// changing a byte: for reports and queries beside a running writer (it sees the batches that
-/// were whole when it was made).
-public struct LedgerView: Sendable {
-    public let state: LedgerState
-    public let snapshot: LogSnapshot
-    /// How long rebuilding the state from the log took.
-    public let rebuildSeconds: Double
-    /// What reading the directory found: a torn tail the next writer will cut, a writer's
-    /// batch in progress (read up to the last whole batch before it).
-    public let loadReport: RecoveryReport?
-
-    /// The snapshot the state started from (nil: a full replay), and the snapshots passed
-    /// over and why (a view changes nothing: they stay where they are).
-    public let startSnapshot: Snapshots.Info?
-    public let snapshotRejections: [Snapshots.Rejection]
-
-    public init(directory: String, useSnapshots: Bool = true) throws {
-        let started = monotonicSeconds()
-        let identity = try Ledger.checkIdentity(directory: directory)
-        let reader = try LogReader(directory: Ledger.logDirectory(directory))
-        var rejections: [Snapshots.Rejection] = []
-        var loaded = useSnapshots ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections) : nil
-        let snapshot = loaded?.info
-        var state = loaded.take()?.state ?? LedgerState()
-        state.isRebuilding = true
-        state.keepsKeyBytes = false
-        try Ledger.replay(reader, into: &state, through: nil)
-        self.state = state
-        self.startSnapshot = snapshot
-        self.snapshotRejections = rejections
-        self.snapshot = reader.snapshot
-        self.loadReport = reader.loadReport
-        self.rebuildSeconds = monotonicSeconds() - started
-    }
-
-    public func client(id: String) -> ClientCard? { ClientCard.find(state, id: id) }
-    public func client(phone: String) -> ClientCard? { ClientCard.find(state, phone: phone) }
-    public func client(card: String) -> ClientCard? { ClientCard.find(state, card: card) }
-    public func stats() -> LedgerStats { LedgerStats(state, snapshot) }
-}
-
-public struct LedgerStats: Sendable {
-    public var events: UInt64
-    public var clients: Int
-    public var blockedClients: Int
-    public var deletedClients: Int
-    public var segments: Int
-    public var logBytes: UInt64
-    public var firstEventAt: Micros?
-    public var lastEventAt: Micros?
-    public var rulesVersion: Int64
-    public var balances: Balances
-    public var perType: [(String, Int64)]
-    public var unknownTypeEvents: Int64
-    public var purchases: Int
-    public var openOrders: Int
-
-    /// O(event types): the figures over clients are the state's ``Totals``, kept as events apply.
-    init(_ state: borrowing LedgerState, _ snapshot: LogSnapshot) {
-        let totals = state.totals
-        var perType: [(String, Int64)] = state.typeCounts.enumerated().compactMap { code, count in
-            count > 0 ? EventKind(rawValue: UInt32(code)).map { ($0.name, count) } : nil
-        }
-        perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        self.events = state.nextPosition
-        self.clients = totals.clients
-        self.blockedClients = totals.blockedClients
-        self.deletedClients = totals.deletedClients
-        self.segments = snapshot.segments.count
-        self.logBytes = snapshot.segments.reduce(UInt64(0)) { $0 + $1.dataLength }
-        self.firstEventAt = snapshot.segments.first?.index.first?.timestamp
-        self.lastEventAt = state.lastEventAt == Int64.min ? nil : state.lastEventAt
-        self.rulesVersion = state.rules.version
-        self.balances = totals.balances
-        self.perType = perType
-        self.unknownTypeEvents = state.unknownTypeEvents
-        self.purchases = state.purchaseCount
-        self.openOrders = totals.openOrders
-    }
 }
 
 public enum LedgerError: Error, Sendable, CustomStringConvertible {

@@ -1,0 +1,248 @@
+import LedgerBytes
+
+/// The snapshot sections of the purchases, orders, idempotency answers, the rarer client
+/// tables and the schedule (data-format.md §13.3, sections 8–12).
+extension LedgerState {
+    // MARK: purchases and returns
+
+    func writePurchases(_ e: SectionEncoder) {
+        purchaseIDs.write(to: e)
+        e.putChunkedRows(count: purchaseStates.count, width: 32, chunkRows: ChunkedArray<StoredPurchase>.elementsPerChunk) { k, row in
+            Self.writePurchaseRow(purchaseStates[k], row)
+        }
+        let wide = widePurchases.sorted { $0.key < $1.key }
+        e.putArray(wide.map(\.key))
+        e.putArray(wide.map(\.value.paid))
+        e.putArray(wide.map(\.value.accrued))
+        purchaseSpent.write(to: e)
+        let totals = returnTotals.sorted { $0.key < $1.key }
+        e.putArray(totals.map(\.key))
+        e.putArray(totals.map(\.value.returnedPaid))
+        e.putArray(totals.map(\.value.clawedBack))
+        e.putArray(totals.map(\.value.refunded))
+        let returns = returns.sorted { ($0.key.purchase, $0.key.returnID) < ($1.key.purchase, $1.key.returnID) }
+        e.put(UInt64(returns.count))
+        for (key, range) in returns {
+            e.put(key.purchase)
+            e.putText(key.returnID)
+            e.put(range.lowerBound)
+            e.put(range.upperBound)
+        }
+    }
+
+    static func writePurchaseRow(_ p: StoredPurchase, _ row: UnsafeMutableRawBufferPointer) {
+        row.put(p.client, 0)
+        row.put(p.next, 4)
+        row.put(p.at, 8)
+        row.put(p.word, 16)
+        row.put(p.paid, 24)
+        row.put(p.accrued, 28)
+    }
+
+    /// Whether a purchase row is the purchase as it lies in memory (see ``clientRowsMap``).
+    static let purchaseRowsMap: Bool = {
+        guard MemoryLayout<StoredPurchase>.stride == 32 else { return false }
+        var p = StoredPurchase(client: 0x0102_0304, next: 0x1112_1314, at: 0x2122_2324_2526_2728, word: 0x3132_3334_3536_3738,
+                               paid: 0x4142_4344, accrued: 0x5152_5354)
+        var row = [UInt8](repeating: 0, count: 32)
+        row.withUnsafeMutableBytes { writePurchaseRow(p, $0) }
+        return withUnsafeBytes(of: &p) { Array($0) } == row
+    }()
+
+    mutating func readPurchases(_ d: inout SectionDecoder, owner: AnyObject?) throws(SectionError) {
+        purchaseIDs = try IdTable(from: &d, groupSize: 16, "purchase ids")
+        let (count, bytes) = try d.getChunkedRows("purchases", width: 32, chunkRows: ChunkedArray<StoredPurchase>.elementsPerChunk)
+        let clients = Int32(records.count)
+        let mapping = owner != nil && count > 0 && Self.purchaseRowsMap
+        var states = ChunkedArray<StoredPurchase>()
+        for k in 0..<count {
+            let row = RowReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[(k * 32)..<((k + 1) * 32)]))
+            let p = StoredPurchase(client: row.get(Int32.self, 0), next: row.get(Int32.self, 4), at: row.get(Int64.self, 8),
+                                   word: row.get(UInt64.self, 16), paid: row.get(UInt32.self, 24), accrued: row.get(UInt32.self, 28))
+            guard (0..<clients).contains(p.client), p.next == -1 || (p.next > Int32(k) && Int(p.next) < count) else {
+                throw d.fail("purchase \(k) names a client or next purchase that is not there")
+            }
+            if !mapping { states.append(p) }
+        }
+        if mapping, let owner { states = ChunkedArray(mapping: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: count, owner: owner) }
+        guard states.count == purchaseIDs.count else { throw d.fail("\(states.count) purchases for \(purchaseIDs.count) ids") }
+        purchaseStates = states
+        let wideKeys = try d.getArray(Int32.self, "wide purchases")
+        let paid = try d.getArray(Int64.self, "wide purchases' paid")
+        let accrued = try d.getArray(Int64.self, "wide purchases' accrued")
+        guard wideKeys.count == paid.count, paid.count == accrued.count,
+              wideKeys.allSatisfy({ $0 >= 0 && Int($0) < states.count && states[Int($0)].isWide }) else { throw d.fail("the wide purchases do not match") }
+        widePurchases = Dictionary(uniqueKeysWithValues: zip(wideKeys, zip(paid, accrued).map { (paid: $0.0, accrued: $0.1) }))
+        for k in states.indices where states[k].isWide && widePurchases[Int32(k)] == nil { throw d.fail("wide purchase \(k) has no amounts") }
+        purchaseSpent = try AscendingValues(from: &d, "bonuses spent")
+        let keys = try d.getArray(Int32.self, "purchases with returns")
+        let returned = try d.getArray(Int64.self, "returned money")
+        let clawed = try d.getArray(Int64.self, "bonuses clawed back")
+        let refunded = try d.getArray(Int64.self, "bonuses refunded")
+        guard keys.count == returned.count, keys.count == clawed.count, keys.count == refunded.count,
+              Set(keys).count == keys.count, keys.allSatisfy({ $0 >= 0 && Int($0) < states.count }) else { throw d.fail("the return totals do not match") }
+        returnTotals = [:]
+        for k in keys.indices {
+            var t = ReturnTotals()
+            t.returnedPaid = returned[k]
+            t.clawedBack = clawed[k]
+            t.refunded = refunded[k]
+            returnTotals[keys[k]] = t
+        }
+        returns = [:]
+        for k in 0..<(try d.getCount("returns", width: 24)) {
+            let purchase = try d.get(Int32.self, "return \(k)'s purchase")
+            let id = try d.getText("return \(k)'s id")
+            let lower = try d.get(UInt64.self, "return \(k)'s first event")
+            let upper = try d.get(UInt64.self, "return \(k)'s last event")
+            guard purchase >= 0, Int(purchase) < states.count, lower <= upper else { throw d.fail("return \(k) names no purchase or an empty range") }
+            returns[ReturnKey(purchase, id)] = lower...upper
+        }
+    }
+
+    // MARK: orders
+
+    func writeOrders(_ e: SectionEncoder) {
+        let orders = orders.sorted { $0.key < $1.key }
+        e.put(UInt64(orders.count))
+        for (id, order) in orders {
+            e.putText(id)
+            e.put(order.client)
+            e.put(order.phase.rawValue)
+            e.put(order.reserved)
+            e.put(UInt64(order.lots.count))
+            for take in order.lots {
+                e.put(take.lot)
+                e.put(take.amount)
+            }
+        }
+    }
+
+    mutating func readOrders(_ d: inout SectionDecoder) throws(SectionError) {
+        orders = [:]
+        for k in 0..<(try d.getCount("orders", width: 25)) {
+            let id = try d.getText("order \(k)'s id")
+            let client = try d.get(Int32.self, "order \(k)'s client")
+            guard let phase = OrderState.Phase(rawValue: try d.get(UInt8.self, "order \(k)'s phase")), client >= 0, Int(client) < records.count else {
+                throw d.fail("order \(k) has an unknown phase or client")
+            }
+            var order = OrderState(client: client, phase: phase)
+            order.reserved = try d.get(Int64.self, "order \(k)'s reserved amount")
+            for _ in 0..<(try d.getCount("order \(k)'s lots", width: 16)) {
+                order.lots.append(LotTake(lot: try d.get(UInt64.self, "order \(k)'s lot"), amount: try d.get(Int64.self, "order \(k)'s lot amount")))
+            }
+            orders[id] = order
+        }
+    }
+
+    // MARK: idempotency
+
+    func writeIdempotency(_ e: SectionEncoder) {
+        idempotencyKeys.write(to: e)
+        answerFirst.write(to: e)
+        e.putArray(answerCount)
+        let long = longAnswers.sorted { $0.key < $1.key }
+        e.putArray(long.map(\.key))
+        e.putArray(long.map(\.value))
+        let refused = refusals.sorted { $0.key < $1.key }
+        e.put(UInt64(refused.count))
+        for (index, refusal) in refused {
+            e.put(index)
+            e.putText(refusal.code)
+            e.putText(refusal.message)
+        }
+    }
+
+    mutating func readIdempotency(_ d: inout SectionDecoder) throws(SectionError) {
+        idempotencyKeys = try KeyIndex(from: &d)
+        answerFirst = try AscendingPositions(from: &d)
+        answerCount = try d.getArray(UInt8.self, "answer lengths")
+        let n = idempotencyKeys.count
+        guard answerFirst.count == n, answerCount.count == n else { throw d.fail("\(n) keys, \(answerFirst.count) answers, \(answerCount.count) lengths") }
+        let longKeys = try d.getArray(Int32.self, "long answers")
+        let longValues = try d.getArray(UInt32.self, "long answers' lengths")
+        guard longKeys.count == longValues.count, longKeys.allSatisfy({ $0 >= 0 && Int($0) < n }) else { throw d.fail("the long answers do not match") }
+        longAnswers = Dictionary(zip(longKeys, longValues), uniquingKeysWith: { a, _ in a })
+        refusals = [:]
+        for k in 0..<(try d.getCount("refused keys", width: 12)) {
+            let index = try d.get(Int32.self, "refused key \(k)")
+            guard index >= 0, Int(index) < n else { throw d.fail("refused key \(k) names no key") }
+            refusals[index] = (try d.getText("refused key \(k)'s code"), try d.getText("refused key \(k)'s message"))
+        }
+    }
+
+    // MARK: segments, NPS, notes, birthdays
+
+    func writeExtras(_ e: SectionEncoder) {
+        e.put(UInt64(segmentNames.count))
+        for name in segmentNames { e.putText(name) }
+        e.putArray(segmentMembers.sorted())
+        clientNPS.write(to: e)
+        clientNotes.write(to: e)
+        let birthdays = birthdays.sorted { $0.key < $1.key }
+        e.put(UInt64(birthdays.count))
+        for (day, clients) in birthdays {
+            e.put(Int64(day))
+            e.putArray(clients)
+        }
+    }
+
+    mutating func readExtras(_ d: inout SectionDecoder, texts: [[UInt64]]) throws(SectionError) {
+        segmentNames = []
+        segmentCodes = [:]
+        for k in 0..<(try d.getCount("segment names", width: 4)) {
+            let name = try d.getText("segment name \(k)")
+            guard segmentCodes[name] == nil else { throw d.fail("segment name '\(name)' twice") }
+            segmentCodes[name] = UInt32(k)
+            segmentNames.append(name)
+        }
+        let members = try d.getArray(UInt64.self, "segment members")
+        guard members.allSatisfy({ Int($0 >> 32) < records.count && Int($0 & 0xFFFF_FFFF) < segmentNames.count }) else {
+            throw d.fail("a segment member names no client or segment")
+        }
+        segmentMembers = Set(members)
+        clientNPS = try ClientEntries(from: &d, clients: records.count, texts: texts, "NPS")
+        clientNotes = try ClientEntries(from: &d, clients: records.count, texts: texts, "notes")
+        birthdays = [:]
+        for k in 0..<(try d.getCount("birthdays", width: 16)) {
+            let day = try d.get(Int64.self, "birthday \(k)'s day")
+            let clients = try d.getArray(Int32.self, "birthday \(k)'s clients")
+            guard (0..<(13 * 32)).contains(day), clients.allSatisfy({ $0 >= 0 && Int($0) < records.count }) else {
+                throw d.fail("birthday \(k) names no day or no client")
+            }
+            birthdays[Int(day)] = clients
+        }
+    }
+
+    // MARK: the due-time schedule
+
+    /// The schedule as a rebuild's end makes it: every open lot due before the horizon after
+    /// the last event, sorted by due time, lot and client.
+    func writeSchedule(_ e: SectionEncoder) {
+        let horizon = lastEventAt == .min ? Micros.min : Schedule.horizon(after: lastEventAt)
+        var due = lastEventAt == .min ? [] : dueEntries(from: .min, before: horizon)
+        due.sort { ($0.due, $0.lot, $0.client) < ($1.due, $1.lot, $1.client) }
+        e.put(horizon)
+        e.putRows(count: due.count, width: 16) { k, row in
+            row.put(due[k].due, 0)
+            row.put(due[k].client, 8)
+            row.put(due[k].lot, 12)
+        }
+    }
+
+    mutating func readSchedule(_ d: inout SectionDecoder) throws(SectionError) {
+        let horizon = try d.get(Int64.self, "the schedule's horizon")
+        var due: [Schedule.Entry] = []
+        let clients = Int32(records.count)
+        let fail = d.fail
+        try d.getRows("due lots", width: 16) { k, row throws(SectionError) in
+            var entry = Schedule.Entry(due: row.get(Int64.self, 0), client: row.get(Int32.self, 8), lot: 0)
+            entry.lot = row.get(UInt32.self, 12)
+            guard (0..<clients).contains(entry.client), entry.due < horizon else { throw fail("due lot \(k) names no client or falls past the horizon") }
+            due.append(entry)
+        }
+        schedule.removeAll()
+        schedule.add(&due)
+        schedule.horizon = horizon
+    }
+}
