@@ -40,14 +40,10 @@ extension LedgerState {
     }
 
     /// Whether a purchase row is the purchase as it lies in memory (see ``clientRowsMap``).
-    static let purchaseRowsMap: Bool = {
-        guard MemoryLayout<StoredPurchase>.stride == 32 else { return false }
-        var p = StoredPurchase(client: 0x0102_0304, next: 0x1112_1314, at: 0x2122_2324_2526_2728, word: 0x3132_3334_3536_3738,
-                               paid: 0x4142_4344, accrued: 0x5152_5354)
-        var row = [UInt8](repeating: 0, count: 32)
-        row.withUnsafeMutableBytes { writePurchaseRow(p, $0) }
-        return withUnsafeBytes(of: &p) { Array($0) } == row
-    }()
+    static let purchaseRowsMap = rowsMatchMemory(
+        StoredPurchase(client: 0x0102_0304, next: 0x1112_1314, at: 0x2122_2324_2526_2728, word: 0x3132_3334_3536_3738,
+                       paid: 0x4142_4344, accrued: 0x5152_5354),
+        width: 32, writePurchaseRow)
 
     mutating func readPurchases(_ d: inout SectionDecoder, owner: AnyObject?) throws(SectionError) {
         purchaseIDs = try IdTable(from: &d, groupSize: 16, "purchase ids")

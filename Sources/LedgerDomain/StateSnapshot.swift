@@ -374,11 +374,10 @@ extension LedgerState {
         c.channels.receivedCounts = (6, 7, 8, 9, 10)
         c.channels.used = 0x1F
         c.channels.subscribed = 0x15
-        var row = [UInt8](repeating: 0, count: clientRowWidth)
         c.windowStart = 0x2D2E_2F30; c.windowCount = 0x3D3E_3F40; c.windowSum = 0x4D4E_4F50
-        row.withUnsafeMutableBytes { writeClientRow(c, $0, window: (c.windowStart, c.windowCount, c.windowSum)) }
-        let memory = withUnsafeBytes(of: &c) { Array($0) }
-        return row[0..<254] == memory[0..<254]
+        return rowsMatchMemory(c, width: clientRowWidth, compared: 254) { c, row in
+            writeClientRow(c, row, window: (c.windowStart, c.windowCount, c.windowSum))
+        }
     }()
 
     /// The links of each client into the lot pool and the purchases.

@@ -67,6 +67,18 @@ extension IdTable {
     }
 }
 
+/// Whether `write` lays a row out exactly as a `T` lies in memory (the first `compared` bytes),
+/// checked once on a sample with distinct bytes in every field: then a snapshot's rows can be
+/// used where they lie. A build whose layout differs copies them field by field instead.
+func rowsMatchMemory<T>(_ sample: T, width: Int, compared: Int? = nil, _ write: (T, UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+    guard MemoryLayout<T>.stride == width else { return false }
+    var value = sample
+    var row = [UInt8](repeating: 0, count: width)
+    row.withUnsafeMutableBytes { write(value, $0) }
+    let n = compared ?? width
+    return withUnsafeBytes(of: &value) { Array($0.prefix(n)) } == Array(row.prefix(n))
+}
+
 /// The tag-slot tables (``HolderIndex``, ``KeyIndex``): slots, and how many are used.
 private func writeSlots(_ slots: [UInt64], count: Int, to e: SectionEncoder) {
     e.put(UInt64(count))
@@ -237,14 +249,10 @@ extension LotPool {
     }
 
     /// Whether a lot row is the lot as it lies in memory (then rows are used mapped).
-    static let rowsMap: Bool = {
-        guard MemoryLayout<PooledLot>.stride == 40 else { return false }
-        var lot = PooledLot(key: 0x0102_0304_0506_0708, activatesAt: 0x1112_1314_1516_1718, expiresAt: 0x2122_2324_2526_2728,
-                            amount: 0x3132_3334, remaining: 0x4142_4344, next: 0x5152_5354, previous: 0x6162_6364)
-        var row = [UInt8](repeating: 0, count: 40)
-        row.withUnsafeMutableBytes { writeRow(lot, $0) }
-        return withUnsafeBytes(of: &lot) { Array($0) } == row
-    }()
+    static let rowsMap = rowsMatchMemory(
+        PooledLot(key: 0x0102_0304_0506_0708, activatesAt: 0x1112_1314_1516_1718, expiresAt: 0x2122_2324_2526_2728,
+                  amount: 0x3132_3334, remaining: 0x4142_4344, next: 0x5152_5354, previous: 0x6162_6364),
+        width: 40, writeRow)
 
     func write(to e: SectionEncoder) {
         e.putChunkedRows(count: lots.count, width: 40, chunkRows: ChunkedArray<PooledLot>.elementsPerChunk) { k, row in

@@ -220,6 +220,19 @@ struct SnapshotTests {
         #expect(checks.count == 2 && checks.allSatisfy { $0.problem == nil && $0.proven }, "\(checks.map { $0.problem ?? "ok" })")
     }
 
+    @Test("the client, lot and purchase rows are the records as they lie in memory here, so snapshots are mapped, not copied")
+    func rowsAreMapped() throws {
+        #expect(LedgerState.clientRowsMap && LotPool.rowsMap && LedgerState.purchaseRowsMap)
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, options: Self.options)
+        try Self.run(ledger, Self.days(clients: 50, days: 10)[...])
+        try ledger.writeSnapshot()
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        #expect(view.startSnapshot != nil)
+        #expect(view.state.records.storage.mapped > 0 && view.state.lotPool.lots.storage.mapped > 0 && view.state.purchaseStates.storage.mapped > 0)
+    }
+
     @Test("a clean close writes a snapshot once enough events lie past the newest; only the newest two are kept")
     func closeWritesAndPrunes() throws {
         let dir = TemporaryDirectory()
