@@ -171,12 +171,11 @@ public final class Ledger: Sendable {
         let snapshot = loaded?.info
         // Taken out, not copied: a second reference to its tables would make the first change
         // copy each of them whole.
-        var state = loaded.take()?.state ?? LedgerState()
         // From a snapshot, whose level windows and schedule are those a rebuild's end computes,
         // the events after it are applied as a live writer applies them, keeping both up to
-        // date; from nothing, they are left alone and computed once at the end.
-        state.isRebuilding = snapshot == nil
-        state.keepsKeyBytes = false  // the log keeps them: see submit
+        // date; from nothing, they are left alone and computed once at the end. Either way the
+        // log keeps the keys' bytes (see submit).
+        var state = loaded.take()?.state ?? LedgerState(rebuilding: true, keepsKeyBytes: false)
         do {
             try Self.replay(reader, into: &state, through: nil)
         } catch {
@@ -240,9 +239,7 @@ public final class Ledger: Sendable {
     /// A state rebuilt from the log for reading only (views and replicas): it never decides,
     /// so its decision caches stay empty, and never looks up a key.
     static func stateForReading(_ reader: LogReader, through: UInt64?) throws -> LedgerState {
-        var state = LedgerState()
-        state.isRebuilding = true
-        state.keepsKeyBytes = false
+        var state = LedgerState(rebuilding: true, keepsKeyBytes: false)
         try replay(reader, into: &state, through: through)
         return state
     }

@@ -29,9 +29,7 @@ public struct LedgerView: Sendable {
         var rejections: [Snapshots.Rejection] = []
         var loaded = useSnapshots ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections) : nil
         let snapshot = loaded?.info
-        var state = loaded.take()?.state ?? LedgerState()
-        state.isRebuilding = true
-        state.keepsKeyBytes = false
+        var state = loaded.take()?.state ?? LedgerState(rebuilding: true, keepsKeyBytes: false)
         try Ledger.replay(reader, into: &state, through: nil)
         self.state = state
         self.startSnapshot = snapshot

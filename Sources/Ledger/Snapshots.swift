@@ -313,9 +313,7 @@ public enum Snapshots {
     /// alongside, comparing each restored state with the replay at its position.
     public static func check(ledger: String, identity: [UInt8]?, reader: LogReader, deep: Bool) -> [Check] {
         var checks: [Check] = []
-        var replayed = LedgerState()
-        replayed.isRebuilding = true
-        replayed.keepsKeyBytes = false
+        var replayed = LedgerState(rebuilding: true, keepsKeyBytes: false)
         for path in files(directory(ledger), syscalls: .live).reversed() {
             do throws(SnapshotProblem) {
                 let (state, info) = try load(path, identity: identity, reader: reader)

@@ -48,10 +48,10 @@ public struct LedgerState: Sendable {
     var heldKeys = HeldKeys()
     /// How many keys' bytes the state holds (see ``keepsKeyBytes``).
     public var heldKeyCount: Int { heldKeys.count }
-    /// True for a state alone (it has no log to read keys back from). A ``Ledger`` sets it false:
-    /// a rebuild then keeps no key's bytes, and a submit holds them only until its events are
-    /// durable (``releaseKeys(below:)``).
-    public var keepsKeyBytes = true
+    /// True for a state alone (it has no log to read keys back from). A ``Ledger``'s state is
+    /// made without: a rebuild then keeps no key's bytes, and a submit holds them only until
+    /// its events are durable (``releaseKeys(below:)``). Fixed when the state is made.
+    public internal(set) var keepsKeyBytes = true
     var answerFirst = AscendingPositions()
     /// Events of each answer, saturating at 255; the rare longer ones are in `longAnswers`.
     var answerCount: [UInt8] = []
@@ -71,8 +71,9 @@ public struct LedgerState: Sendable {
     public internal(set) var unknownFields: Int64 = 0
     var schedule = Schedule()
     /// While true, `apply` leaves the caches that only decisions read (the due-time schedule,
-    /// the level windows) alone; ``finishRebuild()`` builds them once, at the end of a replay.
-    public var isRebuilding = false
+    /// the level windows) alone; ``finishRebuild()`` builds them once, at the end of a replay,
+    /// and ends it. Given when the state is made (`init(rebuilding:keepsKeyBytes:)`).
+    public internal(set) var isRebuilding = false
     /// Clients by birthday (month * 32 + day), for the birthday bonus.
     var birthdays: [Int: [Int32]] = [:]
     /// The last day the birthday scan of the advance step covered. Not in the log: a new or
@@ -89,7 +90,12 @@ public struct LedgerState: Sendable {
     /// The client of the last event replayed from bytes (a lookup cache; see Replay.swift).
     var lastReplayedClient: Int32?
 
-    public init() {}
+    /// An empty state. `rebuilding`: it is about to replay a log (see ``isRebuilding``);
+    /// `keepsKeyBytes`: it has no log to read idempotency keys back from (see ``keepsKeyBytes``).
+    public init(rebuilding: Bool = false, keepsKeyBytes: Bool = true) {
+        isRebuilding = rebuilding
+        self.keepsKeyBytes = keepsKeyBytes
+    }
 
     public func clientIndex(_ id: String) -> Int32? { clientIDs.find(id) }
     public func client(_ id: String) -> ClientState? { clientIDs.find(id).map { clientState(Int($0)) } }

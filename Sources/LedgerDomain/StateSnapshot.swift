@@ -65,9 +65,9 @@ extension LedgerState {
     /// the large row tables are used where they lie (when their rows are the records as they lie
     /// in memory), not copied.
     public init(snapshot section: (SnapshotSection) -> UnsafeRawBufferPointer, owner: AnyObject? = nil) throws(SectionError) {
-        self.init()
-        isRebuilding = true
-        keepsKeyBytes = false
+        // As a rebuild's end leaves it: its windows and schedule are in the snapshot, and the
+        // log it belongs to keeps the keys' bytes.
+        self.init(rebuilding: false, keepsKeyBytes: false)
         func decoder(_ s: SnapshotSection) -> SectionDecoder { SectionDecoder(section(s), section: s.name) }
         var d = decoder(.head)
         try readHead(&d)

@@ -174,8 +174,7 @@ struct BonusRuleTests {
         // A state rebuilt mid-way goes on as the live one does.
         var half = program()
         _ = half.advance("2025-06-01T00:00:00Z")
-        var rebuilt = LedgerState()
-        rebuilt.isRebuilding = true
+        var rebuilt = LedgerState(rebuilding: true)
         for record in half.events { rebuilt.apply(record) }
         rebuilt.finishRebuild()
         var out: [EventRecord] = []

@@ -79,8 +79,7 @@ struct Book {
     /// The state a rebuild makes of the kept events: each body encoded, then applied straight
     /// from its bytes; `finished`: with the decision caches built, as a reopened ledger has it.
     func rebuiltFromBytes(finished: Bool = true) -> LedgerState {
-        var replayed = LedgerState()
-        replayed.isRebuilding = true
+        var replayed = LedgerState(rebuilding: true)
         for record in events {
             let buffer = LedgerBytes.WriteBuffer()
             EventCodec.encode(record.event, derived: record.derived, clientNumber: record.clientNumber, into: buffer)
