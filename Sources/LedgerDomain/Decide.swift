@@ -343,10 +343,17 @@ extension LedgerState {
                 throw Refuse(code: ErrorCode.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
             }
             e.emit(event)
-        case .clientDeleted:
+        case .clientDeleted, .clientBlocked, .clientUnblocked, .walletInstalled, .walletRemoved, .noteAdded, .npsRated, .custom,
+             .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed,
+             .messengerSubscribed, .messengerUnsubscribed, .segmentAssigned, .segmentUnassigned:
+            // Facts the engine records as given: nothing in the state can refuse them.
             e.emit(event)
-        default:
-            e.emit(event)
+        case .bonusActivated, .bonusExpired, .bonusCancelled, .levelChanged, .segmentEntered, .segmentLeft, .operationRefused:
+            // Only the engine makes these (as the JSON input refuses them by name).
+            throw Refuse.malformed(.invalidEvent, "'\(event.kind.name)' is derived by the engine and cannot be submitted")
+        case .clientRegistered, .system, .segmentDefined, .segmentDeleted, .rulesChanged:
+            // Decided above, before the client is looked up.
+            preconditionFailure("\(event.kind.name) is decided before its client is looked up")
         }
     }
 

@@ -364,6 +364,15 @@ public enum EventKind: UInt32, Sendable, CaseIterable {
 
     public static let byName: [String: EventKind] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
 
+    /// Whether only the engine makes events of this type (a caller's command may not ask for
+    /// one, through JSON or through the library).
+    public var isDerivedOnly: Bool {
+        switch self {
+        case .bonusActivated, .bonusExpired, .bonusCancelled, .levelChanged, .segmentEntered, .segmentLeft, .operationRefused: true
+        default: false
+        }
+    }
+
     /// The journal category (an `operation.refused` takes its operation's category instead).
     public var category: Category {
         switch rawValue {

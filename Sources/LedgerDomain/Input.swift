@@ -18,13 +18,7 @@ public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible 
 /// ill-typed or unknown field is an ``InvalidInput`` naming the line and the field.
 public enum CommandParser {
     /// Whether `type` is one the engine derives itself, which a caller may not submit.
-    static func isDerivedOnly(_ type: String) -> Bool {
-        switch type {
-        case "bonus.activated", "bonus.expired", "bonus.cancelled", "level.changed", "segment.entered", "segment.left",
-             "operation.refused": true
-        default: false
-        }
-    }
+    static func isDerivedOnly(_ type: String) -> Bool { EventKind.byName[type]?.isDerivedOnly ?? false }
 
     public static func parse(line text: String, number line: Int) throws(InvalidInput) -> Command {
         var text = text

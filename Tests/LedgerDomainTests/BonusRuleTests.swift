@@ -44,6 +44,20 @@ struct BonusRuleTests {
         book.checkReplay()
     }
 
+    @Test("an event only the engine makes (an expiry, a level change) is refused from a library caller as from JSON, and nothing is recorded")
+    func derivedEventsAreRefused() {
+        var book = Book()
+        book.run(register("c1", phone: "79160000001"))
+        book.run(#"{"type":"bonus.accrued","at":"2025-01-02T00:00:00Z","client":"c1","amount":1000,"reason":"manual"}"#)
+        let before = book.state.nextPosition
+        for event in [DomainEvent.bonusExpired(Expiry(lot: 1, amount: 1000)), .levelChanged(LevelChange(from: nil, to: "Gold", manual: true))] {
+            let outcome = book.state.execute(Command(client: "c1", event: event), now: book.now, into: &book.events)
+            guard case .refused(let code, let message, let recorded) = outcome else { Issue.record("\(event.kind.name) was accepted"); continue }
+            #expect(code == ErrorCode.invalidEvent.rawValue && recorded == nil && message.contains("derived by the engine"), "\(message)")
+        }
+        #expect(book.state.nextPosition == before && book.balances("c1").available == 1000)
+    }
+
     @Test("a write-off consumes the lot that expires first, then the oldest")
     func writeOffOrder() {
         var book = Book()
