@@ -75,6 +75,8 @@ public final class Ledger: Sendable {
     /// The background snapshot in progress, if any, and when the last one started.
     let background = Mutex(BackgroundSnapshot())
     let backgroundDone = DispatchSemaphore(value: 0)
+    /// Held while a snapshot file is written.
+    let snapshotWriting = Mutex(())
 
     struct BackgroundSnapshot {
         var running = false

@@ -37,10 +37,15 @@ extension Ledger {
         guard let chain else {
             throw LogError(.invalidArgument, "no batch of the log ends at position \(position), where the state stands")
         }
-        let info = try Snapshots.write(state, chain: chain, identity: log.identity.identity, ledger: directory,
-                                       now: wallClockMicros(), syscalls: options.syscalls)
-        newestSnapshot.withLock { $0 = max($0, position) }
-        return info
+        // One snapshot written at a time (a caller's beside a background one would share the
+        // temporary file's name): the second waits, and writes nothing if the first stands as far.
+        return try snapshotWriting.withLock { _ -> Snapshots.Info? in
+            guard position > newestSnapshot.withLock({ $0 }) else { return nil }
+            let info = try Snapshots.write(state, chain: chain, identity: log.identity.identity, ledger: directory,
+                                           now: wallClockMicros(), syscalls: options.syscalls)
+            newestSnapshot.withLock { $0 = max($0, position) }
+            return info
+        }
     }
 
     /// Closes the log, first writing a snapshot when enough events lie past the newest one

@@ -8,15 +8,7 @@ import LedgerLog
 import LedgerBytes
 
 /// Where two states' snapshot bytes first differ (nil: they are the same), for a readable failure.
-func difference(_ a: [SnapshotSection: [UInt8]], _ b: [SnapshotSection: [UInt8]]) -> String? {
-    for section in SnapshotSection.allCases {
-        let (x, y) = (a[section] ?? [], b[section] ?? [])
-        if x == y { continue }
-        let at = zip(x, y).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(x.count, y.count)
-        return "section '\(section.name)' differs at byte \(at) of \(x.count) and \(y.count)"
-    }
-    return nil
-}
+func difference(_ a: [SnapshotSection: [UInt8]], _ b: [SnapshotSection: [UInt8]]) -> String? { Snapshots.firstDifference(a, b) }
 
 @Suite("Snapshots")
 struct SnapshotTests {
@@ -231,6 +223,22 @@ struct SnapshotTests {
         let view = try LedgerView(directory: dir.path)
         #expect(view.startSnapshot != nil)
         #expect(view.state.records.storage.mapped > 0 && view.state.lotPool.lots.storage.mapped > 0 && view.state.purchaseStates.storage.mapped > 0)
+    }
+
+    @Test("callers asking for a snapshot at once get one file: one writes it, the others find it there")
+    func concurrentSnapshotCalls() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, options: Self.options)
+        try Self.run(ledger, Self.days(clients: 100, days: 15)[...])
+        let written = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<4 { group.addTask { try ledger.writeSnapshot() != nil } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(written == 1)
+        try ledger.close()
+        let reader = try LogReader(directory: Ledger.logDirectory(dir.path))
+        let checks = Snapshots.check(ledger: dir.path, identity: try Ledger.checkIdentity(directory: dir.path)?.identity, reader: reader, deep: true)
+        #expect(checks.count == 1 && checks[0].proven)
     }
 
     @Test("a clean close writes a snapshot once enough events lie past the newest; only the newest two are kept")
