@@ -39,6 +39,8 @@ final class Program: @unchecked Sendable {
     var snapshotEvery: UInt64? = nil
     /// The longest batch of ``submitFirstMillion()``, ns.
     var longestBatch: UInt64 = 0
+    /// What a benchmark found beside its time, printed by its teardown.
+    var report = ""
 
     func prepareSubmit() throws {
         commands = generatedCommands(clients: 150_000, days: 365)
@@ -309,6 +311,53 @@ let benchmarks: @Sendable () -> Void = {
             writer.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
                                                     days: environment("LEDGER_BENCH_DAYS", 240))
         }
+    }
+
+    // How long a background snapshot stops a full-size writer: a copy of the program's
+    // directory is opened from its snapshot; a first submit starts a background snapshot (every
+    // event is past the newest by then); the next submit is the one that first changes tables
+    // the snapshot still shares, and its time is printed beside a submit with no snapshot
+    // running (the ratio is the stall).
+    let stalled = Program()
+    Benchmark("submit: a full-size writer's first submit after a background snapshot starts (whole)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
+                                   maxDuration: .seconds(120), maxIterations: 1)) { _ in
+        var options = Ledger.Options(durability: .none)
+        options.snapshotInterval = nil
+        options.snapshotOnCloseAfter = nil
+        options.snapshotEvery = 1
+        let ledger = try! Ledger(directory: stalled.directory, options: options)
+        func batch(_ k: Int) -> [Command] {
+            (0..<1000).map { n in
+                try! CommandParser.parse(line: #"{"type":"client.registered","client":"stall-\#(k)-\#(n)","phone":"7955\#(String(format: "%07d", k * 1000 + n))"}"#, number: n + 1)
+            }
+        }
+        func timed(_ k: Int) -> Double {
+            let started = DispatchTime.now().uptimeNanoseconds
+            blackHole(try! ledger.submit(batch(k)))
+            return Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+        }
+        let first = timed(0)  // starts the background snapshot once it returns
+        let stall = timed(1)  // the first change to tables the snapshot shares
+        let (written, _) = ledger.backgroundSnapshots
+        try! ledger.close()   // waits for the snapshot
+        var quiet = Ledger.Options(durability: .none)
+        quiet.snapshotOnCloseAfter = nil
+        let again = try! Ledger(directory: stalled.directory, options: quiet)
+        _ = try! again.submit(batch(2))
+        let started = DispatchTime.now().uptimeNanoseconds
+        blackHole(try! again.submit(batch(3)))
+        let plain = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+        try! again.close()
+        stalled.report = "full-size writer: a batch of 1000 registrations took \(Int(stall)) ms while a background snapshot had just started (the first: \(Int(first)) ms), \(Int(plain)) ms with none running; snapshots written meanwhile: \(written)"
+    } setup: {
+        let source = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000), days: environment("LEDGER_BENCH_DAYS", 240))
+        stalled.directory = source + "-stall"
+        SystemCalls.removeTree(stalled.directory)
+        precondition(system("cp -a '\(source)' '\(stalled.directory)'") == 0, "could not copy the program's directory")
+    } teardown: {
+        print(stalled.report)
+        SystemCalls.removeTree(stalled.directory)
     }
 
     // Snapshot targets: a reader's open from the snapshot at most 1 s and at least 10× faster
