@@ -4,9 +4,11 @@ import CPrefetch
 /// grows a chunk at a time, so growing never copies the whole array nor holds it twice, and it
 /// never keeps more than one chunk of slack. Elements are changed in place.
 ///
-/// The chunks are raw allocations owned by one storage object, copied on write as a whole
-/// (a reader's snapshot shares it until the writer next changes it). An element access is a
-/// shift, a mask and two loads: no reference counting, no per-chunk uniqueness check.
+/// Copy on write **by chunk**: a copy of the array (a background snapshot's copy of the state)
+/// shares every chunk; the first write to a shared chunk copies that chunk alone (4 096
+/// elements), so a writer beside a snapshot in progress copies what it touches, not the table.
+/// A read is a shift, a mask and two loads, with no reference counting; a write also checks
+/// that its chunk is not shared.
 public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     public typealias Index = Int
     public typealias Indices = Range<Int>
@@ -15,41 +17,75 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     static var chunkCount: Int { 1 << shift }
     static var mask: Int { chunkCount - 1 }
 
+    /// One chunk's memory and who owns it: freed when the last array holding it lets go,
+    /// unless it lies in a mapped file (then `owner` keeps the mapping alive).
+    final class Chunk {
+        let base: UnsafeMutablePointer<Element>
+        /// Elements initialized in it (only a chunk held by one array grows).
+        var count: Int
+        let owner: AnyObject?
+
+        init(capacity: Int) {
+            base = .allocate(capacity: capacity)
+            count = 0
+            owner = nil
+        }
+
+        init(mapped base: UnsafeMutablePointer<Element>, count: Int, owner: AnyObject) {
+            self.base = base
+            self.count = count
+            self.owner = owner
+        }
+
+        /// A private copy of this chunk's elements, with room for a whole chunk.
+        func copy() -> Chunk {
+            let fresh = Chunk(capacity: ChunkedArray.chunkCount)
+            fresh.base.initialize(from: base, count: count)
+            fresh.count = count
+            return fresh
+        }
+
+        var isMapped: Bool { owner != nil }
+
+        deinit {
+            guard owner == nil else { return }
+            base.deinitialize(count: count)
+            base.deallocate()
+        }
+    }
+
     final class Storage {
-        // Changed only through a uniquely referenced array: no run-time exclusivity checks.
-        @exclusivity(unchecked) var chunks: [UnsafeMutablePointer<Element>] = []
+        // Changed only through a uniquely referenced storage: no run-time exclusivity checks.
+        /// Where each chunk's elements are (what reads use), and the chunks themselves (what
+        /// ownership and the per-chunk copy on write use), in step.
+        @exclusivity(unchecked) var pointers: [UnsafeMutablePointer<Element>] = []
+        @exclusivity(unchecked) var chunks: [Chunk] = []
         @exclusivity(unchecked) var count = 0
-        /// The leading chunks that lie in a mapped file (see ``init(mapping:count:owner:)``),
-        /// and what keeps that mapping alive: they are never deallocated one by one.
-        var mapped = 0
-        var owner: AnyObject?
+        /// Whether some chunks may be shared with another storage; while so, `verified` says
+        /// which are known to be this storage's alone, and `unverified` how many are not yet.
+        /// A storage never copied skips the per-chunk check entirely.
+        @exclusivity(unchecked) var mayShare = false
+        @exclusivity(unchecked) var verified: [Bool] = []
+        @exclusivity(unchecked) var unverified = 0
 
         init() {}
 
+        /// Another storage sharing every chunk (copied one by one as they are written). Both
+        /// now check a chunk before its first write.
         func copy() -> Storage {
             let other = Storage()
-            other.chunks.reserveCapacity(chunks.count)
-            var left = count
-            for chunk in chunks {
-                let fresh = UnsafeMutablePointer<Element>.allocate(capacity: ChunkedArray.chunkCount)
-                let n = Swift.min(left, ChunkedArray.chunkCount)
-                fresh.initialize(from: chunk, count: n)
-                other.chunks.append(fresh)
-                left -= n
-            }
+            other.pointers = pointers
+            other.chunks = chunks
             other.count = count
+            other.markShared()
+            markShared()
             return other
         }
 
-        deinit {
-            var left = count
-            for (k, chunk) in chunks.enumerated() {
-                let n = Swift.min(left, ChunkedArray.chunkCount)
-                left -= n
-                if k < mapped { continue }
-                chunk.deinitialize(count: n)
-                chunk.deallocate()
-            }
+        private func markShared() {
+            mayShare = true
+            verified = [Bool](repeating: false, count: chunks.count)
+            unverified = chunks.count
         }
     }
 
@@ -65,14 +101,19 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
         precondition(_isPOD(Element.self), "only plain values may lie in a mapping")
         let chunks = (count + Self.chunkCount - 1) / Self.chunkCount
         let bytes = Self.chunkCount * MemoryLayout<Element>.stride
-        storage.chunks = (0..<chunks).map { (base + $0 * bytes).bindMemory(to: Element.self, capacity: Self.chunkCount) }
+        for k in 0..<chunks {
+            let pointer = (base + k * bytes).bindMemory(to: Element.self, capacity: Self.chunkCount)
+            storage.chunks.append(Chunk(mapped: pointer, count: Swift.min(Self.chunkCount, count - k * Self.chunkCount), owner: owner))
+            storage.pointers.append(pointer)
+        }
         storage.count = count
-        storage.mapped = chunks
-        storage.owner = owner
     }
 
     /// How many elements a chunk holds.
     static var elementsPerChunk: Int { chunkCount }
+
+    /// How many chunks lie in a mapped file (for tests and reports).
+    var mappedChunks: Int { storage.chunks.lazy.filter(\.isMapped).count }
 
     public var count: Int { storage.count }
     public var startIndex: Int { 0 }
@@ -84,25 +125,54 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     public subscript(i: Int) -> Element {
         get {
             precondition(i >= 0 && i < storage.count, "index \(i) out of range 0..<\(storage.count)")
-            return storage.chunks[i >> Self.shift][i & Self.mask]
+            return storage.pointers[i >> Self.shift][i & Self.mask]
         }
         _modify {
             precondition(i >= 0 && i < storage.count, "index \(i) out of range 0..<\(storage.count)")
-            makeUnique()
-            yield &storage.chunks[i >> Self.shift][i & Self.mask]
+            let c = i >> Self.shift
+            makeUnique(chunk: c)
+            yield &storage.pointers[c][i & Self.mask]
         }
     }
 
+    /// Makes the storage, and chunk `c` in it, this array's alone.
     @inline(__always)
-    mutating func makeUnique() {
+    mutating func makeUnique(chunk c: Int) {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        if storage.mayShare { unshare(chunk: c) }
+    }
+
+    /// The first write to chunk `c` since the storage was copied: copy the chunk if another
+    /// storage still holds it.
+    private mutating func unshare(chunk c: Int) {
+        guard !storage.verified[c] else { return }
+        if !isKnownUniquelyReferenced(&storage.chunks[c]) {
+            let fresh = storage.chunks[c].copy()
+            storage.chunks[c] = fresh
+            storage.pointers[c] = fresh.base
+        }
+        storage.verified[c] = true
+        storage.unverified -= 1
+        if storage.unverified == 0 {
+            storage.mayShare = false
+            storage.verified = []
+        }
     }
 
     public mutating func append(_ element: Element) {
-        makeUnique()
         let i = storage.count
-        if i & Self.mask == 0 { storage.chunks.append(.allocate(capacity: Self.chunkCount)) }
-        (storage.chunks[i >> Self.shift] + (i & Self.mask)).initialize(to: element)
+        if i & Self.mask == 0 {
+            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+            let chunk = Chunk(capacity: Self.chunkCount)
+            storage.chunks.append(chunk)
+            storage.pointers.append(chunk.base)
+            if storage.mayShare { storage.verified.append(true) }
+        } else {
+            makeUnique(chunk: i >> Self.shift)
+        }
+        let c = i >> Self.shift
+        (storage.pointers[c] + (i & Self.mask)).initialize(to: element)
+        storage.chunks[c].count += 1
         storage.count = i + 1
     }
 
@@ -111,12 +181,13 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     @inline(__always)
     func prefetch(_ i: Int, offsets first: Int, _ second: Int) {
         guard i >= 0 && i < storage.count else { return }
-        let address = UnsafeRawPointer(storage.chunks[i >> Self.shift] + (i & Self.mask))
+        let address = UnsafeRawPointer(storage.pointers[i >> Self.shift] + (i & Self.mask))
         ledger_prefetch(address + first)
         if second != first { ledger_prefetch(address + second) }
     }
 }
 
-// The storage is only changed through a uniquely referenced ChunkedArray (copy on write), so
-// sharing it between values in different threads is as safe as sharing an Array.
+// The storage and its chunks are only changed through a uniquely referenced ChunkedArray and
+// chunk (copy on write), so sharing them between values in different threads is as safe as
+// sharing an Array.
 extension ChunkedArray: @unchecked Sendable where Element: Sendable {}

@@ -3,6 +3,23 @@ import Testing
 
 @Suite("The client store's parts")
 struct StoreTests {
+    @Test("a chunked array copied (a snapshot's copy) shares its chunks, and a write copies only the chunk it touches")
+    func chunkedArrayCopiesByChunk() {
+        var a = ChunkedArray<Int64>()
+        for k in 0..<(10 * 4096 + 17) { a.append(Int64(k)) }
+        var b = a
+        b[5] = -5
+        b[9 * 4096 + 3] = -7
+        b.append(99)
+        for c in 0..<a.storage.chunks.count {
+            let shared = a.storage.chunks[c] === b.storage.chunks[c]
+            #expect(shared == (c != 0 && c != 9 && c != 10), "chunk \(c)")
+        }
+        #expect(a[5] == 5 && a[9 * 4096 + 3] == 9 * 4096 + 3 && a.count == 10 * 4096 + 17)
+        #expect(b[5] == -5 && b[9 * 4096 + 3] == -7 && b.count == 10 * 4096 + 18 && b[10 * 4096 + 17] == 99)
+        #expect(Array(a.indices).allSatisfy { k in k == 5 || k == 9 * 4096 + 3 || a[k] == b[k] })
+    }
+
     @Test("a chunked array copies on write: a copy keeps its elements when the original changes, across chunks")
     func chunkedArrayCopiesOnWrite() {
         var a = ChunkedArray<String>()

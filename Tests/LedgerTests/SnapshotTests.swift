@@ -222,7 +222,7 @@ struct SnapshotTests {
         try ledger.close()
         let view = try LedgerView(directory: dir.path)
         #expect(view.startSnapshot != nil)
-        #expect(view.state.records.storage.mapped > 0 && view.state.lotPool.lots.storage.mapped > 0 && view.state.purchaseStates.storage.mapped > 0)
+        #expect(view.state.records.mappedChunks > 0 && view.state.lotPool.lots.mappedChunks > 0 && view.state.purchaseStates.mappedChunks > 0)
     }
 
     @Test("callers asking for a snapshot at once get one file: one writes it, the others find it there")
