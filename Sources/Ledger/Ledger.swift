@@ -124,10 +124,13 @@ public final class Ledger: Sendable {
     }
 
     /// The log lives in `directory/log`.
-    public static func logDirectory(_ directory: String) -> String { directory.hasSuffix("/") ? directory + "log" : directory + "/log" }
+    public static func logDirectory(_ directory: String) -> String { path(directory, "log") }
+
+    /// `name` inside the data directory `directory`.
+    static func path(_ directory: String, _ name: String) -> String { directory.hasSuffix("/") ? directory + name : directory + "/" + name }
 
     /// The ledger directory's identity file: the identity of the log it was made with.
-    public static func identityFile(_ directory: String) -> String { directory.hasSuffix("/") ? directory + "LEDGER" : directory + "/LEDGER" }
+    public static func identityFile(_ directory: String) -> String { path(directory, "LEDGER") }
 
     /// Checks that the directory holds the log it was made with (read-only): when `LEDGER`
     /// names a log, `log/LOG` must be there with the same identity. A log that vanished while the

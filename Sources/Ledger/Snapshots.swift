@@ -20,7 +20,7 @@ public enum Snapshots {
     public static let kept = 2
 
     /// Where a ledger keeps its snapshots.
-    public static func directory(_ ledger: String) -> String { ledger.hasSuffix("/") ? ledger + "snapshots" : ledger + "/snapshots" }
+    public static func directory(_ ledger: String) -> String { Ledger.path(ledger, "snapshots") }
 
     /// A snapshot's file name: its position in 20 digits, so names sort as positions do.
     static func name(position: UInt64) -> String {
@@ -63,7 +63,7 @@ public enum Snapshots {
         do {
             let sections = SnapshotSection.allCases
             var offset = UInt64(4096)
-            var directoryBytes = WriteBuffer(capacity: entryBytes * sections.count)
+            let directoryBytes = WriteBuffer(capacity: entryBytes * sections.count)
             for section in sections {
                 let start = offset
                 var crc: UInt32 = 0
@@ -107,7 +107,6 @@ public enum Snapshots {
             try directoryBytes.withUnsafeBytes { try syscalls.write(fd, $0, toAbsoluteOffset: UInt64(headerBytes), path: temporary) }
             try syscalls.fdatasync(fd, path: temporary)
             try syscalls.close(fd, path: temporary)
-            directoryBytes = WriteBuffer(capacity: 0)
         } catch {
             try? syscalls.close(fd, path: temporary)
             try? syscalls.unlink(temporary)
@@ -242,13 +241,6 @@ public enum Snapshots {
     /// The state of the newest snapshot in `ledger` that is whole and of the log `reader`
     /// reads (`identity`, when the directory has one), with the snapshots passed over and why.
     /// Nil when none is usable.
-    public static func loadNewest(ledger: String, identity: [UInt8]?, reader: LogReader,
-                                  syscalls: SystemCalls = .live) -> (state: LedgerState, info: Info)?
-    {
-        var rejections: [Rejection] = []
-        return loadNewest(ledger: ledger, identity: identity, reader: reader, rejections: &rejections, syscalls: syscalls)
-    }
-
     public static func loadNewest(ledger: String, identity: [UInt8]?, reader: LogReader, rejections: inout [Rejection],
                                   syscalls: SystemCalls = .live) -> (state: LedgerState, info: Info)?
     {

@@ -383,7 +383,7 @@ extension LedgerState {
     /// The links of each client into the lot pool and the purchases.
     private func checkClientLinks() throws(SectionError) {
         let purchases = Int32(purchaseStates.count)
-        let isFree = try lotPool.freeSlots(SectionDecoder(UnsafeRawBufferPointer(start: nil, count: 0), section: "lots"))
+        let isFree = try lotPool.freeSlots()
         for i in records.indices {
             let c = records[i]
             guard lotPool.holds(c.lotList, isFree: isFree), c.activationHint >= -1, Int(c.activationHint) < lotPool.lots.count else {

@@ -312,7 +312,7 @@ extension LotPool {
     /// older (so no list can loop); phases, reasons and side tables agree with the bits. One
     /// pass in slot order, no list walked.
     private func checkLinks(_ d: SectionDecoder) throws(SectionError) {
-        let isFree = try freeSlots(d)
+        let isFree = try freeSlots()
         let n = lots.count
         var flagged = (reserved: 0, spent: 0, wide: 0)
         for k in 0..<n where !isFree[k] {
@@ -347,18 +347,18 @@ extension LotPool {
 
     /// Which slots are free, by a walk of the free list that must end within as many steps as
     /// there are slots; the rest must be as many as the open lots counted.
-    func freeSlots(_ d: SectionDecoder) throws(SectionError) -> [Bool] {
+    func freeSlots() throws(SectionError) -> [Bool] {
         let n = lots.count
         var isFree = [Bool](repeating: false, count: n)
         var slot = free
         var steps = 0
         while slot >= 0 {
-            guard Int(slot) < n, !isFree[Int(slot)], steps < n else { throw d.fail("the free lot list leaves the pool or loops") }
+            guard Int(slot) < n, !isFree[Int(slot)], steps < n else { throw SectionError("lots", "the free lot list leaves the pool or loops") }
             isFree[Int(slot)] = true
             slot = lots[Int(slot)].next
             steps += 1
         }
-        guard slot == -1, n - steps == live else { throw d.fail("\(n - steps) open lots, \(live) counted") }
+        guard slot == -1, n - steps == live else { throw SectionError("lots", "\(n - steps) open lots, \(live) counted") }
         return isFree
     }
 
