@@ -10,13 +10,7 @@ extension LedgerState {
     public mutating func apply(_ record: EventRecord) -> Int32? {
         var index: Int32? = nil
         begin(position: record.position, at: record.at, typeCode: record.event.typeCode)
-        var refusal: (String, String)? = nil
-        if case .operationRefused(let r) = record.event { refusal = (r.code, r.message) }
-        if var key = record.idempotencyKey {
-            key.withUTF8 { noteIdempotency(position: record.position, derived: record.derived, key: UnsafeRawBufferPointer($0), refusal: refusal) }
-        } else {
-            noteIdempotency(position: record.position, derived: record.derived, key: nil, refusal: refusal)
-        }
+        noteCommand(position: record.position, derived: record.derived)
         if case .clientRegistered = record.event {} else if !record.client.isEmpty {
             // (A registration's client does not exist yet: `register` counts its event.)
             if let number = record.clientNumber, number >= 0, Int(number) < records.count {
@@ -29,22 +23,17 @@ extension LedgerState {
         switch record.event {
         case .clientRegistered(let r):
             register(record, r)
-            return Int32(records.count - 1)
+            index = Int32(records.count - 1)
         case .rulesChanged(let rules):
             if rules.birthdayBonus > 0 && self.rules.birthdayBonus == 0 { birthdayBonusSince = record.at }
             let windowChanged = rules.levelWindowDays != self.rules.levelWindowDays
             self.rules = rules
             if windowChanged && !isRebuilding { recomputeWindows(at: record.at) }
-        case .segmentDefined(let definition):
-            segmentDefinitions[definition.name] = definition
-        case .segmentDeleted(let name):
-            segmentDefinitions[name] = nil
-        case .system:
-            break
         default:
-            guard let index else { return nil }
-            applyToClient(Int(index), record)
+            if let index { applyToClient(Int(index), record) }
         }
+        applyToParts(position: record.position, at: record.at, kind: record.event.kind, derived: record.derived,
+                     client: index, key: record.idempotencyKey, event: record.event)
         return index
     }
 
@@ -79,27 +68,30 @@ extension LedgerState {
 
     public mutating func noteUnknownFields(_ count: Int) { unknownFields += Int64(count) }
 
-    mutating func noteIdempotency(position: UInt64, derived: Bool, key: UnsafeRawBufferPointer?, refusal: (String, String)?) {
+    /// Notes where a command starts, for the return it may answer to: a return's derived
+    /// events extend its range.
+    @inline(__always)
+    mutating func noteCommand(position: UInt64, derived: Bool) {
         if !derived {
-            openKey = nil
             openReturn = nil
-            if let key {
-                // The engine answers a key it knows without appending, so a key reaches here new.
-                let index = idempotencyKeys.insert(key)
-                answerFirst.append(position)
-                answerCount.append(1)
-                if keepsKeyBytes || !isRebuilding { heldKeys.hold(index, key) }
-                if let refusal { refusals[index] = (refusal.0, refusal.1) }
-                // A refusal is one event: nothing derived extends it.
-                openKey = refusal == nil ? index : nil
-            }
-        } else if let key = openKey {
-            let count = position - answerFirst[Int(key)] + 1
-            if count < 255 { answerCount[Int(key)] = UInt8(count) } else { answerCount[Int(key)] = 255; longAnswers[key] = UInt32(count) }
+        } else if let key = openReturn, let first = returns[key]?.lowerBound {
+            returns[key] = first...position
         }
-        if let key = openReturn, derived {
-            if let first = returns[key]?.lowerBound { returns[key] = first...position }
+    }
+
+    /// Applies one event to the parts, once the core has applied it.
+    @inline(__always)
+    mutating func applyToParts(position: UInt64, at: Micros, kind: EventKind, derived: Bool, client: Int32?,
+                               key: UnsafeRawBufferPointer?, event: DomainEvent?) {
+        parts.apply(AppliedEvent(position: position, at: at, kind: kind, derived: derived, client: client, key: key, event: event))
+    }
+
+    mutating func applyToParts(position: UInt64, at: Micros, kind: EventKind, derived: Bool, client: Int32?,
+                               key: String?, event: DomainEvent?) {
+        guard var key else {
+            return applyToParts(position: position, at: at, kind: kind, derived: derived, client: client, key: nil as UnsafeRawBufferPointer?, event: event)
         }
+        key.withUTF8 { applyToParts(position: position, at: at, kind: kind, derived: derived, client: client, key: UnsafeRawBufferPointer($0), event: event) }
     }
 
     private mutating func register(_ record: EventRecord, _ r: Registration) {
@@ -122,7 +114,7 @@ extension LedgerState {
         client.eventCount = 1
         client.lastEventAt = at
         records.append(client)
-        totals.clients += 1
+        coreTotals.clients += 1
         let (inserted, isNew) = clientIDs.findOrInsert(id)
         precondition(isNew && inserted == index, "a client registers once")
         if let birthday { noteBirthday(index, birthday) }
@@ -162,13 +154,6 @@ extension LedgerState {
         case .bonusReserved(let r):
             for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved += take.amount } }
             changeBalances(i) { $0.available -= r.amount; $0.reserved += r.amount }
-            var order = orders[r.order] ?? {
-                totals.openOrders += 1
-                return OrderState(client: Int32(i))
-            }()
-            order.reserved += r.amount
-            order.lots += r.lots
-            orders[r.order] = order
         case .bonusReserveCaptured(let r):
             for take in r.lots {
                 if let l = lotSlot(i, take.lot) {
@@ -178,12 +163,10 @@ extension LedgerState {
                 }
             }
             changeBalances(i) { $0.reserved -= r.amount; $0.used += r.amount }
-            releaseFromOrder(r)
             compactLots(i, touched: r.lots.lazy.map(\.lot))
         case .bonusReserveReleased(let r):
             for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved -= take.amount } }
             changeBalances(i) { $0.reserved -= r.amount; $0.available += r.amount }
-            releaseFromOrder(r)
         case .bonusExpired(let e):
             applyExpiry(i, lot: e.lot, amount: e.amount)
         case .bonusCancelled(let c):
@@ -221,15 +204,8 @@ extension LedgerState {
             }
             records[i].stats.returnCount += 1
             records[i].stats.returnSum += r.amount
-        case .orderPlaced(let o):
-            if orders[o.order] == nil {
-                orders[o.order] = OrderState(client: Int32(i))
-                totals.openOrders += 1
-            }
-        case .orderClosed(let o):
-            settleOrder(o.order, client: i, as: .closed)
-        case .orderCancelled(let o):
-            settleOrder(o.order, client: i, as: .cancelled)
+        case .orderPlaced, .orderClosed, .orderCancelled:
+            break
         case .mailingSent(let m):
             applyContact(i, channel: m.channel, delivered: false, at: record.at)
         case .mailingDelivered(let m):
@@ -240,16 +216,8 @@ extension LedgerState {
             applySubscription(i, channel: c, subscribed: true)
         case .messengerUnsubscribed(let c):
             applySubscription(i, channel: c, subscribed: false)
-        case .segmentEntered(let s), .segmentAssigned(let s):
-            let code = segmentCodes[s] ?? {
-                let code = UInt32(segmentNames.count)
-                segmentNames.append(s)
-                segmentCodes[s] = code
-                return code
-            }()
-            segmentMembers.insert(Self.membership(i, code))
-        case .segmentLeft(let s), .segmentUnassigned(let s):
-            if let code = segmentCodes[s] { segmentMembers.remove(Self.membership(i, code)) }
+        case .segmentEntered, .segmentAssigned, .segmentLeft, .segmentUnassigned:
+            break
         case .profileChanged(let changes):
             applyProfile(i, changes)
         case .cardAdded(let card):
@@ -283,9 +251,8 @@ extension LedgerState {
             clientNotes.append(Int32(i), at: record.at, text: texts.append([text]), value: 0)
         case .operationRefused(let refusal):
             if let year = Self.birthdayYear(source: refusal.source?.utf8, at: nil) { decideBirthday(i, year: year) }
-        case .custom:
-            break
-        case .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
+        case .custom, .clientRegistered, .rulesChanged, .segmentDefined, .segmentDeleted, .system:
+            // (What the parts alone keep: the order book, the segments.)
             break
         }
     }

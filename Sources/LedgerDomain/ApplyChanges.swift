@@ -268,7 +268,7 @@ extension LedgerState {
     @inline(__always)
     mutating func changeBalances(_ i: Int, _ change: (inout Balances) -> Void) {
         change(&records[i].balances)
-        if !records[i].deleted { change(&totals.balances) }
+        if !records[i].deleted { change(&coreTotals.balances) }
     }
 
     /// Changes client `i`'s blocked or deleted flag, moving it between the totals' counts.
@@ -281,32 +281,12 @@ extension LedgerState {
     /// Counts client `i` in the totals as it stands (`sign` 1) or takes it out (`sign` -1).
     private mutating func count(_ i: Int, _ sign: Int) {
         if records[i].deleted {
-            totals.deletedClients += sign
+            coreTotals.deletedClients += sign
             return
         }
-        totals.clients += sign
-        if records[i].blocked { totals.blockedClients += sign }
-        totals.balances.add(records[i].balances, sign: Int64(sign))
-    }
-
-    /// Closes or cancels an order (one the log never opened is recorded settled).
-    mutating func settleOrder(_ id: String, client i: Int, as phase: OrderState.Phase) {
-        if orders[id]?.phase == .open { totals.openOrders -= 1 }
-        orders[id, default: OrderState(client: Int32(i))].phase = phase
-    }
-
-    mutating func releaseFromOrder(_ r: Reservation) {
-        guard var order = orders[r.order] else { return }
-        order.reserved -= r.amount
-        for take in r.lots {
-            if let k = order.lots.firstIndex(where: { $0.lot == take.lot }) {
-                order.lots[k].amount -= take.amount
-                if order.lots[k].amount == 0 { order.lots.remove(at: k) }
-            }
-        }
-        // A settled order keeps no buffer (most orders are settled, and stay for good).
-        if order.lots.isEmpty { order.lots = [] }
-        orders[r.order] = order
+        coreTotals.clients += sign
+        if records[i].blocked { coreTotals.blockedClients += sign }
+        coreTotals.balances.add(records[i].balances, sign: Int64(sign))
     }
 
     /// Applies a profile change's fields; the texts are written to the arena once, at the end.
@@ -348,6 +328,7 @@ extension LedgerState {
     /// a horizon past the last event.
     public mutating func finishRebuild() {
         isRebuilding = false
+        parts.finishRebuild()
         if lastEventAt != Int64.min { recomputeWindows(at: lastEventAt) }
         schedule.removeAll()
         schedule.horizon = .min

@@ -20,9 +20,10 @@ extension LedgerState {
             // The id is new, or the body is refused before anything changes.
             guard clientIDs.find(client) == nil else { throw .malformed("client '\(String(decoding: client, as: UTF8.self))' registers a second time") }
             begin(position: position, at: at, typeCode: typeCode)
-            noteIdempotency(position: position, derived: derived, key: key, refusal: nil)
+            noteCommand(position: position, derived: derived)
             registerFromBytes(at: at, client: client, registration)
             lastReplayedClient = Int32(records.count - 1)
+            applyToParts(position: position, at: at, kind: kind, derived: derived, client: lastReplayedClient, key: key, event: nil)
             return r.skippedFields
         }
         if Self.hasFastPath(kind), let index = try replayedClient(header.clientNumber, key: client) {
@@ -43,7 +44,7 @@ extension LedgerState {
                 break
             }
             begin(position: position, at: at, typeCode: typeCode)
-            noteIdempotency(position: position, derived: derived, key: key, refusal: nil)
+            noteCommand(position: position, derived: derived)
             touch(i, at: at)
             switch change {
             case .purchase(_, let paid, let spent):
@@ -73,6 +74,7 @@ extension LedgerState {
             case .none:
                 break
             }
+            applyToParts(position: position, at: at, kind: kind, derived: derived, client: index, key: key, event: nil)
             return r.skippedFields
         }
         let decoded = try EventCodec.decode(typeCode: typeCode, body, forReplay: true)
@@ -377,7 +379,7 @@ extension LedgerState {
     @inline(__always)
     public mutating func prefetchKeys(typeCode: UInt32, key: UnsafeRawBufferPointer?, body: UnsafeRawBufferPointer) {
         guard typeCode == EventKind.purchaseMade.rawValue else { return }
-        if let key { idempotencyKeys.prefetch(key) }
+        if let key { parts.idempotency.prefetch(key) }
         // flags, the client number (a varint), then field 1 (tag 1, wire type 2: 0x0A) and its length.
         var i = 1
         if body.count > 1 && body[0] & EventCodec.clientNumberFlag != 0 {

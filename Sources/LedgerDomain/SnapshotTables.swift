@@ -1,7 +1,7 @@
 import LedgerBytes
 
-/// The snapshot sections of the purchases, orders, idempotency answers, the rarer client
-/// tables and the schedule (data-format.md §13.3, sections 8–12).
+/// The snapshot sections of the purchases, the rarer client
+/// tables and the schedule (data-format.md §13.3, sections 8, 11 and 12).
 extension LedgerState {
     // MARK: purchases and returns
 
@@ -96,83 +96,9 @@ extension LedgerState {
         }
     }
 
-    // MARK: orders
-
-    func writeOrders(_ e: SectionEncoder) {
-        let orders = orders.sorted { $0.key < $1.key }
-        e.put(UInt64(orders.count))
-        for (id, order) in orders {
-            e.putText(id)
-            e.put(order.client)
-            e.put(order.phase.rawValue)
-            e.put(order.reserved)
-            e.put(UInt64(order.lots.count))
-            for take in order.lots {
-                e.put(take.lot)
-                e.put(take.amount)
-            }
-        }
-    }
-
-    mutating func readOrders(_ d: inout SectionDecoder) throws(SectionError) {
-        orders = [:]
-        for k in 0..<(try d.getCount("orders", width: 25)) {
-            let id = try d.getText("order \(k)'s id")
-            let client = try d.get(Int32.self, "order \(k)'s client")
-            guard let phase = OrderState.Phase(rawValue: try d.get(UInt8.self, "order \(k)'s phase")), client >= 0, Int(client) < records.count else {
-                throw d.fail("order \(k) has an unknown phase or client")
-            }
-            var order = OrderState(client: client, phase: phase)
-            order.reserved = try d.get(Int64.self, "order \(k)'s reserved amount")
-            for _ in 0..<(try d.getCount("order \(k)'s lots", width: 16)) {
-                order.lots.append(LotTake(lot: try d.get(UInt64.self, "order \(k)'s lot"), amount: try d.get(Int64.self, "order \(k)'s lot amount")))
-            }
-            orders[id] = order
-        }
-    }
-
-    // MARK: idempotency
-
-    func writeIdempotency(_ e: SectionEncoder) {
-        idempotencyKeys.write(to: e)
-        answerFirst.write(to: e)
-        e.putArray(answerCount)
-        let long = longAnswers.sorted { $0.key < $1.key }
-        e.putArray(long.map(\.key))
-        e.putArray(long.map(\.value))
-        let refused = refusals.sorted { $0.key < $1.key }
-        e.put(UInt64(refused.count))
-        for (index, refusal) in refused {
-            e.put(index)
-            e.putText(refusal.code)
-            e.putText(refusal.message)
-        }
-    }
-
-    mutating func readIdempotency(_ d: inout SectionDecoder) throws(SectionError) {
-        idempotencyKeys = try KeyIndex(from: &d)
-        answerFirst = try AscendingPositions(from: &d)
-        answerCount = try d.getArray(UInt8.self, "answer lengths")
-        let n = idempotencyKeys.count
-        guard answerFirst.count == n, answerCount.count == n else { throw d.fail("\(n) keys, \(answerFirst.count) answers, \(answerCount.count) lengths") }
-        let longKeys = try d.getArray(Int32.self, "long answers")
-        let longValues = try d.getArray(UInt32.self, "long answers' lengths")
-        guard longKeys.count == longValues.count, longKeys.allSatisfy({ $0 >= 0 && Int($0) < n }) else { throw d.fail("the long answers do not match") }
-        longAnswers = Dictionary(zip(longKeys, longValues), uniquingKeysWith: { a, _ in a })
-        refusals = [:]
-        for k in 0..<(try d.getCount("refused keys", width: 12)) {
-            let index = try d.get(Int32.self, "refused key \(k)")
-            guard index >= 0, Int(index) < n else { throw d.fail("refused key \(k) names no key") }
-            refusals[index] = (try d.getText("refused key \(k)'s code"), try d.getText("refused key \(k)'s message"))
-        }
-    }
-
-    // MARK: segments, NPS, notes, birthdays
+    // MARK: NPS, notes, birthdays
 
     func writeExtras(_ e: SectionEncoder) {
-        e.put(UInt64(segmentNames.count))
-        for name in segmentNames { e.putText(name) }
-        e.putArray(segmentMembers.sorted())
         clientNPS.write(to: e)
         clientNotes.write(to: e)
         let birthdays = birthdays.sorted { $0.key < $1.key }
@@ -184,19 +110,6 @@ extension LedgerState {
     }
 
     mutating func readExtras(_ d: inout SectionDecoder, texts: [[UInt64]]) throws(SectionError) {
-        segmentNames = []
-        segmentCodes = [:]
-        for k in 0..<(try d.getCount("segment names", width: 4)) {
-            let name = try d.getText("segment name \(k)")
-            guard segmentCodes[name] == nil else { throw d.fail("segment name '\(name)' twice") }
-            segmentCodes[name] = UInt32(k)
-            segmentNames.append(name)
-        }
-        let members = try d.getArray(UInt64.self, "segment members")
-        guard members.allSatisfy({ Int($0 >> 32) < records.count && Int($0 & 0xFFFF_FFFF) < segmentNames.count }) else {
-            throw d.fail("a segment member names no client or segment")
-        }
-        segmentMembers = Set(members)
         clientNPS = try ClientEntries(from: &d, clients: records.count, texts: texts, "NPS")
         clientNotes = try ClientEntries(from: &d, clients: records.count, texts: texts, "notes")
         birthdays = [:]

@@ -10,10 +10,6 @@ public struct LedgerState: Sendable {
     /// Level names as the clients' records refer to them (interned: a record keeps one byte).
     public internal(set) var levelNames: [String] = []
     /// The rarer collections, only for the clients that have them.
-    /// Segment names, interned; a client's membership is a (client, name code) pair in one set.
-    var segmentNames: [String] = []
-    var segmentCodes: [String: UInt32] = [:]
-    var segmentMembers = Set<UInt64>()
     /// NPS ratings (the score, the comment) and notes, their texts in ``texts``.
     var clientNPS = ClientEntries()
     var clientNotes = ClientEntries()
@@ -33,32 +29,29 @@ public struct LedgerState: Sendable {
     var purchaseSpent = AscendingValues()
     /// For purchases that had a return: what the returns did.
     public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
-    public internal(set) var orders: [String: OrderState] = [:]
+    /// The whole ledger's figures as the core keeps them (the open orders are the order
+    /// book's: see ``totals``).
+    var coreTotals = Totals()
     /// The whole ledger's figures, kept as events apply (see ``Totals``).
-    public internal(set) var totals = Totals()
+    public var totals: Totals {
+        var totals = coreTotals
+        totals.openOrders = parts.orders.openCount
+        return totals
+    }
     /// The events of each return, by purchase and return id: a return id counts once.
     public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
-    /// Idempotency keys → their answer: the first position of the command's events and how many
-    /// (5 bytes a key beside its 8-byte slot), or a refusal, kept apart since refusals are few.
-    /// The keys' bytes are not kept: each is in the log, in the record its answer starts at, and
-    /// a lookup confirms a candidate there (see ``answer(forKey:keyAt:)``).
-    public internal(set) var idempotencyKeys = KeyIndex()
-    /// The bytes of the keys the log cannot give back: all of them while ``keepsKeyBytes``, else
-    /// those whose events are not yet durable and the newest that are.
-    var heldKeys = HeldKeys()
-    /// How many keys' bytes the state holds (see ``keepsKeyBytes``).
-    public var heldKeyCount: Int { heldKeys.count }
-    /// True for a state alone (it has no log to read keys back from). A ``Ledger``'s state is
-    /// made without: a rebuild then keeps no key's bytes, and a submit holds them only until
-    /// its events are durable (``releaseKeys(below:)``). Fixed when the state is made.
-    public internal(set) var keepsKeyBytes = true
-    var answerFirst = AscendingPositions()
-    /// Events of each answer, saturating at 255; the rare longer ones are in `longAnswers`.
-    var answerCount: [UInt8] = []
-    var longAnswers: [Int32: UInt32] = [:]
-    var refusals: [Int32: (code: String, message: String)] = [:]
+    /// The parts beside the client records: idempotency answers, orders, segments (see
+    /// ``LedgerPart``).
+    public internal(set) var parts: LedgerParts
+    /// How many keys' bytes the state holds (see ``IdempotencyAnswers/keepsKeyBytes``).
+    public var heldKeyCount: Int { parts.idempotency.heldCount }
+    /// True for a state alone, that has no log to read idempotency keys back from (see
+    /// ``IdempotencyAnswers/keepsKeyBytes``). Fixed when the state is made.
+    public var keepsKeyBytes: Bool { parts.idempotency.keepsKeyBytes }
+    /// Every order by id.
+    public var orders: [String: OrderState] { parts.orders.orders }
+    public var segmentDefinitions: [String: SegmentDefinition] { parts.segments.definitions }
     public internal(set) var rules = Rules()
-    public internal(set) var segmentDefinitions: [String: SegmentDefinition] = [:]
     /// The position after the last applied event, and that event's time.
     public internal(set) var nextPosition: UInt64 = 0
     public internal(set) var lastEventAt: Micros = Int64.min
@@ -84,8 +77,7 @@ public struct LedgerState: Sendable {
     /// When the birthday bonus last became positive (a rules change from none): the advance
     /// step never looks for birthdays before that day.
     var birthdayBonusSince: Micros = .min
-    /// The command being applied: its idempotency key and the return it answers to.
-    var openKey: Int32?
+    /// The return the command being applied answers to.
     var openReturn: ReturnKey?
     /// The client of the last event replayed from bytes (a lookup cache; see Replay.swift).
     var lastReplayedClient: Int32?
@@ -94,7 +86,7 @@ public struct LedgerState: Sendable {
     /// `keepsKeyBytes`: it has no log to read idempotency keys back from (see ``keepsKeyBytes``).
     public init(rebuilding: Bool = false, keepsKeyBytes: Bool = true) {
         isRebuilding = rebuilding
-        self.keepsKeyBytes = keepsKeyBytes
+        parts = LedgerParts(keepsKeyBytes: keepsKeyBytes, rebuilding: rebuilding)
     }
 
     public func clientIndex(_ id: String) -> Int32? { clientIDs.find(id) }
@@ -123,15 +115,7 @@ public struct LedgerState: Sendable {
     public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
 
     /// The segments client `i` is in.
-    public func segments(of i: Int) -> Set<String> {
-        guard !segmentMembers.isEmpty else { return [] }
-        var names: Set<String> = []
-        for (code, name) in segmentNames.enumerated() where segmentMembers.contains(Self.membership(i, UInt32(code))) { names.insert(name) }
-        return names
-    }
-
-    /// Client `i`'s membership of the segment named by `code`, as ``segmentMembers`` keeps it.
-    static func membership(_ i: Int, _ code: UInt32) -> UInt64 { UInt64(UInt32(i)) << 32 | UInt64(code) }
+    public func segments(of i: Int) -> Set<String> { parts.segments.segments(of: Int32(i)) }
 
     /// A one-text entry of the text arena (an NPS comment, a note).
     func text(_ ref: TextRef) -> String? { texts.read(ref).first ?? nil }
@@ -234,40 +218,12 @@ public struct LedgerState: Sendable {
     }
 
     public func answer(forKey key: String, keyAt: (UInt64) throws -> [UInt8]?) rethrows -> IdempotentAnswer? {
-        var copy = key
-        let found: Int32? = try copy.withUTF8 { utf8 in
-            let bytes = UnsafeRawBufferPointer(utf8)
-            var best: Int32? = nil
-            try idempotencyKeys.forEachCandidate(bytes) { index in
-                if let best, answerFirst[Int(best)] > answerFirst[Int(index)] { return }
-                let same: Bool
-                if let held = heldKeys.matches(index, bytes) {
-                    same = held
-                } else if let logged = try keyAt(answerFirst[Int(index)]) {
-                    same = logged.elementsEqual(bytes)
-                } else {
-                    same = false
-                }
-                if same { best = index }
-            }
-            return best
-        }
-        return found.map(answer(at:))
+        try parts.idempotency.answer(forKey: key, keyAt: keyAt)
     }
 
     /// Lets go of the bytes of the keys whose answers start below `end` (the log now has them),
     /// but for the newest ``HeldKeys/recentKept``.
-    public mutating func releaseKeys(below end: UInt64) {
-        guard !keepsKeyBytes else { return }
-        heldKeys.release(keepingLast: HeldKeys.recentKept) { answerFirst[Int($0)] < end }
-    }
-
-    private func answer(at index: Int32) -> IdempotentAnswer {
-        if let refusal = refusals[index] { return .refused(code: refusal.code, message: refusal.message) }
-        let first = answerFirst[Int(index)]
-        let count = answerCount[Int(index)] == 255 ? UInt64(longAnswers[index] ?? 255) : UInt64(answerCount[Int(index)])
-        return .accepted(first...(first + count - 1))
-    }
+    public mutating func releaseKeys(below end: UInt64) { parts.idempotency.release(below: end) }
 
     /// Every idempotency key with its answer (for tests and reports; not for hot paths). Keys
     /// the state does not hold are read with `keyAt` (see ``answer(forKey:keyAt:)``). When two
@@ -278,12 +234,6 @@ public struct LedgerState: Sendable {
     }
 
     public func idempotency(keyAt: (UInt64) throws -> [UInt8]?) rethrows -> [String: IdempotentAnswer] {
-        var result: [String: IdempotentAnswer] = [:]
-        for index in 0..<Int32(idempotencyKeys.count) {
-            guard let bytes = try heldKeys.bytes(index) ?? keyAt(answerFirst[Int(index)]) else { continue }
-            result[String(decoding: bytes, as: UTF8.self)] = answer(at: index)
-        }
-        return result
+        try parts.idempotency.all(keyAt: keyAt)
     }
-
 }

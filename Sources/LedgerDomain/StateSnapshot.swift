@@ -4,7 +4,7 @@ import LedgerBytes
 /// and read. An id is never reused for other content: a new layout is a new format version.
 public enum SnapshotSection: UInt32, Sendable, CaseIterable {
     case head = 1, rules = 2, texts = 3, lots = 4, clientIDs = 5, clients = 6, holders = 7, purchases = 8, orders = 9,
-         idempotency = 10, extras = 11, schedule = 12
+         idempotency = 10, extras = 11, schedule = 12, segments = 13
 
     public var name: String {
         switch self {
@@ -20,6 +20,7 @@ public enum SnapshotSection: UInt32, Sendable, CaseIterable {
         case .idempotency: "idempotency"
         case .extras: "extras"
         case .schedule: "schedule"
+        case .segments: "segments"
         }
     }
 }
@@ -27,7 +28,9 @@ public enum SnapshotSection: UInt32, Sendable, CaseIterable {
 extension LedgerState {
     /// The snapshot format's version: a state written by another version is not read.
     /// 2: the level windows as computed afresh, and the due-time schedule (section 12).
-    public static let snapshotVersion: UInt16 = 2
+    /// 3: the parts' sections: segments (13) out of the rules and the extras, the open orders'
+    /// count out of the head.
+    public static let snapshotVersion: UInt16 = 3
 
     /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
     /// scan's day, the last advance step's time) and the lot indexes are left out, and what
@@ -52,10 +55,11 @@ extension LedgerState {
             phoneIndex.write(to: e)
             cardIndex.write(to: e)
         case .purchases: writePurchases(e)
-        case .orders: writeOrders(e)
-        case .idempotency: writeIdempotency(e)
         case .extras: writeExtras(e)
         case .schedule: writeSchedule(e)
+        case .orders, .idempotency, .segments:
+            let wrote = parts.write(section, to: e)
+            assert(wrote, "a part writes section \(section.name)")
         }
     }
 
@@ -95,12 +99,7 @@ extension LedgerState {
         d = decoder(.purchases)
         try readPurchases(&d, owner: owner)
         try d.end()
-        d = decoder(.orders)
-        try readOrders(&d)
-        try d.end()
-        d = decoder(.idempotency)
-        try readIdempotency(&d)
-        try d.end()
+        parts = try LedgerParts(snapshot: decoder, clients: records.count)
         d = decoder(.extras)
         try readExtras(&d, texts: textStarts)
         try d.end()
@@ -119,11 +118,10 @@ extension LedgerState {
         e.put(unknownTypeEvents)
         e.put(unknownFields)
         e.putArray(typeCounts)
-        e.put(Int64(totals.clients))
-        e.put(Int64(totals.blockedClients))
-        e.put(Int64(totals.deletedClients))
-        Self.writeBalances(totals.balances, e)
-        e.put(Int64(totals.openOrders))
+        e.put(Int64(coreTotals.clients))
+        e.put(Int64(coreTotals.blockedClients))
+        e.put(Int64(coreTotals.deletedClients))
+        Self.writeBalances(coreTotals.balances, e)
     }
 
     private mutating func readHead(_ d: inout SectionDecoder) throws(SectionError) {
@@ -134,11 +132,10 @@ extension LedgerState {
         unknownFields = try d.get(Int64.self, "the unknown fields")
         typeCounts = try d.getArray(Int64.self, "the counts by type")
         guard typeCounts.count == 128 else { throw d.fail("\(typeCounts.count) counts by type, expected 128") }
-        totals.clients = Int(try d.get(Int64.self, "the client count"))
-        totals.blockedClients = Int(try d.get(Int64.self, "the blocked count"))
-        totals.deletedClients = Int(try d.get(Int64.self, "the deleted count"))
-        totals.balances = try Self.readBalances(&d, "the totals")
-        totals.openOrders = Int(try d.get(Int64.self, "the open orders"))
+        coreTotals.clients = Int(try d.get(Int64.self, "the client count"))
+        coreTotals.blockedClients = Int(try d.get(Int64.self, "the blocked count"))
+        coreTotals.deletedClients = Int(try d.get(Int64.self, "the deleted count"))
+        coreTotals.balances = try Self.readBalances(&d, "the totals")
     }
 
     private static func writeBalances(_ b: Balances, _ e: SectionEncoder) {
@@ -158,7 +155,7 @@ extension LedgerState {
         return b
     }
 
-    // MARK: rules, level names, segment definitions
+    // MARK: rules, level names
 
     private func writeRules(_ e: SectionEncoder) {
         e.put(rules.version)
@@ -179,14 +176,6 @@ extension LedgerState {
         }
         e.put(UInt64(levelNames.count))
         for name in levelNames { e.putText(name) }
-        let definitions = segmentDefinitions.values.sorted { $0.name < $1.name }
-        e.put(UInt64(definitions.count))
-        for s in definitions {
-            e.putText(s.name)
-            e.putText(s.color)
-            e.putText(s.filters)
-            e.put(s.version)
-        }
     }
 
     private mutating func readRules(_ d: inout SectionDecoder) throws(SectionError) {
@@ -217,14 +206,6 @@ extension LedgerState {
         levelNames = []
         for k in 0..<(try d.getCount("level names", width: 4)) { levelNames.append(try d.getText("level name \(k)")) }
         guard levelNames.count < 255 else { throw d.fail("\(levelNames.count) level names, at most 254") }
-        segmentDefinitions = [:]
-        for k in 0..<(try d.getCount("segment definitions", width: 13)) {
-            let name = try d.getText("segment \(k)'s name")
-            let color = try d.getOptionalText("segment \(k)'s colour")
-            let filters = try d.getText("segment \(k)'s filters")
-            let version = try d.get(Int64.self, "segment \(k)'s version")
-            segmentDefinitions[name] = SegmentDefinition(name: name, color: color, filters: filters, version: version)
-        }
     }
 
     // MARK: clients

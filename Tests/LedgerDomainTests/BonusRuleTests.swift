@@ -386,7 +386,7 @@ struct BonusRuleTests {
         }
         #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":\#(AmountLimits.amountMax)}"#).isAccepted, "the limit itself is allowed")
         // Near the ledger-wide limit (set directly: reaching it takes millions of commands).
-        book.state.totals.balances.accrued = AmountLimits.ledgerAccruedMax - 100
+        book.state.coreTotals.balances.accrued = AmountLimits.ledgerAccruedMax - 100
         let accrued = book.state.client("c1")!.balances.accrued
         #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":101}"#).code == "not_allowed")
         #expect(book.state.client("c1")!.balances.accrued == accrued)

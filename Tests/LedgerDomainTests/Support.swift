@@ -43,6 +43,7 @@ struct Book {
     /// no lot below zero or above its amount; reserved within remaining.
     func checkInvariants() {
         for i in state.records.indices { state.lotPool.checkInvariants(client: Int32(i), list: state.records[i].lotList) }
+        state.parts.checkInvariants(clients: state.records.count)
         for c in state.clients {
             let b = c.balances
             #expect(b.accrued == b.available + b.pending + b.reserved + b.used + b.expired + b.cancelled, "balance identity for \(c.id): \(b)")

@@ -53,6 +53,7 @@ struct SnapshotTests {
             #expect(restored.totals == live.totals && restored.rules == live.rules && restored.nextPosition == live.nextPosition)
         }
         for i in restored.records.indices { restored.lotPool.checkInvariants(client: Int32(i), list: restored.records[i].lotList) }
+        restored.parts.checkInvariants(clients: restored.records.count)
         try ledger.close()
     }
 

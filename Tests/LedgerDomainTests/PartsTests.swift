@@ -1,0 +1,110 @@
+import Testing
+import LedgerBytes
+@testable import LedgerDomain
+
+/// A part's section bytes.
+func sectionBytes<Part: LedgerPart>(_ part: Part) -> [UInt8] {
+    var bytes: [UInt8] = []
+    let encoder = SectionEncoder { bytes.append(contentsOf: $0) }
+    part.write(to: encoder)
+    try! encoder.finish()
+    return bytes
+}
+
+/// A part restored from section bytes (the whole section read).
+func restoredPart<Part: LedgerPart>(_: Part.Type, _ bytes: [UInt8], clients: Int) throws -> Part {
+    try bytes.withUnsafeBytes { raw in
+        var d = SectionDecoder(raw, section: Part.section.name)
+        let restored = try Part(from: &d, clients: clients)
+        try d.end()
+        return restored
+    }
+}
+
+/// Restores each part it visits from its own section, checks the restored part's invariants,
+/// and records whether it writes the same bytes again; `other`, when given, is a second set of
+/// parts whose bytes must be the same.
+struct PartRoundTrip: LedgerPartVisitor {
+    let clients: Int
+    var problems: [String] = []
+    var visited: [String] = []
+
+    mutating func visit<Part: LedgerPart>(_ part: Part) {
+        visited.append(Part.section.name)
+        let bytes = sectionBytes(part)
+        do {
+            let restored = try restoredPart(Part.self, bytes, clients: clients)
+            restored.checkInvariants(clients: clients)
+            if sectionBytes(restored) != bytes { problems.append("\(Part.section.name): restored, it writes other bytes") }
+        } catch {
+            problems.append("\(Part.section.name): \(error)")
+        }
+    }
+}
+
+/// Collects each part's bytes by section.
+struct PartBytes: LedgerPartVisitor {
+    var bytes: [String: [UInt8]] = [:]
+    mutating func visit<Part: LedgerPart>(_ part: Part) { bytes[Part.section.name] = sectionBytes(part) }
+}
+
+@Suite("The state's parts")
+struct PartsTests {
+    /// A random stream of commands with idempotency keys (some repeated), orders, and segments
+    /// defined, deleted, assigned and unassigned.
+    static func run(seed: UInt64) -> Book {
+        var r = SplitMix(state: seed)
+        var book = Book()
+        let start = Time.parse("2025-01-01T10:00:00Z")!
+        book.run(#"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"pendingDays":1,"lifetimeDays":5}}"#)
+        for c in 0..<4 {
+            book.run(register("c\(c)", phone: "7916000000\(c)"))
+            book.run(#"{"type":"bonus.accrued","at":"2025-01-01T09:00:00Z","client":"c\#(c)","amount":1000000,"expiresAt":"2030-01-01T00:00:00Z"}"#)
+        }
+        for step in 1...300 {
+            let client = "c\(Int.random(in: 0..<4, using: &r))"
+            let segment = ["VIP", "Сотрудники", "B2B"].randomElement(using: &r)!
+            var line: String = switch Int.random(in: 0..<10, using: &r) {
+            case 0: #"{"type":"segment.assigned","client":"\#(client)","segment":"\#(segment)"}"#
+            case 1: #"{"type":"segment.unassigned","client":"\#(client)","segment":"\#(segment)"}"#
+            case 2: #"{"type":"segment.defined","name":"\#(segment)","color":"red","filters":[{"field":"purchaseSum","op":"gte","values":[\#(step)]}]}"#
+            case 3: #"{"type":"segment.deleted","name":"B2B"}"#
+            default: PropertyTests.randomLine(&r, step, policy: "unlimited", start: start)
+            }
+            if Bool.random(using: &r) { line = #"{"key":"k\#(Int.random(in: 0..<200, using: &r))","# + line.dropFirst() }
+            book.run(line)
+            // A day on, the pending bonuses activate (and reservations find something to hold).
+            if step % 24 == 0 { _ = book.advance(Time.iso(start + Int64(step) * 3_600_000_000)) }
+        }
+        return book
+    }
+
+    @Test("each part's section restores to an equal part that keeps its invariants", arguments: [1, 2, 3] as [UInt64])
+    func sectionsRoundTrip(seed: UInt64) {
+        let book = Self.run(seed: seed)
+        #expect(!book.state.orders.isEmpty && !book.state.segmentDefinitions.isEmpty && book.state.parts.idempotency.count > 0,
+                "the stream reaches every part: \(book.state.orders.count) orders, \(book.state.segmentDefinitions.count) segments")
+        var check = PartRoundTrip(clients: book.state.records.count)
+        book.state.parts.visit(&check)
+        #expect(check.visited == ["idempotency", "orders", "segments"])
+        #expect(check.problems.isEmpty, "\(check.problems)")
+    }
+
+    @Test("a rebuild from the log's bytes gives every part the same bytes as the live state", arguments: [4, 5] as [UInt64])
+    func rebuiltPartsEqualLive(seed: UInt64) {
+        let book = Self.run(seed: seed)
+        var live = PartBytes(), rebuilt = PartBytes()
+        book.state.parts.visit(&live)
+        book.rebuiltFromBytes(finished: true).parts.visit(&rebuilt)
+        #expect(live.bytes == rebuilt.bytes)
+    }
+
+    @Test("a section that names a client the state does not have is refused, naming it")
+    func danglingReferences() throws {
+        let book = Self.run(seed: 6)
+        let bytes = sectionBytes(book.state.parts.orders)
+        let clients = book.state.orders.values.map { Int($0.client) }.max()!
+        #expect(throws: SectionError.self) { try restoredPart(OrderBook.self, bytes, clients: clients) }
+        #expect(try restoredPart(OrderBook.self, bytes, clients: clients + 1).orders.count == book.state.orders.count)
+    }
+}
