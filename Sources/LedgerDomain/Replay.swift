@@ -16,7 +16,7 @@ extension LedgerState {
         if kind == .clientRegistered, let number = header.clientNumber {
             guard Int(number) == records.count else { throw .malformed("client number \(number) given at registration, expected \(records.count)") }
             var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
-            let registration = try Self.readRegistration(&r)
+            let registration = try RegistrationBytes.read(&r)
             // The id is new, or the body is refused before anything changes.
             guard clientIDs.find(client) == nil else { throw .malformed("client '\(String(decoding: client, as: UTF8.self))' registers a second time") }
             begin(position: position, at: at, typeCode: typeCode)
@@ -128,26 +128,6 @@ extension LedgerState {
         return lastReplayedClient
     }
 
-    /// A registration's fields as bytes in the body (valid while the body is).
-    static func readRegistration(_ r: inout FieldReader) throws(BodyError) -> RegistrationBytes {
-        var reg = RegistrationBytes()
-        while let (tag, wire) = try r.next() {
-            switch tag {
-            case 1: reg.phone = try r.bytes(wire)
-            case 2: reg.cards.append(try r.bytes(wire))
-            case 3: reg.name = try r.bytes(wire)
-            case 4: reg.email = try r.bytes(wire)
-            case 5: reg.gender = try enumValue(try r.bytes(wire), "gender")
-            case 6: reg.birthday = try r.optionalInt(wire)
-            case 7: reg.place = try r.bytes(wire)
-            case 8: reg.addedBy = try r.bytes(wire)
-            case 9: reg.status = try enumValue(try r.bytes(wire), "status")
-            default: try r.skip(wire)
-            }
-        }
-        return reg
-    }
-
     /// What a fast-path event changes, read before anything is applied (so a damaged body
     /// changes nothing).
     enum FastChange {
@@ -174,10 +154,6 @@ extension LedgerState {
         }
     }
 
-    private static func enumValue<E: RawRepresentable>(_ bytes: UnsafeRawBufferPointer, _ field: String) throws(BodyError) -> E where E.RawValue == String {
-        try EventCodec.enumValue(String(decoding: bytes, as: UTF8.self), field)
-    }
-
     /// The names of the enumerations the fast path reads, as bytes: matched without making a
     /// String (the reason of every accrual, the channel of every mailing event).
     private static let reasonNames = AccrualReason.allCases.map { (Array($0.rawValue.utf8), $0) }
@@ -198,111 +174,57 @@ extension LedgerState {
     private static func named<E: RawRepresentable>(_ bytes: UnsafeRawBufferPointer, _ names: [([UInt8], E)],
                                                    _ field: String) throws(BodyError) -> E where E.RawValue == String {
         if let value = match(bytes, names) { return value }
-        return try enumValue(bytes, field)
+        return try EventCodec.enumValue(String(decoding: bytes, as: UTF8.self), field)
     }
 
-    /// Field 1 of a body whose only field is an enumeration (messenger and Wallet events); nil
-    /// when the body has none. Other fields are skipped.
+    /// The one field of a body whose only field is an enumeration (messenger and Wallet
+    /// events); nil when the body has none. Other fields are skipped.
     private static func onlyField<E: RawRepresentable>(_ r: inout FieldReader, _ names: [([UInt8], E)],
                                                        _ field: String) throws(BodyError) -> E? where E.RawValue == String {
         var value: E? = nil
         while let (tag, wire) = try r.next() {
-            if tag == 1 { value = try named(try r.bytes(wire), names, field) } else { try r.skip(wire) }
+            switch SingleField(rawValue: tag) {
+            case .value?: value = try named(try r.bytes(wire), names, field)
+            case nil: try r.skip(wire)
+            }
         }
         return value
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    /// What a fast-path event changes, reading only the fields the state keeps (by the same
+    /// tags as the codec: see ``FieldTag``), and passing over the others without making them.
     static func readFast(_ kind: EventKind, _ r: inout FieldReader) throws(BodyError) -> FastChange {
         switch kind {
-        case .purchaseMade:
-            var id = UnsafeRawBufferPointer(start: nil, count: 0)
-            var paid: Int64 = 0, spent: Int64 = 0
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: id = try r.bytes(wire)
-                case 3: paid = try r.int(wire)
-                case 4: spent = try r.int(wire)
-                case 2, 5, 6, 7, 8, 9: try r.pass(wire)
-                default: try r.skip(wire)
-                }
-            }
-            return .purchase(id: id, paid: paid, spent: spent)
-        case .bonusAccrued:
-            var amount: Int64 = 0, activatesAt: Micros = 0, expiresAt: Micros = 0, debtPaid: Int64 = 0
-            var reason = AccrualReason.manual
-            var source: UnsafeRawBufferPointer? = nil
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: amount = try r.int(wire)
-                case 2:
-                    reason = try Self.named(try r.bytes(wire), Self.reasonNames, "reason")
-                case 3: activatesAt = try r.int(wire)
-                case 4: expiresAt = try r.int(wire)
-                case 5: source = try r.bytes(wire)
-                case 8: debtPaid = try r.int(wire)
-                case 6, 7, 9: try r.pass(wire)
-                default: try r.skip(wire)
-                }
-            }
-            return .accrual(amount: amount, reason: reason, activatesAt: activatesAt, expiresAt: expiresAt, source: source, debtPaid: debtPaid)
+        case .purchaseMade: return try readPurchase(&r)
+        case .bonusAccrued: return try readAccrual(&r)
         case .bonusActivated:
             var lot: UInt64 = 0, debtPaid: Int64 = 0
             while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: lot = try r.uint(wire)
-                case 3: debtPaid = try r.int(wire)
-                case 2: try r.pass(wire)
-                default: try r.skip(wire)
+                switch ActivationField(rawValue: tag) {
+                case .lot?: lot = try r.uint(wire)
+                case .debtPaid?: debtPaid = try r.int(wire)
+                case .amount?: try r.pass(wire)
+                case nil: try r.skip(wire)
                 }
             }
             return .activation(lot: lot, debtPaid: debtPaid)
         case .bonusExpired:
-            var lot: UInt64 = 0, amount: Int64 = 0
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: lot = try r.uint(wire)
-                case 2: amount = try r.int(wire)
-                default: try r.skip(wire)
-                }
-            }
-            return .expiry(lot: lot, amount: amount)
+            let e = try Expiry.read(&r)
+            return .expiry(lot: e.lot, amount: e.amount)
         case .bonusWrittenOff:
-            var amount: Int64 = 0
-            var takes: [LotTake] = []
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: amount = try r.int(wire)
-                case 6: takes.append(try EventCodec.take(try r.bytes(wire)))
-                case 2, 3, 4, 5: try r.pass(wire)
-                default: try r.skip(wire)
-                }
-            }
-            return .writeOff(amount: amount, takes: takes)
+            let o = try WriteOff.read(&r, brief: true)
+            return .writeOff(amount: o.amount, takes: o.lots)
         case .mailingSent, .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
-            var channel = Channel.email
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 2:
-                    channel = try Self.named(try r.bytes(wire), Self.channelNames, "channel")
-                case 1, 3, 4: try r.pass(wire)
-                default: try r.skip(wire)
-                }
-            }
-            switch kind {
-            case .mailingSent: return .contact(channel, delivered: false)
-            case .mailingDelivered: return .contact(channel, delivered: true)
-            default: return .none
-            }
+            return try readMailing(kind, &r)
         case .levelChanged:
             var to: String? = nil
             var manual = false
             while let (tag, wire) = try r.next() {
-                switch tag {
-                case 2: to = try r.string(wire)
-                case 3: manual = try r.uint(wire) != 0
-                case 1: try r.pass(wire)
-                default: try r.skip(wire)
+                switch LevelChangeField(rawValue: tag) {
+                case .to?: to = try r.string(wire)
+                case .manual?: manual = try r.uint(wire) != 0
+                case .from?: try r.pass(wire)
+                case nil: try r.skip(wire)
                 }
             }
             return .level(to, manual: manual)
@@ -314,20 +236,62 @@ extension LedgerState {
             guard let platform = try Self.onlyField(&r, Self.platformNames, "platform") else { throw .badValue("platform '' is unknown") }
             return .wallet(platform, installed: kind == .walletInstalled)
         case .custom:
-            // Nothing of a custom event changes the state: its fields are walked over, each
-            // context entry's too, so a body the decoder would refuse is refused here as well.
-            while let (tag, wire) = try r.next() {
-                switch tag {
-                case 1: try r.pass(wire)
-                case 2:
-                    var entry = FieldReader(try r.bytes(wire))
-                    while let (_, w) = try entry.next() { try entry.pass(w) }
-                default: try r.skip(wire)
-                }
-            }
+            // Nothing of a custom event changes the state: its fields are walked over, so a
+            // body the decoder would refuse is refused here as well.
+            _ = try NamedEvent.read(&r, brief: true)
             return .none
         default:
             return .none
+        }
+    }
+
+    private static func readPurchase(_ r: inout FieldReader) throws(BodyError) -> FastChange {
+        var id = UnsafeRawBufferPointer(start: nil, count: 0)
+        var paid: Int64 = 0, spent: Int64 = 0
+        while let (tag, wire) = try r.next() {
+            switch PurchaseField(rawValue: tag) {
+            case .purchase?: id = try r.bytes(wire)
+            case .paid?: paid = try r.int(wire)
+            case .bonusesSpent?: spent = try r.int(wire)
+            case .total?, .store?, .seller?, .items?, .promotion?, .promoCode?: try r.pass(wire)
+            case nil: try r.skip(wire)
+            }
+        }
+        return .purchase(id: id, paid: paid, spent: spent)
+    }
+
+    private static func readAccrual(_ r: inout FieldReader) throws(BodyError) -> FastChange {
+        var amount: Int64 = 0, activatesAt: Micros = 0, expiresAt: Micros = 0, debtPaid: Int64 = 0
+        var reason = AccrualReason.manual
+        var source: UnsafeRawBufferPointer? = nil
+        while let (tag, wire) = try r.next() {
+            switch AccrualField(rawValue: tag) {
+            case .amount?: amount = try r.int(wire)
+            case .reason?: reason = try Self.named(try r.bytes(wire), Self.reasonNames, "reason")
+            case .activatesAt?: activatesAt = try r.int(wire)
+            case .expiresAt?: expiresAt = try r.int(wire)
+            case .source?: source = try r.bytes(wire)
+            case .debtPaid?: debtPaid = try r.int(wire)
+            case .comment?, .operatorName?, .customExpiry?: try r.pass(wire)
+            case nil: try r.skip(wire)
+            }
+        }
+        return .accrual(amount: amount, reason: reason, activatesAt: activatesAt, expiresAt: expiresAt, source: source, debtPaid: debtPaid)
+    }
+
+    private static func readMailing(_ kind: EventKind, _ r: inout FieldReader) throws(BodyError) -> FastChange {
+        var channel = Channel.email
+        while let (tag, wire) = try r.next() {
+            switch MailingField(rawValue: tag) {
+            case .channel?: channel = try Self.named(try r.bytes(wire), Self.channelNames, "channel")
+            case .mailing?, .kind?, .error?: try r.pass(wire)
+            case nil: try r.skip(wire)
+            }
+        }
+        switch kind {
+        case .mailingSent: return .contact(channel, delivered: false)
+        case .mailingDelivered: return .contact(channel, delivered: true)
+        default: return .none
         }
     }
 }
