@@ -17,8 +17,32 @@ public struct InvalidInput: Error, Sendable, Equatable, CustomStringConvertible 
 /// Parses the JSON Lines of interface.md into commands, strictly: an unknown type, a missing,
 /// ill-typed or unknown field is an ``InvalidInput`` naming the line and the field.
 public enum CommandParser {
-    /// Whether `type` is one the engine derives itself, which a caller may not submit.
-    static func isDerivedOnly(_ type: String) -> Bool { EventKind.byName[type]?.isDerivedOnly ?? false }
+    /// What an input line's `type` names: an event type, or an operation that only input has
+    /// (the engine turns it into events: `bonus.corrected` into cancellations, `level.set`
+    /// into a level change).
+    enum InputType: Equatable {
+        case event(EventKind)
+        case correction
+        case levelSet
+
+        init?(_ name: String) {
+            switch name {
+            case "bonus.corrected": self = .correction
+            case "level.set": self = .levelSet
+            default:
+                guard let kind = EventKind.byName[name] else { return nil }
+                self = .event(kind)
+            }
+        }
+
+        /// Whether lines of this type name no client (one given is tolerated, and ignored).
+        var isClientless: Bool {
+            switch self {
+            case .event(let kind): kind == .system || kind == .rulesChanged || kind == .segmentDefined || kind == .segmentDeleted
+            case .correction, .levelSet: false
+            }
+        }
+    }
 
     public static func parse(line text: String, number line: Int) throws(InvalidInput) -> Command {
         var text = text
@@ -39,25 +63,32 @@ public enum CommandParser {
         }
         guard case .object(let fields) = value else { throw InvalidInput(line: line, field: nil, reason: "a line must be a JSON object") }
         var f = Fields(fields: fields, line: line)
-        let type = try f.string("type")
-        if isDerivedOnly(type) {
-            throw InvalidInput(line: line, field: "type", reason: "'\(type)' is derived by the engine and cannot be submitted")
+        let typeName = try f.string("type")
+        guard let type = InputType(typeName) else {
+            throw InvalidInput(line: line, field: "type", reason: "'\(typeName)' is not an event type (see interface.md)")
+        }
+        if case .event(let kind) = type, kind.isDerivedOnly {
+            throw InvalidInput(line: line, field: "type", reason: "'\(typeName)' is derived by the engine and cannot be submitted")
         }
         let at = try f.optionalTime("at")
         let key = try f.optionalString("key")
         if let key, key.utf8.count > 255 { throw f.bad("key", "is longer than 255 bytes") }
-        let clientless = type == "system" || type == "rules.changed" || type == "segment.defined" || type == "segment.deleted"
+        let clientless = type.isClientless
         if clientless { f.allow("client") }  // tolerated, and ignored
         let client = clientless ? "" : try f.string("client")
         if client.utf8.count > 64 { throw f.bad("client", "is longer than 64 bytes") }
         let operation: Command.Operation
         do {
-            operation = try parseOperation(type, &f)
+            switch type {
+            case .event(let kind): operation = try parseEvent(kind, &f)
+            case .correction: operation = try parseCorrection(&f)
+            case .levelSet: operation = try parseLevelSet(&f)
+            }
         } catch {
             // A required field missing beside a field this type does not have is most likely
             // a misspelling: name that one.
             if error.reason == "is missing", let unknown = f.firstUnused {
-                throw InvalidInput(line: line, field: unknown, reason: "is not a field of \(type) (is it a misspelling of '\(error.field ?? "")'?)")
+                throw InvalidInput(line: line, field: unknown, reason: "is not a field of \(typeName) (is it a misspelling of '\(error.field ?? "")'?)")
             }
             throw error
         }
@@ -65,119 +96,140 @@ public enum CommandParser {
         return Command(at: at, client: client, key: key, operation)
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
-    private static func parseOperation(_ type: String, _ f: inout Fields) throws(InvalidInput) -> Command.Operation {
-        switch type {
-        case "client.registered":
-            var cards = try f.optionalStringArray("cards") ?? []
-            if let card = try f.optionalString("card") { cards.insert(card, at: 0) }
-            let phone = try f.optionalPhone("phone")
-            return .event(.clientRegistered(Registration(
-                phone: phone, cards: cards, name: try f.optionalString("name"), email: try f.optionalString("email"),
-                gender: try f.optionalEnum("gender"), birthday: try f.optionalTime("birthday").map(Time.day(of:)),
-                place: try f.optionalString("place"), addedBy: try f.optionalString("addedBy"),
-                status: try f.optionalEnum("status") ?? .participant)))
-        case "client.profile_changed":
-            var changes: [FieldChange] = []
-            for name in ["name", "email", "gender", "place", "status", "birthday", "phone"] where f.has(name) {
-                var new = try f.nullableString(name)
-                if let value = new {
-                    switch name {
-                    case "phone": new = try f.phone(name, value)
-                    case "gender": _ = try f.enumValue(name, value) as Gender
-                    case "status": _ = try f.enumValue(name, value) as ParticipationStatus
-                    case "birthday": guard let t = Time.parse(value) else { throw f.bad(name, "is not a date like 2025-03-01") }; new = Time.isoDate(day: Time.day(of: t))
-                    default: break
-                    }
-                }
-                changes.append(FieldChange(field: name, old: nil, new: new))
-            }
-            guard !changes.isEmpty else { throw f.bad(nil, "a profile change names at least one of name, email, gender, place, status, birthday, phone") }
-            return .event(.profileChanged(changes))
-        case "client.card_added": return .event(.cardAdded(try f.string("card")))
-        case "client.card_removed": return .event(.cardRemoved(try f.string("card")))
-        case "client.blocked": return .event(.clientBlocked(comment: try f.optionalString("comment")))
-        case "client.unblocked": return .event(.clientUnblocked(comment: try f.optionalString("comment")))
-        case "client.deleted": return .event(.clientDeleted(comment: try f.optionalString("comment")))
-        case "bonus.accrued":
-            let reason: AccrualReason = try f.optionalEnum("reason") ?? .manual
-            guard reason != .purchase && reason != .refund else {
-                throw f.bad("reason", "'\(reason.rawValue)' accruals are made by the engine (a purchase's bonuses come with purchase.made)")
-            }
-            let expiresAt = try f.optionalTime("expiresAt")
-            return .event(.bonusAccrued(Accrual(
-                amount: try f.amount("amount"), reason: reason, activatesAt: try f.optionalTime("activatesAt") ?? 0,
-                expiresAt: expiresAt ?? 0, source: try f.optionalString("source"), comment: try f.optionalString("comment"),
-                operatorName: try f.optionalString("operator"), customExpiry: expiresAt != nil)))
-        case "bonus.written_off":
+    /// A line naming an event type, by its kind: every kind is here, and those only the engine
+    /// makes are refused before (``EventKind/isDerivedOnly``).
+    private static func parseEvent(_ kind: EventKind, _ f: inout Fields) throws(InvalidInput) -> Command.Operation {
+        switch kind {
+        case .clientRegistered: return .event(.clientRegistered(try parseRegistration(&f)))
+        case .profileChanged: return .event(.profileChanged(try parseProfileChanges(&f)))
+        case .cardAdded: return .event(.cardAdded(try f.string("card")))
+        case .cardRemoved: return .event(.cardRemoved(try f.string("card")))
+        case .clientBlocked: return .event(.clientBlocked(comment: try f.optionalString("comment")))
+        case .clientUnblocked: return .event(.clientUnblocked(comment: try f.optionalString("comment")))
+        case .clientDeleted: return .event(.clientDeleted(comment: try f.optionalString("comment")))
+        case .bonusAccrued: return .event(.bonusAccrued(try parseAccrual(&f)))
+        case .bonusWrittenOff:
             return .event(.bonusWrittenOff(WriteOff(
                 amount: try f.amount("amount"), reason: try f.optionalEnum("reason") ?? .manual, purchase: try f.optionalString("purchase"),
                 comment: try f.optionalString("comment"), operatorName: try f.optionalString("operator"), lots: [])))
-        case "bonus.reserved":
+        case .bonusReserved:
             return .event(.bonusReserved(Reservation(order: try f.string("order"), amount: try f.amount("amount"), lots: [])))
-        case "bonus.reserve_captured", "bonus.reserve_released":
+        case .bonusReserveCaptured, .bonusReserveReleased:
             let r = Reservation(order: try f.string("order"), amount: try f.optionalAmount("amount", least: 1) ?? 0, lots: [])
-            return .event(type == "bonus.reserve_captured" ? .bonusReserveCaptured(r) : .bonusReserveReleased(r))
-        case "bonus.corrected":
-            let lot = try f.int("accrual")
-            guard lot >= 0 else { throw f.bad("accrual", "must be the position of an accrual") }
-            return .correct(lot: UInt64(lot), comment: try f.optionalString("comment"))
-        case "order.placed": return .event(.orderPlaced(OrderEvent(order: try f.string("order"), amount: try f.optionalAmount("amount"))))
-        case "order.closed": return .event(.orderClosed(OrderEvent(order: try f.string("order"), amount: nil)))
-        case "order.cancelled": return .event(.orderCancelled(OrderEvent(order: try f.string("order"), amount: nil)))
-        case "purchase.made":
-            let total = try f.amount("total", least: 0)
-            let spent = try f.optionalAmount("bonusesSpent") ?? 0
-            // Both are checked before their difference is taken, so it cannot overflow.
-            let paid = try f.optionalAmount("paid") ?? total - spent
-            guard paid <= total - spent else {
-                throw InvalidInput(line: f.line, field: "paid", reason: "must be 0 to total − bonusesSpent (\(total - spent)), got \(paid)", code: ErrorCode.invalidAmount)
-            }
-            return .event(.purchaseMade(Purchase(
-                purchase: try f.string("purchase"), total: total, paid: paid, bonusesSpent: spent, store: try f.optionalString("store"),
-                seller: try f.optionalString("seller"), items: try f.items("items"), promotion: try f.optionalString("promotion"),
-                promoCode: try f.optionalString("promoCode"))))
-        case "purchase.returned":
+            return .event(kind == .bonusReserveCaptured ? .bonusReserveCaptured(r) : .bonusReserveReleased(r))
+        case .orderPlaced: return .event(.orderPlaced(OrderEvent(order: try f.string("order"), amount: try f.optionalAmount("amount"))))
+        case .orderClosed: return .event(.orderClosed(OrderEvent(order: try f.string("order"), amount: nil)))
+        case .orderCancelled: return .event(.orderCancelled(OrderEvent(order: try f.string("order"), amount: nil)))
+        case .purchaseMade: return .event(.purchaseMade(try parsePurchase(&f)))
+        case .purchaseReturned:
             return .event(.purchaseReturned(PurchaseReturn(
                 purchase: try f.string("purchase"), returnID: try f.string("return"), amount: try f.amount("amount"),
                 items: try f.items("items"), store: try f.optionalString("store"), acceptedBy: try f.optionalString("acceptedBy"))))
-        case "mailing.sent", "mailing.delivered", "mailing.opened", "mailing.clicked", "mailing.goal_reached", "mailing.failed":
-            let m = MailingEvent(mailing: try f.string("mailing"), channel: try f.enumField("channel"),
-                                 kind: try f.optionalEnum("kind") ?? .manual, error: try f.optionalString("error"))
-            switch type {
-            case "mailing.sent": return .event(.mailingSent(m))
-            case "mailing.delivered": return .event(.mailingDelivered(m))
-            case "mailing.opened": return .event(.mailingOpened(m))
-            case "mailing.clicked": return .event(.mailingClicked(m))
-            case "mailing.goal_reached": return .event(.mailingGoalReached(m))
-            default: return .event(.mailingFailed(m))
-            }
-        case "messenger.subscribed": return .event(.messengerSubscribed(try f.enumField("channel")))
-        case "messenger.unsubscribed": return .event(.messengerUnsubscribed(try f.enumField("channel")))
-        case "segment.assigned": return .event(.segmentAssigned(try f.string("segment")))
-        case "segment.unassigned": return .event(.segmentUnassigned(try f.string("segment")))
-        case "wallet.installed": return .event(.walletInstalled(try f.enumField("platform")))
-        case "wallet.removed": return .event(.walletRemoved(try f.enumField("platform")))
-        case "level.set":
-            guard f.has("level") else { throw f.bad("level", "is missing (null sets the level back to the rules')") }
-            return .setLevel(try f.nullableString("level"))
-        case "nps.rated":
+        case .mailingSent, .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed:
+            return .event(try parseMailing(kind, &f))
+        case .messengerSubscribed: return .event(.messengerSubscribed(try f.enumField("channel")))
+        case .messengerUnsubscribed: return .event(.messengerUnsubscribed(try f.enumField("channel")))
+        case .segmentAssigned: return .event(.segmentAssigned(try f.string("segment")))
+        case .segmentUnassigned: return .event(.segmentUnassigned(try f.string("segment")))
+        case .walletInstalled: return .event(.walletInstalled(try f.enumField("platform")))
+        case .walletRemoved: return .event(.walletRemoved(try f.enumField("platform")))
+        case .npsRated:
             let score = try f.int("score")
             guard (0...10).contains(score) else { throw f.bad("score", "must be 0 to 10, got \(score)") }
             return .event(.npsRated(score: score, comment: try f.optionalString("comment")))
-        case "note.added": return .event(.noteAdded(try f.string("text")))
-        case "custom": return .event(.custom(NamedEvent(name: try f.string("name"), context: try f.context("context"))))
-        case "system": return .event(.system(NamedEvent(name: try f.string("name"), context: try f.context("context"))))
-        case "rules.changed": return .changeRules(try f.rules("rules"))
-        case "segment.defined":
+        case .noteAdded: return .event(.noteAdded(try f.string("text")))
+        case .custom: return .event(.custom(NamedEvent(name: try f.string("name"), context: try f.context("context"))))
+        case .system: return .event(.system(NamedEvent(name: try f.string("name"), context: try f.context("context"))))
+        case .rulesChanged: return .changeRules(try f.rules("rules"))
+        case .segmentDefined:
             let filters = try f.raw("filters")
             guard case .array = filters else { throw f.bad("filters", "must be a JSON array of filters") }
             return .event(.segmentDefined(SegmentDefinition(name: try f.string("name"), color: try f.optionalString("color"),
                                                             filters: filters.text, version: try f.optionalInt("version") ?? 1)))
-        case "segment.deleted": return .event(.segmentDeleted(try f.string("name")))
-        default:
-            throw InvalidInput(line: f.line, field: "type", reason: "'\(type)' is not an event type (see interface.md)")
+        case .segmentDeleted: return .event(.segmentDeleted(try f.string("name")))
+        case .bonusActivated, .bonusExpired, .bonusCancelled, .levelChanged, .segmentEntered, .segmentLeft, .operationRefused:
+            throw f.bad("type", "'\(kind.name)' is derived by the engine and cannot be submitted")
         }
+    }
+
+    private static func parseRegistration(_ f: inout Fields) throws(InvalidInput) -> Registration {
+        var cards = try f.optionalStringArray("cards") ?? []
+        if let card = try f.optionalString("card") { cards.insert(card, at: 0) }
+        let phone = try f.optionalPhone("phone")
+        return Registration(
+            phone: phone, cards: cards, name: try f.optionalString("name"), email: try f.optionalString("email"),
+            gender: try f.optionalEnum("gender"), birthday: try f.optionalTime("birthday").map(Time.day(of:)),
+            place: try f.optionalString("place"), addedBy: try f.optionalString("addedBy"),
+            status: try f.optionalEnum("status") ?? .participant)
+    }
+
+    private static func parseProfileChanges(_ f: inout Fields) throws(InvalidInput) -> [FieldChange] {
+        var changes: [FieldChange] = []
+        for name in ["name", "email", "gender", "place", "status", "birthday", "phone"] where f.has(name) {
+            var new = try f.nullableString(name)
+            if let value = new {
+                switch name {
+                case "phone": new = try f.phone(name, value)
+                case "gender": _ = try f.enumValue(name, value) as Gender
+                case "status": _ = try f.enumValue(name, value) as ParticipationStatus
+                case "birthday": guard let t = Time.parse(value) else { throw f.bad(name, "is not a date like 2025-03-01") }; new = Time.isoDate(day: Time.day(of: t))
+                default: break
+                }
+            }
+            changes.append(FieldChange(field: name, old: nil, new: new))
+        }
+        guard !changes.isEmpty else { throw f.bad(nil, "a profile change names at least one of name, email, gender, place, status, birthday, phone") }
+        return changes
+    }
+
+    private static func parseAccrual(_ f: inout Fields) throws(InvalidInput) -> Accrual {
+        let reason: AccrualReason = try f.optionalEnum("reason") ?? .manual
+        guard reason != .purchase && reason != .refund else {
+            throw f.bad("reason", "'\(reason.rawValue)' accruals are made by the engine (a purchase's bonuses come with purchase.made)")
+        }
+        let expiresAt = try f.optionalTime("expiresAt")
+        return Accrual(
+            amount: try f.amount("amount"), reason: reason, activatesAt: try f.optionalTime("activatesAt") ?? 0,
+            expiresAt: expiresAt ?? 0, source: try f.optionalString("source"), comment: try f.optionalString("comment"),
+            operatorName: try f.optionalString("operator"), customExpiry: expiresAt != nil)
+    }
+
+    private static func parsePurchase(_ f: inout Fields) throws(InvalidInput) -> Purchase {
+        let total = try f.amount("total", least: 0)
+        let spent = try f.optionalAmount("bonusesSpent") ?? 0
+        // Both are checked before their difference is taken, so it cannot overflow.
+        let paid = try f.optionalAmount("paid") ?? total - spent
+        guard paid <= total - spent else {
+            throw InvalidInput(line: f.line, field: "paid", reason: "must be 0 to total − bonusesSpent (\(total - spent)), got \(paid)", code: ErrorCode.invalidAmount)
+        }
+        return Purchase(
+            purchase: try f.string("purchase"), total: total, paid: paid, bonusesSpent: spent, store: try f.optionalString("store"),
+            seller: try f.optionalString("seller"), items: try f.items("items"), promotion: try f.optionalString("promotion"),
+            promoCode: try f.optionalString("promoCode"))
+    }
+
+    private static func parseMailing(_ kind: EventKind, _ f: inout Fields) throws(InvalidInput) -> DomainEvent {
+        let m = MailingEvent(mailing: try f.string("mailing"), channel: try f.enumField("channel"),
+                             kind: try f.optionalEnum("kind") ?? .manual, error: try f.optionalString("error"))
+        switch kind {
+        case .mailingSent: return .mailingSent(m)
+        case .mailingDelivered: return .mailingDelivered(m)
+        case .mailingOpened: return .mailingOpened(m)
+        case .mailingClicked: return .mailingClicked(m)
+        case .mailingGoalReached: return .mailingGoalReached(m)
+        default: return .mailingFailed(m)
+        }
+    }
+
+    private static func parseCorrection(_ f: inout Fields) throws(InvalidInput) -> Command.Operation {
+        let lot = try f.int("accrual")
+        guard lot >= 0 else { throw f.bad("accrual", "must be the position of an accrual") }
+        return .correct(lot: UInt64(lot), comment: try f.optionalString("comment"))
+    }
+
+    private static func parseLevelSet(_ f: inout Fields) throws(InvalidInput) -> Command.Operation {
+        guard f.has("level") else { throw f.bad("level", "is missing (null sets the level back to the rules')") }
+        return .setLevel(try f.nullableString("level"))
     }
 }
 
