@@ -49,13 +49,32 @@ struct Demo: ParsableCommand {
         options.futureTolerance = .max
         let ledger = try openLedger(common, verb: "demo", options: options)
         let started = monotonicNanos()
+        let program = generate()
+        defer { program.stop() }
+        let tally = try record(program, into: ledger)
+        let elapsed = seconds(since: started)
+        let stats = ledger.stats()
+        try ledger.close()
+        print("  \(grouped(tally.lines)) commands → \(grouped(stats.events)) events in \(format2(elapsed)) s (\(grouped(Int(Double(stats.events) / elapsed))) events/s, JSON parsing \(format2(Double(tally.parseNanos) / 1e9)) s beside it, on the other core), durable: one fdatasync a day")
+        print("  \(grouped(tally.repeated)) requests a till sent twice, answered with their first result and appended once")
+        print("  \(grouped(tally.refused)) refused and journaled (\(tally.refusals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))); \(tally.invalid) invalid lines")
+        print("  the advance steps activated \(grouped(tally.activated)) lots, burned \(grouped(tally.expired)) and gave \(grouped(tally.birthdays)) birthday bonuses (\(grouped(tally.birthdaysRefused)) refused and journaled: blocked clients, subscribers)")
+        print("  \(grouped(stats.logBytes)) bytes of log (\(format2(Double(stats.logBytes) / Double(stats.events))) bytes/event, LZ4), \(grouped(stats.clients)) clients, \(grouped(stats.purchases)) purchases")
+        try reopenAndLookUp()
+    }
+
+    /// What recording the program came to.
+    struct Tally {
         var lines = 0, refused = 0, invalid = 0, repeated = 0
         var refusals: [String: Int] = [:]
         var activated = 0, expired = 0, birthdays = 0, birthdaysRefused = 0
         var parseNanos: UInt64 = 0
-        // The program is generated and parsed a day or two ahead, on a thread of its own.
+    }
+
+    /// The program, generated and parsed a day or two ahead on a thread of its own.
+    private func generate() -> Handoff<ParsedDay> {
         let config = ProgramGenerator.Config(clients: clients, days: days, seed: seed)
-        let program = Handoff<ParsedDay> { hand in
+        return Handoff<ParsedDay> { hand in
             struct Stopped: Error {}
             var generator = ProgramGenerator(config)
             var lines = 0
@@ -73,11 +92,15 @@ struct Demo: ParsableCommand {
                 guard hand(parsed) else { throw Stopped() }  // the demo stopped: the rest is not wanted
             }
         }
-        defer { program.stop() }
+    }
+
+    /// Submits each day's commands and advances to its end, as a till and a scheduler would.
+    private func record(_ program: Handoff<ParsedDay>, into ledger: Ledger) throws -> Tally {
+        var tally = Tally()
         while let day = program.next() {
-            lines += day.lines
-            parseNanos += day.parseNanos
-            invalid += day.invalid.count
+            tally.lines += day.lines
+            tally.parseNanos += day.parseNanos
+            tally.invalid += day.invalid.count
             for message in day.invalid { printError(message) }
             // The day's commands and its advance step are queued before either is waited for,
             // so one sync can make both durable.
@@ -86,30 +109,27 @@ struct Demo: ParsableCommand {
             for outcome in try ledger.finish(submitted) {
                 switch outcome {
                 case .refused(let code, _, _):
-                    refused += 1
-                    refusals[code, default: 0] += 1
-                case .repeated: repeated += 1
+                    tally.refused += 1
+                    tally.refusals[code, default: 0] += 1
+                case .repeated: tally.repeated += 1
                 case .accepted: break
                 }
             }
-            activated += advanced.activated
-            expired += advanced.expired
-            birthdays += advanced.birthdayBonuses
-            birthdaysRefused += advanced.birthdaysRefused
+            tally.activated += advanced.activated
+            tally.expired += advanced.expired
+            tally.birthdays += advanced.birthdayBonuses
+            tally.birthdaysRefused += advanced.birthdaysRefused
             if isatty(2) != 0 && day.index % 10 == 0 {
-                printError("\r\u{1B}[2K  day \(day.index + 1)/\(days): \(grouped(lines)) lines", newline: false)
+                printError("\r\u{1B}[2K  day \(day.index + 1)/\(days): \(grouped(tally.lines)) lines", newline: false)
             }
         }
         if isatty(2) != 0 { printError("\r\u{1B}[2K", newline: false) }
-        let elapsed = seconds(since: started)
-        let stats = ledger.stats()
-        try ledger.close()
-        print("  \(grouped(lines)) commands → \(grouped(stats.events)) events in \(format2(elapsed)) s (\(grouped(Int(Double(stats.events) / elapsed))) events/s, JSON parsing \(format2(Double(parseNanos) / 1e9)) s beside it, on the other core), durable: one fdatasync a day")
-        print("  \(grouped(repeated)) requests a till sent twice, answered with their first result and appended once")
-        print("  \(grouped(refused)) refused and journaled (\(refusals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))); \(invalid) invalid lines")
-        print("  the advance steps activated \(grouped(activated)) lots, burned \(grouped(expired)) and gave \(grouped(birthdays)) birthday bonuses (\(grouped(birthdaysRefused)) refused and journaled: blocked clients, subscribers)")
-        print("  \(grouped(stats.logBytes)) bytes of log (\(format2(Double(stats.logBytes) / Double(stats.events))) bytes/event, LZ4), \(grouped(stats.clients)) clients, \(grouped(stats.purchases)) purchases")
+        return tally
+    }
 
+    /// Reopens the ledger both ways (a full replay, the snapshot), verifies the log, and looks
+    /// a busy client up by phone as support would.
+    private func reopenAndLookUp() throws {
         var start = monotonicNanos()
         var replayOptions = Ledger.Options()
         replayOptions.useSnapshots = false

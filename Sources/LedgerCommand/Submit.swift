@@ -36,9 +36,7 @@ struct Submit: ParsableCommand {
         let forPerson = !common.json && isatty(1) != 0
         let totalBytes = Self.fileSize(input)
         let progress = Progress(enabled: isatty(2) != 0, totalBytes: totalBytes)
-        var refused = 0
-        var accepted = 0
-        var blank = 0
+        var counts = Counts()
         var output = OutputBytes()  // a batch's result lines, written at once when its events are durable
         // Lines are read and parsed on a thread of their own, a batch or two ahead: while one
         // batch is checked, appended and made durable, the next is being parsed.
@@ -46,30 +44,9 @@ struct Submit: ParsableCommand {
         defer { parser.stop() }
         // While the log makes one batch durable, the next is checked: a batch's results are
         // written once its own events are durable.
-        var inFlight: (batch: BatchParser.Batch, submit: Ledger.PendingSubmit)? = nil
-        func finishBatch(_ done: (batch: BatchParser.Batch, submit: Ledger.PendingSubmit)) throws {
-            let outcomes: [Outcome]
-            do { outcomes = try ledger.finish(done.submit) } catch { throw failure(error, json: common.json, verb: "submit") }
-            let pending = done.batch
-            var next = 0
-            for line in pending.lines {
-                switch line.kind {
-                case .invalid(let error):
-                    refused += 1
-                    report(line: line.number, .refused(code: error.code.rawValue, message: error.description, recorded: nil), into: &output)
-                case .blank:
-                    blank += 1
-                    if !forPerson { reportBlank(line: line.number, into: &output) }
-                case .command:
-                    let outcome = outcomes[next]
-                    next += 1
-                    if outcome.isAccepted { accepted += 1 } else { refused += 1 }
-                    if !forPerson || !outcome.isAccepted { report(line: line.number, outcome, into: &output) }
-                }
-            }
-            if !output.isEmpty { progress.clear() }
-            output.write()
-            progress.update(lines: pending.lastLine, refused: refused, bytes: pending.bytesRead)
+        var inFlight: InFlight? = nil
+        func finishBatch(_ done: InFlight) throws {
+            try finish(done, ledger: ledger, forPerson: forPerson, progress: progress, counts: &counts, output: &output)
         }
         while true {
             // A batch in flight is finished before waiting for input: a caller that writes
@@ -91,12 +68,44 @@ struct Submit: ParsableCommand {
             throw failure(LineReaderError(message: "cannot read \(file): \(error)"), json: common.json, verb: "submit")
         }
         progress.finish()
+        let (accepted, refused, blank) = (counts.accepted, counts.refused, counts.blank)
         if !common.json {
             let seconds = seconds(since: progress.started)
             let rate = seconds > 0 ? ", \(grouped(Int(Double(parser.lines) / seconds))) lines/s" : ""
             printError("ledger submit: \(grouped(parser.lines)) lines in \(format2(seconds)) s\(rate): \(grouped(accepted)) accepted, \(grouped(refused)) refused\(blank > 0 ? ", \(grouped(blank)) blank" : ""); durable at position \(grouped(ledger.stats().events))" + (forPerson && refused > 0 ? " (the refused lines are above; --json or a pipe gives every line's result)" : ""))
         }
         if refused > 0 { throw ExitCode(ExitStatus.refused) }
+    }
+
+    /// What the lines came to so far.
+    struct Counts { var refused = 0, accepted = 0, blank = 0 }
+    typealias InFlight = (batch: BatchParser.Batch, submit: Ledger.PendingSubmit)
+
+    /// Waits for a batch's events to be durable, then writes its lines' results.
+    private func finish(_ done: InFlight, ledger: Ledger, forPerson: Bool, progress: Progress, counts: inout Counts,
+                        output: inout OutputBytes) throws {
+        let outcomes: [Outcome]
+        do { outcomes = try ledger.finish(done.submit) } catch { throw failure(error, json: common.json, verb: "submit") }
+        let pending = done.batch
+        var next = 0
+        for line in pending.lines {
+            switch line.kind {
+            case .invalid(let error):
+                counts.refused += 1
+                report(line: line.number, .refused(code: error.code.rawValue, message: error.description, recorded: nil), into: &output)
+            case .blank:
+                counts.blank += 1
+                if !forPerson { reportBlank(line: line.number, into: &output) }
+            case .command:
+                let outcome = outcomes[next]
+                next += 1
+                if outcome.isAccepted { counts.accepted += 1 } else { counts.refused += 1 }
+                if !forPerson || !outcome.isAccepted { report(line: line.number, outcome, into: &output) }
+            }
+        }
+        if !output.isEmpty { progress.clear() }
+        output.write()
+        progress.update(lines: pending.lastLine, refused: counts.refused, bytes: pending.bytesRead)
     }
 
     /// A refusal's message as JSON gives it, naming its line as the parser's do ("line N: field

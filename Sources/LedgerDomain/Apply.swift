@@ -136,17 +136,11 @@ extension LedgerState {
         birthdays[Int(m * 32 + d), default: []].append(index)
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    // swiftlint:disable:next cyclomatic_complexity
     private mutating func applyToClient(_ i: Int, _ record: EventRecord) {
         switch record.event {
         case .bonusAccrued(let a):
-            // A purchase's accrual follows the purchase: try the last one before hashing.
-            let last = Int32(purchaseStates.count - 1)
-            let purchase = a.reason == .purchase || a.reason == .refund
-                ? a.source.flatMap { purchaseIDs.has(last, key: $0) ? last : purchaseIDs.find($0) } : nil
-            applyAccrual(i, position: record.position, at: record.at, amount: a.amount, reason: a.reason,
-                         activatesAt: a.activatesAt, expiresAt: a.expiresAt, debtPaid: a.debtPaid, purchase: purchase)
-            if a.reason == .birthday, let year = Self.birthdayYear(source: a.source?.utf8, at: record.at) { decideBirthday(i, year: year) }
+            applyAccrual(i, a, position: record.position, at: record.at)
         case .bonusActivated(let a):
             applyActivation(i, lot: a.lot, debtPaid: a.debtPaid)
         case .bonusWrittenOff(let o):
@@ -155,55 +149,20 @@ extension LedgerState {
             for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved += take.amount } }
             changeBalances(i) { $0.available -= r.amount; $0.reserved += r.amount }
         case .bonusReserveCaptured(let r):
-            for take in r.lots {
-                if let l = lotSlot(i, take.lot) {
-                    lotPool[l].reserved -= take.amount
-                    lotPool[l].remaining -= take.amount
-                    lotPool[l].spent += take.amount
-                }
-            }
-            changeBalances(i) { $0.reserved -= r.amount; $0.used += r.amount }
-            compactLots(i, touched: r.lots.lazy.map(\.lot))
+            applyCapture(i, r)
         case .bonusReserveReleased(let r):
             for take in r.lots { if let l = lotSlot(i, take.lot) { lotPool[l].reserved -= take.amount } }
             changeBalances(i) { $0.reserved -= r.amount; $0.available += r.amount }
         case .bonusExpired(let e):
             applyExpiry(i, lot: e.lot, amount: e.amount)
         case .bonusCancelled(let c):
-            var fromPending: Int64 = 0
-            for take in c.lots {
-                guard let l = lotSlot(i, take.lot) else { continue }
-                if lotPool[l].phase == .pending { fromPending += take.amount }
-                lotPool[l].remaining -= take.amount
-                if c.reason == .correction && take.lot == c.correctedLot { lotPool[l].corrected = true }
-            }
-            if let lot = c.correctedLot, let l = lotSlot(i, lot) { lotPool[l].corrected = true }
-            let taken = c.lots.reduce(0) { $0 + $1.amount }
-            changeBalances(i) {
-                $0.pending -= fromPending
-                $0.available -= taken - fromPending + c.debt
-                $0.debt += c.debt
-                $0.cancelled += taken + c.debt
-            }
-            if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { returnTotals[p, default: ReturnTotals()].clawedBack += taken + c.debt + c.forgiven }
-            compactLots(i, touched: c.lots.lazy.map(\.lot))
+            applyCancellation(i, c)
         case .purchaseMade(let p):
             let (index, isNew) = purchaseIDs.findOrInsert(p.purchase)
             precondition(isNew, "a purchase id is recorded once")
             applyPurchase(i, index: index, at: record.at, paid: p.paid, spent: p.bonusesSpent)
         case .purchaseReturned(let r):
-            if let p = purchaseIDs.find(r.purchase) {
-                if !isRebuilding, inWindow(i, p) {
-                    let before = kept(p)
-                    records[i].windowSum -= r.amount
-                    if before > 0 && before - r.amount <= 0 { records[i].windowCount -= 1 }
-                }
-                returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount
-                returns[ReturnKey(p, r.returnID)] = record.position...record.position
-                openReturn = ReturnKey(p, r.returnID)
-            }
-            records[i].stats.returnCount += 1
-            records[i].stats.returnSum += r.amount
+            applyReturn(i, r, position: record.position)
         case .orderPlaced, .orderClosed, .orderCancelled:
             break
         case .mailingSent(let m):
@@ -221,21 +180,16 @@ extension LedgerState {
         case .profileChanged(let changes):
             applyProfile(i, changes)
         case .cardAdded(let card):
-            var profile = profile(i)
-            profile.cards.append(card)
-            records[i].profile = texts.append(profile)
-            setHolder(card, Int32(i), cards: true)
+            applyCard(i, card, added: true)
         case .cardRemoved(let card):
-            var profile = profile(i)
-            profile.cards.removeAll { $0 == card }
-            records[i].profile = texts.append(profile)
-            cardIndex.remove(card, heldBy: Int32(i))
+            applyCard(i, card, added: false)
         case .clientBlocked:
             changeStanding(i) { $0.blocked = true }
         case .clientUnblocked:
             changeStanding(i) { $0.blocked = false }
         case .clientDeleted:
             changeStanding(i) { $0.deleted = true }
+            // A deleted client holds no phone or card: another may take them.
             let profile = profile(i)
             if let phone = profile.phone { phoneIndex.remove(phone, heldBy: Int32(i)) }
             for card in profile.cards { cardIndex.remove(card, heldBy: Int32(i)) }
@@ -255,5 +209,71 @@ extension LedgerState {
             // (What the parts alone keep: the order book, the segments.)
             break
         }
+    }
+
+    private mutating func applyAccrual(_ i: Int, _ a: Accrual, position: UInt64, at: Micros) {
+        // A purchase's accrual follows the purchase: try the last one before hashing.
+        let last = Int32(purchaseStates.count - 1)
+        let purchase = a.reason == .purchase || a.reason == .refund
+            ? a.source.flatMap { purchaseIDs.has(last, key: $0) ? last : purchaseIDs.find($0) } : nil
+        applyAccrual(i, position: position, at: at, amount: a.amount, reason: a.reason,
+                     activatesAt: a.activatesAt, expiresAt: a.expiresAt, debtPaid: a.debtPaid, purchase: purchase)
+        if a.reason == .birthday, let year = Self.birthdayYear(source: a.source?.utf8, at: at) { decideBirthday(i, year: year) }
+    }
+
+    /// An order's reserved bonuses spent: out of the lots they were held in.
+    private mutating func applyCapture(_ i: Int, _ r: Reservation) {
+        for take in r.lots {
+            if let l = lotSlot(i, take.lot) {
+                lotPool[l].reserved -= take.amount
+                lotPool[l].remaining -= take.amount
+                lotPool[l].spent += take.amount
+            }
+        }
+        changeBalances(i) { $0.reserved -= r.amount; $0.used += r.amount }
+        compactLots(i, touched: r.lots.lazy.map(\.lot))
+    }
+
+    /// Bonuses taken back (a return's clawback, a correction), and the debt it leaves.
+    private mutating func applyCancellation(_ i: Int, _ c: Cancellation) {
+        var fromPending: Int64 = 0
+        for take in c.lots {
+            guard let l = lotSlot(i, take.lot) else { continue }
+            if lotPool[l].phase == .pending { fromPending += take.amount }
+            lotPool[l].remaining -= take.amount
+            if c.reason == .correction && take.lot == c.correctedLot { lotPool[l].corrected = true }
+        }
+        if let lot = c.correctedLot, let l = lotSlot(i, lot) { lotPool[l].corrected = true }
+        let taken = c.lots.reduce(0) { $0 + $1.amount }
+        changeBalances(i) {
+            $0.pending -= fromPending
+            $0.available -= taken - fromPending + c.debt
+            $0.debt += c.debt
+            $0.cancelled += taken + c.debt
+        }
+        if let purchase = c.purchase, let p = purchaseIDs.find(purchase) { returnTotals[p, default: ReturnTotals()].clawedBack += taken + c.debt + c.forgiven }
+        compactLots(i, touched: c.lots.lazy.map(\.lot))
+    }
+
+    private mutating func applyReturn(_ i: Int, _ r: PurchaseReturn, position: UInt64) {
+        if let p = purchaseIDs.find(r.purchase) {
+            if !isRebuilding, inWindow(i, p) {
+                let before = kept(p)
+                records[i].windowSum -= r.amount
+                if before > 0 && before - r.amount <= 0 { records[i].windowCount -= 1 }
+            }
+            returnTotals[p, default: ReturnTotals()].returnedPaid += r.amount
+            returns[ReturnKey(p, r.returnID)] = position...position
+            openReturn = ReturnKey(p, r.returnID)
+        }
+        records[i].stats.returnCount += 1
+        records[i].stats.returnSum += r.amount
+    }
+
+    private mutating func applyCard(_ i: Int, _ card: String, added: Bool) {
+        var profile = profile(i)
+        if added { profile.cards.append(card) } else { profile.cards.removeAll { $0 == card } }
+        records[i].profile = texts.append(profile)
+        if added { setHolder(card, Int32(i), cards: true) } else { cardIndex.remove(card, heldBy: Int32(i)) }
     }
 }

@@ -236,31 +236,14 @@ extension LedgerState {
         }
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    // swiftlint:disable:next cyclomatic_complexity
     private func decideEvent(_ event: DomainEvent, command: Command, at: Micros, emitter e: inout Emitter) throws {
         switch event {
         case .system, .segmentDefined, .segmentDeleted, .rulesChanged:
             e.emit(event)
             return
         case .clientRegistered(let r):
-            if let existing = clientIndex(command.client), !records[Int(existing)].deleted {
-                throw Refuse(code: ErrorCode.duplicateClient, message: "client '\(command.client)' is already registered")
-            }
-            if clientIndex(command.client) != nil {
-                throw Refuse(code: ErrorCode.duplicateClient, message: "client id '\(command.client)' belonged to a deleted client and is not given out again")
-            }
-            guard r.phone != nil || !r.cards.isEmpty else {
-                throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
-            }
-            if let phone = r.phone, let holder = holder(ofPhone: phone) {
-                throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clientID(Int(holder)))'")
-            }
-            for card in r.cards { if let holder = holder(ofCard: card) { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
-            e.emit(event)
-            if rules.welcomeBonus > 0 && r.status == .participant {
-                let expires = at + rules.lifetimeDays * Time.microsPerDay
-                e.emit(.bonusAccrued(Accrual(amount: rules.welcomeBonus, reason: .welcome, activatesAt: at, expiresAt: expires, source: nil)))
-            }
+            try decideRegistration(r, command: command, at: at, emitter: &e)
             return
         default:
             break
@@ -285,6 +268,68 @@ extension LedgerState {
             var off = request
             off.lots = takes(i, amount: request.amount)
             e.emit(.bonusWrittenOff(off))
+        case .bonusReserved, .bonusReserveCaptured, .bonusReserveReleased, .orderPlaced, .orderClosed, .orderCancelled:
+            try decideOrderEvent(i, event, at: at, emitter: &e)
+        case .purchaseMade(let p):
+            try purchase(i, p, at: at, emitter: &e)
+        case .purchaseReturned(let r):
+            try purchaseReturn(i, r, at: at, emitter: &e)
+        case .mailingSent:
+            try notBlocked(i, "mailings")
+            e.emit(event)
+        case .profileChanged(let requested):
+            e.emit(.profileChanged(try profileChanges(i, requested)))
+        case .cardAdded(let card):
+            if let holder = holder(ofCard: card), holder != Int32(i) {
+                throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'")
+            }
+            e.emit(event)
+        case .cardRemoved(let card):
+            let cards = cards(of: i)
+            guard cards.contains(card) else { throw Refuse(code: ErrorCode.unknownCard, message: "client '\(clientID(i))' has no card \(card)") }
+            guard profile(i).phone != nil || cards.count > 1 else {
+                throw Refuse(code: ErrorCode.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
+            }
+            e.emit(event)
+        case .clientDeleted, .clientBlocked, .clientUnblocked, .walletInstalled, .walletRemoved, .noteAdded, .npsRated, .custom,
+             .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed,
+             .messengerSubscribed, .messengerUnsubscribed, .segmentAssigned, .segmentUnassigned:
+            // Facts the engine records as given: nothing in the state can refuse them.
+            e.emit(event)
+        case .bonusActivated, .bonusExpired, .bonusCancelled, .levelChanged, .segmentEntered, .segmentLeft, .operationRefused:
+            // Only the engine makes these (as the JSON input refuses them by name).
+            throw Refuse.malformed(.invalidEvent, "'\(event.kind.name)' is derived by the engine and cannot be submitted")
+        case .clientRegistered, .system, .segmentDefined, .segmentDeleted, .rulesChanged:
+            // Decided above, before the client is looked up.
+            preconditionFailure("\(event.kind.name) is decided before its client is looked up")
+        }
+    }
+
+    private func decideRegistration(_ r: Registration, command: Command, at: Micros, emitter e: inout Emitter) throws {
+        if let existing = clientIndex(command.client), !records[Int(existing)].deleted {
+            throw Refuse(code: ErrorCode.duplicateClient, message: "client '\(command.client)' is already registered")
+        }
+        if clientIndex(command.client) != nil {
+            throw Refuse(code: ErrorCode.duplicateClient, message: "client id '\(command.client)' belonged to a deleted client and is not given out again")
+        }
+        guard r.phone != nil || !r.cards.isEmpty else {
+            throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
+        }
+        if let phone = r.phone, let holder = holder(ofPhone: phone) {
+            throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clientID(Int(holder)))'")
+        }
+        for card in r.cards { if let holder = holder(ofCard: card) { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
+        e.emit(.clientRegistered(r))
+        if rules.welcomeBonus > 0 && r.status == .participant {
+            let expires = at + rules.lifetimeDays * Time.microsPerDay
+            e.emit(.bonusAccrued(Accrual(amount: rules.welcomeBonus, reason: .welcome, activatesAt: at, expiresAt: expires, source: nil)))
+        }
+    }
+
+    /// A reservation, its capture or release, or an order placed, closed or cancelled.
+    private func decideOrderEvent(_ i: Int, _ event: DomainEvent, at: Micros, emitter e: inout Emitter) throws {
+        let available = records[i].balances.available
+        switch event {
         case .bonusReserved(let request):
             try notBlocked(i, "reservations")
             if let order = orders[request.order] {
@@ -322,38 +367,8 @@ extension LedgerState {
                     emitRelease(i, order: o.order, takes: order.lots, at: at, emitter: &e)
                 }
             }
-        case .purchaseMade(let p):
-            try purchase(i, p, at: at, emitter: &e)
-        case .purchaseReturned(let r):
-            try purchaseReturn(i, r, at: at, emitter: &e)
-        case .mailingSent:
-            try notBlocked(i, "mailings")
-            e.emit(event)
-        case .profileChanged(let requested):
-            e.emit(.profileChanged(try profileChanges(i, requested)))
-        case .cardAdded(let card):
-            if let holder = holder(ofCard: card), holder != Int32(i) {
-                throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'")
-            }
-            e.emit(event)
-        case .cardRemoved(let card):
-            let cards = cards(of: i)
-            guard cards.contains(card) else { throw Refuse(code: ErrorCode.unknownCard, message: "client '\(clientID(i))' has no card \(card)") }
-            guard profile(i).phone != nil || cards.count > 1 else {
-                throw Refuse(code: ErrorCode.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
-            }
-            e.emit(event)
-        case .clientDeleted, .clientBlocked, .clientUnblocked, .walletInstalled, .walletRemoved, .noteAdded, .npsRated, .custom,
-             .mailingDelivered, .mailingOpened, .mailingClicked, .mailingGoalReached, .mailingFailed,
-             .messengerSubscribed, .messengerUnsubscribed, .segmentAssigned, .segmentUnassigned:
-            // Facts the engine records as given: nothing in the state can refuse them.
-            e.emit(event)
-        case .bonusActivated, .bonusExpired, .bonusCancelled, .levelChanged, .segmentEntered, .segmentLeft, .operationRefused:
-            // Only the engine makes these (as the JSON input refuses them by name).
-            throw Refuse.malformed(.invalidEvent, "'\(event.kind.name)' is derived by the engine and cannot be submitted")
-        case .clientRegistered, .system, .segmentDefined, .segmentDeleted, .rulesChanged:
-            // Decided above, before the client is looked up.
-            preconditionFailure("\(event.kind.name) is decided before its client is looked up")
+        default:
+            preconditionFailure("\(event.kind.name) is not an order's event")
         }
     }
 

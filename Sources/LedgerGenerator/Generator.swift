@@ -169,16 +169,33 @@ public struct ProgramGenerator {
         }
     }
 
-    // swiftlint:disable:next function_body_length
     private mutating func generateDay(_ day: Int, into lines: inout [String]) {
         // Work out the day's actions with their second of the day, then emit them in order.
-        var actions: [(second: Int, line: String)] = []
-        func add(_ second: Int, _ line: String) { actions.append((second, line)) }
-
+        // (Each part draws from the one random sequence in this order: the program a seed
+        // gives stays the same.)
+        var actions = DayActions()
         // Requests resent from yesterday, as the tills come back online in the morning.
-        for line in pendingResends.removeValue(forKey: day) ?? [] { add(7 * 3600 + rand.below(3600), line) }
+        for line in pendingResends.removeValue(forKey: day) ?? [] { actions.add(7 * 3600 + rand.below(3600), line) }
+        addRegistrations(day, &actions)
+        let registered = clients.indices.filter { clients[$0].registerDay <= day }.count
+        let purchases = addPurchases(day, registered: registered, &actions)
+        addReturns(day, &actions)
+        addOrders(day, purchases: purchases, &actions)
+        addManualOperations(day, registered: registered, &actions)
+        addMailings(day, registered: registered, &actions)
+        addClientActivity(day, registered: registered, &actions)
+        lines.append(contentsOf: actions.sorted())
+    }
 
-        // Registrations.
+    /// A day's lines, each at its second of the day.
+    struct DayActions {
+        private var list: [(second: Int, line: String)] = []
+        mutating func add(_ second: Int, _ line: String) { list.append((second, line)) }
+        /// The lines in order of their second.
+        func sorted() -> [String] { list.sorted { $0.second < $1.second }.map(\.line) }
+    }
+
+    private mutating func addRegistrations(_ day: Int, _ actions: inout DayActions) {
         for i in clients.indices where clients[i].registerDay == day {
             let id = clientID(i)
             var fields = #""type":"client.registered","client":"\#(id)""#
@@ -196,10 +213,12 @@ public struct ProgramGenerator {
             fields += #","place":"\#(stores[min(stores.count - 1, Int(Double(stores.count) * rand.unit() * rand.unit()))])""#
             if rand.chance(0.1) { fields += #","status":"subscriber""# }
             let second = rand.below(3600 * 8) + 3600 * 8
-            add(second, "{\(fields),\"at\":\"\(time(day, second))\"}")
+            actions.add(second, "{\(fields),\"at\":\"\(time(day, second))\"}")
         }
-        let registered = clients.indices.filter { clients[$0].registerDay <= day }.count
-        // Purchases: expected count a day from the yearly rate.
+    }
+
+    /// Purchases: the expected count a day from the yearly rate. Returns how many were drawn.
+    private mutating func addPurchases(_ day: Int, registered: Int, _ actions: inout DayActions) -> Int {
         let expected = Double(registered) * config.purchasesPerClientYear / 365
         let count = Int(expected) + (rand.chance(expected - Double(Int(expected))) ? 1 : 0)
         for _ in 0..<count {
@@ -231,10 +250,10 @@ public struct ProgramGenerator {
             if rand.chance(0.05) { line += #","promoCode":"SPRING\#(1 + rand.below(5))""# }
             if rand.chance(0.08) { line += #","promotion":"promo-\#(1 + rand.below(12))""# }
             let sent = line + #","key":"pos-\#(purchase)"}"#
-            add(second, sent)
+            actions.add(second, sent)
             // A till that got no answer sends the same request again: at once, or the next
             // morning when it is back online (its time is still the purchase's).
-            if rand.chance(0.01) { add(second + 30, sent) }
+            if rand.chance(0.01) { actions.add(second + 30, sent) }
             if rand.chance(0.01) { pendingResends[day + 1, default: []].append(sent) }
             if rand.chance(0.045) {
                 let returnDay = day + 2 + rand.below(12)
@@ -242,19 +261,26 @@ public struct ProgramGenerator {
                 pendingReturns[returnDay, default: []].append((i, purchase, total - spent, total, returned))
             }
             if rand.chance(0.02) {
-                add(second + 600, #"{"type":"nps.rated","at":"\#(time(day, second + 600))","client":"\#(clientID(i))","score":\#(rand.below(11))\#(rand.chance(0.3) ? #","comment":"спасибо""# : "")}"#)
+                actions.add(second + 600, #"{"type":"nps.rated","at":"\#(time(day, second + 600))","client":"\#(clientID(i))","score":\#(rand.below(11))\#(rand.chance(0.3) ? #","comment":"спасибо""# : "")}"#)
             }
         }
-        // Returns due today.
+        return count
+    }
+
+    /// Returns due today.
+    private mutating func addReturns(_ day: Int, _ actions: inout DayActions) {
         for r in pendingReturns.removeValue(forKey: day) ?? [] {
             let second = 3600 * 10 + rand.below(3600 * 10)
             // The money given back is the returned items' share of what was paid.
             let share = min(r.paid, r.items.reduce(0) { $0 + $1.price } * r.paid / max(1, r.total))
             guard share > 0 else { continue }
             let itemsJSON = r.items.map { #"{"sku":"\#($0.sku)","name":"\#($0.name)","category":"\#($0.category)","qty":1,"price":\#($0.price)}"# }.joined(separator: ",")
-            add(second, #"{"type":"purchase.returned","at":"\#(time(day, second))","client":"\#(clientID(r.client))","purchase":"\#(r.purchase)","return":"r-\#(r.purchase)","amount":\#(share),"items":[\#(itemsJSON)],"store":"\#(rand.pick(stores))","acceptedBy":"seller-\#(1 + rand.below(200))"}"#)
+            actions.add(second, #"{"type":"purchase.returned","at":"\#(time(day, second))","client":"\#(clientID(r.client))","purchase":"\#(r.purchase)","return":"r-\#(r.purchase)","amount":\#(share),"items":[\#(itemsJSON)],"store":"\#(rand.pick(stores))","acceptedBy":"seller-\#(1 + rand.below(200))"}"#)
         }
-        // Online orders: reserve, then close or cancel.
+    }
+
+    /// Online orders: reserve, then close or cancel.
+    private mutating func addOrders(_ day: Int, purchases count: Int, _ actions: inout DayActions) {
         for _ in 0..<max(0, count / 30) {
             let i = pickClient()
             guard clients[i].registerDay < day, clients[i].bank > 5000, !clients[i].blocked else { continue }
@@ -263,15 +289,18 @@ public struct ProgramGenerator {
             let amount = min(clients[i].bank / 4, 50_000) / 100 * 100
             guard amount > 0 else { continue }
             let second = 3600 * 12 + rand.below(3600 * 8)
-            add(second, #"{"type":"bonus.reserved","at":"\#(time(day, second))","client":"\#(clientID(i))","order":"\#(order)","amount":\#(amount)}"#)
+            actions.add(second, #"{"type":"bonus.reserved","at":"\#(time(day, second))","client":"\#(clientID(i))","order":"\#(order)","amount":\#(amount)}"#)
             pendingOrders[day + 1 + rand.below(3), default: []].append((i, order))
         }
         for o in pendingOrders.removeValue(forKey: day) ?? [] {
             let second = 3600 * 8 + rand.below(3600)
             let verb = rand.chance(0.8) ? "order.closed" : "order.cancelled"
-            add(second, #"{"type":"\#(verb)","at":"\#(time(day, second))","client":"\#(clientID(o.client))","order":"\#(o.order)"}"#)
+            actions.add(second, #"{"type":"\#(verb)","at":"\#(time(day, second))","client":"\#(clientID(o.client))","order":"\#(o.order)"}"#)
         }
-        // Operators' manual operations.
+    }
+
+    /// Operators' manual operations.
+    private mutating func addManualOperations(_ day: Int, registered: Int, _ actions: inout DayActions) {
         for _ in 0..<max(0, registered / 400) {
             let i = pickClient()
             guard clients[i].registerDay < day else { continue }
@@ -279,13 +308,17 @@ public struct ProgramGenerator {
             if rand.chance(0.8) || clients[i].bank < 10_000 {
                 var line = #"{"type":"bonus.accrued","at":"\#(time(day, second))","client":"\#(clientID(i))","amount":\#((1 + rand.below(20)) * 5000),"reason":"manual","comment":"\#(rand.pick(Self.comments))","operator":"op-\#(1 + rand.below(8))""#
                 if rand.chance(0.3) { line += #","expiresAt":"\#(Time.isoDate(day: Time.day(of: config.start) + Int64(day + 30 + rand.below(60))))""# }
-                add(second, line + "}")
+                actions.add(second, line + "}")
                 clients[i].manualAccruals += 1
             } else {
-                add(second, #"{"type":"bonus.written_off","at":"\#(time(day, second))","client":"\#(clientID(i))","amount":5000,"reason":"manual","comment":"списание по заявке клиента","operator":"op-\#(1 + rand.below(8))"}"#)
+                actions.add(second, #"{"type":"bonus.written_off","at":"\#(time(day, second))","client":"\#(clientID(i))","amount":5000,"reason":"manual","comment":"списание по заявке клиента","operator":"op-\#(1 + rand.below(8))"}"#)
             }
         }
-        // Weekly mailing with its funnel.
+    }
+
+    /// The weekly mailing with its funnel, and the birthdays' congratulations (the bonus comes
+    /// with the advance step).
+    private mutating func addMailings(_ day: Int, registered: Int, _ actions: inout DayActions) {
         if day % 7 == 3 {
             let mailing = "m-week-\(day / 7)"
             for _ in 0..<max(1, registered / 6) {
@@ -295,17 +328,17 @@ public struct ProgramGenerator {
                 let id = clientID(i)
                 let base = 3600 * 11 + rand.below(600)
                 let head = #""client":"\#(id)","mailing":"\#(mailing)","channel":"\#(channel)","kind":"manual""#
-                add(base, #"{"type":"mailing.sent","at":"\#(time(day, base))",\#(head)}"#)
+                actions.add(base, #"{"type":"mailing.sent","at":"\#(time(day, base))",\#(head)}"#)
                 if rand.chance(0.04) {
-                    add(base + 30, #"{"type":"mailing.failed","at":"\#(time(day, base + 30))",\#(head),"error":"undeliverable"}"#)
+                    actions.add(base + 30, #"{"type":"mailing.failed","at":"\#(time(day, base + 30))",\#(head),"error":"undeliverable"}"#)
                     continue
                 }
-                add(base + 60, #"{"type":"mailing.delivered","at":"\#(time(day, base + 60))",\#(head)}"#)
+                actions.add(base + 60, #"{"type":"mailing.delivered","at":"\#(time(day, base + 60))",\#(head)}"#)
                 if rand.chance(0.35) {
-                    add(base + 3600, #"{"type":"mailing.opened","at":"\#(time(day, base + 3600))",\#(head)}"#)
+                    actions.add(base + 3600, #"{"type":"mailing.opened","at":"\#(time(day, base + 3600))",\#(head)}"#)
                     if rand.chance(0.12) {
-                        add(base + 3700, #"{"type":"mailing.clicked","at":"\#(time(day, base + 3700))",\#(head)}"#)
-                        if rand.chance(0.25) { add(base + 5000, #"{"type":"mailing.goal_reached","at":"\#(time(day, base + 5000))",\#(head)}"#) }
+                        actions.add(base + 3700, #"{"type":"mailing.clicked","at":"\#(time(day, base + 3700))",\#(head)}"#)
+                        if rand.chance(0.25) { actions.add(base + 5000, #"{"type":"mailing.goal_reached","at":"\#(time(day, base + 5000))",\#(head)}"#) }
                     }
                 }
             }
@@ -314,13 +347,17 @@ public struct ProgramGenerator {
         let (_, month, dayOfMonth) = Time.civil(days: Time.day(of: config.start) + Int64(day))
         for i in clients.indices where clients[i].registerDay < day && clients[i].birthday.month == month && clients[i].birthday.day == dayOfMonth && !clients[i].blocked {
             if rand.chance(0.5) {
-                add(3600 * 9, #"{"type":"mailing.sent","at":"\#(time(day, 3600 * 9))","client":"\#(clientID(i))","mailing":"m-bday","channel":"sms","kind":"automatic"}"#)
+                actions.add(3600 * 9, #"{"type":"mailing.sent","at":"\#(time(day, 3600 * 9))","client":"\#(clientID(i))","mailing":"m-bday","channel":"sms","kind":"automatic"}"#)
             }
         }
-        // Wallet cards, messengers, profile changes, notes, custom events, blocks.
+    }
+
+    /// Wallet cards, messengers, profile changes, notes, custom events, blocks, and the day's
+    /// system event.
+    private mutating func addClientActivity(_ day: Int, registered: Int, _ actions: inout DayActions) {
         for i in clients.indices where clients[i].walletDay == day && clients[i].registerDay <= day {
             let second = 3600 * 15 + rand.below(3600)
-            add(second, #"{"type":"wallet.installed","at":"\#(time(day, second))","client":"\#(clientID(i))","platform":"\#(rand.chance(0.6) ? "apple" : "google")"}"#)
+            actions.add(second, #"{"type":"wallet.installed","at":"\#(time(day, second))","client":"\#(clientID(i))","platform":"\#(rand.chance(0.6) ? "apple" : "google")"}"#)
         }
         for _ in 0..<max(0, registered / 300) {
             let i = pickClient()
@@ -328,12 +365,12 @@ public struct ProgramGenerator {
             let id = clientID(i)
             let second = 3600 * 9 + rand.below(3600 * 12)
             switch rand.below(6) {
-            case 0: add(second, #"{"type":"messenger.subscribed","at":"\#(time(day, second))","client":"\#(id)","channel":"telegram"}"#)
-            case 1: add(second, #"{"type":"client.profile_changed","at":"\#(time(day, second))","client":"\#(id)","email":"\#(id).\#(day)@example.ru"}"#)
-            case 2: add(second, #"{"type":"note.added","at":"\#(time(day, second))","client":"\#(id)","text":"клиент просил перезвонить"}"#)
-            case 3: add(second, #"{"type":"custom","at":"\#(time(day, second))","client":"\#(id)","name":"call_center","context":{"topic":"бонусы","minutes":\#(1 + rand.below(15))}}"#)
-            case 4: add(second, #"{"type":"custom","at":"\#(time(day, second))","client":"\#(id)","name":"app_open","context":{"platform":"\#(rand.chance(0.5) ? "ios" : "android")"}}"#)
-            default: add(second, #"{"type":"segment.assigned","at":"\#(time(day, second))","client":"\#(id)","segment":"VIP-ручной"}"#)
+            case 0: actions.add(second, #"{"type":"messenger.subscribed","at":"\#(time(day, second))","client":"\#(id)","channel":"telegram"}"#)
+            case 1: actions.add(second, #"{"type":"client.profile_changed","at":"\#(time(day, second))","client":"\#(id)","email":"\#(id).\#(day)@example.ru"}"#)
+            case 2: actions.add(second, #"{"type":"note.added","at":"\#(time(day, second))","client":"\#(id)","text":"клиент просил перезвонить"}"#)
+            case 3: actions.add(second, #"{"type":"custom","at":"\#(time(day, second))","client":"\#(id)","name":"call_center","context":{"topic":"бонусы","minutes":\#(1 + rand.below(15))}}"#)
+            case 4: actions.add(second, #"{"type":"custom","at":"\#(time(day, second))","client":"\#(id)","name":"app_open","context":{"platform":"\#(rand.chance(0.5) ? "ios" : "android")"}}"#)
+            default: actions.add(second, #"{"type":"segment.assigned","at":"\#(time(day, second))","client":"\#(id)","segment":"VIP-ручной"}"#)
             }
         }
         if rand.chance(0.3) {
@@ -342,12 +379,10 @@ public struct ProgramGenerator {
                 let second = 3600 * 16
                 let verb = clients[i].blocked ? "client.unblocked" : "client.blocked"
                 clients[i].blocked.toggle()
-                add(second, #"{"type":"\#(verb)","at":"\#(time(day, second))","client":"\#(clientID(i))","comment":"\#(verb == "client.blocked" ? "подозрение на мошенничество" : "проверка завершена")"}"#)
+                actions.add(second, #"{"type":"\#(verb)","at":"\#(time(day, second))","client":"\#(clientID(i))","comment":"\#(verb == "client.blocked" ? "подозрение на мошенничество" : "проверка завершена")"}"#)
             }
         }
-        add(3600 * 6, #"{"type":"system","at":"\#(time(day, 3600 * 6))","name":"item_in_stock","context":{"sku":"\#(products[rand.below(products.count)].sku)"}}"#)
-        actions.sort { $0.second < $1.second }
-        lines.append(contentsOf: actions.map(\.line))
+        actions.add(3600 * 6, #"{"type":"system","at":"\#(time(day, 3600 * 6))","name":"item_in_stock","context":{"sku":"\#(products[rand.below(products.count)].sku)"}}"#)
     }
 
     private func pad(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }

@@ -314,25 +314,8 @@ struct LogLoader {
         case .success(let decoded):
             header = decoded
         case .failure(let why):
-            // A writer at work may be creating this very segment: a reader leaves it to it.
-            if !repair, isLast, writerAtWork() {
-                report.writerTailBytes = fileSize
-                return nil
-            }
-            guard isLast, number > 0 else { throw LogError.corrupt(why.description, file: path, offset: 0) }
-            // A segment whose header is not valid can only be one whose creation a crash
-            // interrupted, unless a batch in it proves otherwise.
-            if case .damaged(let at, let reason) = try SegmentScan.analyzeTail(cursor: cursor, from: 0, fileEnd: fileSize, expectedPosition: expectedBase) {
-                throw LogError.corrupt("\(why); \(reason)", file: path, offset: at)
-            }
-            if !repair {
-                report.tornTail = .init(segmentFile: path, offset: 0, bytes: fileSize, preservedAt: path + ".torn", reason: why.description)
-                return nil
-            }
-            let aside = path + ".torn"
-            try syscalls.rename(path, to: aside)
-            try syscalls.syncDirectory(directory)
-            report.cut = .init(segmentFile: path, offset: 0, bytes: fileSize, preservedAt: aside, reason: why.description)
+            try passOverHeaderless(number: number, path: path, why: why.description, cursor: cursor, fileSize: fileSize,
+                                   expectedBase: expectedBase, isLast: isLast, report: &report)
             return nil
         }
         guard header.segmentNumber == number else {
@@ -379,6 +362,31 @@ struct LogLoader {
             }
         }
         return summary
+    }
+
+    /// A segment whose header does not decode: the last one, whose creation a crash cut short
+    /// (set aside by the writer, reported by a reader), or one a writer at work is creating
+    /// now (left to it). Anything else is damage, and throws.
+    private func passOverHeaderless(number: UInt64, path: String, why: String, cursor: BatchCursor, fileSize: UInt64,
+                                    expectedBase: UInt64, isLast: Bool, report: inout RecoveryReport) throws {
+        if !repair, isLast, writerAtWork() {
+            report.writerTailBytes = fileSize
+            return
+        }
+        guard isLast, number > 0 else { throw LogError.corrupt(why, file: path, offset: 0) }
+        // A segment whose header is not valid can only be one whose creation a crash
+        // interrupted, unless a batch in it proves otherwise.
+        if case .damaged(let at, let reason) = try SegmentScan.analyzeTail(cursor: cursor, from: 0, fileEnd: fileSize, expectedPosition: expectedBase) {
+            throw LogError.corrupt("\(why); \(reason)", file: path, offset: at)
+        }
+        if !repair {
+            report.tornTail = .init(segmentFile: path, offset: 0, bytes: fileSize, preservedAt: path + ".torn", reason: why)
+            return
+        }
+        let aside = path + ".torn"
+        try syscalls.rename(path, to: aside)
+        try syscalls.syncDirectory(directory)
+        report.cut = .init(segmentFile: path, offset: 0, bytes: fileSize, preservedAt: aside, reason: why)
     }
 
     /// Whether a writer holds this log open now, or held it when this load began (always false
