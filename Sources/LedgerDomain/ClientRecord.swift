@@ -92,59 +92,6 @@ public struct Profile: Sendable, Equatable {
     }
 }
 
-/// What only some clients have and a card lists in order (NPS ratings, notes): entries in one
-/// flat pool, each client's linked from the newest to the oldest, the newest in a dictionary,
-/// their texts in the text arena. 32 bytes an entry, where an array and a String apiece in a
-/// dictionary of clients cost about 190.
-public struct ClientEntries: Sendable {
-    public struct Entry: Sendable {
-        public var at: Micros
-        public var text: TextRef
-        public var value: Int64
-        var older: Int32
-    }
-    var entries: [Entry] = []
-    var newest: [Int32: Int32] = [:]
-
-    mutating func append(_ client: Int32, at: Micros, text: TextRef, value: Int64) {
-        entries.append(Entry(at: at, text: text, value: value, older: newest[client] ?? -1))
-        newest[client] = Int32(entries.count - 1)
-    }
-
-    /// A client's entries, oldest first.
-    func list(_ client: Int32) -> [Entry] {
-        var list: [Entry] = []
-        var k = newest[client] ?? -1
-        while k >= 0 { list.append(entries[Int(k)]); k = entries[Int(k)].older }
-        return list.reversed()
-    }
-}
-
-/// Values for some of a growing run of indexes, each set once as its index is made (what a
-/// receipt spent): two flat arrays searched by halving, 12 bytes an entry where a dictionary
-/// takes 27 at its usual load.
-struct AscendingValues: Sendable {
-    var indexes: [Int32] = []
-    var values: [Int64] = []
-
-    var count: Int { indexes.count }
-
-    mutating func append(_ index: Int32, _ value: Int64) {
-        precondition(indexes.last.map { $0 < index } ?? true, "indexes are appended in ascending order")
-        indexes.append(index)
-        values.append(value)
-    }
-
-    subscript(index: Int32) -> Int64? {
-        var low = 0, high = indexes.count
-        while low < high {
-            let mid = (low + high) / 2
-            if indexes[mid] < index { low = mid + 1 } else { high = mid }
-        }
-        return low < indexes.count && indexes[low] == index ? values[low] : nil
-    }
-}
-
 /// The clients as whole ``ClientState`` values, put together on each access: for cards,
 /// reports and tests. Hot paths read ``LedgerState/records`` and the parts beside it.
 public struct ClientList: RandomAccessCollection, Sendable {

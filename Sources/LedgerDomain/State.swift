@@ -237,3 +237,24 @@ public struct LedgerState: Sendable {
         try parts.idempotency.all(keyAt: keyAt)
     }
 }
+
+extension LedgerState {
+    /// Stops the process when any storage structure or part contradicts itself (tests call it
+    /// after every command; each check walks its whole structure).
+    public func checkInvariants() {
+        records.checkInvariants()
+        texts.checkInvariants()
+        clientIDs.checkInvariants()
+        precondition(clientIDs.count == records.count, "\(clientIDs.count) client ids for \(records.count) clients")
+        phoneIndex.checkInvariants(clients: records.count, "phone holders")
+        cardIndex.checkInvariants(clients: records.count, "card holders")
+        for i in records.indices { lotPool.checkInvariants(client: Int32(i), list: records[i].lotList) }
+        purchaseIDs.checkInvariants()
+        purchaseStates.checkInvariants()
+        precondition(purchaseIDs.count == purchaseStates.count, "\(purchaseIDs.count) purchase ids for \(purchaseStates.count) purchases")
+        purchaseSpent.checkInvariants()
+        clientNPS.checkInvariants(clients: records.count)
+        clientNotes.checkInvariants(clients: records.count)
+        parts.checkInvariants(clients: records.count)
+    }
+}

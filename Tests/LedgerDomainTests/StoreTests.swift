@@ -18,6 +18,10 @@ struct StoreTests {
         #expect(a[5] == 5 && a[9 * 4096 + 3] == 9 * 4096 + 3 && a.count == 10 * 4096 + 17)
         #expect(b[5] == -5 && b[9 * 4096 + 3] == -7 && b.count == 10 * 4096 + 18 && b[10 * 4096 + 17] == 99)
         #expect(Array(a.indices).allSatisfy { k in k == 5 || k == 9 * 4096 + 3 || a[k] == b[k] })
+        a.checkInvariants()
+        b.checkInvariants()
+        for k in stride(from: 0, to: a.count, by: 4096) { a[k] = 0 }
+        a.checkInvariants()
     }
 
     @Test("a chunked array copies on write: a copy keeps its elements when the original changes, across chunks")
@@ -44,6 +48,7 @@ struct StoreTests {
             refs.append((arena.append(profile), profile))
         }
         for (ref, profile) in refs { #expect(arena.profile(ref) == profile) }
+        arena.checkInvariants()
         #expect(arena.profile(.none) == Profile())
     }
 
@@ -152,6 +157,7 @@ struct StoreTests {
         #expect(held.count == 0 && matches(11, key(11)) == nil)
         key(12).withUnsafeBytes { held.hold(12, $0) }
         #expect(matches(12, key(12)) == true)
+        held.checkInvariants(entries: 13)
     }
 
     @Test("property: a release lets go of exactly the readable prefix, but for the newest kept, or of nothing when too little would go")
@@ -169,6 +175,7 @@ struct StoreTests {
             let first = count - held.count
             #expect(first == 0 || Array("k\(first - 1)".utf8).withUnsafeBytes { held.matches(Int32(first - 1), $0) } == nil)
             #expect(Array("k\(first)".utf8).withUnsafeBytes { held.matches(Int32(first), $0) } == (first < count ? true : nil))
+            held.checkInvariants(entries: count)
         }
     }
 
@@ -190,6 +197,7 @@ struct StoreTests {
             }
             #expect(kept.count == model.count)
             #expect((0..<model.count).allSatisfy { kept[$0] == model[$0] })
+            kept.checkInvariants()
         }
     }
 
@@ -212,6 +220,7 @@ struct StoreTests {
             default: key = step % 1000 == 0 ? "" : "c\(r.next() % 50_000)"
             }
             let (index, inserted) = table.findOrInsert(key)
+            if step % 2_000 == 0 { table.checkInvariants() }
             if let known = model[key] {
                 #expect(!inserted && index == known, "key \(key)")
             } else {
@@ -222,6 +231,7 @@ struct StoreTests {
         }
         #expect(table.count == order.count)
         #expect(table.keys == order)
+        table.checkInvariants()
         for (i, key) in order.enumerated() {
             #expect(table.key(Int32(i)) == key && table.find(key) == Int32(i) && table.has(Int32(i), key: key))
             if i > 0 { #expect(!table.has(Int32(i - 1), key: key)) }
@@ -254,6 +264,7 @@ struct StoreTests {
         #expect(values.count == model.count)
         for i in Int32(-2)...(index + 3) { #expect(values[i] == model[i], "index \(i)") }
         #expect(AscendingValues()[0] == nil)
+        values.checkInvariants()
     }
 
     @Test("property: the holder index answers as a dictionary would, through sets, replacements and removals")
@@ -262,7 +273,8 @@ struct StoreTests {
         var model: [String: Int32] = [:]
         var r = SplitMix(state: 4)
         let holds: (Int32, String) -> Bool = { holder, key in model[key] == holder }
-        for _ in 0..<20_000 {
+        for step in 0..<20_000 {
+            if step % 1_000 == 0 { index.checkInvariants(clients: 500, "holders") }
             let key = "k\(r.next() % 3_000)"
             if r.next() % 3 == 0, let holder = model[key] {
                 index.remove(key, heldBy: holder)
@@ -280,5 +292,19 @@ struct StoreTests {
             #expect(index.find(key, holds: holds) == model[key], "key \(key)")
         }
         #expect(index.count == model.count)
+        index.checkInvariants(clients: 500, "holders")
+    }
+
+    @Test("property: the idempotency key index names each entry once, reachable from its tag, through its grows")
+    func keyIndexInvariants() {
+        var keys = KeyIndex()
+        for n in 0..<50_000 {
+            _ = Array("key-\(n % 7)-\(n)".utf8).withUnsafeBytes { keys.insert($0) }
+            if n % 5_000 == 0 { keys.checkInvariants() }
+        }
+        keys.checkInvariants()
+        var candidates = 0
+        Array("key-3-3".utf8).withUnsafeBytes { keys.forEachCandidate($0) { if $0 == 3 { candidates += 1 } } }
+        #expect(candidates == 1)
     }
 }

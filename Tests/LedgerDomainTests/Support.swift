@@ -42,8 +42,7 @@ struct Book {
     /// accrued = available + pending + reserved + used + expired + cancelled, for every client;
     /// no lot below zero or above its amount; reserved within remaining.
     func checkInvariants() {
-        for i in state.records.indices { state.lotPool.checkInvariants(client: Int32(i), list: state.records[i].lotList) }
-        state.parts.checkInvariants(clients: state.records.count)
+        state.checkInvariants()
         for c in state.clients {
             let b = c.balances
             #expect(b.accrued == b.available + b.pending + b.reserved + b.used + b.expired + b.cancelled, "balance identity for \(c.id): \(b)")

@@ -152,6 +152,9 @@ public struct IdempotencyAnswers: LedgerPart {
     }
 
     public func checkInvariants(clients: Int) {
+        keys.checkInvariants()
+        first.checkInvariants()
+        held.checkInvariants(entries: keys.count)
         let n = keys.count
         precondition(first.count == n && counts.count == n, "idempotency: \(n) keys, \(first.count) answers, \(counts.count) lengths")
         for index in 1..<max(1, n) { precondition(first[index - 1] < first[index], "idempotency: answer \(index) starts before the one before it") }

@@ -191,3 +191,21 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
 // chunk (copy on write), so sharing them between values in different threads is as safe as
 // sharing an Array.
 extension ChunkedArray: @unchecked Sendable where Element: Sendable {}
+
+extension ChunkedArray {
+    /// Stops the process when the array's storage contradicts itself: a chunk for every 4 096
+    /// elements and no more, each full but the last, each chunk's pointer its own, and what
+    /// ``Storage/verified`` says known as this storage's alone counted right.
+    public func checkInvariants() {
+        let s = storage
+        precondition(s.chunks.count == (s.count + Self.chunkCount - 1) >> Self.shift && s.pointers.count == s.chunks.count,
+                     "chunked array: \(s.chunks.count) chunks and \(s.pointers.count) pointers for \(s.count) elements")
+        for (k, chunk) in s.chunks.enumerated() {
+            let expected = k == s.chunks.count - 1 ? s.count - k * Self.chunkCount : Self.chunkCount
+            precondition(chunk.count == expected && s.pointers[k] == chunk.base, "chunked array: chunk \(k) holds \(chunk.count) elements, not \(expected), or its pointer is not its own")
+        }
+        if s.mayShare {
+            precondition(s.verified.count == s.chunks.count && s.unverified == s.verified.count { !$0 }, "chunked array: the chunks known unshared are miscounted")
+        }
+    }
+}

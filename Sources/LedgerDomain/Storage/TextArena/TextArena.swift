@@ -215,3 +215,15 @@ public struct TextArena: Sendable {
         return Profile(name: t[0], phone: t[1], email: t[2], place: t[3], addedBy: t[4], cards: t[5...].compactMap { $0 })
     }
 }
+
+extension TextArena {
+    /// Stops the process when the arena contradicts itself: every chunk is entries back to
+    /// back that decode to its end, within its size but for an entry larger than a chunk
+    /// (alone in its chunk).
+    func checkInvariants() {
+        for (k, chunk) in chunks.enumerated() {
+            precondition(chunk.count <= Self.chunkBytes || Self.walkEntries(chunk, { _ in }) == 1, "text arena: chunk \(k) is over size")
+            precondition(Self.walkEntries(chunk, { _ in }) != nil, "text arena: chunk \(k) does not decode entry by entry to its end")
+        }
+    }
+}
