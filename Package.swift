@@ -6,6 +6,8 @@ import PackageDescription
 //   CPrefetch
 //   LedgerBytes          the byte codec: WriteBuffer, ByteReader, varints
 //   LedgerLog            the binary append-only log (segments, batches, recovery, readers)
+//   LedgerStorage        the state's data structures (id tables, chunked arrays, the text
+//                        arena, …), a folder each; `package` access, hot paths @inlinable
 //   LedgerDomain         the loyalty domain: events, codecs, rules, the bonus ledger (no files)
 //   Ledger               the facade other services call: a log plus the domain's state
 //   LedgerGenerator      a seeded generator of realistic loyalty programs
@@ -40,12 +42,16 @@ let package = Package(
             dependencies: ["CLZ4", "CCRC32C", "LedgerBytes"]
         ),
         .target(
-            name: "LedgerDomain",
+            name: "LedgerStorage",
             dependencies: ["LedgerBytes", "CPrefetch"]
         ),
         .target(
+            name: "LedgerDomain",
+            dependencies: ["LedgerBytes", "LedgerStorage", "CPrefetch"]
+        ),
+        .target(
             name: "Ledger",
-            dependencies: ["LedgerLog", "LedgerDomain"]
+            dependencies: ["LedgerLog", "LedgerStorage", "LedgerDomain"]
         ),
         .target(
             name: "LedgerGenerator",
@@ -54,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "LedgerCommand",
             dependencies: [
-                "LedgerLog", "Ledger", "LedgerDomain", "LedgerGenerator",
+                "LedgerLog", "Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,11 +75,11 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerDomainTests",
-            dependencies: ["LedgerDomain", "Ledger", "LedgerGenerator"]
+            dependencies: ["LedgerStorage", "LedgerDomain", "Ledger", "LedgerGenerator"]
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand"]
+            dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import LedgerStorage
 import Dispatch
 import Glibc
 import LedgerBytes

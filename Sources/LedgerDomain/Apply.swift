@@ -1,3 +1,5 @@
+import LedgerStorage
+
 /// Applying events: the only code that changes a ``LedgerState`` (see the Decide, emit, apply
 /// article). `apply(_:)` takes a decoded event; Replay.swift's `replay` takes one from its
 /// bytes through the same functions below.

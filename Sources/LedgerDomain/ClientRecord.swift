@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// What the ledger keeps of one client, in a fixed-size record with no references in it (no
@@ -99,4 +100,32 @@ public struct ClientList: RandomAccessCollection, Sendable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { state.records.count }
     public subscript(i: Int) -> ClientState { state.clientState(i) }
+}
+
+extension TextArena {
+    /// A profile: an entry of its five texts, then its cards.
+    mutating func append(_ p: Profile) -> TextRef {
+        // Handed over field by field: an array of the texts would be allocated and filled.
+        func text(_ k: Int) -> String? {
+            switch k {
+            case 0: p.name
+            case 1: p.phone
+            case 2: p.email
+            case 3: p.place
+            case 4: p.addedBy
+            default: p.cards[k - 5]
+            }
+        }
+        let bound = (0..<5).reduce(0) { $0 + (text($1)?.utf8.count ?? 0) } + p.cards.reduce(0) { $0 + $1.utf8.count }
+        return appendEntry(count: 5 + p.cards.count, bound: bound) { k, write in
+            guard var text = text(k) else { return write(nil) }
+            text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    func profile(_ ref: TextRef) -> Profile {
+        let t = read(ref)
+        guard t.count >= 5 else { return Profile() }
+        return Profile(name: t[0], phone: t[1], email: t[2], place: t[3], addedBy: t[4], cards: t[5...].compactMap { $0 })
+    }
 }

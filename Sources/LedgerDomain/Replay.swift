@@ -1,3 +1,4 @@
+import LedgerStorage
 import Glibc
 
 extension LedgerState {

@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// The snapshot sections of the purchases, the rarer client

@@ -1,3 +1,5 @@
+import LedgerStorage
+
 /// The whole state of a ledger: every projection the engine keeps, rebuilt from the log by
 /// ``apply(_:)`` alone. Nothing else changes it, so replaying the log gives the live state.
 public struct LedgerState: Sendable {

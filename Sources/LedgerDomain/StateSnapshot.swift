@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// The sections of a state's snapshot (data-format.md §13.3), in the order they are written

@@ -1,3 +1,4 @@
+import LedgerStorage
 import Testing
 import LedgerBytes
 @testable import LedgerDomain

@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// The idempotency part: each key a command came with, and what it answers (the positions of

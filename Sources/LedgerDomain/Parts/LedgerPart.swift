@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// One projection of a ledger's state with one job (the orders, the idempotency answers, the

@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// The orders part: every order by id, with what it holds reserved and from which lots, and

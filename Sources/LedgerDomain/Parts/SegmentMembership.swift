@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// The segments part: the segments' definitions and which clients are in which segment.

@@ -1,9 +1,9 @@
 /// Slot tables of 8-byte slots holding a 32-bit hash tag in the high half, which also names the
 /// slot a probe starts at, and a payload in the low half (0: empty): ``HolderIndex`` and
 /// ``KeyIndex``. Linear probing.
-enum TagSlots {
+@usableFromInline package enum TagSlots {
     /// The table twice as large, each slot placed again from its tag alone.
-    static func doubled(_ old: [UInt64]) -> [UInt64] {
+    @inlinable package static func doubled(_ old: [UInt64]) -> [UInt64] {
         var slots = [UInt64](repeating: 0, count: old.count * 2)
         let mask = slots.count - 1
         for value in old where value != 0 {
@@ -20,7 +20,7 @@ extension TagSlots {
     /// and load at most 3/4, and each used slot reachable from the slot its tag names without
     /// crossing an empty one (what linear probing and backward-shift removal promise).
     /// Returns the used slots' payloads (their low halves). `what` names the table.
-    static func checkInvariants(_ slots: [UInt64], mask: Int, count: Int, _ what: String) -> [UInt64] {
+    @inlinable package static func checkInvariants(_ slots: [UInt64], mask: Int, count: Int, _ what: String) -> [UInt64] {
         precondition(slots.count >= 16 && slots.count & (slots.count - 1) == 0 && mask == slots.count - 1, "\(what): \(slots.count) slots, mask \(mask)")
         var payloads: [UInt64] = []
         for (slot, value) in slots.enumerated() where value != 0 {

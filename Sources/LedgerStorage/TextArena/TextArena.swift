@@ -2,9 +2,10 @@ import LedgerBytes
 
 /// Where an entry of the text arena lives (8 bytes).
 public struct TextRef: Sendable, Equatable {
-    var chunk: UInt32
-    var offset: UInt32
-    static let none = TextRef(chunk: .max, offset: 0)
+    @usableFromInline package var chunk: UInt32
+    @usableFromInline package var offset: UInt32
+    @usableFromInline package static let none = TextRef(chunk: .max, offset: 0)
+    @inlinable package init(chunk: UInt32, offset: UInt32) { self.chunk = chunk; self.offset = offset }
 }
 
 /// Append-only storage for small texts: entries back to back in 1 MiB chunks (an entry never
@@ -25,12 +26,13 @@ public struct TextRef: Sendable, Equatable {
 /// (n bytes), 2 digits (n digits in ⌈n/2⌉ bytes, first digit in the high half), 3 `+` then
 /// digits (likewise).
 public struct TextArena: Sendable {
-    static let chunkBytes = 1 << 20
-    var chunks: [[UInt8]] = []
+    @inlinable package init() {}
+    @usableFromInline package static let chunkBytes = 1 << 20
+    @usableFromInline package var chunks: [[UInt8]] = []
 
-    public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
+    @inlinable public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
 
-    mutating func append(_ texts: [String?]) -> TextRef {
+    @inlinable package mutating func append(_ texts: [String?]) -> TextRef {
         appendEntry(count: texts.count, bound: texts.reduce(0) { $0 + ($1?.utf8.count ?? 0) }) { k, write in
             guard var text = texts[k] else { return write(nil) }
             text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
@@ -38,7 +40,7 @@ public struct TextArena: Sendable {
     }
 
     /// An entry from UTF-8 bytes as they are in an event's body (a rebuild makes no String).
-    mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
+    @inlinable package mutating func append(bytes texts: [UnsafeRawBufferPointer?]) -> TextRef {
         appendEntry(count: texts.count, bound: texts.reduce(0) { $0 + ($1?.count ?? 0) }) { k, write in write(texts[k]) }
     }
 
@@ -46,7 +48,7 @@ public struct TextArena: Sendable {
     /// (nil for a missing one), into a buffer on the stack, then stores it. `bound` is their
     /// UTF-8 bytes in all: with the count's and each header's varint (10 bytes at most), no
     /// form is longer than that (the writes are checked all the same: they trap, never overrun).
-    private mutating func appendEntry(count: Int, bound: Int,
+    @inlinable package mutating func appendEntry(count: Int, bound: Int,
                                       _ text: (Int, (UnsafeRawBufferPointer?) -> Void) -> Void) -> TextRef {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10 + 10 * count + bound) { buffer in
             var entry = Entry(buffer: buffer)
@@ -62,24 +64,24 @@ public struct TextArena: Sendable {
     }
 
     /// The bytes of one entry as they are built, in a buffer sized beforehand.
-    private struct Entry {
-        let buffer: UnsafeMutableBufferPointer<UInt8>
-        var written = 0
+    @usableFromInline struct Entry {
+        @usableFromInline package let buffer: UnsafeMutableBufferPointer<UInt8>
+        @usableFromInline package var written = 0
 
-        init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+        @inlinable package init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
 
         @inline(__always)
-        mutating func byte(_ b: UInt8) {
+        @inlinable package mutating func byte(_ b: UInt8) {
             buffer[written] = b  // bounds-checked: a wrong bound traps, never overruns
             written += 1
         }
 
-        mutating func varint(_ value: Int) {
+        @inlinable package mutating func varint(_ value: Int) {
             Varint.write(UInt64(value)) { byte($0) }
         }
 
         /// One text in its most compact form (see ``TextArena``).
-        mutating func text(_ utf8: UnsafeRawBufferPointer) {
+        @inlinable package mutating func text(_ utf8: UnsafeRawBufferPointer) {
             if let plus = TextArena.digitForm(utf8) {
                 let n = utf8.count - plus
                 varint(1 + (n << 2 | (2 + plus)))
@@ -111,7 +113,7 @@ public struct TextArena: Sendable {
 
     /// The offset where the digits start (0, or 1 after a `+`) when the text is a `+` or nothing
     /// followed by one or more ASCII digits; nil otherwise.
-    static func digitForm(_ utf8: UnsafeRawBufferPointer) -> Int? {
+    @inlinable package static func digitForm(_ utf8: UnsafeRawBufferPointer) -> Int? {
         let start = utf8.first == UInt8(ascii: "+") ? 1 : 0
         guard utf8.count > start else { return nil }
         for i in start..<utf8.count where !(48...57).contains(utf8[i]) { return nil }
@@ -120,7 +122,7 @@ public struct TextArena: Sendable {
 
     /// How many characters the text has when it is all ASCII and Cyrillic А–я, Ё, ё with at
     /// least one Cyrillic letter; nil otherwise (then UTF-8 is as short).
-    static func russianCount(_ utf8: UnsafeRawBufferPointer) -> Int? {
+    @inlinable package static func russianCount(_ utf8: UnsafeRawBufferPointer) -> Int? {
         var i = 0, n = 0, cyrillic = false
         while i < utf8.count {
             let b = utf8[i]
@@ -137,7 +139,7 @@ public struct TextArena: Sendable {
         return cyrillic ? n : nil
     }
 
-    private mutating func store(_ entry: UnsafeBufferPointer<UInt8>) -> TextRef {
+    @inlinable mutating func store(_ entry: UnsafeBufferPointer<UInt8>) -> TextRef {
         if chunks.isEmpty || chunks[chunks.count - 1].count + entry.count > Self.chunkBytes {
             var chunk: [UInt8] = []
             chunk.reserveCapacity(max(Self.chunkBytes, entry.count))
@@ -149,7 +151,7 @@ public struct TextArena: Sendable {
     }
 
     /// The texts of an entry (none for ``TextRef/none``).
-    func read(_ ref: TextRef) -> [String?] {
+    @inlinable package func read(_ ref: TextRef) -> [String?] {
         guard ref != .none else { return [] }
         return chunks[Int(ref.chunk)].withUnsafeBytes { bytes in
             var i = Int(ref.offset)
@@ -188,39 +190,13 @@ public struct TextArena: Sendable {
             return result
         }
     }
-
-    /// A profile: an entry of its five texts, then its cards.
-    mutating func append(_ p: Profile) -> TextRef {
-        // Handed over field by field: an array of the texts would be allocated and filled.
-        func text(_ k: Int) -> String? {
-            switch k {
-            case 0: p.name
-            case 1: p.phone
-            case 2: p.email
-            case 3: p.place
-            case 4: p.addedBy
-            default: p.cards[k - 5]
-            }
-        }
-        let bound = (0..<5).reduce(0) { $0 + (text($1)?.utf8.count ?? 0) } + p.cards.reduce(0) { $0 + $1.utf8.count }
-        return appendEntry(count: 5 + p.cards.count, bound: bound) { k, write in
-            guard var text = text(k) else { return write(nil) }
-            text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
-        }
-    }
-
-    func profile(_ ref: TextRef) -> Profile {
-        let t = read(ref)
-        guard t.count >= 5 else { return Profile() }
-        return Profile(name: t[0], phone: t[1], email: t[2], place: t[3], addedBy: t[4], cards: t[5...].compactMap { $0 })
-    }
 }
 
 extension TextArena {
     /// Stops the process when the arena contradicts itself: every chunk is entries back to
     /// back that decode to its end, within its size but for an entry larger than a chunk
     /// (alone in its chunk).
-    func checkInvariants() {
+    @inlinable package func checkInvariants() {
         for (k, chunk) in chunks.enumerated() {
             precondition(chunk.count <= Self.chunkBytes || Self.walkEntries(chunk, { _ in }) == 1, "text arena: chunk \(k) is over size")
             precondition(Self.walkEntries(chunk, { _ in }) != nil, "text arena: chunk \(k) does not decode entry by entry to its end")

@@ -1,7 +1,7 @@
 import LedgerBytes
 
 extension IdTable {
-    func write(to e: SectionEncoder) {
+    @inlinable package func write(to e: SectionEncoder) {
         e.put(UInt8(groupShift))
         e.put(UInt64(count))
         e.put(UInt64(longest))
@@ -11,11 +11,11 @@ extension IdTable {
         e.putArray(newest)
     }
 
-    init(from d: inout SectionDecoder, groupSize: Int, _ what: String) throws(SectionError) {
+    @inlinable package init(from d: inout SectionDecoder, groupSize: Int, _ what: String) throws(SectionError) {
         self.init(groupSize: groupSize)
         let shift = try d.get(UInt8.self, "\(what): group size")
         guard Int(shift) == groupShift else { throw d.fail("\(what): groups of \(1 << Int(min(shift, 62))) keys, expected \(groupSize)") }
-        count = Int(try d.get(UInt64.self, "\(what): count") & 0xFFFF_FFFF)
+        storedCount = Int(try d.get(UInt64.self, "\(what): count") & 0xFFFF_FFFF)
         longest = Int(try d.get(UInt64.self, "\(what): longest key") & 0xFFFF_FFFF)
         slots = try d.getArray(UInt64.self, "\(what): slots")
         arena = try d.getArray(UInt8.self, "\(what): arena")
@@ -32,7 +32,7 @@ extension IdTable {
     }
 
     /// Decodes every key, checking the groups, lengths and the newest key.
-    private func checkArena(_ d: SectionDecoder, _ what: String) throws(SectionError) {
+    @inlinable func checkArena(_ d: SectionDecoder, _ what: String) throws(SectionError) {
         let groupSize = 1 << groupShift
         guard groupStarts.count == (count + groupSize - 1) / groupSize else { throw d.fail("\(what): \(groupStarts.count) groups for \(count) keys") }
         var key = [UInt8](repeating: 0, count: longest)

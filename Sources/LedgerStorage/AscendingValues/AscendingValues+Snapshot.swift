@@ -1,11 +1,11 @@
 import LedgerBytes
 
 extension AscendingValues {
-    func write(to e: SectionEncoder) {
+    @inlinable package func write(to e: SectionEncoder) {
         e.putArray(indexes)
         e.putArray(values)
     }
-    init(from d: inout SectionDecoder, _ what: String) throws(SectionError) {
+    @inlinable package init(from d: inout SectionDecoder, _ what: String) throws(SectionError) {
         self.init()
         indexes = try d.getArray(Int32.self, "\(what): indexes")
         values = try d.getArray(Int64.self, "\(what): values")

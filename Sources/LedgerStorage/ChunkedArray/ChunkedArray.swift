@@ -13,39 +13,39 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     public typealias Index = Int
     public typealias Indices = Range<Int>
 
-    static var shift: Int { 12 }
-    static var chunkCount: Int { 1 << shift }
-    static var mask: Int { chunkCount - 1 }
+    @inlinable package static var shift: Int { 12 }
+    @inlinable package static var chunkCount: Int { 1 << shift }
+    @inlinable package static var mask: Int { chunkCount - 1 }
 
     /// One chunk's memory and who owns it: freed when the last array holding it lets go,
     /// unless it lies in a mapped file (then `owner` keeps the mapping alive).
-    final class Chunk {
-        let base: UnsafeMutablePointer<Element>
+    @usableFromInline package final class Chunk {
+        @usableFromInline package let base: UnsafeMutablePointer<Element>
         /// Elements initialized in it (only a chunk held by one array grows).
-        var count: Int
-        let owner: AnyObject?
+        @usableFromInline package var count: Int
+        @usableFromInline package let owner: AnyObject?
 
-        init(capacity: Int) {
+        @inlinable package init(capacity: Int) {
             base = .allocate(capacity: capacity)
             count = 0
             owner = nil
         }
 
-        init(mapped base: UnsafeMutablePointer<Element>, count: Int, owner: AnyObject) {
+        @inlinable package init(mapped base: UnsafeMutablePointer<Element>, count: Int, owner: AnyObject) {
             self.base = base
             self.count = count
             self.owner = owner
         }
 
         /// A private copy of this chunk's elements, with room for a whole chunk.
-        func copy() -> Chunk {
+        @inlinable package func copy() -> Chunk {
             let fresh = Chunk(capacity: ChunkedArray.chunkCount)
             fresh.base.initialize(from: base, count: count)
             fresh.count = count
             return fresh
         }
 
-        var isMapped: Bool { owner != nil }
+        @inlinable package var isMapped: Bool { owner != nil }
 
         deinit {
             guard owner == nil else { return }
@@ -54,25 +54,25 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
         }
     }
 
-    final class Storage {
+    @usableFromInline package final class Storage {
         // Changed only through a uniquely referenced storage: no run-time exclusivity checks.
         /// Where each chunk's elements are (what reads use), and the chunks themselves (what
         /// ownership and the per-chunk copy on write use), in step.
-        @exclusivity(unchecked) var pointers: [UnsafeMutablePointer<Element>] = []
-        @exclusivity(unchecked) var chunks: [Chunk] = []
-        @exclusivity(unchecked) var count = 0
+        @exclusivity(unchecked) @usableFromInline package var pointers: [UnsafeMutablePointer<Element>] = []
+        @exclusivity(unchecked) @usableFromInline package var chunks: [Chunk] = []
+        @exclusivity(unchecked) @usableFromInline package var count = 0
         /// Whether some chunks may be shared with another storage; while so, `verified` says
         /// which are known to be this storage's alone, and `unverified` how many are not yet.
         /// A storage never copied skips the per-chunk check entirely.
-        @exclusivity(unchecked) var mayShare = false
-        @exclusivity(unchecked) var verified: [Bool] = []
-        @exclusivity(unchecked) var unverified = 0
+        @exclusivity(unchecked) @usableFromInline package var mayShare = false
+        @exclusivity(unchecked) @usableFromInline package var verified: [Bool] = []
+        @exclusivity(unchecked) @usableFromInline package var unverified = 0
 
-        init() {}
+        @inlinable package init() {}
 
         /// Another storage sharing every chunk (copied one by one as they are written). Both
         /// now check a chunk before its first write.
-        func copy() -> Storage {
+        @inlinable package func copy() -> Storage {
             let other = Storage()
             other.pointers = pointers
             other.chunks = chunks
@@ -82,22 +82,22 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
             return other
         }
 
-        private func markShared() {
+        @inlinable func markShared() {
             mayShare = true
             verified = [Bool](repeating: false, count: chunks.count)
             unverified = chunks.count
         }
     }
 
-    var storage = Storage()
+    @usableFromInline package var storage = Storage()
 
-    public init() {}
+    @inlinable public init() {}
 
     /// An array whose elements lie in memory someone else owns, `count` of them from `base` in
     /// whole chunks of ``chunkCount`` (a private writable mapping of a snapshot file: the pages
     /// a writer changes are copied by the kernel, one at a time). `owner` keeps that memory
     /// alive as long as the array needs it. For elements with no references only.
-    init(mapping base: UnsafeMutableRawPointer, count: Int, owner: AnyObject) {
+    @inlinable package init(mapping base: UnsafeMutableRawPointer, count: Int, owner: AnyObject) {
         precondition(_isPOD(Element.self), "only plain values may lie in a mapping")
         let chunks = (count + Self.chunkCount - 1) / Self.chunkCount
         let bytes = Self.chunkCount * MemoryLayout<Element>.stride
@@ -110,19 +110,19 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     }
 
     /// How many elements a chunk holds.
-    static var elementsPerChunk: Int { chunkCount }
+    @inlinable package static var elementsPerChunk: Int { chunkCount }
 
     /// How many chunks lie in a mapped file (for tests and reports).
-    var mappedChunks: Int { storage.chunks.lazy.filter(\.isMapped).count }
+    @inlinable package var mappedChunks: Int { storage.chunks.lazy.filter(\.isMapped).count }
 
-    public var count: Int { storage.count }
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { storage.count }
-    public var indices: Range<Int> { 0..<storage.count }
-    public var isEmpty: Bool { storage.count == 0 }
+    @inlinable public var count: Int { storage.count }
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { storage.count }
+    @inlinable public var indices: Range<Int> { 0..<storage.count }
+    @inlinable public var isEmpty: Bool { storage.count == 0 }
 
     @inline(__always)
-    public subscript(i: Int) -> Element {
+    @inlinable public subscript(i: Int) -> Element {
         get {
             precondition(i >= 0 && i < storage.count, "index \(i) out of range 0..<\(storage.count)")
             return storage.pointers[i >> Self.shift][i & Self.mask]
@@ -137,14 +137,14 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
 
     /// Makes the storage, and chunk `c` in it, this array's alone.
     @inline(__always)
-    mutating func makeUnique(chunk c: Int) {
+    @inlinable package mutating func makeUnique(chunk c: Int) {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
         if storage.mayShare { unshare(chunk: c) }
     }
 
     /// The first write to chunk `c` since the storage was copied: copy the chunk if another
     /// storage still holds it.
-    private mutating func unshare(chunk c: Int) {
+    @inlinable mutating func unshare(chunk c: Int) {
         guard !storage.verified[c] else { return }
         if !isKnownUniquelyReferenced(&storage.chunks[c]) {
             let fresh = storage.chunks[c].copy()
@@ -159,7 +159,7 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
         }
     }
 
-    public mutating func append(_ element: Element) {
+    @inlinable public mutating func append(_ element: Element) {
         let i = storage.count
         if i & Self.mask == 0 {
             if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
@@ -179,7 +179,7 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
     /// Hints the CPU to fetch the cache lines at these byte offsets of element `i` ahead of
     /// use. Never faults and changes nothing.
     @inline(__always)
-    func prefetch(_ i: Int, offsets first: Int, _ second: Int) {
+    @inlinable package func prefetch(_ i: Int, offsets first: Int, _ second: Int) {
         guard i >= 0 && i < storage.count else { return }
         let address = UnsafeRawPointer(storage.pointers[i >> Self.shift] + (i & Self.mask))
         ledger_prefetch(address + first)
@@ -196,7 +196,7 @@ extension ChunkedArray {
     /// Stops the process when the array's storage contradicts itself: a chunk for every 4 096
     /// elements and no more, each full but the last, each chunk's pointer its own, and what
     /// ``Storage/verified`` says known as this storage's alone counted right.
-    public func checkInvariants() {
+    @inlinable public func checkInvariants() {
         let s = storage
         precondition(s.chunks.count == (s.count + Self.chunkCount - 1) >> Self.shift && s.pointers.count == s.chunks.count,
                      "chunked array: \(s.chunks.count) chunks and \(s.pointers.count) pointers for \(s.count) elements")

@@ -4,21 +4,25 @@
 /// dictionary of clients cost about 190.
 public struct ClientEntries: Sendable {
     public struct Entry: Sendable {
-        public var at: Micros
+        public var at: Int64
         public var text: TextRef
         public var value: Int64
-        var older: Int32
+        @usableFromInline package var older: Int32
+        @inlinable package init(at: Int64, text: TextRef, value: Int64, older: Int32) {
+            self.at = at; self.text = text; self.value = value; self.older = older
+        }
     }
-    var entries: [Entry] = []
-    var newest: [Int32: Int32] = [:]
+    @usableFromInline package var entries: [Entry] = []
+    @usableFromInline package var newest: [Int32: Int32] = [:]
+    @inlinable package init() {}
 
-    mutating func append(_ client: Int32, at: Micros, text: TextRef, value: Int64) {
+    @inlinable package mutating func append(_ client: Int32, at: Int64, text: TextRef, value: Int64) {
         entries.append(Entry(at: at, text: text, value: value, older: newest[client] ?? -1))
         newest[client] = Int32(entries.count - 1)
     }
 
     /// A client's entries, oldest first.
-    func list(_ client: Int32) -> [Entry] {
+    @inlinable package func list(_ client: Int32) -> [Entry] {
         var list: [Entry] = []
         var k = newest[client] ?? -1
         while k >= 0 { list.append(entries[Int(k)]); k = entries[Int(k)].older }
@@ -29,7 +33,7 @@ public struct ClientEntries: Sendable {
 extension ClientEntries {
     /// Stops the process when the entries' links contradict themselves: each client's newest
     /// entry leads through older ones only, and every entry is on exactly one client's list.
-    func checkInvariants(clients: Int) {
+    @inlinable package func checkInvariants(clients: Int) {
         var seen = [Bool](repeating: false, count: entries.count)
         for (client, newest) in newest {
             precondition(client >= 0 && Int(client) < clients, "client entries: client \(client) is not one")

@@ -1,14 +1,14 @@
 import LedgerBytes
 
 extension TextArena {
-    func write(to e: SectionEncoder) {
+    @inlinable package func write(to e: SectionEncoder) {
         e.put(UInt64(chunks.count))
         for chunk in chunks { e.putBytes(chunk) }
     }
 
     /// Reads the chunks, decoding every entry; returns where entries start (a bit a byte, by
     /// chunk), for checking the references to them.
-    mutating func read(from d: inout SectionDecoder) throws(SectionError) -> [[UInt64]] {
+    @inlinable package mutating func read(from d: inout SectionDecoder) throws(SectionError) -> [[UInt64]] {
         let n = try d.getCount("text chunks", width: 8)
         var starts: [[UInt64]] = []
         for k in 0..<n {
@@ -25,7 +25,7 @@ extension TextArena {
     /// Walks a chunk's entries, every varint and length checked, calling `start` with each
     /// entry's offset. Returns how many entries there are, or nil when the bytes do not decode
     /// entry by entry to the chunk's end.
-    static func walkEntries(_ chunk: [UInt8], _ start: (Int) -> Void) -> Int? {
+    @inlinable package static func walkEntries(_ chunk: [UInt8], _ start: (Int) -> Void) -> Int? {
         chunk.withUnsafeBytes { bytes in
             var i = 0, entries = 0
             while i < bytes.count {
@@ -46,7 +46,7 @@ extension TextArena {
     }
 
     /// Whether `ref` names the start of an entry (or is none), by what ``read(from:)`` found.
-    static func names(_ ref: TextRef, _ starts: [[UInt64]]) -> Bool {
+    @inlinable package static func names(_ ref: TextRef, _ starts: [[UInt64]]) -> Bool {
         if ref == .none { return true }
         guard Int(ref.chunk) < starts.count, Int(ref.offset >> 6) < starts[Int(ref.chunk)].count else { return false }
         return starts[Int(ref.chunk)][Int(ref.offset >> 6)] & (1 << UInt64(ref.offset & 63)) != 0

@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 extension LotPool {

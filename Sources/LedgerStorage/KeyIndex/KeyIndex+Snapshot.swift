@@ -1,8 +1,8 @@
 import LedgerBytes
 
 extension KeyIndex {
-    func write(to e: SectionEncoder) { writeSlots(slots, count: count, to: e) }
-    init(from d: inout SectionDecoder) throws(SectionError) {
+    @inlinable package func write(to e: SectionEncoder) { writeSlots(slots, count: count, to: e) }
+    @inlinable package init(from d: inout SectionDecoder) throws(SectionError) {
         self.init()
         // The payload is an entry number below the count, checked once the count is read.
         let count = try d.get(UInt64.self, "idempotency keys: count")
@@ -12,17 +12,17 @@ extension KeyIndex {
             throw d.fail("idempotency keys: the slots do not name \(count) entries")
         }
         self.slots = slots
-        self.count = Int(count)
+        storedCount = Int(count)
         mask = slots.count - 1
     }
 }
 
 extension AscendingPositions {
-    func write(to e: SectionEncoder) {
+    @inlinable package func write(to e: SectionEncoder) {
         e.putArray(low)
         e.putArray(starts.map { UInt64($0) })
     }
-    init(from d: inout SectionDecoder) throws(SectionError) {
+    @inlinable package init(from d: inout SectionDecoder) throws(SectionError) {
         self.init()
         low = try d.getArray(UInt32.self, "answer positions: low words")
         let starts = try d.getArray(UInt64.self, "answer positions: word starts")

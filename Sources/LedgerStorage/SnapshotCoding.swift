@@ -7,7 +7,7 @@ import LedgerBytes
 
 /// Reads a varint of the state's arenas, as a snapshot gives them, with every byte checked
 /// (and small enough to be a length: below 2³²).
-func checkedVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int? {
+@inlinable package func checkedVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int? {
     guard let value = Varint.read(bytes, at: &i, maxBytes: 5), value < 1 << 32 else { return nil }
     return Int(value)
 }
@@ -15,7 +15,7 @@ func checkedVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int? {
 /// Whether `write` lays a row out exactly as a `T` lies in memory (the first `compared` bytes),
 /// checked once on a sample with distinct bytes in every field: then a snapshot's rows can be
 /// used where they lie. A build whose layout differs copies them field by field instead.
-func rowsMatchMemory<T>(_ sample: T, width: Int, compared: Int? = nil, _ write: (T, UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+@inlinable package func rowsMatchMemory<T>(_ sample: T, width: Int, compared: Int? = nil, _ write: (T, UnsafeMutableRawBufferPointer) -> Void) -> Bool {
     guard MemoryLayout<T>.stride == width else { return false }
     var value = sample
     var row = [UInt8](repeating: 0, count: width)
@@ -25,12 +25,12 @@ func rowsMatchMemory<T>(_ sample: T, width: Int, compared: Int? = nil, _ write: 
 }
 
 /// The tag-slot tables (``HolderIndex``, ``KeyIndex``): slots, and how many are used.
-func writeSlots(_ slots: [UInt64], count: Int, to e: SectionEncoder) {
+@inlinable package func writeSlots(_ slots: [UInt64], count: Int, to e: SectionEncoder) {
     e.put(UInt64(count))
     e.putArray(slots)
 }
 
-func readSlots(_ d: inout SectionDecoder, payloadBelow limit: Int, _ what: String) throws(SectionError) -> (slots: [UInt64], count: Int) {
+@inlinable package func readSlots(_ d: inout SectionDecoder, payloadBelow limit: Int, _ what: String) throws(SectionError) -> (slots: [UInt64], count: Int) {
     let count = try d.get(UInt64.self, "\(what): count")
     let slots = try d.getArray(UInt64.self, "\(what): slots")
     guard slots.count >= 16, slots.count & (slots.count - 1) == 0, count * 4 <= UInt64(slots.count) * 3 else {

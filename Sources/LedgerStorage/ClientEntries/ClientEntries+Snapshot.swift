@@ -1,7 +1,7 @@
 import LedgerBytes
 
 extension ClientEntries {
-    func write(to e: SectionEncoder) {
+    @inlinable package func write(to e: SectionEncoder) {
         e.putRows(count: entries.count, width: 28) { k, row in
             let entry = entries[k]
             row.put(entry.at, 0)
@@ -15,7 +15,7 @@ extension ClientEntries {
         e.putArray(newest.map(\.value))
     }
 
-    init(from d: inout SectionDecoder, clients: Int, texts: [[UInt64]], _ what: String) throws(SectionError) {
+    @inlinable package init(from d: inout SectionDecoder, clients: Int, texts: [[UInt64]], _ what: String) throws(SectionError) {
         self.init()
         var entries: [Entry] = []
         let fail = d.fail

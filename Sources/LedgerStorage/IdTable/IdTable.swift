@@ -5,10 +5,10 @@ import Glibc
 /// A varint (LEB128) in the state's own memory (the id table's arena, the text arena): written
 /// and read here only, so it is trusted and read without bounds checks beyond the buffer's.
 @inline(__always)
-func memoryVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int { Varint.readTrusted(bytes, &i) }
+@inlinable package func memoryVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int { Varint.readTrusted(bytes, &i) }
 
 @inline(__always)
-func appendMemoryVarint(_ value: Int, to bytes: inout [UInt8]) { Varint.append(UInt64(value), to: &bytes) }
+@inlinable package func appendMemoryVarint(_ value: Int, to bytes: inout [UInt8]) { Varint.append(UInt64(value), to: &bytes) }
 
 /// A hash table from ids — client ids, purchase ids — to dense indexes 0, 1, 2, … in the order
 /// they were first seen. Keys live back to back in one byte arena, so a million ids cost a few
@@ -27,21 +27,23 @@ public struct IdTable: Sendable {
     /// low half (0: empty), so most misses and matches need no look at the keys. The tag also
     /// names the slot a probe starts at, so growing places every slot again from the tag alone
     /// (``TagSlots``), without decoding a key.
-    var slots: [UInt64]
-    var mask: Int
+    @usableFromInline package var slots: [UInt64]
+    @usableFromInline package var mask: Int
     /// The front-coded keys, and where each group's first key starts.
-    var arena: [UInt8] = []
-    var groupStarts: [UInt32] = []
+    @usableFromInline package var arena: [UInt8] = []
+    @usableFromInline package var groupStarts: [UInt32] = []
     /// log2 of the keys a group holds.
-    let groupShift: Int
+    @usableFromInline package let groupShift: Int
     /// The newest key, which the next one is coded against.
-    var newest: [UInt8] = []
+    @usableFromInline package var newest: [UInt8] = []
     /// The longest key's length (the size of the buffer a key is decoded into).
-    var longest = 0
-    public internal(set) var count = 0
+    @usableFromInline package var longest = 0
+    /// How many entries.
+    @inlinable public var count: Int { storedCount }
+    @usableFromInline package var storedCount = 0
 
     /// A table whose arena groups `groupSize` keys (a power of two).
-    public init(capacity: Int = 16, groupSize: Int = 1) {
+    @inlinable public init(capacity: Int = 16, groupSize: Int = 1) {
         precondition(groupSize > 0 && groupSize & (groupSize - 1) == 0, "a group size is a power of two")
         var size = 16
         while size * 3 / 4 < capacity { size *= 2 }
@@ -51,7 +53,7 @@ public struct IdTable: Sendable {
     }
 
     @inline(__always)
-    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+    @inlinable package static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
         var i = 0
         while i + 8 <= key.count {
@@ -73,7 +75,7 @@ public struct IdTable: Sendable {
 
     /// Whether two keys are equal (ids are short: eight bytes at a time rather than a memcmp call).
     @inline(__always)
-    static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    @inlinable package static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         var i = 0
         while i + 8 <= a.count {
@@ -89,7 +91,7 @@ public struct IdTable: Sendable {
 
     /// Calls `body` with the bytes of entry `entry`'s key.
     @inline(__always)
-    private func withKey<R>(_ entry: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    @inlinable func withKey<R>(_ entry: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if entry == count - 1 { return newest.withUnsafeBytes(body) }
         return arena.withUnsafeBytes { bytes in
             var i = Int(groupStarts[entry >> groupShift])
@@ -113,10 +115,10 @@ public struct IdTable: Sendable {
     }
 
     @inline(__always)
-    private func keyEquals(_ entry: Int, _ key: UnsafeRawBufferPointer) -> Bool { withKey(entry) { Self.same($0, key) } }
+    @inlinable func keyEquals(_ entry: Int, _ key: UnsafeRawBufferPointer) -> Bool { withKey(entry) { Self.same($0, key) } }
 
     /// The index of `key`, or nil.
-    public func find(_ key: UnsafeRawBufferPointer) -> Int32? {
+    @inlinable public func find(_ key: UnsafeRawBufferPointer) -> Int32? {
         let h = Self.hash(key)
         let tag = h >> 32
         var slot = Int(tag) & mask
@@ -129,7 +131,7 @@ public struct IdTable: Sendable {
         }
     }
 
-    public func find(_ key: String) -> Int32? {
+    @inlinable public func find(_ key: String) -> Int32? {
         var copy = key
         return copy.withUTF8 { find(UnsafeRawBufferPointer($0)) }
     }
@@ -137,7 +139,7 @@ public struct IdTable: Sendable {
     /// Hints the CPU to fetch the slot where a lookup of `key` starts (a rebuild calls it a few
     /// events ahead of the insert). Changes nothing.
     @inline(__always)
-    func prefetch(_ key: UnsafeRawBufferPointer) {
+    @inlinable package func prefetch(_ key: UnsafeRawBufferPointer) {
         let slot = Int(Self.hash(key) >> 32) & mask
         slots.withUnsafeBufferPointer { ledger_prefetch($0.baseAddress! + slot) }
     }
@@ -147,7 +149,7 @@ public struct IdTable: Sendable {
     /// group's bytes), so that the keys' cache misses overlap instead of following one another.
     /// Returns, for each key, the entry its first slot names when the tag matches (-1 when
     /// not): a guess for the caller to prefetch by, never an answer. Changes nothing.
-    func prefetchLookups(_ keys: [String]) -> [Int32] {
+    @inlinable package func prefetchLookups(_ keys: [String]) -> [Int32] {
         var entries = [Int32](repeating: -1, count: keys.count)
         guard count > 0 else { return entries }
         slots.withUnsafeBufferPointer { slots in
@@ -178,7 +180,7 @@ public struct IdTable: Sendable {
     }
 
     /// The index of `key`, adding it when it is new.
-    public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
+    @inlinable public mutating func findOrInsert(_ key: UnsafeRawBufferPointer) -> (index: Int32, inserted: Bool) {
         let h = Self.hash(key)
         let tag = h >> 32
         var slot = Int(tag) & mask
@@ -196,13 +198,13 @@ public struct IdTable: Sendable {
         return (index, true)
     }
 
-    public mutating func findOrInsert(_ key: String) -> (index: Int32, inserted: Bool) {
+    @inlinable public mutating func findOrInsert(_ key: String) -> (index: Int32, inserted: Bool) {
         var copy = key
         return copy.withUTF8 { findOrInsert(UnsafeRawBufferPointer($0)) }
     }
 
     /// Adds a key to the arena: whole at a group's start, else against the newest.
-    private mutating func append(_ key: UnsafeRawBufferPointer) {
+    @inlinable mutating func append(_ key: UnsafeRawBufferPointer) {
         func varint(_ value: Int) { appendMemoryVarint(value, to: &arena) }
         if count & ((1 << groupShift) - 1) == 0 {
             precondition(arena.count <= Int(UInt32.max), "the id arena is limited to 4 GiB")
@@ -220,26 +222,26 @@ public struct IdTable: Sendable {
         newest.removeAll(keepingCapacity: true)
         newest.append(contentsOf: key)
         longest = max(longest, key.count)
-        count += 1
+        storedCount += 1
     }
 
     /// Whether entry `index` has this key (cheaper than a lookup when the index is a good guess).
-    public func has(_ index: Int32, key: UnsafeRawBufferPointer) -> Bool {
+    @inlinable public func has(_ index: Int32, key: UnsafeRawBufferPointer) -> Bool {
         index >= 0 && Int(index) < count && keyEquals(Int(index), key)
     }
 
-    public func has(_ index: Int32, key: String) -> Bool {
+    @inlinable public func has(_ index: Int32, key: String) -> Bool {
         var copy = key
         return copy.withUTF8 { has(index, key: UnsafeRawBufferPointer($0)) }
     }
 
     /// The key of an index.
-    public func key(_ index: Int32) -> String { withKey(Int(index)) { String(decoding: $0, as: UTF8.self) } }
+    @inlinable public func key(_ index: Int32) -> String { withKey(Int(index)) { String(decoding: $0, as: UTF8.self) } }
 
     /// The arena's bytes and its group starts (what the keys cost beside the slots).
-    public var keyBytes: Int { arena.count + groupStarts.count * 4 }
+    @inlinable public var keyBytes: Int { arena.count + groupStarts.count * 4 }
 
-    private mutating func grow() {
+    @inlinable mutating func grow() {
         // Tags have 32 bits: a larger table would leave slots no tag could start at.
         precondition(slots.count < 1 << 32, "the id table is limited to 2^32 slots")
         slots = TagSlots.doubled(slots)
@@ -247,7 +249,7 @@ public struct IdTable: Sendable {
     }
 
     /// Calls `body` with every key in index order, decoding the arena once.
-    private func forEachKey(_ body: (UnsafeRawBufferPointer) -> Void) {
+    @inlinable func forEachKey(_ body: (UnsafeRawBufferPointer) -> Void) {
         guard count > 0 else { return }
         arena.withUnsafeBytes { bytes in
             withUnsafeTemporaryAllocation(byteCount: longest, alignment: 8) { key in
@@ -265,7 +267,7 @@ public struct IdTable: Sendable {
     }
 
     /// Every key, in index order (for tests and reports).
-    public var keys: [String] {
+    @inlinable public var keys: [String] {
         var keys: [String] = []
         keys.reserveCapacity(count)
         forEachKey { keys.append(String(decoding: $0, as: UTF8.self)) }
@@ -278,7 +280,7 @@ extension IdTable {
     /// ``TagSlots/checkInvariants(_:mask:count:_:)``) name each entry exactly once, under the
     /// tag of its key's hash; each key is found at its index; the groups and the newest key
     /// agree with the arena.
-    public func checkInvariants() {
+    @inlinable public func checkInvariants() {
         let payloads = TagSlots.checkInvariants(slots, mask: mask, count: count, "id table")
         precondition(Set(payloads).count == count && payloads.allSatisfy { $0 <= UInt64(count) }, "id table: an entry named twice or out of range")
         precondition(groupStarts.count == (count + (1 << groupShift) - 1) >> groupShift, "id table: \(groupStarts.count) groups for \(count) keys")

@@ -7,19 +7,20 @@ import Glibc
 /// client holds the key (its profile in the text arena says), so a million phones cost 16 MB
 /// rather than a dictionary of strings. Linear probing from the slot the tag names; removal
 /// shifts the run back (no tombstones); load at most 3/4.
-struct HolderIndex: Sendable {
-    var slots = [UInt64](repeating: 0, count: 16)
-    var mask = 15
-    var count = 0
+@usableFromInline package struct HolderIndex: Sendable {
+    @inlinable package init() {}
+    @usableFromInline package var slots = [UInt64](repeating: 0, count: 16)
+    @usableFromInline package var mask = 15
+    @usableFromInline package var count = 0
 
     @inline(__always)
-    private static func tag(_ key: String) -> UInt64 {
+    @inlinable static func tag(_ key: String) -> UInt64 {
         var copy = key
         return copy.withUTF8 { IdTable.hash(UnsafeRawBufferPointer($0)) >> 32 }
     }
 
     /// The client holding `key`: a slot whose tag matches and whose client `holds` it.
-    func find(_ key: String, holds: (Int32, String) -> Bool) -> Int32? {
+    @inlinable package func find(_ key: String, holds: (Int32, String) -> Bool) -> Int32? {
         let tag = Self.tag(key)
         var slot = Int(tag) & mask
         while slots[slot] != 0 {
@@ -33,16 +34,16 @@ struct HolderIndex: Sendable {
     }
 
     /// Makes `holder` the holder of `key`, replacing whoever `holds` it now.
-    mutating func set(_ key: String, to holder: Int32, holds: (Int32, String) -> Bool) {
+    @inlinable package mutating func set(_ key: String, to holder: Int32, holds: (Int32, String) -> Bool) {
         set(tag: Self.tag(key), to: holder) { holds($0, key) }
     }
 
     /// The same, for a key in bytes (as a rebuild reads it).
-    mutating func set(_ key: UnsafeRawBufferPointer, to holder: Int32, holds: (Int32, String) -> Bool) {
+    @inlinable package mutating func set(_ key: UnsafeRawBufferPointer, to holder: Int32, holds: (Int32, String) -> Bool) {
         set(tag: IdTable.hash(key) >> 32, to: holder) { holds($0, String(decoding: key, as: UTF8.self)) }
     }
 
-    private mutating func set(tag: UInt64, to holder: Int32, holds: (Int32) -> Bool) {
+    @inlinable mutating func set(tag: UInt64, to holder: Int32, holds: (Int32) -> Bool) {
         var slot = Int(tag) & mask
         while slots[slot] != 0 {
             if slots[slot] >> 32 == tag && holds(Int32(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1) { break }
@@ -56,7 +57,7 @@ struct HolderIndex: Sendable {
     /// Removes the entry of `key` held by `holder`, if there is one. (Two keys of one holder
     /// with the same tag have identical slots: removing either leaves one that still answers
     /// for the other, since lookups ask the holder.)
-    mutating func remove(_ key: String, heldBy holder: Int32) {
+    @inlinable package mutating func remove(_ key: String, heldBy holder: Int32) {
         let value = Self.tag(key) << 32 | UInt64(UInt32(bitPattern: holder + 1))
         var slot = Int(value >> 32) & mask
         while slots[slot] != 0 && slots[slot] != value { slot = (slot + 1) & mask }
@@ -78,7 +79,7 @@ struct HolderIndex: Sendable {
         count -= 1
     }
 
-    private mutating func grow() {
+    @inlinable mutating func grow() {
         slots = TagSlots.doubled(slots)
         mask = slots.count - 1
     }
@@ -88,7 +89,7 @@ extension HolderIndex {
     /// Stops the process when the table contradicts itself (see
     /// ``TagSlots/checkInvariants(_:mask:count:_:)``), or names a holder that is not one of
     /// `clients` clients.
-    func checkInvariants(clients: Int, _ what: String) {
+    @inlinable package func checkInvariants(clients: Int, _ what: String) {
         let holders = TagSlots.checkInvariants(slots, mask: mask, count: count, what)
         precondition(holders.allSatisfy { $0 <= UInt64(clients) }, "\(what): a holder that is not a client")
     }

@@ -1,3 +1,4 @@
+import LedgerStorage
 import LedgerBytes
 
 /// A lot as the pool keeps it: 40 bytes. The position shares its word with the phase, the
