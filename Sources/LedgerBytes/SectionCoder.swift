@@ -136,7 +136,7 @@ public struct SectionError: Error, Sendable, CustomStringConvertible {
 /// damaged or forged section is an error naming what is wrong, never a trap.
 public struct SectionDecoder {
     public let name: String
-    private var reader: ByteReader
+    @usableFromInline var reader: ByteReader
 
     public init(_ bytes: UnsafeRawBufferPointer, section name: String) {
         self.name = name
@@ -147,11 +147,15 @@ public struct SectionDecoder {
 
     public func fail(_ reason: String) -> SectionError { SectionError(name, reason) }
 
+    // The readers of fixed-width values are inlinable: called per row from other modules,
+    // a generic call would look its type's metadata up each time.
+    @inlinable
     public mutating func get<T: FixedWidthInteger>(_: T.Type = T.self, _ what: @autoclosure () -> String) throws(SectionError) -> T {
         guard let value = reader.readLittleEndian(T.self) else { throw fail("ends inside \(what()) at byte \(reader.offset)") }
         return value
     }
 
+    @inlinable
     public mutating func getFlag(_ what: @autoclosure () -> String) throws(SectionError) -> Bool {
         switch try get(UInt8.self, what()) {
         case 0: return false
@@ -161,6 +165,7 @@ public struct SectionDecoder {
     }
 
     /// A count that must fit in what is left at `width` bytes an element.
+    @inlinable
     public mutating func getCount(_ what: @autoclosure () -> String, width: Int) throws(SectionError) -> Int {
         let count = try get(UInt64.self, "the count of \(what())")
         guard count <= UInt64(reader.remaining / max(1, width)) else {
@@ -169,11 +174,13 @@ public struct SectionDecoder {
         return Int(count)
     }
 
+    @inlinable
     public mutating func getRaw(_ count: Int, _ what: @autoclosure () -> String) throws(SectionError) -> UnsafeRawBufferPointer {
         guard let bytes = reader.readBytes(count) else { throw fail("ends inside \(what()) at byte \(reader.offset)") }
         return bytes
     }
 
+    @inlinable
     public mutating func getArray<T: FixedWidthInteger>(_: T.Type = T.self, _ what: @autoclosure () -> String) throws(SectionError) -> [T] {
         let count = try getCount(what(), width: MemoryLayout<T>.size)
         let bytes = try getRaw(count * MemoryLayout<T>.size, what())
