@@ -272,6 +272,12 @@ public final class Ledger: Sendable {
     /// others. Throws only when the log fails, after which the ledger must be reopened.
     public func submit(_ commands: [Command]) throws -> [Outcome] { try finish(beginSubmit(commands)) }
 
+    /// The same as ``submit(_:)``, suspending instead of blocking while the events become
+    /// durable: no thread is held, so tasks submitting at once ride the same group commit.
+    /// The commands are decided under the writer's lock as they arrive (a moment, never
+    /// through a sync), in the order the calls take it.
+    public func submit(_ commands: [Command]) async throws -> [Outcome] { try await finish(beginSubmit(commands)) }
+
     /// A submit whose commands are checked and whose events are queued to the log, not yet
     /// known to be durable: ``finish(_:)`` waits for that and gives the outcomes.
     public struct PendingSubmit: Sendable {
@@ -344,7 +350,15 @@ public final class Ledger: Sendable {
     /// Waits until the events of a begun submit are durable and returns its outcomes. Throws
     /// when the log failed, after which the ledger must be reopened.
     public func finish(_ pending: PendingSubmit) throws -> [Outcome] {
-        let end = try finish(pending.tickets, expected: pending.expected)
+        finished(pending, end: try finish(pending.tickets, expected: pending.expected))
+    }
+
+    /// The same as ``finish(_:)``, suspending instead of blocking.
+    public func finish(_ pending: PendingSubmit) async throws -> [Outcome] {
+        finished(pending, end: try await finish(pending.tickets, expected: pending.expected))
+    }
+
+    private func finished(_ pending: PendingSubmit, end: UInt64) -> [Outcome] {
         // The log now gives these keys back: the state need not hold their bytes.
         core.withLock { $0.state.releaseKeys(below: end) }
         snapshotInBackgroundIfDue()
@@ -380,6 +394,24 @@ public final class Ledger: Sendable {
     /// appends can never be taken back.
     @discardableResult
     public func advance(to time: Micros, beyondClock: Bool = false) throws -> AdvanceResult {
+        let (result, tickets, expected) = try beginAdvance(to: time, beyondClock: beyondClock)
+        try finish(tickets, expected: expected)
+        snapshotInBackgroundIfDue()
+        return result
+    }
+
+    /// The same as ``advance(to:beyondClock:)``, suspending instead of blocking while the
+    /// events become durable.
+    @discardableResult
+    public func advance(to time: Micros, beyondClock: Bool = false) async throws -> AdvanceResult {
+        let (result, tickets, expected) = try beginAdvance(to: time, beyondClock: beyondClock)
+        try await finish(tickets, expected: expected)
+        snapshotInBackgroundIfDue()
+        return result
+    }
+
+    /// Decides what is due up to `time` and queues its events: the advance's first half.
+    private func beginAdvance(to time: Micros, beyondClock: Bool) throws -> (AdvanceResult, [AppendTicket], UInt64) {
         guard Time.supported.contains(time) else {
             throw LedgerError.timeInFuture("the time to advance to must be from year 0000 to 9999, got \(time) µs")
         }
@@ -388,7 +420,7 @@ public final class Ledger: Sendable {
             throw LedgerError.timeInFuture(Self.aheadMessage("to", time, now: now, tolerance: options.futureTolerance)
                                            + "; an advance past it must be asked for explicitly (`ledger advance --allow-future`, or beyondClock: true)")
         }
-        let (result, tickets, expected) = try core.withLock { core throws -> (AdvanceResult, [AppendTicket], UInt64) in
+        return try core.withLock { core throws -> (AdvanceResult, [AppendTicket], UInt64) in
             if let failure = core.failure { throw LedgerError.failed(failure) }
             let start = core.state.nextPosition
             var out = core.takeScratch()
@@ -419,9 +451,6 @@ public final class Ledger: Sendable {
                                        birthdaysRefused: refused, positions: positions)
             return (result, tickets, start)
         }
-        try finish(tickets, expected: expected)
-        snapshotInBackgroundIfDue()
-        return result
     }
 
     /// Waits for the tickets; returns the position after their events.
@@ -429,16 +458,30 @@ public final class Ledger: Sendable {
     private func finish(_ tickets: [AppendTicket], expected: UInt64) throws -> UInt64 {
         var next = expected
         for ticket in tickets {
-            do {
-                let range = try ticket.wait()
-                precondition(range.lowerBound == next, "the log gave positions \(range) where the ledger expected \(next)")
-                next = range.upperBound
-            } catch {
-                core.withLock { $0.failure = $0.failure ?? error }
-                throw LedgerError.failed(error)
-            }
+            do { try accept(ticket.wait(), next: &next) } catch { throw failed(error) }
         }
         return next
+    }
+
+    /// The same, suspending on each ticket instead of blocking a thread.
+    @discardableResult
+    private func finish(_ tickets: [AppendTicket], expected: UInt64) async throws -> UInt64 {
+        var next = expected
+        for ticket in tickets {
+            do { try accept(await ticket.value(), next: &next) } catch { throw failed(error) }
+        }
+        return next
+    }
+
+    private func accept(_ range: Range<UInt64>, next: inout UInt64) {
+        precondition(range.lowerBound == next, "the log gave positions \(range) where the ledger expected \(next)")
+        next = range.upperBound
+    }
+
+    /// A ticket that failed: the ledger stops until reopened.
+    private func failed(_ error: LogError) -> LedgerError {
+        core.withLock { $0.failure = $0.failure ?? error }
+        return LedgerError.failed(error)
     }
 
     /// Encodes the records into batches and queues them to the log in order. A command's

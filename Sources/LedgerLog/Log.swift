@@ -361,20 +361,44 @@ public struct AppendTicket: Sendable {
 
     /// Blocks until the batch is durable (or failed) and returns its positions.
     public func wait() throws(LogError) -> Range<UInt64> { try waiter.wait().get() }
+
+    /// Suspends until the batch is durable (or failed) and returns its positions: many
+    /// tasks waiting on tickets hold no thread, so they all ride the same group commit.
+    public func value() async throws(LogError) -> Range<UInt64> { try await waiter.waitAsync().get() }
 }
 
-/// Blocks a thread until its append is answered.
+/// Answers one append: to a thread blocked on it, or to a task suspended on it (either may
+/// come before or after the answer).
 final class SyncWaiter: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
-    private let result = Mutex<Result<Range<UInt64>, LogError>?>(nil)
+    private struct State {
+        var result: Result<Range<UInt64>, LogError>?
+        var continuation: CheckedContinuation<Result<Range<UInt64>, LogError>, Never>?
+    }
+    private let state = Mutex(State())
 
     func finish(_ value: Result<Range<UInt64>, LogError>) {
-        result.withLock { $0 = value }
+        let suspended = state.withLock { state in
+            state.result = value
+            defer { state.continuation = nil }
+            return state.continuation
+        }
         semaphore.signal()
+        suspended?.resume(returning: value)
     }
 
     func wait() -> Result<Range<UInt64>, LogError> {
         semaphore.wait()
-        return result.withLock { $0! }
+        return state.withLock { $0.result! }
+    }
+
+    func waitAsync() async -> Result<Range<UInt64>, LogError> {
+        await withCheckedContinuation { continuation in
+            let answered = state.withLock { state in
+                if state.result == nil { state.continuation = continuation }
+                return state.result
+            }
+            if let answered { continuation.resume(returning: answered) }
+        }
     }
 }

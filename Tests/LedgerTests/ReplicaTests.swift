@@ -118,15 +118,15 @@ struct ReplicaTests {
         let lines = (0..<40).map { i in
             #"{"type":"client.registered","at":"2025-01-01T09:00:\#(10 + i)Z","client":"c\#(i)","phone":"79160000\#(100 + i)"}"#
         }
-        _ = try ledger.submit(commands(Array(lines[0..<10])))
+        _ = try await ledger.submit(commands(Array(lines[0..<10])))
         let outside = try LedgerReplica(directory: dir.path)
         let following = try ledger.replica()
         let task = Task { try await following.follow() }
-        _ = try ledger.submit(commands(Array(lines[10..<25])))
+        _ = try await ledger.submit(commands(Array(lines[10..<25])))
         #expect(outside.position == 10, "a directory replica sees nothing new until it catches up")
         #expect(try outside.catchUp() == 25)
         #expect(outside.read { $0.clients.map(\.id) } == (0..<25).map { "c\($0)" })
-        _ = try ledger.submit(commands(Array(lines[25..<40])))
+        _ = try await ledger.submit(commands(Array(lines[25..<40])))
         // The follower catches up on its own; wait for it (a bounded wait, not a timing).
         var waited = 0
         while following.position < 40 && waited < 6_000 {  // up to a minute: the pool may be busy

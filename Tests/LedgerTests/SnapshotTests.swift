@@ -192,7 +192,7 @@ struct SnapshotTests {
                 return command
             }
             let registrations = lines.filter { $0.typeName == "client.registered" }
-            _ = try ledger.submit(registrations)
+            _ = try await ledger.submit(registrations)
             let rest = lines.filter { $0.typeName != "client.registered" }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for part in 0..<4 {
@@ -201,7 +201,7 @@ struct SnapshotTests {
                 }
                 try await group.waitForAll()
             }
-            _ = try ledger.advance(to: day.advanceTo)
+            _ = try await ledger.advance(to: day.advanceTo)
         }
         try ledger.close()
         let (written, failure) = ledger.backgroundSnapshots
