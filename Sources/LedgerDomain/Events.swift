@@ -105,6 +105,14 @@ public struct Purchase: Sendable, Equatable {
     public var items: [Item]
     public var promotion: String?
     public var promoCode: String?
+
+    /// A receipt: `total` before bonuses, `bonusesSpent` of it paid with bonuses, `paid` the
+    /// money (at most total − bonusesSpent; the JSON input's default is exactly that).
+    public init(purchase: String, total: Int64, paid: Int64, bonusesSpent: Int64 = 0, store: String? = nil, seller: String? = nil,
+                items: [Item] = [], promotion: String? = nil, promoCode: String? = nil) {
+        self.purchase = purchase; self.total = total; self.paid = paid; self.bonusesSpent = bonusesSpent; self.store = store
+        self.seller = seller; self.items = items; self.promotion = promotion; self.promoCode = promoCode
+    }
 }
 
 public struct PurchaseReturn: Sendable, Equatable {
@@ -115,6 +123,11 @@ public struct PurchaseReturn: Sendable, Equatable {
     public var items: [Item]
     public var store: String?
     public var acceptedBy: String?
+
+    public init(purchase: String, returnID: String, amount: Int64, items: [Item] = [], store: String? = nil, acceptedBy: String? = nil) {
+        self.purchase = purchase; self.returnID = returnID; self.amount = amount; self.items = items; self.store = store
+        self.acceptedBy = acceptedBy
+    }
 }
 
 public struct OrderEvent: Sendable, Equatable {
@@ -128,6 +141,10 @@ public struct MailingEvent: Sendable, Equatable {
     public var channel: Channel
     public var kind: MailingKind
     public var error: String?
+
+    public init(mailing: String, channel: Channel, kind: MailingKind = .manual, error: String? = nil) {
+        self.mailing = mailing; self.channel = channel; self.kind = kind; self.error = error
+    }
 }
 
 public struct Registration: Sendable, Equatable {
@@ -141,6 +158,14 @@ public struct Registration: Sendable, Equatable {
     public var place: String?
     public var addedBy: String?
     public var status: ParticipationStatus
+
+    /// A client's registration: a phone or at least one card is required (the engine refuses
+    /// a profile with neither); `birthday` is a day number (``Time/day(of:)``).
+    public init(phone: String? = nil, cards: [String] = [], name: String? = nil, email: String? = nil, gender: Gender? = nil,
+                birthday: Int64? = nil, place: String? = nil, addedBy: String? = nil, status: ParticipationStatus = .participant) {
+        self.phone = phone; self.cards = cards; self.name = name; self.email = email; self.gender = gender
+        self.birthday = birthday; self.place = place; self.addedBy = addedBy; self.status = status
+    }
 }
 
 /// One field of a profile change, with its old and new values (nil = empty).
@@ -148,6 +173,11 @@ public struct FieldChange: Sendable, Equatable {
     public var field: String
     public var old: String?
     public var new: String?
+
+    /// A profile field's new value (nil: cleared); the engine fills the old one.
+    public init(field: String, old: String? = nil, new: String?) {
+        self.field = field; self.old = old; self.new = new
+    }
 }
 
 public struct LevelChange: Sendable, Equatable {
@@ -180,6 +210,10 @@ public struct NamedEvent: Sendable, Equatable {
     public static func == (a: NamedEvent, b: NamedEvent) -> Bool {
         a.name == b.name && a.context.count == b.context.count && zip(a.context, b.context).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
     }
+
+    public init(name: String, context: [(String, ContextValue)] = []) {
+        self.name = name; self.context = context
+    }
 }
 
 public struct SegmentDefinition: Sendable, Equatable {
@@ -188,6 +222,11 @@ public struct SegmentDefinition: Sendable, Equatable {
     /// The filters as the JSON text of interface.md (evaluated by the segment engine).
     public var filters: String
     public var version: Int64
+
+    /// `filters`: the JSON text of the segment's filters (interface.md).
+    public init(name: String, color: String? = nil, filters: String, version: Int64 = 1) {
+        self.name = name; self.color = color; self.filters = filters; self.version = version
+    }
 }
 
 /// A well-formed operation that the ledger refused for a known client.
@@ -441,15 +480,9 @@ extension Reservation {
     public init(order: String, amount: Int64) { self.init(order: order, amount: amount, lots: []) }
 }
 
-extension Purchase {
-    public init(purchase: String, total: Int64, paid: Int64, bonusesSpent: Int64 = 0, items: [Item] = []) {
-        self.init(purchase: purchase, total: total, paid: paid, bonusesSpent: bonusesSpent, store: nil, seller: nil, items: items,
-                  promotion: nil, promoCode: nil)
-    }
-}
 
-extension PurchaseReturn {
-    public init(purchase: String, returnID: String, amount: Int64, items: [Item] = []) {
-        self.init(purchase: purchase, returnID: returnID, amount: amount, items: items, store: nil, acceptedBy: nil)
-    }
-}
+
+
+
+
+

@@ -44,9 +44,7 @@ final class Program: @unchecked Sendable {
 
     func prepareSubmit() throws {
         commands = generatedCommands(clients: 150_000, days: 365)
-        var template = Array("/tmp/ledger-bench-submit-XXXXXX".utf8CString)
-        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        directory = temporaryDirectory("ledger-bench-submit")
         var options = Ledger.Options(durability: .none)
         options.snapshotEvery = snapshotEvery
         options.snapshotInterval = nil
@@ -140,6 +138,7 @@ final class Lines: @unchecked Sendable {
 
 let benchmarks: @Sendable () -> Void = {
     heavyClientBenchmarks()
+    concurrentSubmitBenchmarks()
     // Parsing JSON Lines, the first step of `ledger submit`, against Foundation's parser on the
     // same lines in the same run (it only builds dictionaries: no types, no checks).
     // Both measured alike: 1000 lines an iteration, reported per line.
@@ -419,4 +418,45 @@ let heavyClientBenchmarks: @Sendable () -> Void = {
             try client.prepare(lots: lots)
         }
     }
+}
+
+/// Callers of the async API, each submitting one command at a time with a sync per submit
+/// (durability .fsync): the library issue's target is 64 concurrent callers ≥ 10× one caller.
+let concurrentSubmitBenchmarks: @Sendable () -> Void = {
+    let configuration = Benchmark.Configuration(metrics: [.wallClock], timeUnits: .milliseconds,
+                                                maxDuration: .seconds(20), maxIterations: 5)
+    let submits = 640
+    for tasks in [1, 64] {
+        Benchmark("submit: \(submits) single-command submits, durable each, from \(tasks) task\(tasks == 1 ? "" : "s") at once (whole)",
+                  configuration: configuration) { _ async in
+            let directory = temporaryDirectory("ledger-concurrent")
+            defer { SystemCalls.removeTree(directory) }
+            var options = Ledger.Options()
+            options.snapshotOnCloseAfter = nil
+            let ledger = try! Ledger(directory: directory, options: options)
+            let registrations = (0..<tasks).map { t in
+                try! CommandParser.parse(line: #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c\#(t)","phone":"791600\#(10_000 + t)"}"#, number: t + 1)
+            }
+            _ = try! await ledger.submit(registrations)
+            let each = submits / tasks
+            await withTaskGroup(of: Void.self) { group in
+                for t in 0..<tasks {
+                    group.addTask {
+                        for k in 0..<each {
+                            let command = Command(client: "c\(t)", event: .bonusAccrued(Accrual(amount: Int64(100 + k), reason: .manual)))
+                            blackHole(try! await ledger.submit([command]))
+                        }
+                    }
+                }
+            }
+            try! ledger.close()
+        }
+    }
+}
+
+/// A fresh directory under /tmp whose name starts with `prefix`.
+func temporaryDirectory(_ prefix: String) -> String {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    return String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
 }

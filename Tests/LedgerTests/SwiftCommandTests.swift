@@ -1,0 +1,68 @@
+import Testing
+import Ledger
+import LedgerDomain
+
+// Only the library's public declarations here (no @testable import): what a service calling
+// the library can build, it builds in this file.
+
+@Suite("Commands built in Swift")
+struct SwiftCommandTests {
+    static let t0 = Time.parse("2025-03-01T10:00:00Z")!
+    static func at(_ minutes: Int64) -> Micros { t0 + minutes * 60_000_000 }
+
+    /// Each JSON line of interface.md beside the same command built from the library's types.
+    static let pairs: [(json: String, swift: Command)] = [
+        (#"{"type":"rules.changed","at":"2025-03-01T10:00:00Z","rules":{"pendingDays":0}}"#,
+         Command(at: at(0), client: "", .changeRules({ var p = RulesPatch(); p.pendingDays = 0; return p }()))),
+        (#"{"type":"client.registered","at":"2025-03-01T10:01:00Z","client":"c1","phone":"+7 916 000-00-01","card":"2001","name":"Анна","gender":"female"}"#,
+         Command(at: at(1), client: "c1", event: .clientRegistered(Registration(phone: "79160000001", cards: ["2001"], name: "Анна", gender: .female)))),
+        (#"{"type":"purchase.made","at":"2025-03-01T10:02:00Z","client":"c1","purchase":"p1","total":100000,"store":"Тверская","items":[{"sku":"s1","name":"Кроссовки","category":"обувь","qty":1,"price":100000}]}"#,
+         Command(at: at(2), client: "c1", event: .purchaseMade(Purchase(purchase: "p1", total: 100000, paid: 100000, store: "Тверская",
+                                                                        items: [Item(sku: "s1", name: "Кроссовки", category: "обувь", quantity: 1, price: 100000)])))),
+        (#"{"type":"bonus.accrued","at":"2025-03-01T10:03:00Z","client":"c1","amount":5000,"comment":"акция"}"#,
+         Command(at: at(3), client: "c1", event: .bonusAccrued(Accrual(amount: 5000, reason: .manual, comment: "акция")))),
+        (#"{"type":"bonus.written_off","at":"2025-03-01T10:04:00Z","client":"c1","amount":1000,"operator":"op-1"}"#,
+         Command(at: at(4), client: "c1", event: .bonusWrittenOff(WriteOff(amount: 1000, reason: .manual, operatorName: "op-1")))),
+        (#"{"type":"bonus.reserved","at":"2025-03-01T10:05:00Z","client":"c1","order":"o1","amount":2000}"#,
+         Command(at: at(5), client: "c1", event: .bonusReserved(Reservation(order: "o1", amount: 2000)))),
+        (#"{"type":"order.closed","at":"2025-03-01T10:06:00Z","client":"c1","order":"o1"}"#,
+         Command(at: at(6), client: "c1", event: .orderClosed(OrderEvent(order: "o1", amount: nil)))),
+        (#"{"type":"purchase.returned","at":"2025-03-01T10:07:00Z","client":"c1","purchase":"p1","return":"r1","amount":50000}"#,
+         Command(at: at(7), client: "c1", event: .purchaseReturned(PurchaseReturn(purchase: "p1", returnID: "r1", amount: 50000)))),
+        (#"{"type":"mailing.sent","at":"2025-03-01T10:08:00Z","client":"c1","mailing":"m1","channel":"sms"}"#,
+         Command(at: at(8), client: "c1", event: .mailingSent(MailingEvent(mailing: "m1", channel: .sms)))),
+        (#"{"type":"wallet.installed","at":"2025-03-01T10:09:00Z","client":"c1","platform":"apple"}"#,
+         Command(at: at(9), client: "c1", event: .walletInstalled(.apple))),
+        (#"{"type":"client.profile_changed","at":"2025-03-01T10:10:00Z","client":"c1","email":"anna@example.ru"}"#,
+         Command(at: at(10), client: "c1", event: .profileChanged([FieldChange(field: "email", new: "anna@example.ru")]))),
+        (#"{"type":"client.card_added","at":"2025-03-01T10:11:00Z","client":"c1","card":"2002"}"#,
+         Command(at: at(11), client: "c1", event: .cardAdded("2002"))),
+        (#"{"type":"nps.rated","at":"2025-03-01T10:12:00Z","client":"c1","score":9,"comment":"спасибо"}"#,
+         Command(at: at(12), client: "c1", event: .npsRated(score: 9, comment: "спасибо"))),
+        (#"{"type":"custom","at":"2025-03-01T10:13:00Z","client":"c1","name":"app_open","context":{"platform":"ios"}}"#,
+         Command(at: at(13), client: "c1", event: .custom(NamedEvent(name: "app_open", context: [("platform", .string("ios"))])))),
+        (#"{"type":"segment.defined","at":"2025-03-01T10:14:00Z","name":"VIP","filters":[]}"#,
+         Command(at: at(14), client: "", event: .segmentDefined(SegmentDefinition(name: "VIP", filters: "[]")))),
+        (#"{"type":"segment.assigned","at":"2025-03-01T10:15:00Z","client":"c1","segment":"VIP"}"#,
+         Command(at: at(15), client: "c1", event: .segmentAssigned("VIP"))),
+        (#"{"type":"bonus.corrected","at":"2025-03-01T10:16:00Z","client":"c1","accrual":5}"#,
+         Command(at: at(16), client: "c1", .correct(lot: 5, comment: nil))),
+        (#"{"type":"level.set","at":"2025-03-01T10:17:00Z","client":"c1","level":"Gold"}"#,
+         Command(at: at(17), client: "c1", .setLevel("Gold"))),
+    ]
+
+    @Test("each command built from the library's types gives the same outcome and events as its JSON line")
+    func sameEventsAsJSON() throws {
+        var fromJSON = LedgerState(), fromSwift = LedgerState()
+        var jsonEvents: [EventRecord] = [], swiftEvents: [EventRecord] = []
+        for (k, pair) in Self.pairs.enumerated() {
+            let parsed = try CommandParser.parse(line: pair.json, number: k + 1)
+            let a = fromJSON.execute(parsed, now: Self.t0, into: &jsonEvents)
+            let b = fromSwift.execute(pair.swift, now: Self.t0, into: &swiftEvents)
+            #expect(a == b, "line \(k + 1): \(pair.json)")
+            #expect(a.isAccepted, "line \(k + 1) is accepted: \(a)")
+            #expect(jsonEvents == swiftEvents, "line \(k + 1): \(pair.json)")
+        }
+        #expect(jsonEvents.count > Self.pairs.count, "derived events (the purchase's accrual, the capture, the clawback) came too")
+    }
+}
