@@ -310,7 +310,7 @@ public final class Ledger: Sendable {
                     if end < commands.count { core.state.prefetch(commands[end..<min(commands.count, end + stretch)]) }
                     for k in start..<end {
                         if let at = commands[k].at, at > latest {
-                            outcomes.append(.refused(code: ErrorCode.timeInFuture.rawValue, message: Self.aheadMessage("at", at, now: now, tolerance: options.futureTolerance), recorded: nil))
+                            outcomes.append(.refused(.timeInFuture(at: at), message: Self.aheadMessage("at", at, now: now, tolerance: options.futureTolerance), recorded: nil))
                             continue
                         }
                         outcomes.append(try core.state.execute(commands[k], now: now, into: &out, keyAt: keyAt))

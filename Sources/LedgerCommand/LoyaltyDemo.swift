@@ -108,9 +108,9 @@ struct Demo: ParsableCommand {
             let advanced = try ledger.advance(to: day.advanceTo, beyondClock: true)
             for outcome in try ledger.finish(submitted) {
                 switch outcome {
-                case .refused(let code, _, _):
+                case .refused(let reason, _, _):
                     tally.refused += 1
-                    tally.refusals[code, default: 0] += 1
+                    tally.refusals[reason.code.rawValue, default: 0] += 1
                 case .repeated: tally.repeated += 1
                 case .accepted: break
                 }

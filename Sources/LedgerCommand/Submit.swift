@@ -92,7 +92,7 @@ struct Submit: ParsableCommand {
             switch line.kind {
             case .invalid(let error):
                 counts.refused += 1
-                report(line: line.number, .refused(code: error.code.rawValue, message: error.description, recorded: nil), into: &output)
+                report(line: line.number, .refused(RefusalReason(error), message: error.description, recorded: nil), into: &output)
             case .blank:
                 counts.blank += 1
                 if !forPerson { reportBlank(line: line.number, into: &output) }
@@ -166,7 +166,8 @@ struct Submit: ParsableCommand {
             } else {
                 out.append("line \(line): ok (a repeat: nothing appended), positions \(range.lowerBound)–\(range.upperBound)\n")
             }
-        case .refused(let code, let message, let recorded):
+        case .refused(let reason, let message, let recorded):
+            let code = reason.code.rawValue
             let (message, words) = Self.lineMessage(line, message)
             if common.json {
                 var fields: [(String, JSON)] = [("line", .int(Int64(line))), ("ok", .bool(false)), ("error", .string(code)), ("message", .string(message))]

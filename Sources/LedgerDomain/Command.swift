@@ -69,9 +69,10 @@ public struct RulesPatch: Sendable, Equatable {
 public enum Outcome: Sendable, Equatable {
     /// Recorded: the positions of its events (the cause and what it derived).
     case accepted(ClosedRange<UInt64>)
-    /// Refused, with a stable code and a message. `recorded` is the position of the
-    /// `operation.refused` event when the refusal was journaled (a known client).
-    case refused(code: String, message: String, recorded: UInt64?)
+    /// Refused: why (one case per contract code, with the data that explains it; its
+    /// ``RefusalReason/code`` is the contract's string), a message for people, and the position
+    /// of the `operation.refused` event when the refusal was journaled (a known client).
+    case refused(RefusalReason, message: String, recorded: UInt64?)
     /// An idempotency key or return id seen before: the original answer; nothing appended.
     case repeated(IdempotentAnswer)
 
@@ -117,8 +118,80 @@ public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// Why a command was refused: one case per refusal code of the contract (interface.md), with
+/// what explains it. ``code`` gives the contract's code; amounts are minor units.
+public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
+    case unknownClient(client: String)
+    case duplicateClient(client: String)
+    case phoneTaken(phone: String, holder: String)
+    case cardTaken(card: String, holder: String)
+    /// A profile with neither a phone nor a card.
+    case missingIdentity
+    case clientBlocked(client: String)
+    case clientDeleted(client: String)
+    /// More than the client (or the order) has: `available` is what there is.
+    case insufficientBalance(requested: Int64, available: Int64)
+    case unknownOrder(order: String)
+    case orderClosed(order: String)
+    case unknownPurchase(purchase: String)
+    case duplicatePurchase(purchase: String)
+    /// A return of more than is left of what the purchase paid: `returnable` is what is left.
+    case returnExceedsPaid(requested: Int64, returnable: Int64)
+    case invalidAmount(field: String?)
+    /// A time before the log's last event.
+    case outOfOrder(at: Micros, last: Micros)
+    /// A limit of the ledger the command would pass.
+    case notAllowed
+    case invalidEvent(field: String?)
+    case unknownCard(card: String)
+    case unknownLot(position: UInt64)
+    case notCorrectable(position: UInt64)
+    case alreadyCorrected(position: UInt64)
+    case unknownLevel(level: String)
+    /// A time further ahead of the clock than the ledger's tolerance.
+    case timeInFuture(at: Micros)
+
+    /// The contract's code.
+    public var code: ErrorCode {
+        switch self {
+        case .unknownClient: .unknownClient
+        case .duplicateClient: .duplicateClient
+        case .phoneTaken: .phoneTaken
+        case .cardTaken: .cardTaken
+        case .missingIdentity: .missingIdentity
+        case .clientBlocked: .clientBlocked
+        case .clientDeleted: .clientDeleted
+        case .insufficientBalance: .insufficientBalance
+        case .unknownOrder: .unknownOrder
+        case .orderClosed: .orderClosed
+        case .unknownPurchase: .unknownPurchase
+        case .duplicatePurchase: .duplicatePurchase
+        case .returnExceedsPaid: .returnExceedsPaid
+        case .invalidAmount: .invalidAmount
+        case .outOfOrder: .outOfOrder
+        case .notAllowed: .notAllowed
+        case .invalidEvent: .invalidEvent
+        case .unknownCard: .unknownCard
+        case .unknownLot: .unknownLot
+        case .notCorrectable: .notCorrectable
+        case .alreadyCorrected: .alreadyCorrected
+        case .unknownLevel: .unknownLevel
+        case .timeInFuture: .timeInFuture
+        }
+    }
+
+    /// The contract's code (`insufficient_balance`, …).
+    public var description: String { code.rawValue }
+
+    /// The reason of malformed input the parser refused (``InvalidInput``).
+    public init(_ invalid: InvalidInput) {
+        self = invalid.code == .invalidAmount ? .invalidAmount(field: invalid.field) : .invalidEvent(field: invalid.field)
+    }
+}
+
 struct Refuse: Error {
-    var code: ErrorCode
+    var reason: RefusalReason
+    var code: ErrorCode { reason.code }
     var message: String
     /// Whether the refusal is journaled as `operation.refused` (for a known client). Malformed
     /// input (an amount out of range, a time the engine cannot hold, an expiry before the
@@ -126,14 +199,14 @@ struct Refuse: Error {
     /// operations the ledger's state refuses.
     var journaled = true
 
-    init(code: ErrorCode, message: String) {
-        self.code = code
+    init(_ reason: RefusalReason, message: String) {
+        self.reason = reason
         self.message = message
     }
 
-    /// Malformed input: refused with `code`, never recorded.
-    static func malformed(_ code: ErrorCode, _ message: String) -> Refuse {
-        var refusal = Refuse(code: code, message: message)
+    /// Malformed input: refused for `reason`, never recorded.
+    static func malformed(_ reason: RefusalReason, _ message: String) -> Refuse {
+        var refusal = Refuse(reason, message: message)
         refusal.journaled = false
         return refusal
     }

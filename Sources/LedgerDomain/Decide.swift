@@ -20,10 +20,10 @@ extension LedgerState {
         let at: Micros
         if let given = command.at {
             guard Time.supported.contains(given) else {
-                return .refused(code: ErrorCode.invalidEvent.rawValue, message: "field 'at' must be a time from year 0000 to 9999, got \(given) µs", recorded: nil)
+                return .refused(.invalidEvent(field: "at"), message: "field 'at' must be a time from year 0000 to 9999, got \(given) µs", recorded: nil)
             }
             guard given >= lastEventAt else {
-                return .refused(code: ErrorCode.outOfOrder.rawValue, message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
+                return .refused(.outOfOrder(at: given, last: lastEventAt), message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
             }
             at = given
         } else {
@@ -42,14 +42,14 @@ extension LedgerState {
             // Recorded when the client is known (support must see why); never for strangers,
             // and never for malformed input.
             guard refusal.journaled, !command.client.isEmpty, clientIndex(command.client) != nil else {
-                return .refused(code: refusal.code.rawValue, message: refusal.message, recorded: nil)
+                return .refused(refusal.reason, message: refusal.message, recorded: nil)
             }
             let amount: Int64? = Self.amount(of: command)
             var record = EventRecord(position: nextPosition, at: at, client: command.client, idempotencyKey: command.key, derived: false,
                                      event: .operationRefused(Refusal(code: refusal.code.rawValue, operation: command.typeName, message: refusal.message, amount: amount)))
             record.clientNumber = apply(record)
             emitter.events.append(record)
-            return .refused(code: refusal.code.rawValue, message: refusal.message, recorded: record.position)
+            return .refused(refusal.reason, message: refusal.message, recorded: record.position)
         } catch {
             preconditionFailure("decide throws only Refuse")
         }
@@ -62,7 +62,7 @@ extension LedgerState {
         for k in first..<emitter.events.count { if case .bonusAccrued(let a) = emitter.events[k].event { accruing += a.amount } }
         if accruing > 0 && totals.balances.accrued > AmountLimits.ledgerAccruedMax - accruing {
             emitter.events.removeSubrange(first...)
-            return .refused(code: ErrorCode.notAllowed.rawValue, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
+            return .refused(.notAllowed, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
         }
         // Applied in place: an element read through the array's subscript would be copied
         // (every string and payload of the event retained, then released) to be passed.
@@ -125,15 +125,15 @@ extension LedgerState {
     /// The number of the command's client, which must be registered and not deleted (noted
     /// in the emitter, so that the command's events carry it).
     private func liveClient(_ id: String, _ e: inout Emitter) throws -> Int {
-        guard let index = clientIndex(id) else { throw Refuse(code: ErrorCode.unknownClient, message: "there is no client '\(id)'") }
-        guard !records[Int(index)].deleted else { throw Refuse(code: ErrorCode.clientDeleted, message: "client '\(id)' was deleted") }
+        guard let index = clientIndex(id) else { throw Refuse(.unknownClient(client: id), message: "there is no client '\(id)'") }
+        guard !records[Int(index)].deleted else { throw Refuse(.clientDeleted(client: id), message: "client '\(id)' was deleted") }
         e.clientNumber = index
         return Int(index)
     }
 
     private func notBlocked(_ i: Int, _ what: String) throws {
         if records[i].blocked {
-            throw Refuse(code: ErrorCode.clientBlocked, message: "client '\(clientID(i))' is blocked: no \(what) until unblocked")
+            throw Refuse(.clientBlocked(client: clientID(i)), message: "client '\(clientID(i))' is blocked: no \(what) until unblocked")
         }
     }
 
@@ -215,7 +215,7 @@ extension LedgerState {
             // names these rules can give must stay within 255.
             let names = Set(levelNames).union(changed.levels.map(\.name))
             guard names.count <= 255 else {
-                throw Refuse(code: ErrorCode.notAllowed, message: "these rules would make \(names.count) level names over the ledger's life, with those clients reached; at most 255")
+                throw Refuse(.notAllowed, message: "these rules would make \(names.count) level names over the ledger's life, with those clients reached; at most 255")
             }
             e.emit(.rulesChanged(changed))
             return
@@ -226,7 +226,7 @@ extension LedgerState {
         case .setLevel(let level):
             let i = try liveClient(command.client, &e)
             if let level, !rules.levels.contains(where: { $0.name == level }) {
-                throw Refuse(code: ErrorCode.unknownLevel, message: "the rules have no level '\(level)' (they have \(rules.levels.map(\.name).joined(separator: ", ")))")
+                throw Refuse(.unknownLevel(level: level), message: "the rules have no level '\(level)' (they have \(rules.levels.map(\.name).joined(separator: ", ")))")
             }
             let to = level ?? automaticLevel(i, at: at)
             e.emit(.levelChanged(LevelChange(from: self.level(i), to: to, manual: level != nil)))
@@ -254,7 +254,7 @@ extension LedgerState {
         case .bonusAccrued(let request):
             try notBlocked(i, "accruals")
             if let expires = request.expiresAt as Micros?, request.customExpiry, expires <= (request.activatesAt == 0 ? at : request.activatesAt) {
-                throw Refuse.malformed(ErrorCode.invalidEvent, "field 'expiresAt': \(Time.iso(expires)) is not after the bonuses activate (\(Time.iso(request.activatesAt == 0 ? at : request.activatesAt)))")
+                throw Refuse.malformed(.invalidEvent(field: "expiresAt"), "field 'expiresAt': \(Time.iso(expires)) is not after the bonuses activate (\(Time.iso(request.activatesAt == 0 ? at : request.activatesAt)))")
             }
             let activates = request.activatesAt == 0 ? at : request.activatesAt
             e.emit(.bonusAccrued(accrual(i, amount: request.amount, reason: request.reason, at: at, activatesAt: activates,
@@ -263,7 +263,7 @@ extension LedgerState {
         case .bonusWrittenOff(let request):
             try notBlocked(i, "write-offs")
             guard request.amount <= available else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
+                throw Refuse(.insufficientBalance(requested: request.amount, available: available), message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
             }
             var off = request
             off.lots = takes(i, amount: request.amount)
@@ -281,14 +281,14 @@ extension LedgerState {
             e.emit(.profileChanged(try profileChanges(i, requested)))
         case .cardAdded(let card):
             if let holder = holder(ofCard: card), holder != Int32(i) {
-                throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'")
+                throw Refuse(.cardTaken(card: card, holder: clientID(Int(holder))), message: "card \(card) belongs to client '\(clientID(Int(holder)))'")
             }
             e.emit(event)
         case .cardRemoved(let card):
             let cards = cards(of: i)
-            guard cards.contains(card) else { throw Refuse(code: ErrorCode.unknownCard, message: "client '\(clientID(i))' has no card \(card)") }
+            guard cards.contains(card) else { throw Refuse(.unknownCard(card: card), message: "client '\(clientID(i))' has no card \(card)") }
             guard profile(i).phone != nil || cards.count > 1 else {
-                throw Refuse(code: ErrorCode.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
+                throw Refuse(.missingIdentity, message: "card \(card) is the client's only identity: a profile needs a phone or a card")
             }
             e.emit(event)
         case .clientDeleted, .clientBlocked, .clientUnblocked, .walletInstalled, .walletRemoved, .noteAdded, .npsRated, .custom,
@@ -298,7 +298,7 @@ extension LedgerState {
             e.emit(event)
         case .bonusActivated, .bonusExpired, .bonusCancelled, .levelChanged, .segmentEntered, .segmentLeft, .operationRefused:
             // Only the engine makes these (as the JSON input refuses them by name).
-            throw Refuse.malformed(.invalidEvent, "'\(event.kind.name)' is derived by the engine and cannot be submitted")
+            throw Refuse.malformed(.invalidEvent(field: "type"), "'\(event.kind.name)' is derived by the engine and cannot be submitted")
         case .clientRegistered, .system, .segmentDefined, .segmentDeleted, .rulesChanged:
             // Decided above, before the client is looked up.
             preconditionFailure("\(event.kind.name) is decided before its client is looked up")
@@ -307,18 +307,18 @@ extension LedgerState {
 
     private func decideRegistration(_ r: Registration, command: Command, at: Micros, emitter e: inout Emitter) throws {
         if let existing = clientIndex(command.client), !records[Int(existing)].deleted {
-            throw Refuse(code: ErrorCode.duplicateClient, message: "client '\(command.client)' is already registered")
+            throw Refuse(.duplicateClient(client: command.client), message: "client '\(command.client)' is already registered")
         }
         if clientIndex(command.client) != nil {
-            throw Refuse(code: ErrorCode.duplicateClient, message: "client id '\(command.client)' belonged to a deleted client and is not given out again")
+            throw Refuse(.duplicateClient(client: command.client), message: "client id '\(command.client)' belonged to a deleted client and is not given out again")
         }
         guard r.phone != nil || !r.cards.isEmpty else {
-            throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
+            throw Refuse(.missingIdentity, message: "a profile needs a phone or a card")
         }
         if let phone = r.phone, let holder = holder(ofPhone: phone) {
-            throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(phone)) belongs to client '\(clientID(Int(holder)))'")
+            throw Refuse(.phoneTaken(phone: phone, holder: clientID(Int(holder))), message: "phone \(Phone.display(phone)) belongs to client '\(clientID(Int(holder)))'")
         }
-        for card in r.cards { if let holder = holder(ofCard: card) { throw Refuse(code: ErrorCode.cardTaken, message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
+        for card in r.cards { if let holder = holder(ofCard: card) { throw Refuse(.cardTaken(card: card, holder: clientID(Int(holder))), message: "card \(card) belongs to client '\(clientID(Int(holder)))'") } }
         e.emit(.clientRegistered(r))
         if rules.welcomeBonus > 0 && r.status == .participant {
             let expires = at + rules.lifetimeDays * Time.microsPerDay
@@ -333,18 +333,18 @@ extension LedgerState {
         case .bonusReserved(let request):
             try notBlocked(i, "reservations")
             if let order = orders[request.order] {
-                guard order.client == Int32(i) else { throw Refuse(code: ErrorCode.unknownOrder, message: "order '\(request.order)' belongs to another client") }
-                guard order.phase == .open else { throw Refuse(code: ErrorCode.orderClosed, message: "order '\(request.order)' is already \(order.phase == .closed ? "closed" : "cancelled")") }
+                guard order.client == Int32(i) else { throw Refuse(.unknownOrder(order: request.order), message: "order '\(request.order)' belongs to another client") }
+                guard order.phase == .open else { throw Refuse(.orderClosed(order: request.order), message: "order '\(request.order)' is already \(order.phase == .closed ? "closed" : "cancelled")") }
             }
             guard request.amount <= available else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
+                throw Refuse(.insufficientBalance(requested: request.amount, available: available), message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
             }
             e.emit(.bonusReserved(Reservation(order: request.order, amount: request.amount, lots: takes(i, amount: request.amount))))
         case .bonusReserveCaptured(let request), .bonusReserveReleased(let request):
             let order = try openOrder(i, request.order)
             let amount = request.amount == 0 ? order.reserved : request.amount
             guard amount > 0, amount <= order.reserved else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "order '\(request.order)' holds \(Money.format(order.reserved)), not \(Money.format(amount))")
+                throw Refuse(.insufficientBalance(requested: amount, available: order.reserved), message: "order '\(request.order)' holds \(Money.format(order.reserved)), not \(Money.format(amount))")
             }
             if case .bonusReserveCaptured = event {
                 e.emit(.bonusReserveCaptured(Reservation(order: request.order, amount: amount, lots: orderTakes(order, amount))))
@@ -353,8 +353,8 @@ extension LedgerState {
             }
         case .orderPlaced(let o):
             if let order = orders[o.order] {
-                guard order.client == Int32(i) else { throw Refuse(code: ErrorCode.unknownOrder, message: "order '\(o.order)' belongs to another client") }
-                guard order.phase == .open else { throw Refuse(code: ErrorCode.orderClosed, message: "order '\(o.order)' is already closed") }
+                guard order.client == Int32(i) else { throw Refuse(.unknownOrder(order: o.order), message: "order '\(o.order)' belongs to another client") }
+                guard order.phase == .open else { throw Refuse(.orderClosed(order: o.order), message: "order '\(o.order)' is already closed") }
             }
             e.emit(event)
         case .orderClosed(let o), .orderCancelled(let o):
@@ -374,10 +374,10 @@ extension LedgerState {
 
     private func openOrder(_ i: Int, _ id: String) throws -> OrderState {
         guard let order = orders[id], order.client == Int32(i) else {
-            throw Refuse(code: ErrorCode.unknownOrder, message: "client '\(clientID(i))' has no order '\(id)'")
+            throw Refuse(.unknownOrder(order: id), message: "client '\(clientID(i))' has no order '\(id)'")
         }
         guard order.phase == .open else {
-            throw Refuse(code: ErrorCode.orderClosed, message: "order '\(id)' is already \(order.phase == .closed ? "closed" : "cancelled")")
+            throw Refuse(.orderClosed(order: id), message: "order '\(id)' is already \(order.phase == .closed ? "closed" : "cancelled")")
         }
         return order
     }
@@ -406,18 +406,18 @@ extension LedgerState {
 
     private func purchase(_ i: Int, _ p: Purchase, at: Micros, emitter e: inout Emitter) throws {
         guard purchaseIDs.find(p.purchase) == nil else {
-            throw Refuse(code: ErrorCode.duplicatePurchase, message: "purchase '\(p.purchase)' is already recorded")
+            throw Refuse(.duplicatePurchase(purchase: p.purchase), message: "purchase '\(p.purchase)' is already recorded")
         }
         if p.bonusesSpent > 0 {
             try notBlocked(i, "bonus payments")
             guard p.bonusesSpent <= records[i].balances.available else {
-                throw Refuse(code: ErrorCode.insufficientBalance, message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(records[i].balances.available)) are available")
+                throw Refuse(.insufficientBalance(requested: p.bonusesSpent, available: records[i].balances.available), message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(records[i].balances.available)) are available")
             }
         }
         // A client's purchase sum bounds its return sum and level window: kept within 2⁶²,
         // none of them can pass Int64.
         guard records[i].stats.purchaseSum <= AmountLimits.ledgerAccruedMax - p.paid else {
-            throw Refuse(code: ErrorCode.notAllowed, message: "this purchase would bring client '\(clientID(i))''s purchase sum past \(AmountLimits.ledgerAccruedMax) (minor units)")
+            throw Refuse(.notAllowed, message: "this purchase would bring client '\(clientID(i))''s purchase sum past \(AmountLimits.ledgerAccruedMax) (minor units)")
         }
         e.emit(.purchaseMade(p))
         if p.bonusesSpent > 0 {
@@ -441,7 +441,7 @@ extension LedgerState {
 
     private func purchaseReturn(_ i: Int, _ r: PurchaseReturn, at: Micros, emitter e: inout Emitter) throws {
         guard let index = purchaseIDs.find(r.purchase), purchaseStates[Int(index)].client == Int32(i) else {
-            throw Refuse(code: ErrorCode.unknownPurchase, message: "client '\(clientID(i))' has no purchase '\(r.purchase)'")
+            throw Refuse(.unknownPurchase(purchase: r.purchase), message: "client '\(clientID(i))' has no purchase '\(r.purchase)'")
         }
         if let original = returns[ReturnKey(index, r.returnID)] {
             e.repeatedReturn = original
@@ -450,7 +450,7 @@ extension LedgerState {
         let purchase = purchaseState(index)
         let totals = returnTotals[index] ?? ReturnTotals()
         guard totals.returnedPaid + r.amount <= purchase.paid else {
-            throw Refuse(code: ErrorCode.returnExceedsPaid, message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(totals.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
+            throw Refuse(.returnExceedsPaid(requested: r.amount, returnable: purchase.paid - totals.returnedPaid), message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(totals.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
         }
         e.emit(.purchaseReturned(r))
         let returned = totals.returnedPaid + r.amount
@@ -499,13 +499,13 @@ extension LedgerState {
 
     private func correct(_ i: Int, _ position: UInt64, comment: String?, emitter e: inout Emitter) throws {
         guard let l = lotSlot(i, position) else {
-            throw Refuse(code: ErrorCode.unknownLot, message: "client '\(clientID(i))' has no accrual at position \(position)")
+            throw Refuse(.unknownLot(position: position), message: "client '\(clientID(i))' has no accrual at position \(position)")
         }
         let lot = lotPool[l]
         guard lot.reason == .manual || lot.reason == .api else {
-            throw Refuse(code: ErrorCode.notCorrectable, message: "only manual accruals can be corrected; the accrual at \(position) is for \(lot.reason.rawValue)")
+            throw Refuse(.notCorrectable(position: position), message: "only manual accruals can be corrected; the accrual at \(position) is for \(lot.reason.rawValue)")
         }
-        guard !lot.corrected else { throw Refuse(code: ErrorCode.alreadyCorrected, message: "the accrual at \(position) was already corrected") }
+        guard !lot.corrected else { throw Refuse(.alreadyCorrected(position: position), message: "the accrual at \(position) was already corrected") }
         let left = lot.phase == .pending ? lot.remaining : lot.free
         var lots: [LotTake] = left > 0 ? [LotTake(lot: position, amount: left)] : []
         var debt: Int64 = 0
@@ -540,7 +540,7 @@ extension LedgerState {
             case "phone":
                 old = client.phone
                 if let new = change.new, let holder = holder(ofPhone: new), holder != Int32(i) {
-                    throw Refuse(code: ErrorCode.phoneTaken, message: "phone \(Phone.display(new)) belongs to client '\(clientID(Int(holder)))'")
+                    throw Refuse(.phoneTaken(phone: new, holder: clientID(Int(holder))), message: "phone \(Phone.display(new)) belongs to client '\(clientID(Int(holder)))'")
                 }
                 phoneAfter = change.new
             default: old = nil
@@ -548,7 +548,7 @@ extension LedgerState {
             if old != change.new { result.append(FieldChange(field: change.field, old: old, new: change.new)) }
         }
         guard phoneAfter != nil || !cards(of: i).isEmpty else {
-            throw Refuse(code: ErrorCode.missingIdentity, message: "a profile needs a phone or a card")
+            throw Refuse(.missingIdentity, message: "a profile needs a phone or a card")
         }
         return result
     }

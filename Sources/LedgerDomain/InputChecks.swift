@@ -6,7 +6,7 @@ extension LedgerState {
     /// An amount that must be at least 1 minor unit and at most ``AmountLimits/amountMax``.
     func positive(_ amount: Int64, _ field: String) throws {
         guard amount > 0 && amount <= AmountLimits.amountMax else {
-            throw Refuse.malformed(ErrorCode.invalidAmount, "field '\(field)' must be 1 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+            throw Refuse.malformed(.invalidAmount(field: field), "field '\(field)' must be 1 to \(AmountLimits.amountMax) (minor units), got \(amount)")
         }
     }
 
@@ -14,7 +14,7 @@ extension LedgerState {
     /// (`field` is built only for a refusal: a purchase checks every item's price.)
     func withinLimit(_ amount: Int64, _ field: @autoclosure () -> String) throws {
         guard amount >= 0 && amount <= AmountLimits.amountMax else {
-            throw Refuse.malformed(ErrorCode.invalidAmount, "field '\(field())' must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
+            throw Refuse.malformed(.invalidAmount(field: field()), "field '\(field())' must be 0 to \(AmountLimits.amountMax) (minor units), got \(amount)")
         }
     }
 
@@ -22,7 +22,7 @@ extension LedgerState {
     /// that adding a rule's days to it cannot overflow.
     func supportedTime(_ time: Micros, _ field: String) throws {
         guard Time.supported.contains(time) else {
-            throw Refuse.malformed(ErrorCode.invalidEvent, "field '\(field)' must be a time from year 0000 to 9999, got \(time) µs")
+            throw Refuse.malformed(.invalidEvent(field: field), "field '\(field)' must be a time from year 0000 to 9999, got \(time) µs")
         }
     }
 
@@ -30,7 +30,7 @@ extension LedgerState {
     func days(_ value: Int64?, _ field: String, least: Int64 = 0) throws {
         guard let value else { return }
         guard value >= least && value <= Rules.daysMax else {
-            throw Refuse.malformed(ErrorCode.invalidEvent, "field 'rules.\(field)' must be \(least) to \(Rules.daysMax) days, got \(value)")
+            throw Refuse.malformed(.invalidEvent(field: "rules.\(field)"), "field 'rules.\(field)' must be \(least) to \(Rules.daysMax) days, got \(value)")
         }
     }
 
@@ -38,7 +38,7 @@ extension LedgerState {
     func rate(_ value: Int64?, _ field: String) throws {
         guard let value else { return }
         guard value >= 0 && value <= 10_000 else {
-            throw Refuse.malformed(ErrorCode.invalidEvent, "field 'rules.\(field)' must be 0 to 100 percent, got \(value) basis points")
+            throw Refuse.malformed(.invalidEvent(field: "rules.\(field)"), "field 'rules.\(field)' must be 0 to 100 percent, got \(value) basis points")
         }
     }
 
@@ -66,7 +66,7 @@ extension LedgerState {
             try withinLimit(p.paid, "paid")
             try withinLimit(p.bonusesSpent, "bonusesSpent")
             guard p.paid + p.bonusesSpent <= p.total else {
-                throw Refuse.malformed(ErrorCode.invalidAmount, "field 'paid': paid (\(p.paid)) and bonusesSpent (\(p.bonusesSpent)) add up to more than the total (\(p.total))")
+                throw Refuse.malformed(.invalidAmount(field: "paid"), "field 'paid': paid (\(p.paid)) and bonusesSpent (\(p.bonusesSpent)) add up to more than the total (\(p.total))")
             }
             try checkItems(p.items)
         case .event(.purchaseReturned(let r)):
@@ -94,7 +94,7 @@ extension LedgerState {
             try withinLimit(items[k].price, "items[\(k)].price")
             let quantity = items[k].quantity
             guard quantity > 0 && quantity <= AmountLimits.quantityMax else {
-                throw Refuse.malformed(ErrorCode.invalidAmount, "field 'items[\(k)].qty' must be 1 to \(AmountLimits.quantityMax), got \(quantity)")
+                throw Refuse.malformed(.invalidAmount(field: "items[\(k)].qty"), "field 'items[\(k)].qty' must be 1 to \(AmountLimits.quantityMax), got \(quantity)")
             }
         }
     }

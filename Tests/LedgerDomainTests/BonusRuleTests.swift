@@ -53,7 +53,7 @@ struct BonusRuleTests {
         for event in [DomainEvent.bonusExpired(Expiry(lot: 1, amount: 1000)), .levelChanged(LevelChange(from: nil, to: "Gold", manual: true))] {
             let outcome = book.state.execute(Command(client: "c1", event: event), now: book.now, into: &book.events)
             guard case .refused(let code, let message, let recorded) = outcome else { Issue.record("\(event.kind.name) was accepted"); continue }
-            #expect(code == ErrorCode.invalidEvent.rawValue && recorded == nil && message.contains("derived by the engine"), "\(message)")
+            #expect(code == .invalidEvent(field: "type") && recorded == nil && message.contains("derived by the engine"), "\(message)")
         }
         #expect(book.state.nextPosition == before && book.balances("c1").available == 1000)
     }
@@ -381,7 +381,7 @@ struct BonusRuleTests {
                         Command(client: "c1", event: .purchaseReturned(PurchaseReturn(purchase: "p0", returnID: "r", amount: .max, items: [])))] {
             let (before, position) = (book.state.client("c1")!.balances, book.state.nextPosition)
             let outcome = book.state.execute(command, now: book.now, into: &book.events)
-            #expect(outcome == .refused(code: "invalid_amount", message: outcome.message ?? "", recorded: nil), "\(command)")
+            #expect(outcome.code == "invalid_amount" && outcome.message != nil, "\(command)")
             #expect(book.state.client("c1")!.balances == before && book.state.nextPosition == position, "malformed input changes nothing and is not recorded")
         }
         #expect(book.run(#"{"type":"bonus.accrued","client":"c1","amount":\#(AmountLimits.amountMax)}"#).isAccepted, "the limit itself is allowed")

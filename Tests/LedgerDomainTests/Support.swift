@@ -20,7 +20,7 @@ struct Book {
         let command: Command
         do { command = try CommandParser.parse(line: text, number: line) } catch {
             Issue.record("line \(line) did not parse: \(error)")
-            return .refused(code: "invalid_event", message: "\(error)", recorded: nil)
+            return .refused(.invalidEvent(field: nil), message: "\(error)", recorded: nil)
         }
         let before = state.nextPosition
         let outcome = state.execute(command, now: now, into: &events)
@@ -176,7 +176,8 @@ func fingerprint(_ c: ClientState) -> String {
 }
 
 extension Outcome {
-    var code: String? { if case .refused(let code, _, _) = self { code } else { nil } }
+    var code: String? { if case .refused(let reason, _, _) = self { reason.code.rawValue } else { nil } }
+    var reason: RefusalReason? { if case .refused(let reason, _, _) = self { reason } else { nil } }
     var message: String? { if case .refused(_, let message, _) = self { message } else { nil } }
     var positions: ClosedRange<UInt64>? { if case .accepted(let r) = self { r } else { nil } }
 }

@@ -235,7 +235,7 @@ struct LedgerTests {
         #expect(try ledger.finish(first) == [.accepted(0...0), .accepted(1...1)])
         let outcomes = try ledger.finish(second)
         guard case .refused(let code, _, let recorded) = outcomes[0] else { Issue.record("c1 registered twice: \(outcomes)"); return }
-        #expect(code == ErrorCode.duplicateClient.rawValue && recorded == 2, "journaled after the first submit's events")
+        #expect(code == .duplicateClient(client: "c1") && recorded == 2, "journaled after the first submit's events")
         #expect(outcomes[1] == .accepted(3...3))
         try ledger.close()
 

@@ -66,3 +66,40 @@ struct SwiftCommandTests {
         #expect(jsonEvents.count > Self.pairs.count, "derived events (the purchase's accrual, the capture, the clawback) came too")
     }
 }
+
+@Suite("Typed refusals")
+struct TypedRefusalTests {
+    /// One reason of each case.
+    static let reasons: [RefusalReason] = [
+        .unknownClient(client: "c"), .duplicateClient(client: "c"), .phoneTaken(phone: "79160000001", holder: "c"),
+        .cardTaken(card: "1", holder: "c"), .missingIdentity, .clientBlocked(client: "c"), .clientDeleted(client: "c"),
+        .insufficientBalance(requested: 2, available: 1), .unknownOrder(order: "o"), .orderClosed(order: "o"),
+        .unknownPurchase(purchase: "p"), .duplicatePurchase(purchase: "p"), .returnExceedsPaid(requested: 2, returnable: 1),
+        .invalidAmount(field: "amount"), .outOfOrder(at: 1, last: 2), .notAllowed, .invalidEvent(field: nil), .unknownCard(card: "1"),
+        .unknownLot(position: 1), .notCorrectable(position: 1), .alreadyCorrected(position: 1), .unknownLevel(level: "Gold"),
+        .timeInFuture(at: 1),
+    ]
+
+    @Test("every refusal case has its contract code, and every contract code a case")
+    func codesRoundTrip() {
+        let codes = Self.reasons.map(\.code)
+        #expect(Set(codes) == Set(ErrorCode.allCases), "missing: \(Set(ErrorCode.allCases).subtracting(codes))")
+        #expect(codes.count == Set(codes).count, "one case a code")
+        for reason in Self.reasons { #expect(ErrorCode(rawValue: reason.description) == reason.code) }
+    }
+
+    @Test("a refusal carries what explains it: the balance a write-off lacked, the holder of a phone")
+    func refusalsCarryTheirData() throws {
+        let t0 = Time.parse("2025-03-01T10:00:00Z")!
+        var state = LedgerState()
+        var events: [EventRecord] = []
+        _ = state.execute(Command(at: t0, client: "c1", event: .clientRegistered(Registration(phone: "79160000001"))), now: t0, into: &events)
+        _ = state.execute(Command(at: t0, client: "c1", event: .bonusAccrued(Accrual(amount: 500, reason: .manual))), now: t0, into: &events)
+        let writeOff = state.execute(Command(at: t0, client: "c1", event: .bonusWrittenOff(WriteOff(amount: 800, reason: .manual))), now: t0, into: &events)
+        guard case .refused(let reason, _, let recorded) = writeOff else { Issue.record("accepted: \(writeOff)"); return }
+        #expect(reason == .insufficientBalance(requested: 800, available: 500) && recorded != nil)
+        let twin = state.execute(Command(at: t0, client: "c2", event: .clientRegistered(Registration(phone: "79160000001"))), now: t0, into: &events)
+        guard case .refused(let taken, _, nil) = twin else { Issue.record("not refused unjournaled: \(twin)"); return }
+        #expect(taken == .phoneTaken(phone: "79160000001", holder: "c1") && taken.code.rawValue == "phone_taken")
+    }
+}
