@@ -70,9 +70,9 @@ struct Client: ParsableCommand {
         f.append(("deleted", .bool(c.deleted)))
         f.append(("wallet", .array(c.wallet.map { JSON.string($0.rawValue) })))
         var messengers: [(String, JSON)] = []
-        for (channel, state) in c.messengers {
-            let fields: [(String, JSON)] = [("subscribed", .bool(state.subscribed)), ("lastContactAt", time(state.lastContactAt)), ("received", .int(state.received))]
-            messengers.append((channel.rawValue, .object(fields)))
+        for m in c.messengers {
+            let fields: [(String, JSON)] = [("subscribed", .bool(m.subscribed)), ("lastContactAt", time(m.lastContactAt)), ("received", .int(m.received))]
+            messengers.append((m.channel.rawValue, .object(fields)))
         }
         f.append(("messengers", .object(messengers)))
         if let next = c.nextExpiry {
@@ -150,7 +150,7 @@ struct Client: ParsableCommand {
             }
         }
         if !c.messengers.isEmpty {
-            out += "\nChannels: " + c.messengers.map { "\($0.0.rawValue) \($0.1.subscribed ? "subscribed" : "not subscribed"), \($0.1.received) received" }.joined(separator: "; ") + "\n"
+            out += "\nChannels: " + c.messengers.map { "\($0.channel.rawValue) \($0.subscribed ? "subscribed" : "not subscribed"), \($0.received) received" }.joined(separator: "; ") + "\n"
         }
         if let last = c.nps.last { out += "NPS: \(last.score) on \(Time.russianDate(last.at))\(last.comment.map { " — \(t($0))" } ?? "")\n" }
         if let note = c.notes.last { out += "Last note (\(Time.russianDate(note.at))): \(t(note.text))\n" }

@@ -1,6 +1,6 @@
 /// A lot: what one accrual put on a client's account, and what is left of it.
-public struct Lot: Sendable, Equatable {
-    public enum Phase: UInt8, Sendable { case pending, active, expired }
+public struct Lot: Sendable, Equatable, Codable {
+    public enum Phase: UInt8, Sendable, Codable { case pending, active, expired }
     /// The position of the accrual: the lot's identity.
     public var position: UInt64
     public var amount: Int64
@@ -26,7 +26,7 @@ public struct Lot: Sendable, Equatable {
 /// `accrued = available + pending + reserved + used + expired + cancelled` at every step;
 /// `available` goes below zero only when a return or correction under the `unlimited` policy
 /// leaves a debt.
-public struct Balances: Sendable, Equatable {
+public struct Balances: Sendable, Equatable, Codable {
     public var available: Int64 = 0
     public var pending: Int64 = 0
     public var reserved: Int64 = 0
@@ -67,7 +67,7 @@ public struct Totals: Sendable, Equatable {
     public init() {}
 }
 
-public struct ClientStats: Sendable, Equatable {
+public struct ClientStats: Sendable, Equatable, Codable {
     /// Paid money, kopecks.
     public var purchaseSum: Int64 = 0
     public var returnSum: Int64 = 0

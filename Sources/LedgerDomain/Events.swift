@@ -4,7 +4,7 @@ public enum Category: String, Sendable, CaseIterable {
 }
 
 /// Why bonuses were accrued.
-public enum AccrualReason: String, Sendable, CaseIterable {
+public enum AccrualReason: String, Sendable, CaseIterable, Codable {
     case purchase, manual, api, mailing, promotion, birthday, welcome
     /// Bonuses spent on a returned share of a receipt, given back as a new lot.
     case refund
@@ -13,11 +13,11 @@ public enum AccrualReason: String, Sendable, CaseIterable {
 /// What kind of lot-touching operation a refusal or a write-off was.
 public enum WriteOffReason: String, Sendable, CaseIterable { case purchase, manual }
 public enum CancelReason: String, Sendable, CaseIterable { case `return`, correction }
-public enum Channel: String, Sendable, CaseIterable { case email, sms, viber, telegram, push }
+public enum Channel: String, Sendable, CaseIterable, Codable { case email, sms, viber, telegram, push }
 public enum MailingKind: String, Sendable, CaseIterable { case manual, automatic }
-public enum WalletPlatform: String, Sendable, CaseIterable { case apple, google }
-public enum ParticipationStatus: String, Sendable, CaseIterable { case participant, subscriber, blocked }
-public enum Gender: String, Sendable, CaseIterable { case female, male }
+public enum WalletPlatform: String, Sendable, CaseIterable, Codable { case apple, google }
+public enum ParticipationStatus: String, Sendable, CaseIterable, Codable { case participant, subscriber, blocked }
+public enum Gender: String, Sendable, CaseIterable, Codable { case female, male }
 
 /// A part of a lot that an operation took: the lot is named by the position of its accrual.
 public struct LotTake: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Ledger
 import LedgerDomain
@@ -101,5 +102,22 @@ struct TypedRefusalTests {
         let twin = state.execute(Command(at: t0, client: "c2", event: .clientRegistered(Registration(phone: "79160000001"))), now: t0, into: &events)
         guard case .refused(let taken, _, nil) = twin else { Issue.record("not refused unjournaled: \(twin)"); return }
         #expect(taken == .phoneTaken(phone: "79160000001", holder: "c1") && taken.code.rawValue == "phone_taken")
+    }
+}
+
+@Suite("Results as values")
+struct ResultValueTests {
+    @Test("a client card is a plain value: Codable to JSON and back to an equal card, no tuples")
+    func cardRoundTrips() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        _ = try await ledger.submit(SwiftCommandTests.pairs.map(\.swift))
+        _ = try await ledger.submit([Command(at: SwiftCommandTests.at(30), client: "c1", event: .bonusAccrued(Accrual(amount: 300, reason: .manual)))])
+        let card = try #require(ledger.client(id: "c1"))
+        #expect(!card.nps.isEmpty && !card.receipts.isEmpty && !card.messengers.isEmpty && card.nextExpiry != nil)
+        let json = try JSONEncoder().encode(card)
+        let back = try JSONDecoder().decode(ClientCard.self, from: json)
+        #expect(back == card)
+        try ledger.close()
     }
 }
