@@ -27,6 +27,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -51,7 +53,9 @@ let package = Package(
         ),
         .target(
             name: "Ledger",
-            dependencies: ["LedgerLog", "LedgerStorage", "LedgerDomain"]
+            dependencies: ["LedgerLog", "LedgerStorage", "LedgerDomain",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(
             name: "LedgerGenerator",
@@ -79,7 +83,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand"]
+            dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand",
+                           .product(name: "InMemoryLogging", package: "swift-log"),
+                           .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,8 +1,10 @@
 import Dispatch
+import CoreMetrics
 import Glibc
 import LedgerBytes
 import LedgerDomain
 import LedgerLog
+import Logging
 import Synchronization
 
 /// A loyalty ledger: the log of a data directory plus the state rebuilt from it. This is
@@ -48,6 +50,12 @@ public final class Ledger: Sendable {
         /// …or once this long (µs) has passed since the newest with at least
         /// ``snapshotOnCloseAfter`` events past it (nil: no time rule).
         public var snapshotInterval: Micros? = 15 * 60_000_000
+        /// Where the ledger tells an operator what it must know (opens, snapshots passed over
+        /// or written, a torn tail cut, the log failing); silent by default.
+        public var logger: Logger = .silent
+        /// Where its counters go (commands by outcome, refusals by code); nil: the process's
+        /// `MetricsSystem` (which counts nothing unless a service bootstraps it).
+        public var metrics: (any MetricsFactory)? = nil
         public init(durability: Durability = .sync) { self.durability = durability }
     }
 
@@ -70,6 +78,7 @@ public final class Ledger: Sendable {
     public let openReport: OpenReport
     let log: Log
     let core: Mutex<Core>
+    let observability: Observability
     /// The position of the newest snapshot written or read (0: none).
     let newestSnapshot: Mutex<UInt64>
     /// The background snapshot in progress, if any, and when the last one started.
@@ -192,6 +201,8 @@ public final class Ledger: Sendable {
                                      unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery,
                                      snapshot: snapshot, replayedEvents: state.nextPosition - (snapshot?.position ?? 0),
                                      snapshotRejections: rejections)
+        self.observability = Observability(logger: options.logger, factory: options.metrics)
+        observability.opened(directory, openReport)
         self.newestSnapshot = Mutex(snapshot?.position ?? 0)
         background.withLock { $0.lastStarted = options.clock() }
         self.directory = directory
@@ -359,6 +370,7 @@ public final class Ledger: Sendable {
     }
 
     private func finished(_ pending: PendingSubmit, end: UInt64) -> [Outcome] {
+        observability.count(pending.outcomes)
         // The log now gives these keys back: the state need not hold their bytes.
         core.withLock { $0.state.releaseKeys(below: end) }
         snapshotInBackgroundIfDue()
@@ -480,6 +492,7 @@ public final class Ledger: Sendable {
 
     /// A ticket that failed: the ledger stops until reopened.
     private func failed(_ error: LogError) -> LedgerError {
+        observability.logger.critical("the log failed: the ledger refuses everything until reopened", metadata: ["error": "\(error)"])
         core.withLock { $0.failure = $0.failure ?? error }
         return LedgerError.failed(error)
     }

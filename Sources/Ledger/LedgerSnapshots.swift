@@ -98,6 +98,11 @@ extension Ledger {
                 if let failure { job.lastFailure = failure }
                 if wrote { job.written += 1 }
             }
+            if let failure {
+                observability.logger.error("a background snapshot failed; the next will be tried", metadata: ["error": "\(failure)"])
+            } else if wrote {
+                observability.logger.info("background snapshot written", metadata: ["position": "\(state?.nextPosition ?? 0)"])
+            }
             backgroundDone.signal()
         }
     }
