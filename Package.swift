@@ -10,6 +10,7 @@ import PackageDescription
 //                        arena, …), a folder each; `package` access, hot paths @inlinable
 //   LedgerDomain         the loyalty domain: events, codecs, rules, the bonus ledger (no files)
 //   Ledger               the facade other services call: a log plus the domain's state
+//   LedgerService        the facade as a swift-service-lifecycle Service (open, advance, close)
 //   LedgerGenerator      a seeded generator of realistic loyalty programs
 //   LedgerCommand        the `ledger` executable
 //   LedgerFuzz           a libFuzzer target for the parsers and the replay of bodies
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "LedgerLog", targets: ["LedgerLog"]),
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "LedgerGenerator", targets: ["LedgerGenerator"]),
+        .library(name: "LedgerService", targets: ["LedgerService"]),
         .executable(name: "ledger", targets: ["LedgerCommand"]),
         .executable(name: "ledger-fuzz", targets: ["LedgerFuzz"]),
     ],
@@ -29,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -56,6 +59,13 @@ let package = Package(
             dependencies: ["LedgerLog", "LedgerStorage", "LedgerDomain",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        // The ledger as a swift-service-lifecycle Service (a product of its own: services that
+        // do not use ServiceGroup do not build it).
+        .target(
+            name: "LedgerService",
+            dependencies: ["Ledger", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .target(
             name: "LedgerGenerator",
@@ -85,7 +95,8 @@ let package = Package(
             name: "LedgerTests",
             dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand",
                            .product(name: "InMemoryLogging", package: "swift-log"),
-                           .product(name: "MetricsTestKit", package: "swift-metrics")]
+                           .product(name: "MetricsTestKit", package: "swift-metrics"),
+                           "LedgerService", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]
         ),
     ],
     swiftLanguageModes: [.v6]
