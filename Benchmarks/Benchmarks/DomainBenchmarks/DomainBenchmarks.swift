@@ -439,8 +439,7 @@ let concurrentSubmitBenchmarks: @Sendable () -> Void = {
             }
             _ = try! await ledger.submit(registrations)
             let each = submits / tasks
-            let submitting = Atomic(tasks)
-            let reads = Mutex([UInt64]())
+            let watch = CardWatch(tasks)
             await withTaskGroup(of: Void.self) { group in
                 for t in 0..<tasks {
                     group.addTask {
@@ -448,23 +447,23 @@ let concurrentSubmitBenchmarks: @Sendable () -> Void = {
                             let command = Command(client: "c\(t)", event: .bonusAccrued(Accrual(amount: Int64(100 + k), reason: .manual)))
                             blackHole(try! await ledger.submit([command]))
                         }
-                        submitting.subtract(1, ordering: .relaxed)
+                        watch.submitting.subtract(1, ordering: .relaxed)
                     }
                 }
                 // A card reader beside them, as a support screen: each read's time.
                 group.addTask {
                     var mine: [UInt64] = []
-                    while submitting.load(ordering: .relaxed) > 0 {
+                    while watch.submitting.load(ordering: .relaxed) > 0 {
                         let started = DispatchTime.now().uptimeNanoseconds
                         blackHole(ledger.client(id: "c\(mine.count % tasks)"))
                         mine.append(DispatchTime.now().uptimeNanoseconds - started)
                         await Task.yield()
                     }
-                    reads.withLock { $0 += mine }
+                    watch.reads.withLock { $0 += mine }
                 }
             }
             try! ledger.close()
-            let sorted = reads.withLock { $0 }.sorted()
+            let sorted = watch.reads.withLock { $0 }.sorted()
             if !sorted.isEmpty {
                 cardReads.withLock { $0 = "\(tasks) task(s): \(sorted.count) card reads beside the submits, p50 \(sorted[sorted.count / 2] / 1000) µs, p99 \(sorted[min(sorted.count - 1, sorted.count * 99 / 100)] / 1000) µs" }
             }
@@ -476,6 +475,13 @@ let concurrentSubmitBenchmarks: @Sendable () -> Void = {
 
 /// What the concurrent-submit benchmarks' card reader saw (printed by the teardown).
 let cardReads = Mutex("")
+
+/// How many submitting tasks are still at it, and the card reads' times beside them.
+final class CardWatch: Sendable {
+    let submitting: Atomic<Int>
+    let reads = Mutex([UInt64]())
+    init(_ tasks: Int) { submitting = Atomic(tasks) }
+}
 
 /// A fresh directory under /tmp whose name starts with `prefix`.
 func temporaryDirectory(_ prefix: String) -> String {
