@@ -198,8 +198,9 @@ extension TextArena {
     /// (alone in its chunk).
     @inlinable package func checkInvariants() {
         for (k, chunk) in chunks.enumerated() {
-            precondition(chunk.count <= Self.chunkBytes || Self.walkEntries(chunk, { _ in }) == 1, "text arena: chunk \(k) is over size")
-            precondition(Self.walkEntries(chunk, { _ in }) != nil, "text arena: chunk \(k) does not decode entry by entry to its end")
+            let entries = Self.walkEntries(chunk, { _ in })
+            precondition(entries != nil, "text arena: chunk \(k) does not decode entry by entry to its end")
+            precondition(chunk.count <= Self.chunkBytes || entries == 1, "text arena: chunk \(k) is over size")
         }
     }
 }
