@@ -5,6 +5,8 @@ import PackageDescription
 //   CLZ4, CCRC32C,       C libraries and shims
 //   CPrefetch
 //   LedgerBytes          the byte codec: WriteBuffer, ByteReader, varints
+//   LedgerSync           the lock every shared value sits behind (a pthread mutex the thread
+//                        sanitizer sees)
 //   LedgerLog            the binary append-only log (segments, batches, recovery, readers)
 //   LedgerStorage        the state's data structures (id tables, chunked arrays, the text
 //                        arena, …), a folder each; `package` access, hot paths @inlinable
@@ -42,9 +44,10 @@ let package = Package(
         .target(name: "CCRC32C"),
         .target(name: "CPrefetch"),
         .target(name: "LedgerBytes"),
+        .target(name: "LedgerSync"),
         .target(
             name: "LedgerLog",
-            dependencies: ["CLZ4", "CCRC32C", "LedgerBytes"]
+            dependencies: ["CLZ4", "CCRC32C", "LedgerBytes", "LedgerSync"]
         ),
         .target(
             name: "LedgerStorage",
@@ -56,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "Ledger",
-            dependencies: ["LedgerLog", "LedgerStorage", "LedgerDomain",
+            dependencies: ["LedgerLog", "LedgerStorage", "LedgerDomain", "LedgerSync",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
@@ -74,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "LedgerCommand",
             dependencies: [
-                "LedgerLog", "Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator",
+                "LedgerLog", "Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand",
+            dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand", "LedgerSync",
                            .product(name: "InMemoryLogging", package: "swift-log"),
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            "LedgerService", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]

@@ -1,8 +1,8 @@
+import LedgerSync
 import LedgerStorage
 import Dispatch
 import Glibc
 import LedgerBytes
-import Synchronization
 import LedgerDomain
 import LedgerLog
 
@@ -202,7 +202,7 @@ public enum Snapshots {
             }
             // The checksums on every core, a section a task, the largest first.
             let order = Bodies(expected.map { (section: $0.0, bytes: sections[$0.0]!) }.sorted { $0.bytes.count > $1.bytes.count })
-            let results = Mutex([SnapshotSection: UInt32]())
+            let results = Lock([SnapshotSection: UInt32]())
             DispatchQueue.concurrentPerform(iterations: order.list.count) { k in
                 let crc = CRC32C.checksum(order.list[k].bytes)
                 results.withLock { $0[order.list[k].section] = crc }

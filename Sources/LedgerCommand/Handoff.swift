@@ -1,3 +1,4 @@
+import LedgerSync
 import Dispatch
 import Synchronization
 
@@ -8,7 +9,7 @@ import Synchronization
 /// The producer gets a `hand` function; it returns false once the consumer stopped, and the
 /// producer should then return. Its items are taken with ``next()``, nil once it returned.
 final class Handoff<Item: Sendable>: Sendable {
-    private let items = Mutex<[Item?]>([])  // nil: the producer returned
+    private let items = Lock<[Item?]>([])  // nil: the producer returned
     private let free: DispatchSemaphore
     private let ready = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)

@@ -1,8 +1,8 @@
+import LedgerSync
 import ArgumentParser
 import Glibc
 import Ledger
 import LedgerDomain
-import Synchronization
 
 struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -214,7 +214,7 @@ final class BatchParser: Sendable {
 
     /// What the producer found at the end: lines read, and why reading stopped if early.
     private final class End: Sendable {
-        let state = Mutex<(lines: Int, readError: String?)>((0, nil))
+        let state = Lock<(lines: Int, readError: String?)>((0, nil))
     }
 
     private let handoff: Handoff<Batch>

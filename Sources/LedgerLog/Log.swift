@@ -1,6 +1,6 @@
+import LedgerSync
 import Dispatch
 import Glibc
-import Synchronization
 
 /// When `append` returns.
 public enum Durability: String, Sendable {
@@ -53,9 +53,9 @@ final class LogCatalog: Sendable {
         var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
         var closed = false
     }
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
-    init(_ snapshot: LogSnapshot) { state = Mutex(State(snapshot: snapshot)) }
+    init(_ snapshot: LogSnapshot) { state = Lock(State(snapshot: snapshot)) }
 
     var snapshot: LogSnapshot { state.withLock { $0.snapshot } }
 
@@ -123,7 +123,7 @@ public final class Log: Sendable {
     /// Where async callers' commits run: blocking writes and syncs must not hold one of the
     /// few threads of Swift's cooperative pool, or callers could not queue up behind a sync.
     private let committer = DispatchQueue(label: "ledger.log.committer", qos: .userInitiated)
-    private let queue: Mutex<QueueState>
+    private let queue: Lock<QueueState>
 
     private struct QueueState {
         var pending: [(PreparedBatch, Completion)] = []
@@ -179,7 +179,7 @@ public final class Log: Sendable {
             self.identity = core.identity
             self.core = core
             self.catalog = LogCatalog(LogSnapshot(directory: directory, segments: loaded.segments))
-            self.queue = Mutex(QueueState())
+            self.queue = Lock(QueueState())
         } catch {
             try? syscalls.close(lockFD, path: lockPath)
             throw error
@@ -375,7 +375,7 @@ final class SyncWaiter: Sendable {
         var result: Result<Range<UInt64>, LogError>?
         var continuation: CheckedContinuation<Result<Range<UInt64>, LogError>, Never>?
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     func finish(_ value: Result<Range<UInt64>, LogError>) {
         let suspended = state.withLock { state in

@@ -1,4 +1,5 @@
 
+import LedgerSync
 import Glibc
 
 
@@ -22,12 +23,12 @@ public enum InjectedFault: Sendable, Equatable {
 /// Decides, call by call, whether a fault is injected. Deterministic: the same plan over the
 /// same run injects the same faults. Tests build one; production passes none.
 public final class FaultPlan: Sendable {
-    private let decide: Mutex<(Syscall, Int) -> InjectedFault?>
-    private let counts = Mutex<[Syscall: Int]>([:])
+    private let decide: Lock<(Syscall, Int) -> InjectedFault?>
+    private let counts = Lock<[Syscall: Int]>([:])
 
     /// `decide` is given the call and how many calls of that kind came before it (0-based).
     public init(_ decide: @escaping @Sendable (Syscall, Int) -> InjectedFault?) {
-        self.decide = Mutex(decide)
+        self.decide = Lock(decide)
     }
 
     /// Fails the `n`-th (0-based) call of `syscall` with `fault`, and nothing else.

@@ -1,3 +1,4 @@
+import LedgerSync
 import Synchronization
 import Testing
 import Ledger
@@ -10,7 +11,7 @@ struct LedgerServiceTests {
     func advancesAndCloses() async throws {
         let dir = TemporaryDirectory()
         let t0 = Time.parse("2025-03-01T10:00:00Z")!
-        let now = Mutex(t0)
+        let now = Lock(t0)
         var options = Ledger.Options(durability: .none)
         options.clock = { now.withLock { $0 } }
         let service = try LedgerService(directory: dir.path, options: options, advanceEvery: .milliseconds(5))

@@ -1,3 +1,4 @@
+import LedgerSync
 import Glibc
 import Synchronization
 import Testing
@@ -179,7 +180,7 @@ struct SnapshotTests {
         options.snapshotInterval = nil
         // Commands without times, stamped by a clock that stands at each day's end: four
         // callers at once cannot then put a later event before an earlier one.
-        let clock = Mutex<Micros>(0)
+        let clock = Lock<Micros>(0)
         options.clock = { clock.withLock { $0 } }
         let ledger = try Ledger(directory: dir.path, options: options)
         let days = Self.days(clients: 400, days: 40)
