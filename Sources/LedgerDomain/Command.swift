@@ -119,7 +119,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// Why a command was refused: one case per refusal code of the contract (interface.md), with
-/// what explains it. ``code`` gives the contract's code; amounts are minor units.
+/// what explains it, typed (``Bonus``, ``Money``, ``Timestamp``). ``code`` gives the contract's code.
 public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case unknownClient(client: String)
     case duplicateClient(client: String)
@@ -130,16 +130,16 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case clientBlocked(client: String)
     case clientDeleted(client: String)
     /// More than the client (or the order) has: `available` is what there is.
-    case insufficientBalance(requested: Int64, available: Int64)
+    case insufficientBalance(requested: Bonus, available: Bonus)
     case unknownOrder(order: String)
     case orderClosed(order: String)
     case unknownPurchase(purchase: String)
     case duplicatePurchase(purchase: String)
     /// A return of more than is left of what the purchase paid: `returnable` is what is left.
-    case returnExceedsPaid(requested: Int64, returnable: Int64)
+    case returnExceedsPaid(requested: Money, returnable: Money)
     case invalidAmount(field: String?)
     /// A time before the log's last event.
-    case outOfOrder(at: Micros, last: Micros)
+    case outOfOrder(at: Timestamp, last: Timestamp)
     /// A limit of the ledger the command would pass.
     case notAllowed
     case invalidEvent(field: String?)
@@ -149,7 +149,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case alreadyCorrected(position: UInt64)
     case unknownLevel(level: String)
     /// A time further ahead of the clock than the ledger's tolerance.
-    case timeInFuture(at: Micros)
+    case timeInFuture(at: Timestamp)
 
     /// The contract's code.
     public var code: ErrorCode {

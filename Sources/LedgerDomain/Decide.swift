@@ -23,7 +23,7 @@ extension LedgerState {
                 return .refused(.invalidEvent(field: "at"), message: "field 'at' must be a time from year 0000 to 9999, got \(given) µs", recorded: nil)
             }
             guard given >= lastEventAt else {
-                return .refused(.outOfOrder(at: given, last: lastEventAt), message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
+                return .refused(.outOfOrder(at: Timestamp(microsecondsSince1970: given), last: Timestamp(microsecondsSince1970: lastEventAt)), message: "at \(Time.iso(given)) is earlier than the log's last event at \(Time.iso(lastEventAt))", recorded: nil)
             }
             at = given
         } else {
@@ -263,7 +263,7 @@ extension LedgerState {
         case .bonusWrittenOff(let request):
             try notBlocked(i, "write-offs")
             guard request.amount <= available else {
-                throw Refuse(.insufficientBalance(requested: request.amount, available: available), message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
+                throw Refuse(.insufficientBalance(requested: Bonus(minorUnits: request.amount), available: Bonus(minorUnits: available)), message: "write-off of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
             }
             var off = request
             off.lots = takes(i, amount: request.amount)
@@ -337,14 +337,14 @@ extension LedgerState {
                 guard order.phase == .open else { throw Refuse(.orderClosed(order: request.order), message: "order '\(request.order)' is already \(order.phase == .closed ? "closed" : "cancelled")") }
             }
             guard request.amount <= available else {
-                throw Refuse(.insufficientBalance(requested: request.amount, available: available), message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
+                throw Refuse(.insufficientBalance(requested: Bonus(minorUnits: request.amount), available: Bonus(minorUnits: available)), message: "reservation of \(Money.format(request.amount)) exceeds the available \(Money.format(available))")
             }
             e.emit(.bonusReserved(Reservation(order: request.order, amount: request.amount, lots: takes(i, amount: request.amount))))
         case .bonusReserveCaptured(let request), .bonusReserveReleased(let request):
             let order = try openOrder(i, request.order)
             let amount = request.amount == 0 ? order.reserved : request.amount
             guard amount > 0, amount <= order.reserved else {
-                throw Refuse(.insufficientBalance(requested: amount, available: order.reserved), message: "order '\(request.order)' holds \(Money.format(order.reserved)), not \(Money.format(amount))")
+                throw Refuse(.insufficientBalance(requested: Bonus(minorUnits: amount), available: Bonus(minorUnits: order.reserved)), message: "order '\(request.order)' holds \(Money.format(order.reserved)), not \(Money.format(amount))")
             }
             if case .bonusReserveCaptured = event {
                 e.emit(.bonusReserveCaptured(Reservation(order: request.order, amount: amount, lots: orderTakes(order, amount))))
@@ -411,7 +411,7 @@ extension LedgerState {
         if p.bonusesSpent > 0 {
             try notBlocked(i, "bonus payments")
             guard p.bonusesSpent <= records[i].balances.available else {
-                throw Refuse(.insufficientBalance(requested: p.bonusesSpent, available: records[i].balances.available), message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(records[i].balances.available)) are available")
+                throw Refuse(.insufficientBalance(requested: Bonus(minorUnits: p.bonusesSpent), available: Bonus(minorUnits: records[i].balances.available)), message: "the receipt spends \(Money.format(p.bonusesSpent)) bonuses but \(Money.format(records[i].balances.available)) are available")
             }
         }
         // A client's purchase sum bounds its return sum and level window: kept within 2⁶²,
@@ -450,7 +450,7 @@ extension LedgerState {
         let purchase = purchaseState(index)
         let totals = returnTotals[index] ?? ReturnTotals()
         guard totals.returnedPaid + r.amount <= purchase.paid else {
-            throw Refuse(.returnExceedsPaid(requested: r.amount, returnable: purchase.paid - totals.returnedPaid), message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(totals.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
+            throw Refuse(.returnExceedsPaid(requested: Money(minorUnits: r.amount), returnable: Money(minorUnits: purchase.paid - totals.returnedPaid)), message: "returning \(Money.format(r.amount)) would bring the returns of purchase '\(r.purchase)' to \(Money.format(totals.returnedPaid + r.amount)), above the \(Money.format(purchase.paid)) paid")
         }
         e.emit(.purchaseReturned(r))
         let returned = totals.returnedPaid + r.amount

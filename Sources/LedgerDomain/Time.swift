@@ -117,31 +117,6 @@ public enum Time {
     }
 }
 
-public enum Money {
-    /// Minor units as the back office writes them: `50,00` (1 bonus or rouble = 100 units),
-    /// with a space between thousands: `1 250,00`.
-    public static func format(_ minor: Int64) -> String {
-        // Built from the right as ASCII bytes (a refusal's message has one or two of these).
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        var magnitude = minor.magnitude
-        let cents = magnitude % 100
-        bytes.append(UInt8(48 + cents % 10))
-        bytes.append(UInt8(48 + cents / 10))
-        bytes.append(UInt8(ascii: ","))
-        magnitude /= 100
-        var digits = 0
-        repeat {
-            if digits > 0 && digits % 3 == 0 { bytes.append(UInt8(ascii: " ")) }
-            bytes.append(UInt8(48 + magnitude % 10))
-            magnitude /= 10
-            digits += 1
-        } while magnitude > 0
-        if minor < 0 { bytes.append(UInt8(ascii: "-")) }
-        return String(decoding: bytes.reversed(), as: UTF8.self)
-    }
-}
-
 public enum Phone {
     /// The canonical form of a phone number: digits only, with the country code. Russian
     /// numbers written `8 916 …`, `+7 (916) …` or as 10 digits `916…` all become `7916…`.

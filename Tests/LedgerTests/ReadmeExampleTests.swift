@@ -13,39 +13,47 @@ struct ReadmeExampleTests {
         let scratch = TemporaryDirectory()
         let directory = scratch.path
         // README: begin
-        let ledger = try Ledger(directory: directory)                       // takes the lock; the newest snapshot + the log after it
-        let register = Command(client: "c1", key: "till-7-0001",
-                               event: .clientRegistered(Registration(phone: "79161234567", name: "Анна")))
-        let buy = Command(client: "c1", key: "till-7-0002",
-                          event: .purchaseMade(Purchase(purchase: "p1", total: 120000, paid: 120000)))
-        // From a task: suspends (holds no thread) until durable; tasks submitting at once share a sync.
-        let outcomes = try await ledger.submit([register, buy])
+        let ledger = try Ledger(directory: directory)                    // takes the lock; the newest snapshot + the log after it
+        // A checkout: a new client, a receipt, bonuses spent on it. Amounts are Money or Bonus
+        // (hundredths inside), times Timestamp (Duration arithmetic), ids ClientID (a string literal).
+        let now = Timestamp("2025-01-15T12:00:00Z")!
+        let outcomes = try await ledger.submit([                         // one atomic append; returns once durable
+            .register(client: "c1", Registration(phone: "79161234567", name: "Анна"), at: now, key: "till-7-0001"),
+            .purchase(client: "c1", Purchase(id: "p1", total: Money(1200), items: [
+                Item(sku: "A1", name: "Кроссовки", category: "Обувь", price: Money(1200))]), at: now, key: "till-7-0002"),
+            .writeOff(client: "c1", Bonus(500), purchase: "p1", at: now + .seconds(60), key: "till-7-0003"),
+        ])                                                               // from a task it suspends; tasks at once share a sync
         for outcome in outcomes {
             switch outcome {
             case .accepted(let positions): print("recorded at", positions)
-            case .repeated(let first): print("a resend; first answered", first)
+            case .repeated(let first): print("a resend; first answered", first)   // the same key again: never twice
             case .refused(.insufficientBalance(let requested, let available), _, _):
-                print("asked \(requested), \(available) available")     // the data behind the code
-            case .refused(let reason, let message, _): print(reason.code.rawValue, message)   // "insufficient_balance", …
+                print("asked \(requested), \(available) available")  // typed: "asked 500,00 bonuses, 0,00 bonuses available"
+            case .refused(let reason, let message, _): print(reason.code.rawValue, message)   // the contract's code, a sentence
             }
         }
         let same = try CommandParser.parse(line: #"{"type":"purchase.made","client":"c1","purchase":"p1","total":120000}"#, number: 1)
-        try await ledger.advance(to: Time.parse("2025-02-01")!)         // activations and expiries due
-        let card = ledger.client(phone: "+7 (916) 123-45-67")            // balances, lots, receipts, stats
+        try await ledger.advance(to: now + .seconds(30 * 86_400))       // activations and expiries due by then
+        let card = ledger.client(phone: "+7 (916) 123-45-67")            // Codable: balances, lots, receipts, stats
 
         // The next commands can be checked while the log syncs these (what `ledger submit` does);
         // each call has a blocking form too, for scripts and threads:
-        let pending = try ledger.beginSubmit([register])                 // checked, applied, queued
+        let pending = try ledger.beginSubmit([.accrue(client: "c1", Bonus(50), comment: "apology")])   // checked, queued
         let first = try await ledger.finish(pending)                     // durable now: show these outcomes
 
         // Readers that must never hold the writer up read a copy of their own, kept up with the log:
         let replica = try ledger.replica()                               // rebuilt from the log
         Task { try await replica.follow() }                              // applies batches as they commit
         let seen = replica.client(id: "c1")                              // durable state only; no writer lock
+        try ledger.close()                                               // a snapshot if due; later writes throw .closed
         // README: end
-        #expect(outcomes.allSatisfy(\.isAccepted) && same.client == "c1" && card?.id == "c1" && first.count == 1)
+        #expect(outcomes[0].isAccepted && outcomes[1].isAccepted && same.client == "c1" && card?.id == "c1" && first[0].isAccepted)
+        // The purchase's bonuses are still pending at the write-off: refused, with the figures.
+        guard case .refused(.insufficientBalance(Bonus(500), Bonus.zero), _, _) = outcomes[2] else {
+            Issue.record("the write-off was not refused for want of bonuses: \(outcomes[2])"); return
+        }
+        #expect(card?.balances.available ?? 0 > 0, "the purchase's bonuses activated by the advance")
         _ = seen
-        try ledger.close()
     }
 
     @Test("the code above is README's, line for line")
