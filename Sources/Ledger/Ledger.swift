@@ -1,3 +1,4 @@
+import LedgerSync
 import Dispatch
 import CoreMetrics
 import Glibc
@@ -5,7 +6,6 @@ import LedgerBytes
 import LedgerDomain
 import LedgerLog
 import Logging
-import Synchronization
 
 /// A loyalty ledger: the log of a data directory plus the state rebuilt from it. This is
 /// what other services call.
@@ -21,7 +21,8 @@ import Synchronization
 /// call that hit the failure throws, and the ledger refuses everything until it is reopened
 /// (which rebuilds the state from what really is on disk).
 public final class Ledger: Sendable {
-    public struct Options: Sendable {
+    /// How a ledger runs: durability, snapshot cadence, clock, time tolerance, logger, metrics.
+    public struct Configuration: Sendable {
         public var durability: Durability = .sync
         public var segmentBytes: UInt64 = LogLimits.segmentBytesDefault
         /// The engine's clock for commands that give no time (µs since 1970).
@@ -74,18 +75,19 @@ public final class Ledger: Sendable {
     }
 
     public let directory: String
-    public let options: Options
+    public let configuration: Configuration
+    var options: Configuration { configuration }
     public let openReport: OpenReport
     let log: Log
-    let core: Mutex<Core>
+    let core: Lock<Core>
     let observability: Observability
     /// The position of the newest snapshot written or read (0: none).
-    let newestSnapshot: Mutex<UInt64>
+    let newestSnapshot: Lock<UInt64>
     /// The background snapshot in progress, if any, and when the last one started.
-    let background = Mutex(BackgroundSnapshot())
+    let background = Lock(BackgroundSnapshot())
     let backgroundDone = DispatchSemaphore(value: 0)
     /// Held while a snapshot file is written.
-    let snapshotWriting = Mutex(())
+    let snapshotWriting = Lock(())
 
     struct BackgroundSnapshot {
         var running = false
@@ -100,6 +102,8 @@ public final class Ledger: Sendable {
     struct Core: @unchecked Sendable {
         var state: LedgerState
         var failure: LogError?
+        /// Set by ``Ledger/close()``: every later write is refused ``LedgerError/closed``.
+        var closed = false
         let builder = RecordBatchBuilder()
         let body = WriteBuffer(capacity: 64 * 1024)
         /// Reads idempotency keys back for submits (its file and buffers kept between reads).
@@ -118,10 +122,16 @@ public final class Ledger: Sendable {
 
         /// Records a failure to queue events the state already holds: the ledger refuses
         /// everything until reopened. Returns the error to throw.
-        mutating func fail(_ error: Error) -> Error {
+        mutating func fail(_ error: any Error) -> LedgerError {
             let failure = (error as? LogError) ?? LogError(.invalidArgument, "\(error)")
             self.failure = failure
             return LedgerError.failed(failure)
+        }
+
+        /// Throws when the ledger may not write: closed, or failed until reopened.
+        func checkOpen() throws(LedgerError) {
+            if closed { throw LedgerError.closed }
+            if let failure { throw LedgerError.failed(failure) }
         }
 
         /// Keeps `out`'s buffer for the next call, unless a large call grew it.
@@ -161,7 +171,7 @@ public final class Ledger: Sendable {
     }
 
     /// Opens (creating when needed) the ledger in `directory` and rebuilds its state from the log.
-    public init(directory: String, options: Options = Options()) throws {
+    public init(directory: String, configuration options: Configuration = Configuration()) throws {
         var logOptions = LogOptions(segmentBytes: options.segmentBytes, durability: options.durability, syscalls: options.syscalls)
         logOptions.clock = options.clock
         let known = try Self.checkIdentity(directory: directory, syscalls: options.syscalls)
@@ -203,12 +213,12 @@ public final class Ledger: Sendable {
                                      snapshotRejections: rejections)
         self.observability = Observability(logger: options.logger, factory: options.metrics)
         observability.opened(directory, openReport)
-        self.newestSnapshot = Mutex(snapshot?.position ?? 0)
+        self.newestSnapshot = Lock(snapshot?.position ?? 0)
         background.withLock { $0.lastStarted = options.clock() }
         self.directory = directory
-        self.options = options
+        self.configuration = options
         self.log = log
-        self.core = Mutex(Core(state: state, failure: nil, keyReader: log.reader()))
+        self.core = Lock(Core(state: state, failure: nil, keyReader: log.reader()))
     }
 
     /// Applies the log's events to `state`, from its next position up to (not including)
@@ -216,7 +226,7 @@ public final class Ledger: Sendable {
     /// the first batch that reaches that position, so that the state stands between batches
     /// (never between a command's events). An event of a type this build does not know is
     /// skipped and counted; an event that does not decode is an error naming its position.
-    public static func replay(_ reader: LogReader, into state: inout LedgerState, through: UInt64?,
+    package static func replay(_ reader: LogReader, into state: inout LedgerState, through: UInt64?,
                               wholeBatchesPast pause: UInt64? = nil) throws {
         var failure: Error? = nil
         try reader.scanBatches(from: state.nextPosition) { records in
@@ -281,13 +291,13 @@ public final class Ledger: Sendable {
     /// commands when it is larger than a batch may be). Returns each command's outcome once
     /// every event is durable. A refusal of one command changes nothing and does not stop the
     /// others. Throws only when the log fails, after which the ledger must be reopened.
-    public func submit(_ commands: [Command]) throws -> [Outcome] { try finish(beginSubmit(commands)) }
+    public func submit(_ commands: [Command]) throws(LedgerError) -> [Outcome] { try finish(beginSubmit(commands)) }
 
     /// The same as ``submit(_:)``, suspending instead of blocking while the events become
     /// durable: no thread is held, so tasks submitting at once ride the same group commit.
     /// The commands are decided under the writer's lock as they arrive (a moment, never
     /// through a sync), in the order the calls take it.
-    public func submit(_ commands: [Command]) async throws -> [Outcome] { try await finish(beginSubmit(commands)) }
+    public func submit(_ commands: [Command]) async throws(LedgerError) -> [Outcome] { try await finish(beginSubmit(commands)) }
 
     /// A submit whose commands are checked and whose events are queued to the log, not yet
     /// known to be durable: ``finish(_:)`` waits for that and gives the outcomes.
@@ -301,9 +311,9 @@ public final class Ledger: Sendable {
     /// events, without waiting for them to be durable. A caller can check the next commands
     /// while the log makes these durable, as long as it shows no outcome before
     /// ``finish(_:)`` returns it. Submits are decided in the order they begin.
-    public func beginSubmit(_ commands: [Command]) throws -> PendingSubmit {
-        let (outcomes, tickets, expected) = try core.withLock { core throws -> ([Outcome], [AppendTicket], UInt64) in
-            if let failure = core.failure { throw LedgerError.failed(failure) }
+    public func beginSubmit(_ commands: [Command]) throws(LedgerError) -> PendingSubmit {
+        let (outcomes, tickets, expected) = try core.withLock { core throws(LedgerError) -> ([Outcome], [AppendTicket], UInt64) in
+            try core.checkOpen()
             let start = core.state.nextPosition
             var out = core.takeScratch()
             var outcomes: [Outcome] = []
@@ -321,7 +331,7 @@ public final class Ledger: Sendable {
                     if end < commands.count { core.state.prefetch(commands[end..<min(commands.count, end + stretch)]) }
                     for k in start..<end {
                         if let at = commands[k].at, at > latest {
-                            outcomes.append(.refused(.timeInFuture(at: at), message: Self.aheadMessage("at", at, now: now, tolerance: options.futureTolerance), recorded: nil))
+                            outcomes.append(.refused(.timeInFuture(at: Timestamp(microsecondsSince1970: at)), message: Self.aheadMessage("at", at, now: now, tolerance: options.futureTolerance), recorded: nil))
                             continue
                         }
                         outcomes.append(try core.state.execute(commands[k], now: now, into: &out, keyAt: keyAt))
@@ -348,7 +358,7 @@ public final class Ledger: Sendable {
     }
 
     public static func aheadMessage(_ field: String, _ time: Micros, now: Micros, tolerance: Micros) -> String {
-        "field '\(field)': \(Time.iso(time)) is more than \(Self.duration(tolerance)) ahead of this machine's clock (\(Time.iso(now))): refused, so that a mistyped year cannot make every later event out of order (the tolerance is Ledger.Options.futureTolerance; `ledger submit --future-tolerance`)"
+        "field '\(field)': \(Time.iso(time)) is more than \(Self.duration(tolerance)) ahead of this machine's clock (\(Time.iso(now))): refused, so that a mistyped year cannot make every later event out of order (the tolerance is Ledger.Configuration.futureTolerance; `ledger submit --future-tolerance`)"
     }
 
     /// A tolerance for people: `24 h`, `90 min`, `15 s`.
@@ -360,12 +370,12 @@ public final class Ledger: Sendable {
 
     /// Waits until the events of a begun submit are durable and returns its outcomes. Throws
     /// when the log failed, after which the ledger must be reopened.
-    public func finish(_ pending: PendingSubmit) throws -> [Outcome] {
+    public func finish(_ pending: PendingSubmit) throws(LedgerError) -> [Outcome] {
         finished(pending, end: try finish(pending.tickets, expected: pending.expected))
     }
 
     /// The same as ``finish(_:)``, suspending instead of blocking.
-    public func finish(_ pending: PendingSubmit) async throws -> [Outcome] {
+    public func finish(_ pending: PendingSubmit) async throws(LedgerError) -> [Outcome] {
         finished(pending, end: try await finish(pending.tickets, expected: pending.expected))
     }
 
@@ -402,7 +412,7 @@ public final class Ledger: Sendable {
 
     /// Waits for the tickets; returns the position after their events.
     @discardableResult
-    func finish(_ tickets: [AppendTicket], expected: UInt64) throws -> UInt64 {
+    func finish(_ tickets: [AppendTicket], expected: UInt64) throws(LedgerError) -> UInt64 {
         var next = expected
         for ticket in tickets {
             do { try accept(ticket.wait(), next: &next) } catch { throw failed(error) }
@@ -412,7 +422,7 @@ public final class Ledger: Sendable {
 
     /// The same, suspending on each ticket instead of blocking a thread.
     @discardableResult
-    func finish(_ tickets: [AppendTicket], expected: UInt64) async throws -> UInt64 {
+    func finish(_ tickets: [AppendTicket], expected: UInt64) async throws(LedgerError) -> UInt64 {
         var next = expected
         for ticket in tickets {
             do { try accept(await ticket.value(), next: &next) } catch { throw failed(error) }
@@ -436,7 +446,7 @@ public final class Ledger: Sendable {
     /// events (its cause and what it derived) always go into one batch: each command is
     /// encoded whole first, and a new batch begins when the whole command would not fit.
     /// (`records` is inout only to be read in place: it is left as it was.)
-    private static func enqueue(_ records: inout [EventRecord], core: inout Core, log: Log) throws -> [AppendTicket] {
+    private static func enqueue(_ records: inout [EventRecord], core: inout Core, log: Log) throws(LedgerError) -> [AppendTicket] {
         do { return try queue(&records, builder: core.builder, body: core.body, log: log) } catch { throw core.fail(error) }
     }
 
@@ -509,8 +519,9 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Reads the state under the lock: `body` must be quick and copy what it needs.
-    public func read<R>(_ body: (borrowing LedgerState) throws -> R) rethrows -> R {
+    /// Reads the state under the lock: `body` must be quick and copy what it needs. Package
+    /// only: a caller reads the cards, stats and answers below, never the state's storage.
+    package func read<R>(_ body: (borrowing LedgerState) throws -> R) rethrows -> R {
         try core.withLock { try body($0.state) }
     }
 
@@ -524,6 +535,9 @@ public final class Ledger: Sendable {
         let snapshot = log.snapshot
         return read { LedgerStats($0, snapshot) }
     }
+
+    /// The position the next event will take: how many events the log holds.
+    public var position: UInt64 { read { $0.nextPosition } }
 
     /// A reader of the underlying log (for journals and audits).
     public func logReader() -> LogReader { log.reader() }
@@ -542,19 +556,22 @@ public struct AdvanceResult: Sendable, Equatable {
 
 public enum LedgerError: Error, Sendable, CustomStringConvertible {
     /// The log failed; the ledger refuses everything until reopened.
-    case failed(any Error)
+    case failed(LogError)
     /// An event in the log does not decode.
     case undecodable(position: UInt64, reason: String)
-    /// An advance step to a time too far ahead of the clock (see ``Ledger/Options/futureTolerance``).
+    /// The ledger was closed (``Ledger/close()``); open it again to write.
+    case closed
+    /// An advance step to a time too far ahead of the clock (see ``Ledger/Configuration/futureTolerance``).
     case timeInFuture(String)
 
     public var description: String {
         switch self {
-        case .failed(let error as LogError) where error.code == .diskFull:
+        case .failed(let error) where error.code == .diskFull:
             "\(error.message) [\(error.file ?? "")]; free space, then open the ledger again (each `ledger` command opens it anew)"
         case .failed(let error): "the log failed (\(error)); the ledger must be reopened"
         case .undecodable(let position, let reason): "the event at position \(position) does not decode: \(reason)"
         case .timeInFuture(let message): message
+        case .closed: "the ledger is closed; open it again to write"
         }
     }
 }

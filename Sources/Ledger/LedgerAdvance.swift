@@ -5,11 +5,11 @@ import LedgerLog
 /// lock and queued to the log like a submit's events.
 extension Ledger {
     /// Appends the activations, expiries and birthday bonuses due up to `time` (idempotent).
-    /// A time further ahead of the clock than ``Options/futureTolerance`` is refused
+    /// A time further ahead of the clock than ``Configuration/futureTolerance`` is refused
     /// (``LedgerError/timeInFuture(_:)``) unless `beyondClock` says it is meant: what an advance
     /// appends can never be taken back.
     @discardableResult
-    public func advance(to time: Micros, beyondClock: Bool = false) throws -> AdvanceResult {
+    public func advance(to time: Micros, beyondClock: Bool = false) throws(LedgerError) -> AdvanceResult {
         let (result, tickets, expected) = try beginAdvance(to: time, beyondClock: beyondClock)
         try finish(tickets, expected: expected)
         snapshotInBackgroundIfDue()
@@ -19,15 +19,27 @@ extension Ledger {
     /// The same as ``advance(to:beyondClock:)``, suspending instead of blocking while the
     /// events become durable.
     @discardableResult
-    public func advance(to time: Micros, beyondClock: Bool = false) async throws -> AdvanceResult {
+    public func advance(to time: Micros, beyondClock: Bool = false) async throws(LedgerError) -> AdvanceResult {
         let (result, tickets, expected) = try beginAdvance(to: time, beyondClock: beyondClock)
         try await finish(tickets, expected: expected)
         snapshotInBackgroundIfDue()
         return result
     }
 
+    /// ``advance(to:beyondClock:)`` to a ``Timestamp``.
+    @discardableResult
+    public func advance(to time: Timestamp, beyondClock: Bool = false) throws(LedgerError) -> AdvanceResult {
+        try advance(to: time.microsecondsSince1970, beyondClock: beyondClock)
+    }
+
+    /// ``advance(to:beyondClock:)`` to a ``Timestamp``, suspending while the events become durable.
+    @discardableResult
+    public func advance(to time: Timestamp, beyondClock: Bool = false) async throws(LedgerError) -> AdvanceResult {
+        try await advance(to: time.microsecondsSince1970, beyondClock: beyondClock)
+    }
+
     /// Decides what is due up to `time` and queues its events: the advance's first half.
-    private func beginAdvance(to time: Micros, beyondClock: Bool) throws -> (AdvanceResult, [AppendTicket], UInt64) {
+    private func beginAdvance(to time: Micros, beyondClock: Bool) throws(LedgerError) -> (AdvanceResult, [AppendTicket], UInt64) {
         guard Time.supported.contains(time) else {
             throw LedgerError.timeInFuture("the time to advance to must be from year 0000 to 9999, got \(time) µs")
         }
@@ -36,8 +48,8 @@ extension Ledger {
             throw LedgerError.timeInFuture(Self.aheadMessage("to", time, now: now, tolerance: options.futureTolerance)
                                            + "; an advance past it must be asked for explicitly (`ledger advance --allow-future`, or beyondClock: true)")
         }
-        return try core.withLock { core throws -> (AdvanceResult, [AppendTicket], UInt64) in
-            if let failure = core.failure { throw LedgerError.failed(failure) }
+        return try core.withLock { core throws(LedgerError) -> (AdvanceResult, [AppendTicket], UInt64) in
+            try core.checkOpen()
             let start = core.state.nextPosition
             var out = core.takeScratch()
             // A long advance is queued to the log day by day, in pieces of about

@@ -1,8 +1,8 @@
+import LedgerSync
 import Dispatch
 import Glibc
 import LedgerDomain
 import LedgerLog
-import Synchronization
 
 /// A writer's snapshots: on demand, on a clean close, and in the background (see the Snapshots
 /// article).
@@ -15,7 +15,7 @@ extension Ledger {
         // A copy of the state shares its storage until the writer next changes it, so the lock
         // is held only for the copy, not for the writing.
         let state: LedgerState = try core.withLock { core in
-            if let failure = core.failure { throw LedgerError.failed(failure) }
+            try core.checkOpen()
             return core.state
         }
         return try writeSnapshot(of: state, waitingForDurability: false)
@@ -49,22 +49,32 @@ extension Ledger {
     }
 
     /// Closes the log, first writing a snapshot when enough events lie past the newest one
-    /// (``Options/snapshotOnCloseAfter``). A snapshot that cannot be written does not stop the
+    /// (``Configuration/snapshotOnCloseAfter``). A snapshot that cannot be written does not stop the
     /// close: the log holds everything; the error is thrown after the log is closed.
+    ///
+    /// Afterwards every write is refused ``LedgerError/closed``; reads still answer from the
+    /// state as it stood. A second call does nothing. A ledger dropped without `close()`
+    /// closes its log all the same (what was acknowledged is durable either way), only without
+    /// the snapshot, so the next open replays a little more.
     public func close() throws {
+        let first = core.withLock { core in
+            defer { core.closed = true }
+            return !core.closed
+        }
+        guard first else { return }
         waitForBackgroundSnapshot()
         var snapshotError: Error? = nil
         if let after = options.snapshotOnCloseAfter {
-            let position = read { $0.nextPosition }
-            if position >= newestSnapshot.withLock({ $0 }) + max(after, 1) {
-                do { try writeSnapshot() } catch { snapshotError = error }
+            let (position, state) = core.withLock { core in (core.state.nextPosition, core.failure == nil ? core.state : nil) }
+            if let state, position >= newestSnapshot.withLock({ $0 }) + max(after, 1) {
+                do { _ = try writeSnapshot(of: state, waitingForDurability: false) } catch { snapshotError = error }
             }
         }
         try log.close()
         if let snapshotError { throw snapshotError }
     }
 
-    /// Starts a background snapshot when ``Options/snapshotEvery`` or ``Options/snapshotInterval``
+    /// Starts a background snapshot when ``Configuration/snapshotEvery`` or ``Configuration/snapshotInterval``
     /// says one is due and none is running. The copy of the state is taken under the lock
     /// (a moment: the copy shares storage); the writing runs on another thread.
     func snapshotInBackgroundIfDue() {

@@ -1,15 +1,17 @@
+import LedgerSync
 import Dispatch
 import Glibc
 import LedgerBytes
 import LedgerDomain
 import LedgerLog
-import Synchronization
 
 /// The state of a ledger directory read without taking the writer's lock and without
 /// changing a byte: for reports and queries beside a running writer (it sees the batches that
 /// were whole when it was made).
 public struct LedgerView: Sendable {
-    public let state: LedgerState
+    package let state: LedgerState
+    /// The position after the last event the view holds.
+    public var position: UInt64 { state.nextPosition }
     public let snapshot: LogSnapshot
     /// How long rebuilding the state from the log took.
     public let rebuildSeconds: Double
@@ -45,18 +47,22 @@ public struct LedgerView: Sendable {
     public func stats() -> LedgerStats { LedgerStats(state, snapshot) }
 }
 
-public struct LedgerStats: Sendable {
+/// Figures of the whole ledger: `ledger stats --json` prints these (with the process's own
+/// figures beside them), and their `Codable` form has the same names.
+public struct LedgerStats: Sendable, Equatable, Codable {
     public var events: UInt64
     public var clients: Int
     public var blockedClients: Int
     public var deletedClients: Int
     public var segments: Int
     public var logBytes: UInt64
-    public var firstEventAt: Micros?
-    public var lastEventAt: Micros?
+    public var firstEventAt: Timestamp?
+    public var lastEventAt: Timestamp?
     public var rulesVersion: Int64
+    /// The sum of the balances of the clients not deleted (minor units).
     public var balances: Balances
-    public var perType: [(String, Int64)]
+    /// Events by type name (types with none left out).
+    public var perType: [String: Int64]
     public var unknownTypeEvents: Int64
     public var purchases: Int
     public var openOrders: Int
@@ -64,18 +70,18 @@ public struct LedgerStats: Sendable {
     /// O(event types): the figures over clients are the state's ``Totals``, kept as events apply.
     init(_ state: borrowing LedgerState, _ snapshot: LogSnapshot) {
         let totals = state.totals
-        var perType: [(String, Int64)] = state.typeCounts.enumerated().compactMap { code, count in
-            count > 0 ? EventKind(rawValue: UInt32(code)).map { ($0.name, count) } : nil
+        var perType: [String: Int64] = [:]
+        for (code, count) in state.typeCounts.enumerated() where count > 0 {
+            if let kind = EventKind(rawValue: UInt32(code)) { perType[kind.name] = count }
         }
-        perType.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         self.events = state.nextPosition
         self.clients = totals.clients
         self.blockedClients = totals.blockedClients
         self.deletedClients = totals.deletedClients
         self.segments = snapshot.segments.count
         self.logBytes = snapshot.segments.reduce(UInt64(0)) { $0 + $1.dataLength }
-        self.firstEventAt = snapshot.segments.first?.index.first?.timestamp
-        self.lastEventAt = state.lastEventAt == Int64.min ? nil : state.lastEventAt
+        self.firstEventAt = snapshot.segments.first?.index.first.map { Timestamp(microsecondsSince1970: $0.timestamp) }
+        self.lastEventAt = state.lastEventAt == Int64.min ? nil : Timestamp(microsecondsSince1970: state.lastEventAt)
         self.rulesVersion = state.rules.version
         self.balances = totals.balances
         self.perType = perType

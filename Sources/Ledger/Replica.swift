@@ -1,6 +1,6 @@
+import LedgerSync
 import LedgerDomain
 import LedgerLog
-import Synchronization
 
 /// A reader's own copy of a ledger's state, kept up with the log by replaying what commits:
 /// for readers that must never hold the writer up (a service answering cards beside a busy
@@ -31,7 +31,7 @@ public final class LedgerReplica: Sendable {
         let reader: LogReader
     }
 
-    private let replica: Mutex<Replica>
+    private let replica: Lock<Replica>
     /// The writer's log in this process (its commits are waited for), or nil for a directory
     /// another process writes (looked at again at each catch-up).
     private let log: Log?
@@ -52,7 +52,7 @@ public final class LedgerReplica: Sendable {
         let started = monotonicSeconds()
         let snapshot = reader.snapshot
         let state = try Ledger.stateForReading(reader, through: snapshot.endPosition)
-        self.replica = Mutex(Replica(state: state, snapshot: snapshot, reader: reader))
+        self.replica = Lock(Replica(state: state, snapshot: snapshot, reader: reader))
         self.log = log
         self.slice = slice
         self.rebuildSeconds = monotonicSeconds() - started
@@ -107,7 +107,7 @@ public final class LedgerReplica: Sendable {
 
     /// Reads the replica's state under its own lock (never the writer's): `body` should be
     /// quick and copy what it needs, as other readers of this replica wait meanwhile.
-    public func read<R>(_ body: (borrowing LedgerState) throws -> R) rethrows -> R {
+    package func read<R>(_ body: (borrowing LedgerState) throws -> R) rethrows -> R {
         try replica.withLock { try body($0.state) }
     }
 

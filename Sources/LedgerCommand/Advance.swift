@@ -18,7 +18,7 @@ struct Advance: ParsableCommand {
 
     func run() throws {
         guard let time = Time.parse(to) else { throw ValidationError("--to '\(to)' is not an ISO 8601 time or date") }
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.futureTolerance = try tolerance.micros()
         if !allowFuture, time > Ledger.latestAccepted(now: options.clock(), tolerance: options.futureTolerance) {
             // Said before the ledger is opened (an open rebuilds the state), in the library's words.

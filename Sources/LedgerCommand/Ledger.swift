@@ -77,7 +77,7 @@ func failure(_ error: Error, json: Bool, verb: String) -> ExitCode {
         fields += [("error", .string(log.code.rawValue)), ("message", .string(log.message))]
         if let file = log.file { fields.append(("file", .string(file))) }
         if let offset = log.offset { fields.append(("offset", .uint(offset))) }
-    } else if case LedgerError.failed(let inner as LogError) = error {
+    } else if case LedgerError.failed(let inner) = error {
         fields += [("error", .string(inner.code.rawValue)), ("message", .string("\(error)"))]
         if let file = inner.file { fields.append(("file", .string(file))) }
         if let offset = inner.offset { fields.append(("offset", .uint(offset))) }
@@ -109,9 +109,9 @@ struct FutureToleranceOption: ParsableArguments {
 }
 
 /// Opens the ledger as its writer, or fails with exit status 2 naming what is wrong.
-func openLedger(_ common: CommonOptions, verb: String, options: Ledger.Options = Ledger.Options()) throws -> Ledger {
+func openLedger(_ common: CommonOptions, verb: String, options: Ledger.Configuration = Ledger.Configuration()) throws -> Ledger {
     do {
-        let ledger = try Ledger(directory: common.data, options: options)
+        let ledger = try Ledger(directory: common.data, configuration: options)
         if let cut = ledger.openReport.recovery.cut {
             printError("ledger: recovery cut a torn tail of \(cut.bytes) bytes at byte offset \(cut.offset) of \(cut.segmentFile) (\(cut.reason)); the bytes are kept in \(cut.preservedAt)")
         }

@@ -45,7 +45,7 @@ struct Demo: ParsableCommand {
         print("Generating a loyalty program: \(grouped(clients)) clients over \(days) days (seed \(seed)) into \(common.data)")
         // The demo simulates its program's days from 2025-01-01 on, however far that runs past
         // this machine's clock: its own times are meant, so no future tolerance applies.
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.futureTolerance = .max
         let ledger = try openLedger(common, verb: "demo", options: options)
         let started = monotonicNanos()
@@ -131,9 +131,9 @@ struct Demo: ParsableCommand {
     /// a busy client up by phone as support would.
     private func reopenAndLookUp() throws {
         var start = monotonicNanos()
-        var replayOptions = Ledger.Options()
+        var replayOptions = Ledger.Configuration()
         replayOptions.useSnapshots = false
-        let replayed = try Ledger(directory: common.data, options: replayOptions)
+        let replayed = try Ledger(directory: common.data, configuration: replayOptions)
         let rebuild = seconds(since: start)
         try replayed.close()
         print("  reopened: every projection rebuilt from the log in \(format2(rebuild * 1000)) ms (\(grouped(Int(Double(replayed.openReport.events) / rebuild))) events/s)")

@@ -27,7 +27,7 @@ struct Submit: ParsableCommand {
             throw failure(LineReaderError(message: "cannot open \(file): \(String(cString: strerror(errno)))"), json: common.json, verb: "submit")
         }
         defer { if file != "-" { close(input) } }
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.futureTolerance = try tolerance.micros()
         let ledger = try openLedger(common, verb: "submit", options: options)
         defer { try? ledger.close() }

@@ -4,33 +4,33 @@ import LedgerStorage
 /// ``apply(_:)`` alone. Nothing else changes it, so replaying the log gives the live state.
 public struct LedgerState: Sendable {
     /// Every client's fixed-size record, by client number.
-    public internal(set) var records = ChunkedArray<ClientRecord>()
+    package internal(set) var records = ChunkedArray<ClientRecord>()
     /// The clients' profile texts.
-    public internal(set) var texts = TextArena()
+    package internal(set) var texts = TextArena()
     /// Every client's open lots.
-    public internal(set) var lotPool = LotPool()
+    package internal(set) var lotPool = LotPool()
     /// Level names as the clients' records refer to them (interned: a record keeps one byte).
-    public internal(set) var levelNames: [String] = []
+    package internal(set) var levelNames: [String] = []
     /// The rarer collections, only for the clients that have them.
     /// NPS ratings (the score, the comment) and notes, their texts in ``texts``.
     var clientNPS = ClientEntries()
     var clientNotes = ClientEntries()
     /// Client ids → their index in ``clients`` (groups of 4: a submit looks its client up by id
     /// each command, and decodes at most three keys for it).
-    public internal(set) var clientIDs = IdTable(groupSize: 4)
+    package internal(set) var clientIDs = IdTable(groupSize: 4)
     /// Who holds each phone and each card among live clients (keys confirmed against the profiles).
     var phoneIndex = HolderIndex()
     var cardIndex = HolderIndex()
     /// Purchase ids → their index in ``purchaseStates``.
     /// Groups of 16: only a return or a card reads a purchase id back.
-    public internal(set) var purchaseIDs = IdTable(groupSize: 16)
+    package internal(set) var purchaseIDs = IdTable(groupSize: 16)
     var purchaseStates = ChunkedArray<StoredPurchase>()
     /// What wide purchases paid and earned (see ``StoredPurchase``).
     var widePurchases: [Int32: (paid: Int64, accrued: Int64)] = [:]
     /// The bonuses spent on each receipt that spent some.
     var purchaseSpent = AscendingValues()
     /// For purchases that had a return: what the returns did.
-    public internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
+    package internal(set) var returnTotals: [Int32: ReturnTotals] = [:]
     /// The whole ledger's figures as the core keeps them (the open orders are the order
     /// book's: see ``totals``).
     var coreTotals = Totals()
@@ -41,10 +41,10 @@ public struct LedgerState: Sendable {
         return totals
     }
     /// The events of each return, by purchase and return id: a return id counts once.
-    public internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
+    package internal(set) var returns: [ReturnKey: ClosedRange<UInt64>] = [:]
     /// The parts beside the client records: idempotency answers, orders, segments (see
     /// ``LedgerPart``).
-    public internal(set) var parts: LedgerParts
+    package internal(set) var parts: LedgerParts
     /// How many keys' bytes the state holds (see ``IdempotencyAnswers/keepsKeyBytes``).
     public var heldKeyCount: Int { parts.idempotency.heldCount }
     /// True for a state alone, that has no log to read idempotency keys back from (see
@@ -68,7 +68,7 @@ public struct LedgerState: Sendable {
     /// While true, `apply` leaves the caches that only decisions read (the due-time schedule,
     /// the level windows) alone; ``finishRebuild()`` builds them once, at the end of a replay,
     /// and ends it. Given when the state is made (`init(rebuilding:keepsKeyBytes:)`).
-    public internal(set) var isRebuilding = false
+    package internal(set) var isRebuilding = false
     /// Clients by birthday (month * 32 + day), for the birthday bonus.
     var birthdays: [Int: [Int32]] = [:]
     /// The last day the birthday scan of the advance step covered. Not in the log: a new or

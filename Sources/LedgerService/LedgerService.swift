@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// (waiting for its events and any background snapshot; a clean close may write a snapshot).
 ///
 /// ```swift
-/// let service = try LedgerService(directory: "data", options: options, advanceEvery: .seconds(60))
+/// let service = try LedgerService(directory: "data", configuration: options, advanceEvery: .seconds(60))
 /// let group = ServiceGroup(services: [service, httpServer], gracefulShutdownSignals: [.sigterm], logger: logger)
 /// try await group.run()            // handlers call service.ledger.submit(…)
 /// ```
@@ -19,8 +19,8 @@ public final class LedgerService: Service {
     let clock: @Sendable () -> Micros
 
     /// Opens the ledger (the writer's lock is taken here, so a second process fails at once).
-    public init(directory: String, options: Ledger.Options = Ledger.Options(), advanceEvery: Duration = .seconds(60)) throws {
-        ledger = try Ledger(directory: directory, options: options)
+    public init(directory: String, configuration options: Ledger.Configuration = Ledger.Configuration(), advanceEvery: Duration = .seconds(60)) throws {
+        ledger = try Ledger(directory: directory, configuration: options)
         self.advanceEvery = advanceEvery
         clock = options.clock
     }

@@ -15,10 +15,10 @@ struct AsyncSubmitTests {
             if call == .fdatasync { usleep(2000) }
             return nil
         }
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.syscalls = SystemCalls(faults: plan)
         options.snapshotOnCloseAfter = nil
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         let tasks = 64, each = 10
         for t in 0..<tasks {
             _ = try await ledger.submit(commands([#"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c\#(t)","phone":"791600\#(10_000 + t)"}"#]))
@@ -56,7 +56,7 @@ struct AsyncSubmitTests {
     @Test("an async advance appends what is due, as the blocking one does")
     func asyncAdvance() async throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         _ = try await ledger.submit(commands([
             #"{"type":"rules.changed","at":"2025-01-01T00:00:00Z","rules":{"pendingDays":2}}"#,
             #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","phone":"79160000001"}"#,

@@ -131,7 +131,7 @@ struct CrashTests {
             }
             // Reopened (which recovers whatever the kill left), the log holds every
             // acknowledged event: the first under its line's key, each with its client.
-            let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+            let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
             var records: [Int64: (key: String?, client: String)] = [:]
             try ledger.logReader().scan { record in
                 records[Int64(record.position)] = (record.idempotencyKeyString, record.streamKeyString)
@@ -154,7 +154,7 @@ struct CrashTests {
         #expect(kills >= 10 * soak, "at least ten real kills mid-submit (\(kills) of \(rounds) rounds)")
         // The last round ran to its end: every line acknowledged, each once.
         #expect(acknowledged.count == lines.count)
-        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         let events = acknowledged.values.reduce(0) { $0 + $1.count }
         #expect(ledger.stats().events == UInt64(events), "the log holds exactly the acknowledged events: none twice, none extra")
         #expect(Set(acknowledged.values.flatMap { $0 }).count == events)

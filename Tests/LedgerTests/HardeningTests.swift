@@ -98,9 +98,9 @@ struct HardeningTests {
 
     /// A ledger of several small segments, made through the facade.
     static func segmentedLedger(_ path: String) throws -> UInt64 {
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.segmentBytes = 4096
-        let ledger = try Ledger(directory: path, options: options)
+        let ledger = try Ledger(directory: path, configuration: options)
         _ = try ledger.submit(commands([Self.register]))
         for k in 0..<300 {
             // A commit each, so that the small segments roll many times.

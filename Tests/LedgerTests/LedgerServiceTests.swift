@@ -12,9 +12,9 @@ struct LedgerServiceTests {
         let dir = TemporaryDirectory()
         let t0 = Time.parse("2025-03-01T10:00:00Z")!
         let now = Lock(t0)
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.clock = { now.withLock { $0 } }
-        let service = try LedgerService(directory: dir.path, options: options, advanceEvery: .milliseconds(5))
+        let service = try LedgerService(directory: dir.path, configuration: options, advanceEvery: .milliseconds(5))
         _ = try await service.ledger.submit([
             Command(client: "", .changeRules({ var p = RulesPatch(); p.pendingDays = 1; return p }())),
             Command(client: "c1", event: .clientRegistered(Registration(phone: "79160000001"))),
@@ -36,7 +36,7 @@ struct LedgerServiceTests {
             }
         }
         // Closed cleanly: the lock is free, and the directory opens with the advance in it.
-        let reopened = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let reopened = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         #expect(reopened.client(id: "c1")?.balances.pending == 0 && reopened.client(id: "c1")?.balances.available ?? 0 > 0)
         try reopened.close()
     }

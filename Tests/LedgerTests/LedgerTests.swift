@@ -13,9 +13,9 @@ struct LedgerTests {
     @Test("opening a directory rebuilds a state equal to the live one, on a generated program")
     func replayEquivalence() throws {
         let dir = TemporaryDirectory()
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.segmentBytes = 256 * 1024  // several segments, sealed ones indexed
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         var generator = ProgramGenerator(.init(clients: 300, days: 90, seed: 7))
         var accepted = 0, repeated = 0
         try generator.run { day in
@@ -30,7 +30,7 @@ struct LedgerTests {
         let liveAnswers = try ledger.idempotencyAnswers()
         #expect(liveAnswers.count > 200, "the program used idempotency keys")
         try ledger.close()
-        let reopened = try Ledger(directory: dir.path, options: options)
+        let reopened = try Ledger(directory: dir.path, configuration: options)
         let rebuilt = reopened.read { state in (state.clients.map(fingerprint), state.nextPosition, state.purchaseCount, state.rules) }
         #expect(rebuilt.1 == live.1 && rebuilt.2 == live.2 && rebuilt.3 == live.3)
         #expect(rebuilt.0 == live.0, "every client rebuilt equals the live one")
@@ -51,8 +51,8 @@ struct LedgerTests {
         var days: [ProgramGenerator.Day] = []
         generator.run { days.append($0) }
         let live = TemporaryDirectory(), copy = TemporaryDirectory()
-        let options = Ledger.Options(durability: .none)
-        let a = try Ledger(directory: live.path, options: options)
+        let options = Ledger.Configuration(durability: .none)
+        let a = try Ledger(directory: live.path, configuration: options)
         for day in days[..<cut] {
             _ = try a.submit(commands(day.lines))
             _ = try a.advance(to: day.advanceTo)
@@ -60,7 +60,7 @@ struct LedgerTests {
         // The directory as it stands (every submit returned: its batches are written), opened
         // beside the live ledger: the copy rebuilds its state from the log.
         #expect(system("cp -a '\(live.path)/.' '\(copy.path)/'") == 0)
-        let b = try Ledger(directory: copy.path, options: options)
+        let b = try Ledger(directory: copy.path, configuration: options)
         var decided = 0
         for day in days[cut...] {
             let batch = commands(day.lines)
@@ -93,9 +93,9 @@ struct LedgerTests {
         var logs: [[String]] = [], results: [AdvanceResult] = [], batches: [UInt64] = []
         for piece in [16_384, 10] {
             let dir = TemporaryDirectory()
-            var options = Ledger.Options(durability: .none)
+            var options = Ledger.Configuration(durability: .none)
             options.advancePiece = piece
-            let ledger = try Ledger(directory: dir.path, options: options)
+            let ledger = try Ledger(directory: dir.path, configuration: options)
             _ = try ledger.submit(commands(lines))
             // Sixty days of activations, then expiries and birthdays to the end of the year, at once.
             results.append(try ledger.advance(to: ProgramGenerator.Config(clients: 1, days: 1).start + 365 * Time.microsPerDay - 1))
@@ -117,7 +117,7 @@ struct LedgerTests {
     @Test("verify checks every body's client number against its stream key, and names the first wrong one")
     func clientNumbersAreVerified() throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         _ = try ledger.submit(commands([#"{"type":"client.registered","client":"c0","phone":"79160000000"}"#,
                                         #"{"type":"client.registered","client":"c1","phone":"79160000001"}"#,
                                         #"{"type":"note.added","client":"c1","text":"ok"}"#]))
@@ -172,7 +172,7 @@ struct LedgerTests {
         }
         guard let (a, b) = pair else { Issue.record("no colliding tags found"); return }
         let dir = TemporaryDirectory()
-        var ledger = try Ledger(directory: dir.path, options: .init(durability: durability))
+        var ledger = try Ledger(directory: dir.path, configuration: .init(durability: durability))
         let accrual = { (key: String, day: Int) in
             #"{"type":"bonus.accrued","at":"2025-01-0\#(day)T09:00:00Z","client":"c1","amount":100,"key":"\#(key)"}"#
         }
@@ -188,7 +188,7 @@ struct LedgerTests {
         #expect(rangeB != rangeA)
         #expect(second[1] == .repeated(.accepted(rangeA)), "a repeat after the batch is answered from the newest keys, the tag's other key told apart")
         try ledger.close()
-        ledger = try Ledger(directory: dir.path, options: .init(durability: durability))
+        ledger = try Ledger(directory: dir.path, configuration: .init(durability: durability))
         #expect(ledger.read { $0.heldKeyCount } == 0, "a rebuilt ledger holds no key: the log has them")
         let again = try ledger.submit(commands([accrual(b, 4), accrual(a, 4), accrual("op-new", 4)]))
         #expect(Array(again[0...1]) == [.repeated(.accepted(rangeB)), .repeated(.accepted(rangeA))], "both keys answer after a rebuild, confirmed from the log")
@@ -202,9 +202,9 @@ struct LedgerTests {
     func failedSync() throws {
         let dir = TemporaryDirectory()
         let plan = FaultPlan { call, index in call == .fdatasync && index == 4 ? .fail(errno: EIO) : nil }
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.syscalls = SystemCalls(faults: plan)
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         var acknowledged: [String] = []
         var failures = 0
         for i in 0..<8 {
@@ -244,9 +244,9 @@ struct LedgerTests {
         let armed = Switch()
         let faulty = TemporaryDirectory()
         let plan = FaultPlan { call, _ in call == .fdatasync && armed.on.load(ordering: .relaxed) ? .fail(errno: EIO) : nil }
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.syscalls = SystemCalls(faults: plan)
-        let failing = try Ledger(directory: faulty.path, options: options)
+        let failing = try Ledger(directory: faulty.path, configuration: options)
         armed.on.store(true, ordering: .relaxed)
         let a = try failing.beginSubmit(commands([register(0)]))
         let b = try? failing.beginSubmit(commands([register(1)]))
@@ -260,7 +260,7 @@ struct LedgerTests {
     @Test("a submit larger than a batch is split between commands, never inside one")
     func largeSubmit() throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         // 65 534 one-event commands, then a purchase whose three events (the purchase, the
         // client's first level, its accrual) would straddle the 65 536-event batch limit.
         var lines = [#"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c1","card":"1"}"#]

@@ -11,10 +11,10 @@ struct ObservabilityTests {
     func logsAndCounters() async throws {
         let dir = TemporaryDirectory()
         let metrics = TestMetrics()
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.metrics = metrics
         options.snapshotOnCloseAfter = 1
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         let t0 = Time.parse("2025-03-01T10:00:00Z")!
         _ = try await ledger.submit([
             Command(at: t0, client: "c1", event: .clientRegistered(Registration(phone: "79160000001"))),
@@ -35,16 +35,16 @@ struct ObservabilityTests {
         bytes[bytes.count - 100] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: snapshots + "/" + name))
         let handler = InMemoryLogHandler()
-        var quiet = Ledger.Options(durability: .none)
+        var quiet = Ledger.Configuration(durability: .none)
         quiet.logger = Logger(label: "test", factory: { _ in handler })
-        let reopened = try Ledger(directory: dir.path, options: quiet)
+        let reopened = try Ledger(directory: dir.path, configuration: quiet)
         let entries = handler.entries
         #expect(entries.contains { $0.level == .warning && "\($0.message)".contains("snapshot passed over") })
         #expect(entries.contains { $0.level == .info && "\($0.message)" == "ledger opened" && $0.metadata["events"] == "3" })
         try reopened.close()
 
         // Silent by default: a ledger given no logger says nothing (and needs no setup).
-        let silent = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let silent = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         try silent.close()
     }
 }

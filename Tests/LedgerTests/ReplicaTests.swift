@@ -22,9 +22,9 @@ struct ReplicaTests {
 
     func replicaFollowsTheWriter(seed: UInt64) throws {
         let dir = TemporaryDirectory()
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.segmentBytes = 16 * 1024  // the replica crosses segments as it catches up
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         var generator = ProgramGenerator(.init(clients: 300, days: 60, seed: seed))
         var replica: LedgerReplica? = nil
         var day = 0, compared = 0
@@ -54,7 +54,7 @@ struct ReplicaTests {
     @Test("a reader inside a replica's read does not hold a submit up; one inside the writer's read does")
     func readersDoNotBlockTheWriter() throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         _ = try ledger.submit(commands([#"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c0","phone":"79160000000"}"#]))
         let replica = try ledger.replica()
 
@@ -92,9 +92,9 @@ struct ReplicaTests {
         final class Switch: Sendable { let on = Atomic<Bool>(false) }
         let armed = Switch()
         let plan = FaultPlan { call, _ in call == .fdatasync && armed.on.load(ordering: .relaxed) ? .fail(errno: EIO) : nil }
-        var options = Ledger.Options()
+        var options = Ledger.Configuration()
         options.syscalls = SystemCalls(faults: plan)
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         let register = { (i: Int) in #"{"type":"client.registered","at":"2025-01-01T09:00:0\#(i)Z","client":"c\#(i)","phone":"7916000000\#(i)"}"# }
         let accrue = #"{"type":"bonus.accrued","at":"2025-01-01T10:00:00Z","client":"c0","amount":500,"reason":"manual","comment":"goodwill"}"#
         _ = try ledger.submit(commands([register(0)]))
@@ -114,7 +114,7 @@ struct ReplicaTests {
     @Test("a replica of a directory another writer fills catches up when asked, and one following a ledger as batches commit")
     func directoryAndFollowingReplicas() async throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        let ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         let lines = (0..<40).map { i in
             #"{"type":"client.registered","at":"2025-01-01T09:00:\#(10 + i)Z","client":"c\#(i)","phone":"79160000\#(100 + i)"}"#
         }
@@ -145,12 +145,12 @@ struct ReplicaTests {
         let lines = (0..<20).map { i in
             #"{"type":"client.registered","at":"2025-01-01T09:00:\#(10 + i)Z","client":"c\#(i)","phone":"79160000\#(100 + i)"}"#
         }
-        var ledger: Ledger? = try Ledger(directory: dir.path, options: .init(durability: .none))
+        var ledger: Ledger? = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         _ = try ledger!.submit(commands(Array(lines[0..<10])))
         try ledger!.close()
         ledger = nil
         #expect(system("cp -a '\(dir.path)/.' '\(earlier.path)/'") == 0)
-        ledger = try Ledger(directory: dir.path, options: .init(durability: .none))
+        ledger = try Ledger(directory: dir.path, configuration: .init(durability: .none))
         _ = try ledger!.submit(commands(Array(lines[10..<20])))
         let replica = try LedgerReplica(directory: dir.path)
         #expect(replica.position == 20)
@@ -169,9 +169,9 @@ struct ReplicaTests {
     @Test("readers of a replica catching up beside a busy writer only ever see it between batches, with balanced totals")
     func readersSeeWholeBatches() throws {
         let dir = TemporaryDirectory()
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.segmentBytes = 16 * 1024
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         // Slices of one event: every catch-up pauses after each batch, as often as it can.
         let replica = try LedgerReplica(log: ledger.log, slice: 1)
         /// What the readers saw, merged on a serial queue once each is done.

@@ -28,8 +28,8 @@ struct SnapshotTests {
         }
     }
 
-    static var options: Ledger.Options {
-        var options = Ledger.Options(durability: .none)
+    static var options: Ledger.Configuration {
+        var options = Ledger.Configuration(durability: .none)
         options.snapshotOnCloseAfter = nil
         return options
     }
@@ -42,7 +42,7 @@ struct SnapshotTests {
     @Test("each section of a state restores to an equal state: the same bytes again, the same clients", arguments: [1, 2, 3])
     func roundTrip(seed: UInt64) throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: Self.options)
+        let ledger = try Ledger(directory: dir.path, configuration: Self.options)
         try Self.run(ledger, Self.days(days: 60, seed: seed)[...])
         let sections = ledger.read { Snapshots.sectionBytes($0) }
         let restored = try LedgerState(snapshot: { section in
@@ -62,7 +62,7 @@ struct SnapshotTests {
     func snapshotPlusTail(seed: UInt64, cut: Int) throws {
         let days = Self.days(days: 90, seed: seed)
         let live = TemporaryDirectory(), copy = TemporaryDirectory()
-        let a = try Ledger(directory: live.path, options: Self.options)
+        let a = try Ledger(directory: live.path, configuration: Self.options)
         try Self.run(a, days[..<cut])
         let info = try #require(try a.writeSnapshot())
         #expect(info.position == a.read { $0.nextPosition })
@@ -75,7 +75,7 @@ struct SnapshotTests {
         #expect(view.startSnapshot?.position == info.position && view.snapshotRejections.isEmpty)
         let full = try Self.replayed(copy.path)
         #expect(difference(Snapshots.sectionBytes(view.state), full) == nil, "snapshot + tail = full replay")
-        let b = try Ledger(directory: copy.path, options: Self.options)
+        let b = try Ledger(directory: copy.path, configuration: Self.options)
         #expect(b.openReport.snapshot?.position == info.position)
         #expect(b.openReport.replayedEvents == b.openReport.events - info.position)
         for day in days[tailEnd...] {
@@ -92,7 +92,7 @@ struct SnapshotTests {
     static func ledgerWithSnapshot() throws -> (TemporaryDirectory, Snapshots.Info) {
         let dir = TemporaryDirectory()
         let days = Self.days(clients: 200, days: 40)
-        let ledger = try Ledger(directory: dir.path, options: Self.options)
+        let ledger = try Ledger(directory: dir.path, configuration: Self.options)
         try Self.run(ledger, days[..<30])
         let info = try #require(try ledger.writeSnapshot())
         try Self.run(ledger, days[30...])
@@ -110,7 +110,7 @@ struct SnapshotTests {
                 "\(view.snapshotRejections)", sourceLocation: sourceLocation)
         #expect(difference(Snapshots.sectionBytes(view.state), full) == nil, sourceLocation: sourceLocation)
         #expect(access(path, F_OK) == 0, "a view changes nothing", sourceLocation: sourceLocation)
-        let ledger = try Ledger(directory: dir, options: options)
+        let ledger = try Ledger(directory: dir, configuration: options)
         #expect(ledger.openReport.snapshot == nil && ledger.openReport.snapshotRejections.map(\.path) == [path], sourceLocation: sourceLocation)
         #expect(difference(ledger.read { Snapshots.sectionBytes($0) }, full) == nil, sourceLocation: sourceLocation)
         try ledger.close()
@@ -163,7 +163,7 @@ struct SnapshotTests {
         _ = other
         // The same log, cut back before the snapshot's position (as a restored backup would be).
         let short = TemporaryDirectory()
-        let ledger = try Ledger(directory: short.path, options: Self.options)
+        let ledger = try Ledger(directory: short.path, configuration: Self.options)
         try Self.run(ledger, Self.days(clients: 200, days: 40)[..<5])
         try ledger.close()
         #expect(system("cp -a '\(dir.path)/LEDGER' '\(short.path)/LEDGER' && cp -a '\(dir.path)/log/LOG' '\(short.path)/log/LOG' && mkdir -p '\(short.path)/snapshots'") == 0)
@@ -182,7 +182,7 @@ struct SnapshotTests {
         // callers at once cannot then put a later event before an earlier one.
         let clock = Lock<Micros>(0)
         options.clock = { clock.withLock { $0 } }
-        let ledger = try Ledger(directory: dir.path, options: options)
+        let ledger = try Ledger(directory: dir.path, configuration: options)
         let days = Self.days(clients: 400, days: 40)
         // The registrations first, then four callers submitting the rest of each day at once.
         for day in days {
@@ -217,7 +217,7 @@ struct SnapshotTests {
     func rowsAreMapped() throws {
         #expect(LedgerState.clientRowsMap && LotPool.rowsMap && LedgerState.purchaseRowsMap)
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: Self.options)
+        let ledger = try Ledger(directory: dir.path, configuration: Self.options)
         try Self.run(ledger, Self.days(clients: 50, days: 10)[...])
         try ledger.writeSnapshot()
         try ledger.close()
@@ -229,7 +229,7 @@ struct SnapshotTests {
     @Test("callers asking for a snapshot at once get one file: one writes it, the others find it there")
     func concurrentSnapshotCalls() async throws {
         let dir = TemporaryDirectory()
-        let ledger = try Ledger(directory: dir.path, options: Self.options)
+        let ledger = try Ledger(directory: dir.path, configuration: Self.options)
         try Self.run(ledger, Self.days(clients: 100, days: 15)[...])
         let written = try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<4 { group.addTask { try ledger.writeSnapshot() != nil } }
@@ -249,13 +249,13 @@ struct SnapshotTests {
         var options = Self.options
         options.snapshotOnCloseAfter = 1
         for part in [days[..<10], days[10..<20], days[20...]] {
-            let ledger = try Ledger(directory: dir.path, options: options)
+            let ledger = try Ledger(directory: dir.path, configuration: options)
             try Self.run(ledger, part)
             try ledger.close()
         }
         let files = Snapshots.files(Snapshots.directory(dir.path), syscalls: .live)
         #expect(files.count == 2, "\(files)")
-        let reopened = try Ledger(directory: dir.path, options: options)
+        let reopened = try Ledger(directory: dir.path, configuration: options)
         #expect(reopened.openReport.snapshot?.path == files.first && reopened.openReport.replayedEvents == 0)
         try reopened.close()
         #expect(Snapshots.files(Snapshots.directory(dir.path), syscalls: .live) == files, "nothing new to write: no new snapshot")

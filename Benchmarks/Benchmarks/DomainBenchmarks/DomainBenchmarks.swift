@@ -45,11 +45,11 @@ final class Program: @unchecked Sendable {
     func prepareSubmit() throws {
         commands = generatedCommands(clients: 150_000, days: 365)
         directory = temporaryDirectory("ledger-bench-submit")
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.snapshotEvery = snapshotEvery
         options.snapshotInterval = nil
         options.snapshotOnCloseAfter = nil
-        ledger = try Ledger(directory: directory, options: options)
+        ledger = try Ledger(directory: directory, configuration: options)
         _ = try ledger!.submit(Array(commands[0..<200_000]))
         next = 200_000
     }
@@ -85,14 +85,14 @@ func programDirectory(clients: Int, days: Int) throws -> String {
     if access(path + "/complete", F_OK) == 0 {
         // A directory from before snapshots: write one (its close did not).
         if Snapshots.files(Snapshots.directory(path)).isEmpty {
-            let ledger = try Ledger(directory: path, options: .init(durability: .none))
+            let ledger = try Ledger(directory: path, configuration: .init(durability: .none))
             try ledger.writeSnapshot()
             try ledger.close()
         }
         return path
     }
     SystemCalls.removeTree(path)
-    let ledger = try Ledger(directory: path, options: .init(durability: .none))
+    let ledger = try Ledger(directory: path, configuration: .init(durability: .none))
     var generator = ProgramGenerator(.init(clients: clients, days: days, seed: 7))
     var line = 0
     try generator.run { day in
@@ -223,7 +223,7 @@ let benchmarks: @Sendable () -> Void = {
         followed.replica = replica
         replicaTask.withLock { $0 = Task.detached { try await replica.follow() } }
     } teardown: {
-        let end = followed.ledger!.read { $0.nextPosition }
+        let end = followed.ledger!.position
         let behind = end - followed.replica!.position
         let started = Date()
         while followed.replica!.position < end { usleep(1000) }
@@ -282,7 +282,7 @@ let benchmarks: @Sendable () -> Void = {
                                    maxDuration: .seconds(30), maxIterations: 3)) { _ in
         // Events per second = the program's events (printed by setup) ÷ this wall-clock time.
         let view = try! LedgerView(directory: rebuild.directory, useSnapshots: false)
-        blackHole(view.state.clients.count)
+        blackHole(view.position)
     } setup: {
         let clients = environment("LEDGER_BENCH_CLIENTS", 1_000_000)
         let days = environment("LEDGER_BENCH_DAYS", 240)
@@ -299,10 +299,10 @@ let benchmarks: @Sendable () -> Void = {
                                : "open: a writer's full replay with its decision caches (whole)",
                   configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
                                        maxDuration: .seconds(30), maxIterations: 3)) { _ in
-            var options = Ledger.Options(durability: .none)
+            var options = Ledger.Configuration(durability: .none)
             options.useSnapshots = fromSnapshot
             options.snapshotOnCloseAfter = nil
-            let ledger = try! Ledger(directory: writer.directory, options: options)
+            let ledger = try! Ledger(directory: writer.directory, configuration: options)
             precondition((ledger.openReport.snapshot != nil) == fromSnapshot, "the program's directory has no snapshot")
             blackHole(ledger.stats().clients)
             try! ledger.close()
@@ -321,11 +321,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("submit: a full-size writer's first submit after a background snapshot starts (whole)",
               configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
                                    maxDuration: .seconds(120), maxIterations: 1)) { _ in
-        var options = Ledger.Options(durability: .none)
+        var options = Ledger.Configuration(durability: .none)
         options.snapshotInterval = nil
         options.snapshotOnCloseAfter = nil
         options.snapshotEvery = 1
-        let ledger = try! Ledger(directory: stalled.directory, options: options)
+        let ledger = try! Ledger(directory: stalled.directory, configuration: options)
         func batch(_ k: Int) -> [Command] {
             (0..<1000).map { n in
                 try! CommandParser.parse(line: #"{"type":"client.registered","client":"stall-\#(k)-\#(n)","phone":"7955\#(String(format: "%07d", k * 1000 + n))"}"#, number: n + 1)
@@ -340,9 +340,9 @@ let benchmarks: @Sendable () -> Void = {
         let stall = timed(1)  // the first change to tables the snapshot shares
         let (written, _) = ledger.backgroundSnapshots
         try! ledger.close()   // waits for the snapshot
-        var quiet = Ledger.Options(durability: .none)
+        var quiet = Ledger.Configuration(durability: .none)
         quiet.snapshotOnCloseAfter = nil
-        let again = try! Ledger(directory: stalled.directory, options: quiet)
+        let again = try! Ledger(directory: stalled.directory, configuration: quiet)
         _ = try! again.submit(batch(2))
         let started = DispatchTime.now().uptimeNanoseconds
         blackHole(try! again.submit(batch(3)))
@@ -431,9 +431,9 @@ let concurrentSubmitBenchmarks: @Sendable () -> Void = {
                   configuration: configuration) { _ async in
             let directory = temporaryDirectory("ledger-concurrent")
             defer { SystemCalls.removeTree(directory) }
-            var options = Ledger.Options()
+            var options = Ledger.Configuration()
             options.snapshotOnCloseAfter = nil
-            let ledger = try! Ledger(directory: directory, options: options)
+            let ledger = try! Ledger(directory: directory, configuration: options)
             let registrations = (0..<tasks).map { t in
                 try! CommandParser.parse(line: #"{"type":"client.registered","at":"2025-01-01T09:00:00Z","client":"c\#(t)","phone":"791600\#(10_000 + t)"}"#, number: t + 1)
             }
