@@ -5,7 +5,7 @@
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test demo bench build
+.PHONY: deps test-deps test demo bench build
 
 # LZ4 comes from Debian's liblz4-dev through pkg-config; install both when missing.
 deps:
@@ -17,8 +17,17 @@ deps:
 build: deps
 	swift build -c release --product ledger
 
+# The contract test validates the JSON Lines examples against the input's JSON Schema with
+# Python's jsonschema (a kept validator rather than one written here); install it when missing.
+test-deps: deps
+	@if ! python3 -c "import jsonschema" 2>/dev/null; then \
+		echo "installing python3 and jsonschema"; \
+		command -v python3 >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-pip; }; \
+		python3 -m pip install -q jsonschema 2>/dev/null || python3 -m pip install -q --break-system-packages jsonschema; \
+	fi
+
 # The end-to-end tests run the built `ledger` binary, so it is built first.
-test: deps
+test: test-deps
 	swift build --product ledger
 	swift test --disable-xctest
 

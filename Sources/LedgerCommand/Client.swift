@@ -34,76 +34,10 @@ struct Client: ParsableCommand {
             printError("ledger client: there is no \(what)")
             throw ExitCode(ExitStatus.refused)
         }
-        print(common.json ? Self.json(card).rendered : Self.table(card, all: all))
+        print(common.json ? card.contractJSON.text : Self.table(card, all: all))
     }
 
     static func time(_ t: Micros?) -> JSON { t.map { .string(Time.iso($0)) } ?? .null }
-
-    static func string(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
-
-    static func json(_ c: ClientCard) -> JSON {
-        let b = c.balances, s = c.stats
-        var f: [(String, JSON)] = []
-        f.append(("client", .string(c.id)))
-        f.append(("displayName", .string(c.displayName)))
-        f.append(("status", .string(c.status.rawValue)))
-        f.append(("phone", string(c.phone.map { "+" + $0 })))
-        f.append(("cards", .array(c.cards.map { JSON.string($0) })))
-        f.append(("level", string(c.level)))
-        f.append(("levelSetByHand", .bool(c.levelManual)))
-        let balances: [(String, JSON)] = [
-            ("available", .int(b.available)), ("pending", .int(b.pending)), ("reserved", .int(b.reserved)), ("used", .int(b.used)),
-            ("expired", .int(b.expired)), ("accrued", .int(b.accrued)), ("cancelled", .int(b.cancelled)), ("debt", .int(b.debt)),
-        ]
-        f.append(("balances", .object(balances)))
-        let stats: [(String, JSON)] = [
-            ("purchaseCount", .int(s.purchaseCount)), ("purchaseSum", .int(s.purchaseSum)), ("returnCount", .int(s.returnCount)),
-            ("returnSum", .int(s.returnSum)), ("averageCheck", .int(s.averageCheck)), ("maxCheck", .int(s.maxCheck)),
-            ("firstPurchaseAt", time(s.firstPurchaseAt)), ("lastPurchaseAt", time(s.lastPurchaseAt)),
-        ]
-        f.append(("stats", .object(stats)))
-        f.append(("segments", .array(c.segments.map { JSON.string($0) })))
-        f.append(("name", string(c.name)))
-        f.append(("email", string(c.email)))
-        f.append(("birthday", string(c.birthday.map { Time.isoDate(day: $0) })))
-        f.append(("registeredAt", time(c.registeredAt)))
-        f.append(("deleted", .bool(c.deleted)))
-        f.append(("wallet", .array(c.wallet.map { JSON.string($0.rawValue) })))
-        var messengers: [(String, JSON)] = []
-        for m in c.messengers {
-            let fields: [(String, JSON)] = [("subscribed", .bool(m.subscribed)), ("lastContactAt", time(m.lastContactAt)), ("received", .int(m.received))]
-            messengers.append((m.channel.rawValue, .object(fields)))
-        }
-        f.append(("messengers", .object(messengers)))
-        if let next = c.nextExpiry {
-            f.append(("nextExpiry", .object([("at", time(next.at)), ("amount", .int(next.amount))])))
-        } else {
-            f.append(("nextExpiry", .null))
-        }
-        var lots: [JSON] = []
-        for lot in c.openLots {
-            let fields: [(String, JSON)] = [
-                ("accrual", .uint(lot.position)), ("reason", .string(lot.reason.rawValue)), ("amount", .int(lot.amount)),
-                ("remaining", .int(lot.remaining)), ("reserved", .int(lot.reserved)), ("state", .string(lot.phase == .pending ? "pending" : "active")),
-                ("activatesAt", time(lot.activatesAt)), ("expiresAt", time(lot.expiresAt)),
-            ]
-            lots.append(.object(fields))
-        }
-        f.append(("lots", .array(lots)))
-        var receipts: [JSON] = []
-        for r in c.receipts {
-            let fields: [(String, JSON)] = [
-                ("purchase", .string(r.purchase)), ("at", time(r.at)), ("paid", .int(r.paid)), ("bonusesSpent", .int(r.bonusesSpent)),
-                ("bonusesAccrued", .int(r.bonusesAccrued)), ("returned", .int(r.returned)),
-            ]
-            receipts.append(.object(fields))
-        }
-        f.append(("receipts", .array(receipts)))
-        f.append(("nps", .array(c.nps.map { n in JSON.object([("at", time(n.at)), ("score", .int(n.score)), ("comment", string(n.comment))]) })))
-        f.append(("notes", .array(c.notes.map { n in JSON.object([("at", time(n.at)), ("text", .string(n.text))]) })))
-        f.append(("events", .int(c.eventCount)))
-        return .object(f)
-    }
 
     /// How many receipts and lots the human card shows unless `--all` is given.
     static let receiptsShown = 10

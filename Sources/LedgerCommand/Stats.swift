@@ -13,26 +13,18 @@ struct Stats: ParsableCommand {
         let s = view.stats()
         let peak = Self.residentPeakBytes()
         if common.json {
-            print(JSON.object([
-                ("events", .uint(s.events)), ("clients", .int(Int64(s.clients))), ("blockedClients", .int(Int64(s.blockedClients))),
-                ("deletedClients", .int(Int64(s.deletedClients))), ("segments", .int(Int64(s.segments))), ("logBytes", .uint(s.logBytes)),
+            let extra: [(String, JSON)] = [
                 ("bytesPerEvent", s.events == 0 ? .null : .double((Double(s.logBytes) / Double(s.events) * 100).rounded() / 100)),
-                ("firstEventAt", Client.time(s.firstEventAt)), ("lastEventAt", Client.time(s.lastEventAt)), ("rulesVersion", .int(s.rulesVersion)),
-                ("purchases", .int(Int64(s.purchases))), ("openOrders", .int(Int64(s.openOrders))),
-                ("balances", .object([("available", .int(s.balances.available)), ("pending", .int(s.balances.pending)), ("reserved", .int(s.balances.reserved)),
-                                      ("used", .int(s.balances.used)), ("expired", .int(s.balances.expired)), ("accrued", .int(s.balances.accrued)),
-                                      ("cancelled", .int(s.balances.cancelled)), ("debt", .int(s.balances.debt))])),
-                ("perType", .object(s.perType.map { ($0.0, .int($0.1)) })),
-                ("unknownTypeEvents", .int(s.unknownTypeEvents)),
                 ("rebuildSeconds", .double((view.rebuildSeconds * 1000).rounded() / 1000)),
                 ("snapshotPosition", view.startSnapshot.map { .uint($0.position) } ?? .null),
                 ("residentPeakBytes", peak.map { .uint($0) } ?? .null),
-            ]).rendered)
+            ]
+            print(JSON.object(s.contractJSON + extra).rendered)
             return
         }
         print("\(grouped(s.events)) events in \(s.segments) segment(s), \(grouped(s.logBytes)) bytes on disk (\(s.events == 0 ? "—" : format2(Double(s.logBytes) / Double(s.events))) bytes/event)")
         print("\(grouped(s.clients)) clients (\(grouped(s.blockedClients)) blocked, \(grouped(s.deletedClients)) deleted), \(grouped(s.purchases)) purchases, \(s.openOrders) open orders, rules version \(s.rulesVersion)")
-        if let first = s.firstEventAt, let last = s.lastEventAt { print("from \(Time.iso(first)) to \(Time.iso(last))") }
+        if let first = s.firstEventAt, let last = s.lastEventAt { print("from \(first) to \(last)") }
         print("bonuses on account \(Money.format(s.balances.available)), pending \(Money.format(s.balances.pending)), reserved \(Money.format(s.balances.reserved)), used \(Money.format(s.balances.used)), expired \(Money.format(s.balances.expired)), accrued \(Money.format(s.balances.accrued))")
         let rate = view.rebuildSeconds > 0 ? format2(Double(s.events) / view.rebuildSeconds / 1e6) : "—"
         let memory = peak.map { ", resident peak \(grouped($0 / 1_000_000)) MB" } ?? ""
@@ -42,8 +34,13 @@ struct Stats: ParsableCommand {
             print("rebuilt from the log in \(format2(view.rebuildSeconds)) s (\(rate) M events/s)" + memory)
         }
         var table = Table(header: ["type", "events"])
-        for (name, count) in s.perType { table.rows.append([name, grouped(count)]) }
+        for (name, count) in Self.byCount(s.perType) { table.rows.append([name, grouped(count)]) }
         print("\n" + table.rendered)
+    }
+
+    /// Event types, most frequent first (then by name).
+    static func byCount(_ perType: [String: Int64]) -> [(String, Int64)] {
+        perType.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// This process's peak resident size (VmHWM in /proc/self/status), where Linux tells it.
