@@ -10,7 +10,7 @@ extension ClientCard {
         let c = self
         let b = c.balances, s = c.stats
         var f: [(String, JSONValue)] = []
-        f.append(("client", .string(c.id)))
+        f.append(("client", .string(c.id.rawValue)))
         f.append(("displayName", .string(c.displayName)))
         f.append(("status", .string(c.status.rawValue)))
         f.append(("phone", string(c.phone.map { "+" + $0 })))
@@ -18,20 +18,20 @@ extension ClientCard {
         f.append(("level", string(c.level)))
         f.append(("levelSetByHand", .bool(c.levelManual)))
         let balances: [(String, JSONValue)] = [
-            ("available", .integer(b.available)), ("pending", .integer(b.pending)), ("reserved", .integer(b.reserved)), ("used", .integer(b.used)),
-            ("expired", .integer(b.expired)), ("accrued", .integer(b.accrued)), ("cancelled", .integer(b.cancelled)), ("debt", .integer(b.debt)),
+            ("available", bonus(b.available)), ("pending", bonus(b.pending)), ("reserved", bonus(b.reserved)), ("used", bonus(b.used)),
+            ("expired", bonus(b.expired)), ("accrued", bonus(b.accrued)), ("cancelled", bonus(b.cancelled)), ("debt", bonus(b.debt)),
         ]
         f.append(("balances", .object(balances)))
         let stats: [(String, JSONValue)] = [
-            ("purchaseCount", .integer(s.purchaseCount)), ("purchaseSum", .integer(s.purchaseSum)), ("returnCount", .integer(s.returnCount)),
-            ("returnSum", .integer(s.returnSum)), ("averageCheck", .integer(s.averageCheck)), ("maxCheck", .integer(s.maxCheck)),
+            ("purchaseCount", .integer(s.purchaseCount)), ("purchaseSum", money(s.purchaseSum)), ("returnCount", .integer(s.returnCount)),
+            ("returnSum", money(s.returnSum)), ("averageCheck", money(s.averageCheck)), ("maxCheck", money(s.maxCheck)),
             ("firstPurchaseAt", time(s.firstPurchaseAt)), ("lastPurchaseAt", time(s.lastPurchaseAt)),
         ]
         f.append(("stats", .object(stats)))
         f.append(("segments", .array(c.segments.map { JSONValue.string($0) })))
         f.append(("name", string(c.name)))
         f.append(("email", string(c.email)))
-        f.append(("birthday", string(c.birthday.map { Time.isoDate(day: $0) })))
+        f.append(("birthday", string(c.birthday.map { Time.isoDate(day: Time.day(of: $0.microsecondsSince1970)) })))
         f.append(("registeredAt", time(c.registeredAt)))
         f.append(("deleted", .bool(c.deleted)))
         f.append(("wallet", .array(c.wallet.map { JSONValue.string($0.rawValue) })))
@@ -42,15 +42,15 @@ extension ClientCard {
         }
         f.append(("messengers", .object(messengers)))
         if let next = c.nextExpiry {
-            f.append(("nextExpiry", .object([("at", time(next.at)), ("amount", .integer(next.amount))])))
+            f.append(("nextExpiry", .object([("at", time(next.at)), ("amount", bonus(next.amount))])))
         } else {
             f.append(("nextExpiry", .null))
         }
         var lots: [JSONValue] = []
         for lot in c.openLots {
             let fields: [(String, JSONValue)] = [
-                ("accrual", .integer(Int64(clamping: lot.position))), ("reason", .string(lot.reason.rawValue)), ("amount", .integer(lot.amount)),
-                ("remaining", .integer(lot.remaining)), ("reserved", .integer(lot.reserved)), ("state", .string(lot.phase == .pending ? "pending" : "active")),
+                ("accrual", .integer(Int64(clamping: lot.accrual))), ("reason", .string(lot.reason.rawValue)), ("amount", bonus(lot.amount)),
+                ("remaining", bonus(lot.remaining)), ("reserved", bonus(lot.reserved)), ("state", .string(lot.state.rawValue)),
                 ("activatesAt", time(lot.activatesAt)), ("expiresAt", time(lot.expiresAt)),
             ]
             lots.append(.object(fields))
@@ -59,8 +59,8 @@ extension ClientCard {
         var receipts: [JSONValue] = []
         for r in c.receipts {
             let fields: [(String, JSONValue)] = [
-                ("purchase", .string(r.purchase)), ("at", time(r.at)), ("paid", .integer(r.paid)), ("bonusesSpent", .integer(r.bonusesSpent)),
-                ("bonusesAccrued", .integer(r.bonusesAccrued)), ("returned", .integer(r.returned)),
+                ("purchase", .string(r.purchase)), ("at", time(r.at)), ("paid", money(r.paid)), ("bonusesSpent", bonus(r.bonusesSpent)),
+                ("bonusesAccrued", bonus(r.bonusesAccrued)), ("returned", money(r.returned)),
             ]
             receipts.append(.object(fields))
         }
@@ -83,7 +83,7 @@ extension LedgerStats {
             ("events", .integer(Int64(clamping: events))), ("clients", .integer(Int64(clients))),
             ("blockedClients", .integer(Int64(blockedClients))), ("deletedClients", .integer(Int64(deletedClients))),
             ("segments", .integer(Int64(segments))), ("logBytes", .integer(Int64(clamping: logBytes))),
-            ("firstEventAt", time(firstEventAt?.microsecondsSince1970)), ("lastEventAt", time(lastEventAt?.microsecondsSince1970)),
+            ("firstEventAt", time(firstEventAt)), ("lastEventAt", time(lastEventAt)),
             ("rulesVersion", .integer(rulesVersion)), ("purchases", .integer(Int64(purchases))), ("openOrders", .integer(Int64(openOrders))),
             ("balances", .object([("available", .integer(b.available)), ("pending", .integer(b.pending)), ("reserved", .integer(b.reserved)),
                                   ("used", .integer(b.used)), ("expired", .integer(b.expired)), ("accrued", .integer(b.accrued)),
@@ -95,5 +95,11 @@ extension LedgerStats {
 }
 
 private func time(_ t: Micros?) -> JSONValue { t.map { .string(Time.iso($0)) } ?? .null }
+
+private func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.description) } ?? .null }
+
+private func money(_ m: Money) -> JSONValue { .integer(m.minorUnits) }
+
+private func bonus(_ b: Bonus) -> JSONValue { .integer(b.minorUnits) }
 
 private func string(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }

@@ -48,23 +48,23 @@ struct Client: ParsableCommand {
     static func table(_ c: ClientCard, all: Bool = false) -> String {
         func t(_ text: String) -> String { Printable.escaped(text) }
         let b = c.balances, s = c.stats
-        var out = "\(t(c.displayName))  (\(t(c.id)))\(c.deleted ? "  — deleted" : "")\n"
-        out += "  status \(c.status.rawValue)   level \(c.level.map(t) ?? "—")\(c.levelManual ? " (set by hand)" : "")   registered \(Time.russianDate(c.registeredAt))\n"
+        var out = "\(t(c.displayName))  (\(t(c.id.rawValue)))\(c.deleted ? "  — deleted" : "")\n"
+        out += "  status \(c.status.rawValue)   level \(c.level.map(t) ?? "—")\(c.levelManual ? " (set by hand)" : "")   registered \(Time.russianDate(c.registeredAt.microsecondsSince1970))\n"
         out += "  phone \(c.phone.map(Phone.display) ?? "—")   cards \(c.cards.isEmpty ? "—" : c.cards.map(t).joined(separator: ", "))   email \(c.email.map(t) ?? "—")\n"
         if !c.wallet.isEmpty { out += "  Wallet card: \(c.wallet.map(\.rawValue).joined(separator: ", "))\n" }
         if !c.segments.isEmpty { out += "  segments: \(c.segments.map(t).joined(separator: ", "))\n" }
         out += "\nBonuses\n"
         var balances = Table(header: ["on account", "pending", "reserved", "used", "expired", "accrued", "cancelled"])
-        balances.rows.append([b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled].map(Money.format))
+        balances.rows.append([b.available, b.pending, b.reserved, b.used, b.expired, b.accrued, b.cancelled].map { Money.format($0.minorUnits) })
         out += balances.rendered + "\n"
-        if b.debt > 0 { out += "  debt (paid first from new bonuses): \(Money.format(b.debt))\n" }
-        if let next = c.nextExpiry { out += "  next expiry: \(Money.format(next.amount)) on \(Time.russianDate(next.at))\n" }
-        out += "\nPurchases: \(s.purchaseCount) for \(Money.format(s.purchaseSum)) ₽, average \(Money.format(s.averageCheck)), max \(Money.format(s.maxCheck)); returns: \(s.returnCount) for \(Money.format(s.returnSum)) ₽\n"
+        if b.debt > .zero { out += "  debt (paid first from new bonuses): \(b.debt.formatted())\n" }
+        if let next = c.nextExpiry { out += "  next expiry: \(next.amount.formatted()) on \(Time.russianDate(next.at.microsecondsSince1970))\n" }
+        out += "\nPurchases: \(s.purchaseCount) for \(s.purchaseSum.formatted()) ₽, average \(s.averageCheck.formatted()), max \(s.maxCheck.formatted()); returns: \(s.returnCount) for \(s.returnSum.formatted()) ₽\n"
         if !c.receipts.isEmpty {
             let shown = all ? c.receipts[...] : c.receipts.suffix(receiptsShown)
             var receipts = Table(header: ["date", "receipt", "paid ₽", "bonuses spent", "bonuses accrued", "returned ₽"])
             for r in shown {
-                receipts.rows.append([Time.russianDate(r.at), t(r.purchase), Money.format(r.paid), Money.format(r.bonusesSpent), Money.format(r.bonusesAccrued), Money.format(r.returned)])
+                receipts.rows.append([Time.russianDate(r.at.microsecondsSince1970), t(r.purchase), r.paid.formatted(), r.bonusesSpent.formatted(), r.bonusesAccrued.formatted(), r.returned.formatted()])
             }
             if shown.count < c.receipts.count { out += "the newest \(shown.count) of \(c.receipts.count) receipts (\(c.receipts.count - shown.count) earlier ones: --all shows them)\n" }
             out += receipts.rendered + "\n"
@@ -74,20 +74,20 @@ struct Client: ParsableCommand {
             out += "\nWhat the balance is made of (open lots, by expiry)\n"
             var lots = Table(header: ["accrual", "reason", "amount", "left", "reserved", "state", "active from", "expires"])
             for lot in shown {
-                lots.rows.append(["#\(lot.position)", lot.reason.rawValue, Money.format(lot.amount), Money.format(lot.remaining), Money.format(lot.reserved),
-                                  lot.phase == .pending ? "pending" : "active", Time.russianDate(lot.activatesAt), Time.russianDate(lot.expiresAt)])
+                lots.rows.append(["#\(lot.accrual)", lot.reason.rawValue, lot.amount.formatted(), lot.remaining.formatted(), lot.reserved.formatted(),
+                                  lot.state.rawValue, Time.russianDate(lot.activatesAt.microsecondsSince1970), Time.russianDate(lot.expiresAt.microsecondsSince1970)])
             }
             out += lots.rendered + "\n"
             if shown.count < c.openLots.count {
                 let rest = c.openLots[shown.count...]
-                out += "  … and \(rest.count) more open lots (\(Money.format(rest.reduce(0) { $0 + $1.remaining })) left in them): --all shows them\n"
+                out += "  … and \(rest.count) more open lots (\(rest.reduce(Bonus.zero) { $0 + $1.remaining }.formatted()) left in them): --all shows them\n"
             }
         }
         if !c.messengers.isEmpty {
             out += "\nChannels: " + c.messengers.map { "\($0.channel.rawValue) \($0.subscribed ? "subscribed" : "not subscribed"), \($0.received) received" }.joined(separator: "; ") + "\n"
         }
-        if let last = c.nps.last { out += "NPS: \(last.score) on \(Time.russianDate(last.at))\(last.comment.map { " — \(t($0))" } ?? "")\n" }
-        if let note = c.notes.last { out += "Last note (\(Time.russianDate(note.at))): \(t(note.text))\n" }
+        if let last = c.nps.last { out += "NPS: \(last.score) on \(Time.russianDate(last.at.microsecondsSince1970))\(last.comment.map { " — \(t($0))" } ?? "")\n" }
+        if let note = c.notes.last { out += "Last note (\(Time.russianDate(note.at.microsecondsSince1970))): \(t(note.text))\n" }
         out += "\(c.eventCount) events in the journal"
         return out
     }

@@ -63,7 +63,7 @@ struct AsyncSubmitTests {
             #"{"type":"purchase.made","at":"2025-01-01T10:00:00Z","client":"c1","purchase":"p1","total":100000}"#]))
         let result = try await ledger.advance(to: Time.parse("2025-01-10T00:00:00Z")!, beyondClock: true)
         #expect(result.activated == 1)
-        #expect(ledger.client(id: "c1")?.balances.available ?? 0 > 0)
+        #expect(ledger.client(id: "c1")?.balances.available.minorUnits ?? 0 > 0)
         let again = try await ledger.advance(to: Time.parse("2025-01-10T00:00:00Z")!, beyondClock: true)
         #expect(again.activated == 0 && again.positions.isEmpty)
         try ledger.close()

@@ -23,7 +23,7 @@ struct HardeningTests {
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.lines.count == 4 && run.lines.allSatisfy { $0["ok"] == .bool(true) }, "\(run.stdout)")
         let card = try #require(LedgerView(directory: dir.path).client(id: "c1"))
-        #expect(card.balances.pending == 0 && card.balances.cancelled == card.balances.accrued, "two halves take back exactly the whole: \(card.balances)")
+        #expect(card.balances.pending.minorUnits == 0 && card.balances.cancelled == card.balances.accrued, "two halves take back exactly the whole: \(card.balances)")
         // The share itself, on the widest operands input can give: exact, in 128 bits.
         #expect(Arithmetic.share(AmountLimits.amountMax, times: AmountLimits.amountMax - 1, over: AmountLimits.amountMax) == AmountLimits.amountMax - 1)
         #expect(Arithmetic.share(Int64.max, times: Int64.max, over: 1) == Int64.max, "past Int64 it saturates, never traps")

@@ -20,14 +20,14 @@ struct LedgerServiceTests {
             Command(client: "c1", event: .clientRegistered(Registration(phone: "79160000001"))),
             Command(client: "c1", event: .purchaseMade(Purchase(purchase: "p1", total: 100_000, paid: 100_000))),
         ])
-        #expect(service.ledger.client(id: "c1")?.balances.pending ?? 0 > 0)
+        #expect(service.ledger.client(id: "c1")?.balances.pending.minorUnits ?? 0 > 0)
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.run() }
                 // Two days on: the schedule's next advance activates the pending bonuses.
                 now.withLock { $0 = t0 + 2 * Time.microsPerDay }
                 var waited = 0
-                while service.ledger.client(id: "c1")?.balances.pending ?? 1 > 0 && waited < 400 {
+                while service.ledger.client(id: "c1")?.balances.pending.minorUnits ?? 1 > 0 && waited < 400 {
                     try await Task.sleep(for: .milliseconds(5))
                     waited += 1
                 }
@@ -37,7 +37,7 @@ struct LedgerServiceTests {
         }
         // Closed cleanly: the lock is free, and the directory opens with the advance in it.
         let reopened = try Ledger(directory: dir.path, configuration: .init(durability: .none))
-        #expect(reopened.client(id: "c1")?.balances.pending == 0 && reopened.client(id: "c1")?.balances.available ?? 0 > 0)
+        #expect(reopened.client(id: "c1")?.balances.pending.minorUnits == 0 && reopened.client(id: "c1")?.balances.available.minorUnits ?? 0 > 0)
         try reopened.close()
     }
 }

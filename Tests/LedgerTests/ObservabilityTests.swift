@@ -26,6 +26,10 @@ struct ObservabilityTests {
         #expect(try metrics.expectCounter("ledger_commands", [("outcome", "refused")]).totalValue == 1)
         #expect(try metrics.expectCounter("ledger_commands", [("outcome", "repeated")]).totalValue == 1)
         #expect(try metrics.expectCounter("ledger_refusals", [("code", "insufficient_balance")]).totalValue == 1)
+        // Two submits timed; the first made one group commit of the log, the resend none.
+        #expect(try metrics.expectTimer("ledger_submit_duration").values.count == 2)
+        #expect(try metrics.expectCounter("ledger_log_commits").totalValue == 1)
+        #expect(try metrics.expectTimer("ledger_log_commit_duration").values.allSatisfy { $0 > 0 })
         try ledger.close()
 
         // A byte flipped in the snapshot the close wrote: the next open passes it over, and says so.

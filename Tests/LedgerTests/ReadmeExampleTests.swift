@@ -52,7 +52,7 @@ struct ReadmeExampleTests {
         guard case .refused(.insufficientBalance(Bonus(500), Bonus.zero), _, _) = outcomes[2] else {
             Issue.record("the write-off was not refused for want of bonuses: \(outcomes[2])"); return
         }
-        #expect(card?.balances.available ?? 0 > 0, "the purchase's bonuses activated by the advance")
+        #expect(card?.balances.available.minorUnits ?? 0 > 0, "the purchase's bonuses activated by the advance")
         _ = seen
     }
 

@@ -105,7 +105,7 @@ struct ReplicaTests {
         // The writer's state decided them (and refuses everything now); the replica never saw them.
         #expect(ledger.read { $0.nextPosition } == 3)
         #expect(try replica.catchUp() == 1)
-        #expect(replica.client(id: "c1") == nil && replica.client(id: "c0")?.balances.available == 0)
+        #expect(replica.client(id: "c1") == nil && replica.client(id: "c0")?.balances.available.minorUnits == 0)
         #expect(replica.stats().events == 1)
         try? ledger.close()
         #expect(try Ledger(directory: dir.path).stats().events == 1, "what is on disk is what the replica showed")
