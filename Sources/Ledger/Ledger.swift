@@ -174,6 +174,8 @@ public final class Ledger: Sendable {
     public init(directory: String, configuration options: Configuration = Configuration()) throws {
         var logOptions = LogOptions(segmentBytes: options.segmentBytes, durability: options.durability, syscalls: options.syscalls)
         logOptions.clock = options.clock
+        let observability = Observability(logger: options.logger, factory: options.metrics)
+        logOptions.onCommit = { batches, nanoseconds in observability.committed(batches: batches, nanoseconds: nanoseconds) }
         let known = try Self.checkIdentity(directory: directory, syscalls: options.syscalls)
         let log = try Log(directory: Self.logDirectory(directory), options: logOptions)
         if known == nil {
@@ -211,7 +213,7 @@ public final class Ledger: Sendable {
                                      unknownTypeEvents: state.unknownTypeEvents, unknownFields: state.unknownFields, recovery: log.recovery,
                                      snapshot: snapshot, replayedEvents: state.nextPosition - (snapshot?.position ?? 0),
                                      snapshotRejections: rejections)
-        self.observability = Observability(logger: options.logger, factory: options.metrics)
+        self.observability = observability
         observability.opened(directory, openReport)
         self.newestSnapshot = Lock(snapshot?.position ?? 0)
         background.withLock { $0.lastStarted = options.clock() }
@@ -305,6 +307,8 @@ public final class Ledger: Sendable {
         fileprivate let outcomes: [Outcome]
         fileprivate let tickets: [AppendTicket]
         fileprivate let expected: UInt64
+        /// When it began (monotonic nanoseconds), for `ledger_submit_duration`.
+        fileprivate let started: UInt64
     }
 
     /// The first half of ``submit(_:)``: checks and records the commands and queues their
@@ -312,6 +316,7 @@ public final class Ledger: Sendable {
     /// while the log makes these durable, as long as it shows no outcome before
     /// ``finish(_:)`` returns it. Submits are decided in the order they begin.
     public func beginSubmit(_ commands: [Command]) throws(LedgerError) -> PendingSubmit {
+        let started = monotonicNanoseconds()
         let (outcomes, tickets, expected) = try core.withLock { core throws(LedgerError) -> ([Outcome], [AppendTicket], UInt64) in
             try core.checkOpen()
             let start = core.state.nextPosition
@@ -348,7 +353,7 @@ public final class Ledger: Sendable {
             core.keepScratch(&out)
             return (outcomes, tickets, start)
         }
-        return PendingSubmit(outcomes: outcomes, tickets: tickets, expected: expected)
+        return PendingSubmit(outcomes: outcomes, tickets: tickets, expected: expected, started: started)
     }
 
     /// The latest time a command may give, `now` plus the tolerance (saturating).
@@ -380,7 +385,7 @@ public final class Ledger: Sendable {
     }
 
     private func finished(_ pending: PendingSubmit, end: UInt64) -> [Outcome] {
-        observability.count(pending.outcomes)
+        observability.count(pending.outcomes, started: pending.started)
         // The log now gives these keys back: the state need not hold their bytes.
         core.withLock { $0.state.releaseKeys(below: end) }
         snapshotInBackgroundIfDue()

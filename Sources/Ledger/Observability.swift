@@ -1,4 +1,5 @@
 import CoreMetrics
+import LedgerLog
 import Logging
 
 /// What a ledger tells its operators (swift-log) and its dashboards (swift-metrics).
@@ -8,7 +9,11 @@ import Logging
 /// snapshot written (info) or failed (error), and the log failing (critical: the ledger then
 /// refuses everything until reopened). Counted, once each command's events are durable:
 /// `ledger_commands` by `outcome` (accepted, refused, repeated), `ledger_refusals` by `code`
-/// (the contract's), and `ledger_submit_batches`. Nothing is logged or counted per event.
+/// (the contract's), and `ledger_submit_batches`; timed: `ledger_submit_duration` (a submit
+/// from its decision to durable, nanoseconds). From the log: `ledger_log_commits` (group
+/// commits: under `.sync`, one sync each; submits per commit = the syncs they shared) and
+/// `ledger_log_commit_duration` (the write and sync of a group). Nothing is logged or counted
+/// per event.
 final class Observability: Sendable {
     let logger: Logger
     private let accepted: Counter
@@ -16,6 +21,9 @@ final class Observability: Sendable {
     private let repeated: Counter
     private let batches: Counter
     private let refusals: [ErrorCode: Counter]
+    private let submitDuration: Timer
+    private let commits: Counter
+    private let commitDuration: Timer
 
     init(logger: Logger, factory: (any MetricsFactory)?) {
         self.logger = logger
@@ -27,13 +35,23 @@ final class Observability: Sendable {
         refusedTotal = counter("ledger_commands", [("outcome", "refused")])
         repeated = counter("ledger_commands", [("outcome", "repeated")])
         batches = counter("ledger_submit_batches", [])
+        submitDuration = Timer(label: "ledger_submit_duration", dimensions: [], factory: factory)
+        commits = counter("ledger_log_commits", [])
+        commitDuration = Timer(label: "ledger_log_commit_duration", dimensions: [], factory: factory)
         var refusals: [ErrorCode: Counter] = [:]
         for code in ErrorCode.allCases { refusals[code] = counter("ledger_refusals", [("code", code.rawValue)]) }
         self.refusals = refusals
     }
 
-    /// Counts a durable submit's outcomes.
-    func count(_ outcomes: [Outcome]) {
+    /// Counts a log commit (given to the log as its `onCommit`).
+    func committed(batches: Int, nanoseconds: UInt64) {
+        commits.increment()
+        commitDuration.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// Counts a durable submit's outcomes and times it from `started` (monotonic nanoseconds).
+    func count(_ outcomes: [Outcome], started: UInt64) {
+        submitDuration.recordNanoseconds(Int64(clamping: monotonicNanoseconds() &- started))
         var counts = (accepted: 0, refused: 0, repeated: 0)
         for outcome in outcomes {
             switch outcome {

@@ -19,6 +19,10 @@ public struct LogOptions: Sendable {
     public var syscalls: SystemCalls = .live
     /// Microseconds since 1970 for segment creation times.
     public var clock: @Sendable () -> Int64 = { wallClockMicros() }
+    /// Called by the writer after each group commit it made durable (one write of the group
+    /// and, under `.sync`, one sync) with the group's batches and how long the commit took
+    /// (nanoseconds): for metrics. It runs on the committing thread: keep it short.
+    public var onCommit: (@Sendable (_ batches: Int, _ nanoseconds: UInt64) -> Void)? = nil
 
     public init(segmentBytes: UInt64 = LogLimits.segmentBytesDefault, durability: Durability = .sync,
                 compression: PayloadCodec = .lz4, syscalls: SystemCalls = .live) {
@@ -27,6 +31,13 @@ public struct LogOptions: Sendable {
         self.compression = compression
         self.syscalls = syscalls
     }
+}
+
+/// A monotonic clock in nanoseconds (for durations).
+public func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
 /// The wall clock in microseconds since 1970.
@@ -333,8 +344,10 @@ public final class Log: Sendable {
                 continue
             }
             do {
+                let started = options.onCommit == nil ? 0 : monotonicNanoseconds()
                 let (results, snapshot) = try core.commit(group.map(\.0))
                 catalog.publish(snapshot)
+                options.onCommit?(group.count, monotonicNanoseconds() &- started)
                 for (index, (_, completion)) in group.enumerated() { completion.finish(results[index]) }
             } catch {
                 queue.withLock { $0.poisoned = error }
