@@ -549,7 +549,8 @@ public final class Ledger: Sendable {
 
 }
 
-public struct AdvanceResult: Sendable, Equatable {
+/// What an advance step appended: counts by kind and every position.
+public struct AdvanceResult: Sendable, Equatable, Codable {
     public var activated: Int
     public var expired: Int
     public var birthdayBonuses: Int
@@ -557,6 +558,12 @@ public struct AdvanceResult: Sendable, Equatable {
     /// journaled as `operation.refused`: the only refusals an advance step makes.
     public var birthdaysRefused: Int
     public var positions: [UInt64]
+
+    /// (Public for services that stand the ledger in for tests.)
+    public init(activated: Int, expired: Int, birthdayBonuses: Int, birthdaysRefused: Int, positions: [UInt64]) {
+        self.activated = activated; self.expired = expired; self.birthdayBonuses = birthdayBonuses
+        self.birthdaysRefused = birthdaysRefused; self.positions = positions
+    }
 }
 
 public enum LedgerError: Error, Sendable, CustomStringConvertible {

@@ -66,7 +66,7 @@ public struct RulesPatch: Sendable, Equatable {
 }
 
 /// The answer to one command.
-public enum Outcome: Sendable, Equatable {
+public enum Outcome: Sendable, Equatable, Codable {
     /// Recorded: the positions of its events (the cause and what it derived).
     case accepted(ClosedRange<UInt64>)
     /// Refused: why (one case per contract code, with the data that explains it; its
@@ -88,7 +88,7 @@ public enum Outcome: Sendable, Equatable {
 /// Stable error codes (interface.md, and a few more this engine needs).
 /// The refusal codes of interface.md, each carrying the contract's string (`rawValue`), which
 /// the JSON output and the journal's `operation.refused` events use.
-public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
+public enum ErrorCode: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
     case unknownClient = "unknown_client"
     case duplicateClient = "duplicate_client"
     case phoneTaken = "phone_taken"
@@ -120,7 +120,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
 
 /// Why a command was refused: one case per refusal code of the contract (interface.md), with
 /// what explains it, typed (``Bonus``, ``Money``, ``Timestamp``). ``code`` gives the contract's code.
-public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
+public enum RefusalReason: Sendable, Equatable, Codable, CustomStringConvertible {
     case unknownClient(client: String)
     case duplicateClient(client: String)
     case phoneTaken(phone: String, holder: String)

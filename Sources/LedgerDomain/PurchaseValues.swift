@@ -61,7 +61,7 @@ public struct OrderState: Sendable {
 
 /// What an idempotency key answers: the positions of the original command's events, or the
 /// refusal recorded for it.
-public enum IdempotentAnswer: Sendable, Equatable {
+public enum IdempotentAnswer: Sendable, Equatable, Codable {
     case accepted(ClosedRange<UInt64>)
     case refused(code: String, message: String)
 }

@@ -214,4 +214,16 @@ struct ResultValueTests {
         #expect(back == card)
         try ledger.close()
     }
+
+    @Test("outcomes, refusals with their data, and advance results are Codable values too")
+    func outcomesRoundTrip() throws {
+        let outcomes: [Outcome] = [
+            .accepted(3...5), .repeated(.accepted(1...1)), .repeated(.refused(code: "phone_taken", message: "taken")),
+            .refused(.insufficientBalance(requested: Bonus(5), available: Bonus(2)), message: "write-off of 5,00 exceeds the available 2,00", recorded: 9),
+            .refused(.outOfOrder(at: Timestamp(year: 2025, month: 1, day: 2)!, last: Timestamp(year: 2025, month: 1, day: 3)!), message: "…", recorded: nil),
+        ]
+        #expect(try JSONDecoder().decode([Outcome].self, from: JSONEncoder().encode(outcomes)) == outcomes)
+        let advance = AdvanceResult(activated: 1, expired: 2, birthdayBonuses: 3, birthdaysRefused: 0, positions: [7, 8])
+        #expect(try JSONDecoder().decode(AdvanceResult.self, from: JSONEncoder().encode(advance)) == advance)
+    }
 }
