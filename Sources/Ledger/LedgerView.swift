@@ -54,6 +54,7 @@ public struct LedgerStats: Sendable, Equatable, Codable {
     public var clients: Int
     public var blockedClients: Int
     public var deletedClients: Int
+    /// The log's segment files (not loyalty segments).
     public var segments: Int
     public var logBytes: UInt64
     public var firstEventAt: Timestamp?
