@@ -1,5 +1,5 @@
 /// The journal categories of domain.md §3.
-public enum Category: String, Sendable, CaseIterable {
+public enum Category: String, Sendable, CaseIterable, Codable {
     case bonuses, mailings, purchases, segments, other
 }
 

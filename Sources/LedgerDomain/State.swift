@@ -117,6 +117,11 @@ public struct LedgerState: Sendable {
     public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
 
     /// The segments client `i` is in.
+    /// The ids of the clients in segment `name` now (nil: no segment has that name).
+    public func members(ofSegment name: String) -> Set<String>? {
+        parts.segments.members(of: name).map { Set($0.map { clientID(Int($0)) }) }
+    }
+
     public func segments(of i: Int) -> Set<String> { parts.segments.segments(of: Int32(i)) }
 
     /// A one-text entry of the text arena (an NPS comment, a note).

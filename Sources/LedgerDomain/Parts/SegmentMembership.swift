@@ -45,6 +45,12 @@ public struct SegmentMembership: LedgerPart {
         return result
     }
 
+    /// The clients in segment `name` now (nil: no segment has that name, defined or assigned).
+    public func members(of name: String) -> [Int32]? {
+        guard let code = codes[name] else { return definitions[name] == nil ? nil : [] }
+        return members.compactMap { $0 & 0xFFFF_FFFF == UInt64(code) ? Int32(bitPattern: UInt32($0 >> 32)) : nil }
+    }
+
     /// A client's membership of the segment named by `code`, as ``members`` keeps it.
     static func membership(_ client: Int32, _ code: UInt32) -> UInt64 { UInt64(UInt32(bitPattern: client)) << 32 | UInt64(code) }
 
