@@ -174,6 +174,36 @@ struct CommandTests {
         #expect(missing.status == 1 && missing.json?["error"] == .string("unknown_client"))
     }
 
+    @Test("journal answers interface.md's filters with its row fields, pages with --cursor, and names a bad filter (exit 1; a malformed option 2)")
+    func journal() {
+        let dir = TemporaryDirectory()
+        _ = Run(["--data", dir.path, "submit"], stdin: Self.program)
+        let run = Run(["--data", dir.path, "journal", "--phone", "8 (916) 123-45-67", "--category", "bonuses", "--category", "purchases", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        guard case .array(let rows)? = run.json?["rows"], let first = rows.first else { Issue.record("no rows: \(run.stdout)"); return }
+        for field in ["position", "at", "client", "displayName", "type", "category", "description", "details"] { #expect(first[field] != nil, "a row has \(field)") }
+        #expect(rows.allSatisfy { $0["category"] == .string("bonuses") || $0["category"] == .string("purchases") })
+        #expect(run.json?["next"] == .null)
+        let positions = rows.compactMap { if case .integer(let p)? = $0["position"] { p } else { nil } }
+        #expect(positions == positions.sorted(by: >), "newest first")
+        // Two rows a page, oldest first, following the cursor: the same rows in the other order.
+        var paged: [Int64] = []
+        var cursor: String? = nil
+        repeat {
+            let page = Run(["--data", dir.path, "journal", "--phone", "8 (916) 123-45-67", "--category", "bonuses", "--category", "purchases",
+                            "--order", "asc", "--limit", "2", "--json"] + (cursor.map { ["--cursor", $0] } ?? []))
+            if case .array(let rows)? = page.json?["rows"] { paged += rows.compactMap { if case .integer(let p)? = $0["position"] { p } else { nil } } }
+            if case .string(let next)? = page.json?["next"] { cursor = next } else { cursor = nil }
+        } while cursor != nil && paged.count < 100
+        #expect(paged == positions.reversed())
+        let english = Run(["--data", dir.path, "journal", "--client", "c1", "--type", "bonus.accrued", "--lang", "en"])
+        #expect(english.stdout.contains("bonuses accrued"), "\(english.stdout)")
+        let bad = Run(["--data", dir.path, "journal", "--type", "bonus.acrued", "--json"])
+        #expect(bad.status == 1 && bad.json?["error"] == .string("invalid_event") && bad.stderr.contains("bonus.acrued"), "\(bad.stderr)")
+        #expect(Run(["--data", dir.path, "journal", "--category", "bonus"]).status == 2)
+        #expect(Run(["--data", dir.path, "journal", "--from", "yesterday"]).status == 2)
+    }
+
     @Test("advance activates what is due and a second run appends nothing")
     func advance() {
         let dir = TemporaryDirectory()

@@ -271,7 +271,9 @@ struct HardeningTests {
         #expect(!all.stdout.contains("more open lots") && all.stdout.contains("#20"))
         let json = Run(["--data", dir.path, "client", "c1", "--json"])
         #expect(json.json?["name"] == .string("Eve\u{1B}[31mRED\r\nFAKE\u{202E}evil"), "JSON keeps the text exact")
-        for verb in ["journal", "replay", "segment", "rebuild", "export"] {
+        let journal = Run(["--data", dir.path, "journal", "--client", "c1", "--type", "client.registered"])
+        #expect(journal.status == 0 && !journal.stdout.contains("\u{1B}") && journal.stdout.contains("\\u{1B}[31mRED"), "the journal escapes too: \(journal.stdout)")
+        for verb in ["replay", "segment", "rebuild", "export"] {
             let run = Run(["--data", dir.path, verb, "--client", "c1"])
             #expect(run.status == 2 && run.stderr.contains("not available yet"), "\(verb): \(run.stderr)")
         }

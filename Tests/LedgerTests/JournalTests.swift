@@ -1,0 +1,198 @@
+import Testing
+@testable import Ledger
+@testable import LedgerDomain
+import LedgerGenerator
+import LedgerLog
+
+/// The journal against a brute-force reading of the whole log, written here independently:
+/// every event decoded, each filter applied by its definition (domain.md §7).
+@Suite("The journal")
+struct JournalTests {
+    /// One decoded event of the log.
+    struct Event {
+        var position: UInt64
+        var at: Micros
+        var client: String
+        var event: DomainEvent
+        var category: Category {
+            if case .operationRefused(let r) = event { return EventKind.byName[r.operation]!.category }
+            return event.kind.category
+        }
+    }
+
+    /// The generator's id of client `i`.
+    static func id(_ i: Int) -> String { "c" + String(repeating: "0", count: max(0, 7 - String(i).count)) + String(i) }
+
+    static func everything(_ dir: String) throws -> [Event] {
+        var all: [Event] = []
+        _ = try LogReader(directory: Ledger.logDirectory(dir)).scan { record in
+            let event = try EventCodec.decode(typeCode: record.typeCode, record.body).event
+            all.append(Event(position: record.position, at: record.timestamp, client: record.streamKeyString, event: event))
+            return true
+        }
+        return all
+    }
+
+    /// The brute-force answer: every matching position, oldest first.
+    static func expected(_ q: JournalQuery, _ all: [Event], holderOfPhone: String?, members: Set<String>?) -> [UInt64] {
+        all.filter { e in
+            if let client = q.client, e.client != client.rawValue { return false }
+            if q.phone != nil, e.client != holderOfPhone { return false }
+            if let members, !members.contains(e.client) { return false }
+            if !q.categories.isEmpty, !q.categories.contains(e.category) { return false }
+            if !q.types.isEmpty, !q.types.contains(e.event.kind.name) { return false }
+            if q.name != nil || !q.context.isEmpty {
+                let named: NamedEvent
+                switch e.event {
+                case .custom(let n), .system(let n): named = n
+                default: return false
+                }
+                if let name = q.name, named.name != name { return false }
+                for wanted in q.context where !named.context.contains(where: { $0.0 == wanted.key && $0.1.text == wanted.value }) { return false }
+            }
+            if let from = q.from, e.at < from.microsecondsSince1970 { return false }
+            if let to = q.to, e.at > to.microsecondsSince1970 { return false }
+            return true
+        }.map(\.position)
+    }
+
+    /// Every page of `query`, following the cursors; the positions in the order given.
+    static func allPages(_ query: JournalQuery, _ journal: (JournalQuery) throws -> JournalPage) throws -> [UInt64] {
+        var q = query
+        var positions: [UInt64] = []
+        var pages = 0
+        while true {
+            let page = try journal(q)
+            positions += page.rows.map(\.position)
+            pages += 1
+            #expect(page.rows.count <= q.limit)
+            guard let next = page.next else { break }
+            #expect(page.rows.count == q.limit, "a page with a next is full")
+            q.cursor = next
+            if pages > 100_000 { Issue.record("paging does not end"); break }
+        }
+        return positions
+    }
+
+    @Test("property: every filter alone and combined, both orders, every page size, equals a brute-force reading of the log", arguments: [11, 12])
+    func againstBruteForce(seed: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        try SnapshotTests.run(ledger, SnapshotTests.days(clients: 200, days: 90, seed: seed)[...])
+        // A few segment members, custom events with context, and a refused operation of each category.
+        let t = ledger.read { $0.lastEventAt } + 1
+        let planted = try ledger.submit([
+            Command(at: t, client: Self.id(0), event: .segmentAssigned("VIP")), Command(at: t, client: Self.id(1), event: .segmentAssigned("VIP")),
+            Command(at: t, client: Self.id(1), event: .custom(NamedEvent(name: "call_center", context: [("operator", .string("Азбука")), ("minutes", .number(4))]))),
+            Command(at: t, client: Self.id(2), event: .custom(NamedEvent(name: "call_center", context: [("operator", .string("Бета"))]))),
+            Command(at: t, client: Self.id(1), event: .bonusWrittenOff(WriteOff(amount: AmountLimits.amountMax, reason: .manual))),
+        ])
+        #expect(planted.prefix(4).allSatisfy { $0.isAccepted })
+        if case .refused(_, _, let recorded) = planted[4] { #expect(recorded != nil, "the refusal is journaled") } else { Issue.record("\(planted[4])") }
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        let all = try Self.everything(dir.path)
+        #expect(all.count > 1000)
+        var random = SplitMix(seed: seed)
+        let phoneOf = { (id: String) in view.client(id: id)?.phone }
+        let days = Set(all.map { Time.day(of: $0.at) }).sorted()
+        for round in 0..<40 {
+            var q = JournalQuery()
+            q.limit = [7, 50, 10_000][random.next(3)]
+            q.order = random.next(2) == 0 ? .newestFirst : .oldestFirst
+            let client = Self.id(random.next(12))
+            switch random.next(4) {
+            case 0: q.client = ClientID(client); q.limit = [1, 2, 7][random.next(3)]   // small pages where the rows are few
+            case 1: q.phone = phoneOf(client).map { "+" + $0 }
+            case 2: q.segment = "VIP"
+            default: break
+            }
+            if random.next(2) == 0 { q.categories = Set((0..<1 + random.next(2)).map { _ in Category.allCases[random.next(Category.allCases.count)] }) }
+            if random.next(4) == 0 { q.types = [["bonus.accrued", "purchase.made", "operation.refused", "bonus.activated", "mailing.sent"][random.next(5)]] }
+            if random.next(6) == 0 { q.name = "call_center" }
+            if random.next(6) == 0 { q.context = [.init(key: "operator", value: "Азбука")] }
+            if random.next(3) == 0 {
+                let a = days[random.next(days.count)], b = days[random.next(days.count)]
+                q.from = Timestamp(microsecondsSince1970: min(a, b) * Time.microsPerDay)
+                q.to = Timestamp(microsecondsSince1970: (max(a, b) + 1) * Time.microsPerDay - 1)
+            }
+            let holder = q.phone.flatMap { Phone.normalize($0) }.flatMap { p in view.state.holder(ofPhone: p).map { view.state.clientID(Int($0)) } }
+            let members = q.segment.flatMap { view.state.members(ofSegment: $0) }
+            var want = Self.expected(q, all, holderOfPhone: holder, members: members)
+            if q.order == .newestFirst { want.reverse() }
+            let got = try Self.allPages(q) { try view.journal($0) }
+            #expect(got == want, "round \(round): \(q)")
+        }
+        // The rows say what the log holds: each row's type, time, client and category.
+        let rows = try view.journal({ var q = JournalQuery(); q.limit = 10_000; q.order = .oldestFirst; return q }()).rows
+        for (row, e) in zip(rows, all) {
+            #expect(row.position == e.position && row.at.microsecondsSince1970 == e.at && row.type == e.event.kind.name && row.category == e.category)
+            #expect(row.client?.rawValue == (e.client.isEmpty ? nil : e.client) && row.description == e.event.describe(.russian))
+        }
+    }
+
+    @Test("paging beside concurrent appends never repeats or skips a row: newest first holds still, oldest first takes in the new")
+    func pagingBesideAppends() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        let t0 = Time.parse("2025-03-01T10:00:00Z")!
+        _ = try await ledger.submit([Command(at: t0, client: "c1", event: .clientRegistered(Registration(phone: "79160000001")))])
+        _ = try await ledger.submit((1...200).map { Command(at: t0 + Int64($0), client: "c1", event: .noteAdded("n\($0)")) })
+        let before = ledger.position
+        let writer = Task.detached {
+            for k in 0..<50 { _ = try await ledger.submit([Command(at: t0 + 1_000 + Int64(k), client: "c1", event: .noteAdded("late \(k)"))]) }
+        }
+        var q = JournalQuery()
+        q.client = "c1"
+        q.limit = 7
+        let newest = try Self.allPages(q) { query in try ledger.journal(query) }
+        try await writer.value
+        // Newest first began wherever the log stood; every page after it is older, so the rows are
+        // the positions from that point down to 0, each once.
+        #expect(newest.count == Set(newest).count && newest == newest.sorted(by: >))
+        #expect(newest.last == 0 && newest.count == Int(newest.first! + 1) && newest.first! >= before - 1)
+        q.order = .oldestFirst
+        let oldest = try Self.allPages(q) { query in try ledger.journal(query) }
+        #expect(oldest == Array(0..<ledger.position))
+        try ledger.close()
+    }
+
+    @Test("a bad query names what is wrong: an unknown type, a cursor of the other order, a limit out of range, a period backwards")
+    func badQueries() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        var q = JournalQuery()
+        q.types = ["bonus.acrued"]
+        #expect(throws: JournalError.self) { try ledger.journal(q) }
+        do { _ = try ledger.journal(q) } catch { #expect(error.message.contains("bonus.acrued")) }
+        q = JournalQuery()
+        q.cursor = JournalCursor("j1a5")
+        #expect(throws: JournalError.self) { try ledger.journal(q) }
+        q = JournalQuery()
+        q.limit = 0
+        #expect(throws: JournalError.self) { try ledger.journal(q) }
+        q = JournalQuery()
+        q.from = Timestamp(year: 2025, month: 3, day: 2)
+        q.to = Timestamp(year: 2025, month: 3, day: 1)
+        #expect(throws: JournalError.self) { try ledger.journal(q) }
+        q = JournalQuery()
+        q.segment = "nobody's"
+        #expect(throws: JournalError.self) { try ledger.journal(q) }
+        #expect(JournalCursor("garbage") == nil && JournalCursor("j1x1") == nil && JournalCursor(JournalCursor(order: .newestFirst, position: 99).text)?.position == 99)
+        try ledger.close()
+    }
+}
+
+/// A small deterministic generator for the property tests.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func next(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
