@@ -8,13 +8,16 @@ struct JournalLookup {
     /// Nil when no segment has that name.
     var members: (String) -> Set<String>?
     var displayName: (String) -> String?
+    /// A client's event positions below `before`, newest first, at most `limit` (the
+    /// ``ClientEvents`` index); empty for an unknown client.
+    var positions: (_ client: String, _ before: UInt64, _ limit: Int, _ after: UInt64?) -> [UInt64]
 }
 
-/// Answers a ``JournalQuery`` by reading the log from the first position the period allows
-/// (the log's time index) to the position the query stands at, keeping the rows that pass
-/// every filter. The cost grows with the range read; the indexes of the journal issue (a
-/// client's positions, types, names and context values as parts of the state) replace the
-/// reading of what does not match.
+/// Answers a ``JournalQuery``. A query for one client (by id or phone) walks that client's
+/// events through the ``ClientEvents`` index, newest first, reading only those records; any
+/// other reads the log from the first position the period allows (the log's time index) to
+/// where the query stands, keeping the rows that pass every filter (a category's first page
+/// is near, a rare name or context value may be far: their indexes are still to come).
 enum JournalScan {
     /// The filters, checked and resolved against the state once.
     struct Filters {
@@ -41,6 +44,10 @@ enum JournalScan {
         }
         if let cursor = query.cursor {
             if query.order == .oldestFirst { start = max(start, cursor.position &+ 1) } else { upper = min(upper, cursor.position) }
+        }
+        if let key = filters.clientKey {
+            let kept = try byClient(String(decoding: key, as: UTF8.self), query, filters, start: start, upper: upper, reader: reader, lookup: lookup)
+            return page(kept, query, lookup: lookup)
         }
         let newestFirst = query.order == .newestFirst
         // Oldest first: the first limit + 1 matches (one more says whether a next page exists).
@@ -70,6 +77,65 @@ enum JournalScan {
             if kept.count == query.limit + 1 { ordered = Array(kept[next...] + kept[..<next]) }
             ordered.reverse()
         }
+        return page(ordered, query, lookup: lookup)
+    }
+
+    /// The rows of one client: its positions from the index, newest first (or, oldest first,
+    /// all of them from `start` on, reversed), each record read and checked against the other
+    /// filters, until a page and one more are found.
+    static func byClient(_ client: String, _ query: JournalQuery, _ filters: Filters, start: UInt64, upper: UInt64,
+                         reader: LogReader, lookup: JournalLookup) throws(JournalError) -> [LogRecord] {
+        var kept: [LogRecord] = []
+        func take(_ position: UInt64) throws(JournalError) -> Bool {
+            let record: LogRecord?
+            do { record = try reader.record(at: position) } catch {
+                throw JournalError(code: "log_failed", message: "the log could not be read at position \(position): \(error)")
+            }
+            guard let record else { return true }
+            if let to = filters.to, record.timestamp > to { return true }
+            let pass = record.streamKey.withUnsafeBytes { key in
+                record.body.withUnsafeBytes { body in matches(typeCode: record.typeCode, streamKey: key, body: body, filters) }
+            }
+            if pass { kept.append(record) }
+            return kept.count <= query.limit
+        }
+        // A cursor of this client's query names one of its events: the walk starts there rather
+        // than at its newest (checked: a cursor of another query is not trusted).
+        var after: UInt64? = nil
+        if query.order == .newestFirst, let cursor = query.cursor {
+            let record = try? reader.record(at: cursor.position)
+            if let record, record.streamKey.elementsEqual(client.utf8) { after = cursor.position }
+        }
+        if query.order == .newestFirst {
+            var before = upper
+            let chunk = query.limit + 1
+            while true {
+                let positions = lookup.positions(client, before, chunk, after)
+                for p in positions {
+                    if p < start { return kept }
+                    if try !take(p) { return kept }
+                }
+                guard positions.count == chunk, let last = positions.last else { return kept }
+                before = last
+                after = last
+            }
+        }
+        var all: [UInt64] = []
+        var before = upper
+        while true {
+            let positions = lookup.positions(client, before, 4096, after)
+            all += positions.prefix { $0 >= start }
+            guard positions.count == 4096, let last = positions.last, last >= start else { break }
+            before = last
+            after = last
+        }
+        for p in all.reversed() where try !take(p) { break }
+        return kept
+    }
+
+    /// The page of `ordered` rows (one more than the limit when there is a next page).
+    static func page(_ records: [LogRecord], _ query: JournalQuery, lookup: JournalLookup) -> JournalPage {
+        var ordered = records
         let more = ordered.count > query.limit
         if more { ordered.removeLast() }
         let rows = ordered.map { row($0, language: query.language, lookup: lookup) }
@@ -120,12 +186,16 @@ enum JournalScan {
     }
 
     static func matches(_ record: RecordView, _ f: Filters) -> Bool {
-        if let key = f.clientKey, !record.streamKey.elementsEqual(key) { return false }
-        if let members = f.members, !members.contains(record.streamKeyString) { return false }
-        if let codes = f.codes, !codes.contains(record.typeCode) { return false }
-        guard let kind = EventKind(rawValue: record.typeCode) else { return false }
+        matches(typeCode: record.typeCode, streamKey: record.streamKey, body: record.body, f)
+    }
+
+    static func matches(typeCode: UInt32, streamKey: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, _ f: Filters) -> Bool {
+        if let key = f.clientKey, !streamKey.elementsEqual(key) { return false }
+        if let members = f.members, !members.contains(String(decoding: streamKey, as: UTF8.self)) { return false }
+        if let codes = f.codes, !codes.contains(typeCode) { return false }
+        guard let kind = EventKind(rawValue: typeCode) else { return false }
         let needsEvent = kind == .operationRefused && !f.categories.isEmpty || f.name != nil || !f.context.isEmpty
-        let event = needsEvent ? try? EventCodec.decode(typeCode: record.typeCode, record.body).event : nil
+        let event = needsEvent ? try? EventCodec.decode(typeCode: typeCode, body).event : nil
         if !f.categories.isEmpty && !f.categories.contains(category(kind, event)) { return false }
         if f.name != nil || !f.context.isEmpty {
             guard case .custom(let named)? = event ?? nil else {
@@ -175,7 +245,8 @@ extension Ledger {
         let lookup = JournalLookup(
             clientForPhone: { phone in self.read { state in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } } },
             members: { segment in self.read { $0.members(ofSegment: segment) } },
-            displayName: { id in self.read { state in state.clientIndex(id).map { state.displayName(Int($0)) } } })
+            displayName: { id in self.read { state in state.clientIndex(id).map { state.displayName(Int($0)) } } },
+            positions: { id, before, limit, after in self.read { $0.eventPositions(of: id, before: before, limit: limit, after: after) } })
         return try JournalScan.run(query, reader: reader, end: reader.snapshot.endPosition, lookup: lookup)
     }
 }
@@ -183,15 +254,13 @@ extension Ledger {
 extension LedgerView {
     /// A page of the journal as the view stands (events appended since are not in it).
     public func journal(_ query: JournalQuery) throws(JournalError) -> JournalPage {
-        let reader: LogReader
-        do { reader = try LogReader(directory: snapshot.directory) } catch {
-            throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
-        }
+        let reader = LogReader(snapshot: snapshot)
         let state = self.state
         let lookup = JournalLookup(
             clientForPhone: { phone in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } },
             members: { state.members(ofSegment: $0) },
-            displayName: { id in state.clientIndex(id).map { state.displayName(Int($0)) } })
+            displayName: { id in state.clientIndex(id).map { state.displayName(Int($0)) } },
+            positions: { id, before, limit, after in state.eventPositions(of: id, before: before, limit: limit, after: after) })
         return try JournalScan.run(query, reader: reader, end: position, lookup: lookup)
     }
 }

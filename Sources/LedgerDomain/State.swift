@@ -117,6 +117,14 @@ public struct LedgerState: Sendable {
     public func clientID(_ i: Int) -> String { clientIDs.key(Int32(i)) }
 
     /// The segments client `i` is in.
+    /// Client `id`'s event positions below `before`, newest first, at most `limit` (the
+    /// journal's index; empty for an unknown client); `after`, one of its events, starts the
+    /// walk there (see ``ClientEvents/positions(of:before:limit:after:)``).
+    public func eventPositions(of id: String, before: UInt64, limit: Int, after: UInt64? = nil) -> [UInt64] {
+        guard let client = clientIndex(id) else { return [] }
+        return parts.clientEvents.positions(of: client, before: before, limit: limit, after: after)
+    }
+
     /// The ids of the clients in segment `name` now (nil: no segment has that name).
     public func members(ofSegment name: String) -> Set<String>? {
         parts.segments.members(of: name).map { Set($0.map { clientID(Int($0)) }) }

@@ -28,6 +28,14 @@ public final class LogReader {
         self.loadReport = report
     }
 
+    /// A reader of the batches a snapshot of the log names (what another reader or a view saw),
+    /// without looking at the directory again: cheap to make, one per thread or task.
+    public init(snapshot: LogSnapshot, syscalls: SystemCalls = .live) {
+        self.catalog = nil
+        self.syscalls = syscalls
+        self.fixedSnapshot = snapshot
+    }
+
     /// What the last look at the directory found (a reader of a directory): a torn tail the
     /// next writer will cut, a writer's batch in progress left to it, indexes the next writer
     /// rebuilds. Nil for a writer's own reader.

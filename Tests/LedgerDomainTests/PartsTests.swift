@@ -87,7 +87,7 @@ struct PartsTests {
                 "the stream reaches every part: \(book.state.orders.count) orders, \(book.state.segmentDefinitions.count) segments")
         var check = PartRoundTrip(clients: book.state.records.count)
         book.state.parts.visit(&check)
-        #expect(check.visited == ["idempotency", "orders", "segments"])
+        #expect(check.visited == ["idempotency", "orders", "segments", "client events"])
         #expect(check.problems.isEmpty, "\(check.problems)")
     }
 
@@ -107,5 +107,45 @@ struct PartsTests {
         let clients = book.state.orders.values.map { Int($0.client) }.max()!
         #expect(throws: SectionError.self) { try restoredPart(OrderBook.self, bytes, clients: clients) }
         #expect(try restoredPart(OrderBook.self, bytes, clients: clients + 1).orders.count == book.state.orders.count)
+    }
+}
+
+@Suite("The journal's index of each client's events")
+struct ClientEventsTests {
+    static func applied(_ position: UInt64, _ client: Int32?) -> AppliedEvent {
+        AppliedEvent(position: position, at: 0, kind: .noteAdded, derived: false, client: client, key: nil, event: nil)
+    }
+
+    @Test("chains each client's events newest first, across gaps, clientless events, and a step too long for 3 bytes")
+    func chains() throws {
+        var index = ClientEvents()
+        index.nearLimit = 100   // 16 777 214 in use: the far steps' path, without 17 M events
+        let far: UInt64 = 300
+        let events: [(UInt64, Int32?)] = [(0, 0), (1, 1), (2, nil), (3, 0), (5, 1), (6, 0), (far, 0), (far + 1, 2), (far + 2, 1)]
+        for (position, client) in events { index.apply(Self.applied(position, client)) }
+        #expect(index.positions(of: 0) == [far, 6, 3, 0])
+        #expect(index.positions(of: 1) == [far + 2, 5, 1])
+        #expect(index.positions(of: 2) == [far + 1] && index.positions(of: 3).isEmpty)
+        #expect(index.positions(of: 0, before: far, limit: 2) == [6, 3] && index.positions(of: 0, limit: 10, after: 6) == [3, 0])
+        #expect(index.farSteps.count == 2, "client 0's and client 1's steps over the limit")
+        index.checkInvariants(clients: 3)
+        // Its section restores to the same chains, and names a client the state does not have.
+        let bytes = sectionBytes(index)
+        let restored = try restoredPart(ClientEvents.self, bytes, clients: 3)
+        #expect(restored.positions(of: 0) == [far, 6, 3, 0] && restored.positions(of: 1) == [far + 2, 5, 1])
+        #expect(sectionBytes(restored) == bytes)
+        #expect(throws: SectionError.self) { try restoredPart(ClientEvents.self, bytes, clients: 2) }
+    }
+
+    @Test("a state built by hand that jumps far ahead starts the index again there, rather than filling the gap")
+    func farJump() {
+        var index = ClientEvents()
+        index.apply(Self.applied(0, 0))
+        index.apply(Self.applied(5_000_000, 0))
+        index.apply(Self.applied(5_000_002, 0))
+        #expect(index.positions(of: 0) == [5_000_002, 5_000_000] && index.steps.count == 3 && index.base == 5_000_000)
+        index.apply(Self.applied(4, 1))   // behind the index: positions only grow, so it is ignored
+        #expect(index.positions(of: 1).isEmpty)
+        index.checkInvariants(clients: 2)
     }
 }

@@ -79,12 +79,24 @@ func generatedCommands(clients: Int, days: Int) -> [Command] {
     ProgramGenerator.commands(.init(clients: clients, days: days, seed: 11))
 }
 
+/// Whether the directory's newest snapshot is of this build's format version (u16 at offset 8).
+func hasCurrentSnapshot(_ path: String) -> Bool {
+    guard let newest = Snapshots.files(Snapshots.directory(path)).last else { return false }
+    let fd = open(Snapshots.directory(path) + "/" + newest, O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var version: UInt16 = 0
+    guard pread(fd, &version, 2, 8) == 2 else { return false }
+    return UInt16(littleEndian: version) == LedgerState.snapshotVersion
+}
+
 /// Builds (once) the data directory of the rebuild benchmark.
 func programDirectory(clients: Int, days: Int) throws -> String {
     let path = "/tmp/ledger-bench-program-\(clients)-\(days)-v\(EventCodec.bodyVersion)-g\(ProgramGenerator.version)"
     if access(path + "/complete", F_OK) == 0 {
-        // A directory from before snapshots: write one (its close did not).
-        if Snapshots.files(Snapshots.directory(path)).isEmpty {
+        // A directory from before snapshots, or whose newest is of another format version:
+        // write one (its close did not; a writer's open set the old one aside).
+        if !hasCurrentSnapshot(path) {
             let ledger = try Ledger(directory: path, configuration: .init(durability: .none))
             try ledger.writeSnapshot()
             try ledger.close()
@@ -363,6 +375,41 @@ let benchmarks: @Sendable () -> Void = {
     // than the full replay above, in the same run; and one client's card, as `ledger client`
     // answers a support call (the process's peak resident size is the benchmark's).
     let reader = Program()
+    // The journal on the full-size program, in process, from a view opened from its snapshot.
+    Benchmark("journal: one client's newest 50 rows, by phone (per query)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 20_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            journal.next += 1
+            var query = JournalQuery()
+            query.phone = journal.phones[journal.next % journal.phones.count]
+            blackHole(try! journal.view!.journal(query))
+        }
+    } setup: {
+        try journal.open()
+    }
+    Benchmark("journal: a phone to its client (per lookup)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            journal.next += 1
+            blackHole(journal.view!.client(phone: journal.phones[journal.next % journal.phones.count]))
+        }
+    } setup: {
+        try journal.open()
+    }
+    Benchmark("journal: the bonuses category's first page across all clients, a day's period (per query)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            journal.next += 1
+            var query = JournalQuery()
+            query.categories = [.bonuses]
+            query.from = Timestamp(year: 2025, month: 3, day: 1 + journal.next % 28)
+            query.to = query.from.map { $0 + .seconds(86_399) }
+            blackHole(try! journal.view!.journal(query))
+        }
+    } setup: {
+        try journal.open()
+    }
+
     Benchmark("open: a reader (LedgerView) from the newest snapshot, and one card (whole)",
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
                                    maxDuration: .seconds(30), maxIterations: 5)) { _ in
@@ -374,6 +421,30 @@ let benchmarks: @Sendable () -> Void = {
                                                 days: environment("LEDGER_BENCH_DAYS", 240))
     }
 }
+
+/// The journal benchmarks' view of the full-size program and the phones they ask for.
+final class JournalBench: @unchecked Sendable {
+    var view: LedgerView?
+    var phones: [String] = []
+    var next = 0
+
+    func open() throws {
+        guard view == nil else { return }
+        let directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000), days: environment("LEDGER_BENCH_DAYS", 240))
+        let view = try LedgerView(directory: directory)
+        precondition(view.startSnapshot != nil, "the program's directory has no snapshot of this format")
+        let clients = view.stats().clients
+        var random = UInt64(42)
+        for _ in 0..<1000 {
+            random = random &* 6364136223846793005 &+ 1442695040888963407
+            if let phone = view.client(id: "c" + String(format: "%07d", Int(random >> 33) % clients))?.phone { phones.append("+" + phone) }
+        }
+        self.view = view
+        print("journal: \(phones.count) phones of random clients")
+    }
+}
+
+let journal = JournalBench()
 
 /// A client with `lots` open lots in a state of its own, and the commands of one iteration of
 /// the heavy-client benchmarks: a write-off, a reservation and its release.

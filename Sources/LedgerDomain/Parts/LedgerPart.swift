@@ -61,6 +61,7 @@ public struct LedgerParts: Sendable {
     public internal(set) var idempotency: IdempotencyAnswers
     public internal(set) var orders = OrderBook()
     public internal(set) var segments = SegmentMembership()
+    public internal(set) var clientEvents = ClientEvents()
 
     init(keepsKeyBytes: Bool, rebuilding: Bool) {
         idempotency = IdempotencyAnswers(keepsKeyBytes: keepsKeyBytes, rebuilding: rebuilding)
@@ -72,18 +73,21 @@ public struct LedgerParts: Sendable {
         idempotency.apply(event)
         orders.apply(event)
         segments.apply(event)
+        clientEvents.apply(event)
     }
 
     mutating func finishRebuild() {
         idempotency.finishRebuild()
         orders.finishRebuild()
         segments.finishRebuild()
+        clientEvents.finishRebuild()
     }
 
     public func visit<Visitor: LedgerPartVisitor>(_ visitor: inout Visitor) {
         visitor.visit(idempotency)
         visitor.visit(orders)
         visitor.visit(segments)
+        visitor.visit(clientEvents)
     }
 
     /// The parts a snapshot holds, each from its section.
@@ -97,6 +101,7 @@ public struct LedgerParts: Sendable {
         idempotency = try restore(IdempotencyAnswers.self)
         orders = try restore(OrderBook.self)
         segments = try restore(SegmentMembership.self)
+        clientEvents = try restore(ClientEvents.self)
     }
 
     /// Whether `section` belongs to a part, and if so writes it.
