@@ -18,6 +18,9 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var tolerance: FutureToleranceOption
 
+    @Flag(name: .long, help: "Decide the lines against the current state and print what each would record (its events, the lots they take, the debt they leave), appending nothing. Takes no lock: it runs beside a running writer.")
+    var dryRun = false
+
     static let lineBytesMax = 32 * 1024
 
     func run() throws {
@@ -27,6 +30,7 @@ struct Submit: ParsableCommand {
             throw failure(LineReaderError(message: "cannot open \(file): \(String(cString: strerror(errno)))"), json: common.json, verb: "submit")
         }
         defer { if file != "-" { close(input) } }
+        if dryRun { return try runDry(input) }
         var options = Ledger.Configuration()
         options.futureTolerance = try tolerance.micros()
         let ledger = try openLedger(common, verb: "submit", options: options)
@@ -420,4 +424,73 @@ final class Progress {
     }
 
     func finish() { clear() }
+}
+
+extension Submit {
+    /// `submit --dry-run`: every line decided on a private copy of the state (a view: no lock),
+    /// each seeing what the lines before it would have done; nothing is appended.
+    func runDry(_ input: Int32) throws {
+        let view = try openView(common, verb: "submit")
+        var dry = view.dryRun(futureTolerance: try tolerance.micros())
+        let parser = BatchParser(LineReader(input, lineBytesMax: Self.lineBytesMax), batch: batch)
+        defer { parser.stop() }
+        var refused = 0
+        while let pending = parser.next() {
+            let results: [DryRunResult]
+            do { results = try dry.run(pending.commands) } catch { throw failure(error, json: common.json, verb: "submit") }
+            var next = 0
+            for line in pending.lines {
+                switch line.kind {
+                case .invalid(let error):
+                    refused += 1
+                    print(dryLine(line.number, DryRunResult(outcome: .refused(RefusalReason(error), message: error.description, recorded: nil), events: [])))
+                case .blank:
+                    if common.json { print(#"{"line":\#(line.number),"ok":true,"dryRun":true,"positions":[],"events":[],"blank":true}"#) }
+                case .command:
+                    let result = results[next]
+                    next += 1
+                    if !result.outcome.isAccepted { refused += 1 }
+                    print(dryLine(line.number, result))
+                }
+            }
+        }
+        if let error = parser.readError { throw failure(LineReaderError(message: "cannot read \(file): \(error)"), json: common.json, verb: "submit") }
+        if refused > 0 { throw ExitCode(ExitStatus.refused) }
+    }
+
+    /// One line's dry-run result: JSON with the events it would record, or words for a person.
+    func dryLine(_ line: Int, _ result: DryRunResult) -> String {
+        let events = result.events.map { e -> JSON in
+            .object([("position", .uint(e.position)), ("at", .string(Time.iso(e.at))), ("client", e.client.isEmpty ? .null : .string(e.client)),
+                     ("type", .string(e.event.kind.name)), ("description", .string(e.event.describe(.russian))), ("details", e.event.details)])
+        }
+        switch result.outcome {
+        case .accepted, .repeated(.accepted):
+            let repeated: Bool = if case .repeated = result.outcome { true } else { false }
+            if common.json {
+                var fields: [(String, JSON)] = [("line", .int(Int64(line))), ("ok", .bool(true)), ("dryRun", .bool(true)),
+                                                ("positions", .array(result.events.map { .uint($0.position) })), ("events", .array(events))]
+                if repeated { fields.append(("repeated", .bool(true))) }
+                return JSON.object(fields).rendered
+            }
+            if repeated { return "line \(line): a repeat of a key already answered: would append nothing" }
+            return "line \(line): would record \(result.events.count) event\(result.events.count == 1 ? "" : "s")"
+                + result.events.map { "\n  #\($0.position) \($0.event.kind.name): \(Printable.escaped($0.event.describe(.russian)))" }.joined()
+        case .refused(let reason, let message, _):
+            let (json, words) = Self.lineMessage(line, message)
+            if common.json {
+                return JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("dryRun", .bool(true)), ("error", .string(reason.code.rawValue)),
+                                    ("message", .string(json)), ("events", .array(events))]).rendered
+            }
+            return "line \(line): would be refused \(reason.code.rawValue): \(Printable.escaped(words))"
+                + result.events.map { "\n  (journaled as #\($0.position) \($0.event.kind.name))" }.joined()
+        case .repeated(.refused(let code, let message)):
+            let (json, words) = Self.lineMessage(line, message)
+            if common.json {
+                return JSON.object([("line", .int(Int64(line))), ("ok", .bool(false)), ("dryRun", .bool(true)), ("error", .string(code)),
+                                    ("message", .string(json)), ("repeated", .bool(true))]).rendered
+            }
+            return "line \(line): a repeat of a key refused before (\(code)): \(Printable.escaped(words))"
+        }
+    }
 }

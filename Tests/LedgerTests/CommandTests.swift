@@ -201,6 +201,11 @@ struct CommandTests {
         let bad = Run(["--data", dir.path, "journal", "--type", "bonus.acrued", "--json"])
         #expect(bad.status == 1 && bad.json?["error"] == .string("invalid_event") && bad.stderr.contains("bonus.acrued"), "\(bad.stderr)")
         #expect(Run(["--data", dir.path, "journal", "--category", "bonus"]).status == 2)
+        // A dry run prints what a line would record and appends nothing.
+        let events = Run(["--data", dir.path, "stats", "--json"]).json?["events"]
+        let dry = Run(["--data", dir.path, "submit", "--dry-run", "--json"], stdin: #"{"type":"bonus.written_off","client":"c1","amount":1000}"# + "\n")
+        #expect(dry.status == 0 && dry.json?["dryRun"] == .bool(true) && dry.json?["events"] != nil, "\(dry.stdout) \(dry.stderr)")
+        #expect(Run(["--data", dir.path, "stats", "--json"]).json?["events"] == events)
         #expect(Run(["--data", dir.path, "journal", "--from", "yesterday"]).status == 2)
     }
 

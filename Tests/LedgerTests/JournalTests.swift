@@ -196,3 +196,39 @@ struct SplitMix {
     }
     mutating func next(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
+
+@Suite("Dry runs")
+struct DryRunTests {
+    @Test("a dry run shows exactly the events a submit then records, sees its own earlier lines, and changes nothing")
+    func sameAsSubmit() async throws {
+        let dir = TemporaryDirectory()
+        var configuration = SnapshotTests.options
+        let now = Time.parse("2025-03-20T10:00:00Z")!
+        configuration.clock = { now }
+        let ledger = try Ledger(directory: dir.path, configuration: configuration)
+        try SnapshotTests.run(ledger, SnapshotTests.days(clients: 60, days: 40, seed: 3)[...])
+        let client = JournalTests.id(5)
+        let commands: [Command] = [
+            .accrue(client: ClientID(client), Bonus(30), comment: "жалоба"),
+            .writeOff(client: ClientID(client), Bonus(40), comment: "сверх остатка?"),
+            .writeOff(client: ClientID(client), Bonus(1_000_000)),
+        ]
+        let before = ledger.position
+        var dry = ledger.dryRun()
+        let results = try dry.run(commands)
+        #expect(ledger.position == before, "nothing appended")
+        #expect(results[2].outcome.isAccepted == false)
+        let outcomes = try await ledger.submit(commands)
+        #expect(outcomes == results.map(\.outcome))
+        var recorded: [EventRecord] = []
+        _ = try ledger.logReader().scan(from: before) { record in
+            let decoded = try EventCodec.decode(typeCode: record.typeCode, record.body)
+            recorded.append(EventRecord(position: record.position, at: record.timestamp, client: record.streamKeyString,
+                                        idempotencyKey: record.idempotencyKeyString, derived: decoded.derived, event: decoded.event))
+            return true
+        }
+        let shown = results.flatMap(\.events).map { e -> EventRecord in var e = e; e.clientNumber = nil; return e }
+        #expect(shown == recorded)
+        try ledger.close()
+    }
+}
