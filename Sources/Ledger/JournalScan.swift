@@ -86,12 +86,15 @@ enum JournalScan {
     static func byClient(_ client: String, _ query: JournalQuery, _ filters: Filters, start: UInt64, upper: UInt64,
                          reader: LogReader, lookup: JournalLookup) throws(JournalError) -> [LogRecord] {
         var kept: [LogRecord] = []
-        func take(_ position: UInt64) throws(JournalError) -> Bool {
-            let record: LogRecord?
-            do { record = try reader.record(at: position) } catch {
-                throw JournalError(code: "log_failed", message: "the log could not be read at position \(position): \(error)")
+        var fetched: [UInt64: LogRecord] = [:]
+        /// Reads the records of a run of positions, each batch once.
+        func fetch(_ positions: some Collection<UInt64>) throws(JournalError) {
+            do { fetched = try reader.records(at: Array(positions)) } catch {
+                throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
             }
-            guard let record else { return true }
+        }
+        func take(_ position: UInt64) throws(JournalError) -> Bool {
+            guard let record = fetched[position] else { return true }
             if let to = filters.to, record.timestamp > to { return true }
             let pass = record.streamKey.withUnsafeBytes { key in
                 record.body.withUnsafeBytes { body in matches(typeCode: record.typeCode, streamKey: key, body: body, filters) }
@@ -111,6 +114,7 @@ enum JournalScan {
             let chunk = query.limit + 1
             while true {
                 let positions = lookup.positions(client, before, chunk, after)
+                try fetch(positions.prefix { $0 >= start })
                 for p in positions {
                     if p < start { return kept }
                     if try !take(p) { return kept }
@@ -129,7 +133,14 @@ enum JournalScan {
             before = last
             after = last
         }
-        for p in all.reversed() where try !take(p) { break }
+        // Oldest first, a page and one more at a time.
+        var rest = all.reversed()[...]
+        while !rest.isEmpty {
+            let run = rest.prefix(query.limit + 1)
+            rest = rest.dropFirst(run.count)
+            try fetch(run)
+            for p in run where try !take(p) { return kept }
+        }
         return kept
     }
 

@@ -42,6 +42,10 @@ public struct LedgerView: Sendable {
     }
 
     public func client(id: String) -> ClientCard? { ClientCard.find(state, id: id) }
+    /// The client who holds a phone (any format) now, without making its card.
+    public func clientID(phone: String) -> ClientID? {
+        Phone.normalize(phone).flatMap { state.holder(ofPhone: $0) }.map { ClientID(state.clientID(Int($0))) }
+    }
     public func client(phone: String) -> ClientCard? { ClientCard.find(state, phone: phone) }
     public func client(card: String) -> ClientCard? { ClientCard.find(state, card: card) }
     public func stats() -> LedgerStats { LedgerStats(state, snapshot) }

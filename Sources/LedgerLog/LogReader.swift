@@ -119,6 +119,21 @@ public final class LogReader {
         return next
     }
 
+    /// The records at `positions` (any order; those the log does not reach are left out),
+    /// each batch read and checked once however many of them it holds: a client's events
+    /// often come several to a batch (a purchase, its accrual, a level change).
+    public func records(at positions: [UInt64]) throws -> [UInt64: LogRecord] {
+        var found: [UInt64: LogRecord] = [:]
+        let wanted = Set(positions)
+        for position in positions.sorted() where found[position] == nil {
+            _ = try scanBatches(from: position) { batch in
+                for record in batch where wanted.contains(record.position) { found[record.position] = record.owned() }
+                return false
+            }
+        }
+        return found
+    }
+
     /// Every committed batch that holds positions from `position` on, in order, until `body`
     /// returns false.
     private func forEachBatch(from position: UInt64, _ body: (BatchHeader, UnsafeRawBufferPointer, String, UInt64) throws -> Bool) throws {

@@ -391,7 +391,7 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
         for _ in benchmark.scaledIterations {
             journal.next += 1
-            blackHole(journal.view!.client(phone: journal.phones[journal.next % journal.phones.count]))
+            blackHole(journal.view!.clientID(phone: journal.phones[journal.next % journal.phones.count]))
         }
     } setup: {
         try journal.open()
