@@ -24,15 +24,26 @@ public struct LedgerView: Sendable {
     public let startSnapshot: Snapshots.Info?
     public let snapshotRejections: [Snapshots.Rejection]
 
-    public init(directory: String, useSnapshots: Bool = true) throws {
+    /// The directory's state now, or as it was (``AsOf``): before the first event after a
+    /// time, or before a position. A view as of the past starts from the newest snapshot at or
+    /// before that point (or the log's start) and replays up to it.
+    public init(directory: String, useSnapshots: Bool = true, asOf: AsOf? = nil) throws {
         let started = monotonicSeconds()
         let identity = try Ledger.checkIdentity(directory: directory)
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
+        let through: UInt64? = switch asOf {
+        case nil: nil
+        case .position(let p): min(p, reader.snapshot.endPosition)
+        case .time(let t):
+            t.microsecondsSince1970 == .max ? nil : try reader.position(atOrAfterTimestamp: t.microsecondsSince1970 + 1)
+        }
         var rejections: [Snapshots.Rejection] = []
-        var loaded = useSnapshots ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections) : nil
+        var loaded = useSnapshots
+            ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections, atMost: through)
+            : nil
         let snapshot = loaded?.info
         var state = loaded.take()?.state ?? LedgerState(rebuilding: true, keepsKeyBytes: false)
-        try Ledger.replay(reader, into: &state, through: nil)
+        try Ledger.replay(reader, into: &state, through: through)
         self.state = state
         self.startSnapshot = snapshot
         self.snapshotRejections = rejections
@@ -53,6 +64,13 @@ public struct LedgerView: Sendable {
 
 /// Figures of the whole ledger: `ledger stats --json` prints these (with the process's own
 /// figures beside them), and their `Codable` form has the same names.
+/// A point in a ledger's past: the state after every event up to and including a time, or
+/// before a position (the events 0..<position).
+public enum AsOf: Sendable, Equatable {
+    case time(Timestamp)
+    case position(UInt64)
+}
+
 public struct LedgerStats: Sendable, Equatable, Codable {
     public var events: UInt64
     public var clients: Int

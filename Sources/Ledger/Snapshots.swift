@@ -242,10 +242,18 @@ public enum Snapshots {
     /// The state of the newest snapshot in `ledger` that is whole and of the log `reader`
     /// reads (`identity`, when the directory has one), with the snapshots passed over and why.
     /// Nil when none is usable.
+    /// The position a snapshot file's name gives (`NNNNNNNNNNNNNNNNNNNN.snapshot`).
+    static func position(ofFile path: String) -> UInt64? {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return UInt64(name.prefix { $0.isNumber })
+    }
+
     public static func loadNewest(ledger: String, identity: [UInt8]?, reader: LogReader, rejections: inout [Rejection],
-                                  syscalls: SystemCalls = .live) -> (state: LedgerState, info: Info)?
+                                  syscalls: SystemCalls = .live, atMost limit: UInt64? = nil) -> (state: LedgerState, info: Info)?
     {
         for path in files(directory(ledger), syscalls: syscalls) {
+            // A snapshot past the position asked for is not wrong, only of no use here.
+            if let limit, let position = position(ofFile: path), position > limit { continue }
             do throws(SnapshotProblem) {
                 return try load(path, identity: identity, reader: reader)
             } catch {

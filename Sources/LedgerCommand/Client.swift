@@ -16,18 +16,34 @@ struct Client: ParsableCommand {
     @Option(name: .long, help: "Find the client by card number.")
     var card: String?
 
+    @Option(name: .customLong("as-of"), help: "The card as it was at this time (a date: its end), after every event up to it.")
+    var asOf: String?
+
+    @Option(name: .customLong("at-position"), help: "The card as it was before the event at this position.")
+    var atPosition: UInt64?
+
     @Flag(name: .long, help: "Show every receipt and open lot (the card shows the newest 10 receipts and the first 12 lots, and says how many more there are).")
     var all = false
 
     func validate() throws {
         guard [id, phone, card].compactMap({ $0 }).count == 1 else { throw ValidationError("name the client by exactly one of: ID, --phone, --card") }
+        guard asOf == nil || atPosition == nil else { throw ValidationError("give --as-of or --at-position, not both") }
+        _ = try when()
+    }
+
+    /// The point in the past asked for, if any.
+    func when() throws -> AsOf? {
+        if let atPosition { return .position(atPosition) }
+        guard let asOf else { return nil }
+        return .time(try JournalVerb.time(asOf, "--as-of", endOfDay: true))
     }
 
     func run() throws {
-        let view = try openView(common, verb: "client")
+        let view = try openView(common, verb: "client", asOf: try when())
         let found: ClientCard? = id.map { view.client(id: $0) } ?? phone.map { view.client(phone: $0) } ?? card.map { view.client(card: $0) } ?? nil
         guard let card = found else {
-            let what = id.map { "client '\($0)'" } ?? phone.map { "a client with phone \($0)" } ?? "a client with card \(card ?? "")"
+            var what = id.map { "client '\($0)'" } ?? phone.map { "a client with phone \($0)" } ?? "a client with card \(card ?? "")"
+            if let asOf { what += " as of \(asOf)" } else if let atPosition { what += " before position \(atPosition)" }
             if common.json {
                 print(JSON.object([("ok", .bool(false)), ("error", .string(ErrorCode.unknownClient.rawValue)), ("message", .string("there is no \(what)"))]).rendered)
             }

@@ -129,9 +129,9 @@ func openLedger(_ common: CommonOptions, verb: String, options: Ledger.Configura
 
 /// Reads the ledger without its lock, or fails with exit status 2. A torn tail it found is
 /// said on standard error, as the writer says the cut it makes.
-func openView(_ common: CommonOptions, verb: String) throws -> LedgerView {
+func openView(_ common: CommonOptions, verb: String, asOf: AsOf? = nil) throws -> LedgerView {
     let view: LedgerView
-    do { view = try LedgerView(directory: common.data) } catch { throw failure(error, json: common.json, verb: verb) }
+    do { view = try LedgerView(directory: common.data, asOf: asOf) } catch { throw failure(error, json: common.json, verb: verb) }
     if let torn = view.loadReport?.tornTail { printError("ledger \(verb): " + tornTailWords(torn)) }
     for rejection in view.snapshotRejections {
         printError("ledger \(verb): snapshot \(rejection.path) passed over: \(rejection.reason); the state was rebuilt from the log")

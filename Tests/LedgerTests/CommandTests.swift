@@ -170,6 +170,11 @@ struct CommandTests {
         #expect(Run(["--data", dir.path, "client", "--card", "2000001", "--json"]).json?["client"] == .string("c1"))
         let table = Run(["--data", dir.path, "client", "c1"])
         #expect(table.stdout.contains("Анна") && table.stdout.contains("50,00") && table.stdout.contains("+7 (916) 123-45-67"))
+        // As it was: before the first event, c1 did not exist; at position 1 it had no bonus yet.
+        #expect(Run(["--data", dir.path, "client", "c1", "--at-position", "0"]).status == 1)
+        #expect(Run(["--data", dir.path, "client", "c1", "--at-position", "1", "--json"]).json?["balances"]?["accrued"] == .integer(0))
+        #expect(Run(["--data", dir.path, "client", "c1", "--as-of", "2099-01-01", "--json"]).json?["balances"] == card?["balances"])
+        #expect(Run(["--data", dir.path, "client", "c1", "--as-of", "soon"]).status == 2)
         let missing = Run(["--data", dir.path, "client", "nobody", "--json"])
         #expect(missing.status == 1 && missing.json?["error"] == .string("unknown_client"))
     }

@@ -232,3 +232,32 @@ struct DryRunTests {
         try ledger.close()
     }
 }
+
+@Suite("Time travel")
+struct AsOfTests {
+    @Test("a card as of a time or a position equals the card of a ledger that stopped there, client by client", arguments: [9, 23])
+    func cardAsOf(cutDay: Int) throws {
+        let days = SnapshotTests.days(clients: 80, days: 40, seed: 21)
+        let whole = TemporaryDirectory(), cut = TemporaryDirectory()
+        let full = try Ledger(directory: whole.path, configuration: SnapshotTests.options)
+        try SnapshotTests.run(full, days[...])
+        try full.writeSnapshot()   // past the cut: a view as of the cut must not start from it
+        try full.close()
+        let stopped = try Ledger(directory: cut.path, configuration: SnapshotTests.options)
+        try SnapshotTests.run(stopped, days[..<cutDay])
+        let position = stopped.position
+        let lastAt = Timestamp(microsecondsSince1970: stopped.read { $0.lastEventAt })
+        let byPosition = try LedgerView(directory: whole.path, asOf: .position(position))
+        let byTime = try LedgerView(directory: whole.path, asOf: .time(lastAt))
+        #expect(byPosition.startSnapshot == nil && byPosition.position == position && byTime.position == position)
+        for k in 0..<80 {
+            let id = JournalTests.id(k)
+            let expected = stopped.client(id: id)
+            #expect(byPosition.client(id: id) == expected && byTime.client(id: id) == expected, "client \(id) as of day \(cutDay)")
+        }
+        #expect(try LedgerView(directory: whole.path, asOf: .position(0)).client(id: JournalTests.id(0)) == nil)
+        // As of the end (or past it), the snapshot there is used.
+        #expect(try LedgerView(directory: whole.path, asOf: .position(.max)).startSnapshot != nil)
+        try stopped.close()
+    }
+}
