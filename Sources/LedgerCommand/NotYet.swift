@@ -16,17 +16,11 @@ extension NotYetVerb {
 
     func run() throws {
         let json = arguments.contains("--json")
-        let message = "`ledger \(Self.verb)` is not available yet: it comes with \(Self.comesWith); this build has submit, advance, client, journal, stats, verify, snapshot, generate and demo"
+        let message = "`ledger \(Self.verb)` is not available yet: it comes with \(Self.comesWith); this build has submit, advance, client, journal, replay, stats, verify, snapshot, generate and demo"
         if json { print(JSON.object([("ok", .bool(false)), ("error", .string("not_available")), ("message", .string(message))]).rendered) }
         printError("ledger \(Self.verb): " + message)
         throw ExitCode(ExitStatus.failure)
     }
-}
-
-struct ReplayVerb: NotYetVerb {
-    static let verb = "replay"
-    static let comesWith = "the journal and audit replay issue"
-    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
 }
 
 struct SegmentVerb: NotYetVerb {

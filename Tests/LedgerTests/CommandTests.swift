@@ -206,6 +206,13 @@ struct CommandTests {
         let bad = Run(["--data", dir.path, "journal", "--type", "bonus.acrued", "--json"])
         #expect(bad.status == 1 && bad.json?["error"] == .string("invalid_event") && bad.stderr.contains("bonus.acrued"), "\(bad.stderr)")
         #expect(Run(["--data", dir.path, "journal", "--category", "bonus"]).status == 2)
+        // The audit replay: interface.md's fields, the final balances the card's.
+        let replay = Run(["--data", dir.path, "replay", "--client", "c1", "--json"])
+        #expect(replay.status == 0 && replay.json?["client"] == .string("c1"), "\(replay.stderr)")
+        guard case .array(let steps)? = replay.json?["steps"], let step = steps.first else { Issue.record("no steps: \(replay.stdout)"); return }
+        for field in ["position", "at", "type", "balances", "lots", "note"] { #expect(step[field] != nil, "a step has \(field)") }
+        #expect(replay.json?["balances"] == Run(["--data", dir.path, "client", "c1", "--json"]).json?["balances"])
+        #expect(Run(["--data", dir.path, "replay", "--client", "nobody"]).status == 1)
         // A dry run prints what a line would record and appends nothing.
         let events = Run(["--data", dir.path, "stats", "--json"]).json?["events"]
         let dry = Run(["--data", dir.path, "submit", "--dry-run", "--json"], stdin: #"{"type":"bonus.written_off","client":"c1","amount":1000}"# + "\n")

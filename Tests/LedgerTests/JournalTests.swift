@@ -261,3 +261,54 @@ struct AsOfTests {
         try stopped.close()
     }
 }
+
+@Suite("Audit replay")
+struct AuditReplayTests {
+    @Test("a replay's balances after each step equal the card as of that step, and its end the card's")
+    func equalsTheCard() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        try SnapshotTests.run(ledger, SnapshotTests.days(clients: 40, days: 60, seed: 31)[...])
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        for k in [0, 7, 19] {
+            let id = ClientID(JournalTests.id(k))
+            let replay = try #require(try view.replay(client: id))
+            #expect(replay.balances == view.client(id: id.rawValue)?.balances)
+            #expect(replay.steps.count == Int(view.client(id: id.rawValue)?.eventCount ?? -1))
+            for step in replay.steps.enumerated().filter({ $0.offset % 5 == 0 }).map(\.element) {
+                let then = try LedgerView(directory: dir.path, asOf: .position(step.position + 1))
+                #expect(then.client(id: id.rawValue)?.balances == step.balances, "\(id) at \(step.position)")
+            }
+        }
+    }
+
+    @Test("the notes explain: refused while blocked, pending until a date, cancelled by a return, a duplicate birthday bonus, a Wallet install no rule rewards")
+    func notes() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        let t = Timestamp("2025-03-01T10:00:00Z")!
+        func at(_ hours: Int64) -> Timestamp { t + .seconds(hours * 3600) }
+        _ = try await ledger.submit([
+            .register(client: "c1", Registration(phone: "79160000001"), at: at(0)),
+            .purchase(client: "c1", Purchase(id: "p1", total: Money(1000)), at: at(1)),
+            .return(client: "c1", PurchaseReturn(purchase: "p1", id: "r1", refund: Money(500)), at: at(2)),
+            .accrue(client: "c1", Bonus(10), reason: .birthday, at: at(3)),
+            .accrue(client: "c1", Bonus(10), reason: .birthday, at: at(4)),
+            .event(.walletInstalled(.apple), client: "c1", at: at(5)),
+            .block(client: "c1", at: at(6)),
+            .accrue(client: "c1", Bonus(5), at: at(7)),
+        ])
+        let replay = try #require(try ledger.replay(client: "c1", language: .english))
+        let notes = replay.steps.flatMap(\.notes).joined(separator: "\n")
+        for expected in ["still pending: active from 2025-03-15", "cancelled by return r1 of purchase p1", "suspected duplicate: a second birthday bonus in 2025",
+                         "no bonus: no rule gives one for installing the Wallet card", "not done: the client is blocked at the time"] {
+            #expect(notes.contains(expected), "missing '\(expected)' in:\n\(notes)")
+        }
+        #expect(replay.balances == ledger.client(id: "c1")?.balances)
+        // As of before the block, the accrual is not there yet.
+        let before = try #require(try ledger.replay(client: "c1", asOf: .time(at(6) - .seconds(1))))
+        #expect(!before.steps.contains { $0.type == "client.blocked" })
+        try ledger.close()
+    }
+}
