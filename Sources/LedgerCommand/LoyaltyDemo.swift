@@ -164,7 +164,8 @@ struct Demo: ParsableCommand {
         let logSnapshot = try LogReader(directory: Ledger.logDirectory(common.data)).snapshot
         DemoDirectory.writeMarker(common.data, finished: (logSnapshot.endPosition, logSnapshot.segments.last?.lastBatchCRC ?? 0))
         if let card { print(Client.table(card)) }
-        print("\nNext: `ledger --data \(common.data) client --phone …`, `ledger --data \(common.data) stats`, `ledger --data \(common.data) verify`.")
+        try SupportDemo(view: try LedgerView(directory: common.data), data: common.data).run()
+        print("\nNext: `ledger --data \(common.data) journal --phone …`, `… replay --client …`, `… client --phone …`, `… stats`, `… verify`.")
     }
 
     /// Makes the directory ready for a demo, or refuses (exit 2, saying why). A demo replaces

@@ -43,6 +43,9 @@ public struct AuditNotes: Sendable {
         case .bonusCancelled(let c) where c.reason == .return:
             notes.append(w.pick("отменены возвратом \(c.returnID ?? "") покупки \(c.purchase ?? "")", "cancelled by return \(c.returnID ?? "") of purchase \(c.purchase ?? "")"))
             if c.debt > 0 { notes.append(w.pick("осталось долгом \(w.money(c.debt))", "left as a debt of \(w.money(c.debt))")) }
+        case .operationRefused(let r) where r.code == ErrorCode.notAllowed.rawValue && (r.source ?? "").hasPrefix("birthday"):
+            notes.append(w.pick("не выполнено: клиент не был участником программы (подписчик) в то время",
+                                "not done: the client was not a participant (a subscriber) at the time"))
         case .operationRefused(let r):
             let why = ErrorCode(rawValue: r.code).map(w.reason) ?? r.code
             let when = r.code == ErrorCode.clientBlocked.rawValue ? w.pick(" в то время", " at the time") : ""

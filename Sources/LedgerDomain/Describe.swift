@@ -189,7 +189,7 @@ struct Wording {
         case .returnExceedsPaid: pick("возврат больше оплаченного", "the return exceeds what was paid")
         case .invalidAmount: pick("недопустимая сумма", "an amount out of range")
         case .outOfOrder: pick("время раньше последнего события", "a time before the last event")
-        case .notAllowed: pick("превышен предел", "a limit would be passed")
+        case .notAllowed: pick("не разрешено (предел или статус клиента)", "not allowed (a limit, or the client's status)")
         case .invalidEvent: pick("неверная операция", "a malformed operation")
         case .unknownCard: pick("нет такой карты", "no such card")
         case .unknownLot: pick("нет такого начисления", "no such accrual")

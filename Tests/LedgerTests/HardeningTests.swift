@@ -29,6 +29,18 @@ struct HardeningTests {
         #expect(Arithmetic.share(Int64.max, times: Int64.max, over: 1) == Int64.max, "past Int64 it saturates, never traps")
     }
 
+    @Test("the demo walks the four support scenarios on a real case of its program (or says the program has none)")
+    func demoSupportScenarios() throws {
+        let dir = TemporaryDirectory()
+        let run = Run(["--data", dir.path + "/d", "demo", "--clients", "400", "--days", "150"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for scenario in ["«Бонусы не пришли»", "«Установил карту Wallet, а бонус не пришёл»", "«Не пришёл бонус ко дню рождения»", "«Бонус ко дню рождения пришёл дважды»"] {
+            #expect(run.stdout.contains(scenario), "\(scenario) is walked")
+        }
+        #expect(run.stdout.contains("ещё не активны: активируются"), "the pending accrual is explained: \(run.stdout.suffix(3000))")
+        #expect(run.stdout.contains("ни одно правило не даёт бонус за установку карты Wallet"))
+    }
+
     @Test("the demo never replaces a directory holding what it did not write: a submit after it, a user's file, an interrupted demo")
     func demoKeepsData() throws {
         let dir = TemporaryDirectory()
