@@ -11,6 +11,8 @@ struct JournalLookup {
     /// A client's event positions below `before`, newest first, at most `limit` (the
     /// ``ClientEvents`` index); empty for an unknown client.
     var positions: (_ client: String, _ before: UInt64, _ limit: Int, _ after: UInt64?) -> [UInt64]
+    /// The custom and system events with a name and context keys, ascending (``NamedEventIndex``).
+    var named: (_ name: String?, _ context: [String]) -> [UInt64]
 }
 
 /// Answers a ``JournalQuery``. A query for one client (by id or phone) walks that client's
@@ -48,6 +50,15 @@ enum JournalScan {
         if let key = filters.clientKey {
             let kept = try byClient(String(decoding: key, as: UTF8.self), query, filters, start: start, upper: upper, reader: reader, lookup: lookup)
             return page(kept, query, lookup: lookup)
+        }
+        if filters.name != nil || !filters.context.isEmpty {
+            let keys = filters.context.map { NamedEventIndex.contextKey($0.key, $0.value) }
+            // A date value is indexed as its ISO text: a value that parses as a time but is not
+            // written so is looked up by reading (the general path below).
+            if filters.context.allSatisfy({ Time.parse($0.value).map(Time.iso) ?? $0.value == $0.value }) {
+                let candidates = lookup.named(filters.name, keys).filter { $0 >= start && $0 < upper }
+                return page(try byList(candidates, query, filters, reader: reader), query, lookup: lookup)
+            }
         }
         let newestFirst = query.order == .newestFirst
         // Oldest first: the first limit + 1 matches (one more says whether a next page exists).
@@ -140,6 +151,31 @@ enum JournalScan {
             rest = rest.dropFirst(run.count)
             try fetch(run)
             for p in run where try !take(p) { return kept }
+        }
+        return kept
+    }
+
+    /// The rows among `candidates` (ascending positions a index gave): read a page and one
+    /// more at a time, in the query's order, each checked against every filter.
+    static func byList(_ candidates: [UInt64], _ query: JournalQuery, _ filters: Filters, reader: LogReader) throws(JournalError) -> [LogRecord] {
+        var kept: [LogRecord] = []
+        var rest = query.order == .newestFirst ? Array(candidates.reversed())[...] : candidates[...]
+        while !rest.isEmpty {
+            let run = rest.prefix(query.limit + 1)
+            rest = rest.dropFirst(run.count)
+            let fetched: [UInt64: LogRecord]
+            do { fetched = try reader.records(at: Array(run)) } catch {
+                throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
+            }
+            for p in run {
+                guard let record = fetched[p] else { continue }
+                if let to = filters.to, record.timestamp > to { continue }
+                let pass = record.streamKey.withUnsafeBytes { key in
+                    record.body.withUnsafeBytes { body in matches(typeCode: record.typeCode, streamKey: key, body: body, filters) }
+                }
+                if pass { kept.append(record) }
+                if kept.count > query.limit { return kept }
+            }
         }
         return kept
     }
@@ -257,7 +293,8 @@ extension Ledger {
             clientForPhone: { phone in self.read { state in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } } },
             members: { segment in self.read { $0.members(ofSegment: segment) } },
             displayName: { id in self.read { state in state.clientIndex(id).map { state.displayName(Int($0)) } } },
-            positions: { id, before, limit, after in self.read { $0.eventPositions(of: id, before: before, limit: limit, after: after) } })
+            positions: { id, before, limit, after in self.read { $0.eventPositions(of: id, before: before, limit: limit, after: after) } },
+            named: { name, context in self.read { $0.namedEventPositions(name: name, context: context) } })
         return try JournalScan.run(query, reader: reader, end: reader.snapshot.endPosition, lookup: lookup)
     }
 }
@@ -271,7 +308,8 @@ extension LedgerView {
             clientForPhone: { phone in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } },
             members: { state.members(ofSegment: $0) },
             displayName: { id in state.clientIndex(id).map { state.displayName(Int($0)) } },
-            positions: { id, before, limit, after in state.eventPositions(of: id, before: before, limit: limit, after: after) })
+            positions: { id, before, limit, after in state.eventPositions(of: id, before: before, limit: limit, after: after) },
+            named: { name, context in state.namedEventPositions(name: name, context: context) })
         return try JournalScan.run(query, reader: reader, end: position, lookup: lookup)
     }
 }

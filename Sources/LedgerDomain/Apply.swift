@@ -84,8 +84,8 @@ extension LedgerState {
     /// Applies one event to the parts, once the core has applied it.
     @inline(__always)
     mutating func applyToParts(position: UInt64, at: Micros, kind: EventKind, derived: Bool, client: Int32?,
-                               key: UnsafeRawBufferPointer?, event: DomainEvent?) {
-        parts.apply(AppliedEvent(position: position, at: at, kind: kind, derived: derived, client: client, key: key, event: event))
+                               key: UnsafeRawBufferPointer?, event: DomainEvent?, body: UnsafeRawBufferPointer? = nil) {
+        parts.apply(AppliedEvent(position: position, at: at, kind: kind, derived: derived, client: client, key: key, event: event, body: body))
     }
 
     mutating func applyToParts(position: UInt64, at: Micros, kind: EventKind, derived: Bool, client: Int32?,

@@ -24,7 +24,7 @@ extension LedgerState {
             noteCommand(position: position, derived: derived)
             registerFromBytes(at: at, client: client, registration)
             lastReplayedClient = Int32(records.count - 1)
-            applyToParts(position: position, at: at, kind: kind, derived: derived, client: lastReplayedClient, key: key, event: nil)
+            applyToParts(position: position, at: at, kind: kind, derived: derived, client: lastReplayedClient, key: key, event: nil, body: body)
             return r.skippedFields
         }
         if Self.hasFastPath(kind), let index = try replayedClient(header.clientNumber, key: client) {
@@ -75,7 +75,7 @@ extension LedgerState {
             case .none:
                 break
             }
-            applyToParts(position: position, at: at, kind: kind, derived: derived, client: index, key: key, event: nil)
+            applyToParts(position: position, at: at, kind: kind, derived: derived, client: index, key: key, event: nil, body: body)
             return r.skippedFields
         }
         let decoded = try EventCodec.decode(typeCode: typeCode, body, forReplay: true)

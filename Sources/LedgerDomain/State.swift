@@ -125,6 +125,12 @@ public struct LedgerState: Sendable {
         return parts.clientEvents.positions(of: client, before: before, limit: limit, after: after)
     }
 
+    /// The positions of the custom and system events with this name and context values
+    /// (`k=v` keys), ascending (the journal's index).
+    public func namedEventPositions(name: String?, context: [String]) -> [UInt64] {
+        parts.namedEvents.positions(name: name, context: context)
+    }
+
     /// The ids of the clients in segment `name` now (nil: no segment has that name).
     public func members(ofSegment name: String) -> Set<String>? {
         parts.segments.members(of: name).map { Set($0.map { clientID(Int($0)) }) }

@@ -5,7 +5,7 @@ import LedgerBytes
 /// and read. An id is never reused for other content: a new layout is a new format version.
 public enum SnapshotSection: UInt32, Sendable, CaseIterable {
     case head = 1, rules = 2, texts = 3, lots = 4, clientIDs = 5, clients = 6, holders = 7, purchases = 8, orders = 9,
-         idempotency = 10, extras = 11, schedule = 12, segments = 13, clientEvents = 14
+         idempotency = 10, extras = 11, schedule = 12, segments = 13, clientEvents = 14, namedEvents = 15
 
     public var name: String {
         switch self {
@@ -23,6 +23,7 @@ public enum SnapshotSection: UInt32, Sendable, CaseIterable {
         case .schedule: "schedule"
         case .segments: "segments"
         case .clientEvents: "client events"
+        case .namedEvents: "named events"
         }
     }
 }
@@ -32,7 +33,8 @@ extension LedgerState {
     /// 2: the level windows as computed afresh, and the due-time schedule (section 12).
     /// 3: the parts' sections: segments (13) out of the rules and the extras, the open orders'
     /// count out of the head.
-    /// 4: the journal's index of each client's events (14).
+    /// 4: the journal's indexes: each client's events (14), custom and system events by name
+    /// and by context value (15).
     public static let snapshotVersion: UInt16 = 4
 
     /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
@@ -60,7 +62,7 @@ extension LedgerState {
         case .purchases: writePurchases(e)
         case .extras: writeExtras(e)
         case .schedule: writeSchedule(e)
-        case .orders, .idempotency, .segments, .clientEvents:
+        case .orders, .idempotency, .segments, .clientEvents, .namedEvents:
             let wrote = parts.write(section, to: e)
             assert(wrote, "a part writes section \(section.name)")
         }

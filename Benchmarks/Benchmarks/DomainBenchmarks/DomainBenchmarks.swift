@@ -410,6 +410,15 @@ let benchmarks: @Sendable () -> Void = {
         try journal.open()
     }
 
+    Benchmark("journal: custom events by name and a context value, first page across all clients (per query)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! journal.view!.journal(journal.contextQuery))
+        }
+    } setup: {
+        try journal.open()
+    }
+
     Benchmark("open: a reader (LedgerView) from the newest snapshot, and one card (whole)",
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,
                                    maxDuration: .seconds(30), maxIterations: 5)) { _ in
@@ -427,6 +436,8 @@ final class JournalBench: @unchecked Sendable {
     var view: LedgerView?
     var phones: [String] = []
     var next = 0
+    /// A name and context value that occur in the program (the newest custom event's).
+    var contextQuery = JournalQuery()
 
     func open() throws {
         guard view == nil else { return }
@@ -439,8 +450,17 @@ final class JournalBench: @unchecked Sendable {
             random = random &* 6364136223846793005 &+ 1442695040888963407
             if let phone = view.client(id: "c" + String(format: "%07d", Int(random >> 33) % clients))?.phone { phones.append("+" + phone) }
         }
+        var custom = JournalQuery()
+        custom.types = ["custom"]
+        custom.limit = 1
+        if let row = try view.journal(custom).rows.first, case .string(let name)? = row.details["name"],
+           case .object(let context)? = row.details["context"], let (key, value) = context.first {
+            contextQuery.name = name
+            let text: String = switch value { case .string(let s): s; case .integer(let i): String(i); default: value.text }
+            contextQuery.context = [.init(key: key, value: text)]
+        }
         self.view = view
-        print("journal: \(phones.count) phones of random clients")
+        print("journal: \(phones.count) phones of random clients; the context query: \(contextQuery.name ?? "—") \(contextQuery.context)")
     }
 }
 

@@ -49,6 +49,8 @@ public struct AppliedEvent {
     /// write-offs, mailings, level changes, Wallet, messengers, custom events; see Replay.swift),
     /// none of whose fields a part reads today. A part that needs them must be given the body.
     public var event: DomainEvent?
+    /// The event's body as the log holds it, when ``event`` is nil (valid during the call).
+    public var body: UnsafeRawBufferPointer? = nil
 }
 
 /// Visits every part of a ``LedgerParts``, each with its own type.
@@ -62,6 +64,7 @@ public struct LedgerParts: Sendable {
     public internal(set) var orders = OrderBook()
     public internal(set) var segments = SegmentMembership()
     public internal(set) var clientEvents = ClientEvents()
+    public internal(set) var namedEvents = NamedEventIndex()
 
     init(keepsKeyBytes: Bool, rebuilding: Bool) {
         idempotency = IdempotencyAnswers(keepsKeyBytes: keepsKeyBytes, rebuilding: rebuilding)
@@ -74,6 +77,7 @@ public struct LedgerParts: Sendable {
         orders.apply(event)
         segments.apply(event)
         clientEvents.apply(event)
+        namedEvents.apply(event)
     }
 
     mutating func finishRebuild() {
@@ -81,6 +85,7 @@ public struct LedgerParts: Sendable {
         orders.finishRebuild()
         segments.finishRebuild()
         clientEvents.finishRebuild()
+        namedEvents.finishRebuild()
     }
 
     public func visit<Visitor: LedgerPartVisitor>(_ visitor: inout Visitor) {
@@ -88,6 +93,7 @@ public struct LedgerParts: Sendable {
         visitor.visit(orders)
         visitor.visit(segments)
         visitor.visit(clientEvents)
+        visitor.visit(namedEvents)
     }
 
     /// The parts a snapshot holds, each from its section.
@@ -102,6 +108,7 @@ public struct LedgerParts: Sendable {
         orders = try restore(OrderBook.self)
         segments = try restore(SegmentMembership.self)
         clientEvents = try restore(ClientEvents.self)
+        namedEvents = try restore(NamedEventIndex.self)
     }
 
     /// Whether `section` belongs to a part, and if so writes it.
