@@ -32,12 +32,7 @@ enum AuditReplay {
         let key = Array(id.utf8)
         var steps: [ClientReplay.Step] = []
         let end = through ?? reader.snapshot.endPosition
-        var horizon: Micros = .min
-        _ = try reader.scan { record in
-            if record.position >= end { return false }
-            horizon = record.timestamp
-            return true
-        }
+        let horizon: Micros = end == 0 ? .min : (try reader.record(at: end - 1)?.timestamp ?? .min)
         var notes = AuditNotes(language: language, horizon: horizon)
         var failure: Error? = nil
         _ = try reader.scan { record in
