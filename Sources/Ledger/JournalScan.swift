@@ -41,11 +41,19 @@ enum JournalScan {
         var upper = end
         do {
             if let from = query.from { start = try reader.position(atOrAfterTimestamp: from.microsecondsSince1970) }
+            // Nothing after the period is read (timestamps never go down in a log).
+            if let to = query.to, to.microsecondsSince1970 < .max {
+                upper = min(upper, try reader.position(atOrAfterTimestamp: to.microsecondsSince1970 + 1))
+            }
         } catch {
             throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
         }
         if let cursor = query.cursor {
-            if query.order == .oldestFirst { start = max(start, cursor.position &+ 1) } else { upper = min(upper, cursor.position) }
+            if query.order == .oldestFirst {
+                start = max(start, cursor.position == .max ? .max : cursor.position + 1)
+            } else {
+                upper = min(upper, cursor.position)
+            }
         }
         if let key = filters.clientKey {
             let kept = try byClient(String(decoding: key, as: UTF8.self), query, filters, start: start, upper: upper, reader: reader, lookup: lookup)

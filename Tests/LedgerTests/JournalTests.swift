@@ -178,6 +178,11 @@ struct JournalTests {
         q = JournalQuery()
         q.segment = "nobody's"
         #expect(throws: JournalError.self) { try ledger.journal(q) }
+        // A cursor at the last position there can be ends the paging, it does not start over.
+        var last = JournalQuery()
+        last.order = .oldestFirst
+        last.cursor = JournalCursor(order: .oldestFirst, position: .max)
+        #expect(try ledger.journal(last) == JournalPage(rows: [], next: nil))
         #expect(JournalCursor("garbage") == nil && JournalCursor("j1x1") == nil && JournalCursor(JournalCursor(order: .newestFirst, position: 99).text)?.position == 99)
         try ledger.close()
     }
