@@ -20,7 +20,10 @@ public struct ProgramGenerator {
     /// their gender. 4: the same commands, but the log written from them holds the birthday
     /// bonuses the advance step refuses (this names the benchmarks' program kept on disk).
     /// 5: the same commands; the advance steps activate, at 0, the pending lots returns emptied.
-    public static let version = 5
+    /// 6: the same commands, and an operator's mistake the support demo looks for: about one
+    /// birthday bonus in 200 accrued again by hand the next morning (from a random sequence of
+    /// its own, so every other line stays as it was).
+    public static let version = 6
 
     public struct Config: Sendable {
         public var clients: Int
@@ -57,10 +60,17 @@ public struct ProgramGenerator {
         var walletDay: Int?
         var birthday: (month: Int64, day: Int64)
         var manualAccruals = 0
+        /// Whether the registration gave the birthday and the client is a participant (so
+        /// that the advance step gives its birthday bonus unless it is blocked).
+        var birthdayBonused = false
     }
 
     public let config: Config
     var rand: Rand
+    /// The operators' mistakes draw from a sequence of their own (see ``version`` 6).
+    var mistakes: Rand
+    /// Clients by birthday, month × 32 + day.
+    var byBirthday: [Int64: [Int]] = [:]
     var products: [Product] = []
     var categoryProducts: [String: [Int]] = [:]
     var stores: [String] = []
@@ -89,6 +99,7 @@ public struct ProgramGenerator {
     public init(_ config: Config) {
         self.config = config
         rand = Rand(state: config.seed)
+        mistakes = Rand(state: config.seed ^ 0x5EED_0F0B_1E7A_5EED)
         for i in 0..<3000 {
             let category = Self.categories[i % Self.categories.count]
             let name = "\(Self.nouns[(i / 20) % Self.nouns.count]) \(Self.adjectives[(i / 7) % Self.adjectives.count])"
@@ -102,6 +113,7 @@ public struct ProgramGenerator {
             let registered = rand.chance(config.registeredBefore) ? 0 : 1 + rand.below(max(1, config.days - 1))
             let birthday = (Int64(1 + rand.below(12)), Int64(1 + rand.below(28)))
             clients.append(ClientPlan(registerDay: registered, walletDay: rand.chance(0.15) ? registered + rand.below(60) : nil, birthday: birthday))
+            byBirthday[birthday.0 * 32 + birthday.1, default: []].append(clients.count - 1)
             // Zipf-like weight by a random rank (so activity does not follow the id), its head
             // flattened by an offset: the most active client buys about twice a week, not daily.
             total += 1.0 / pow08(Double(201 + rand.below(config.clients)))
@@ -184,7 +196,23 @@ public struct ProgramGenerator {
         addManualOperations(day, registered: registered, &actions)
         addMailings(day, registered: registered, &actions)
         addClientActivity(day, registered: registered, &actions)
+        addOperatorMistakes(day, &actions)
         lines.append(contentsOf: actions.sorted())
+    }
+
+    /// An operator's mistake support is called about ("the birthday bonus came twice"): the
+    /// morning after a client's birthday, which the advance step rewarded, about one time in
+    /// 200 an operator accrues the birthday bonus again by hand.
+    private mutating func addOperatorMistakes(_ day: Int, _ actions: inout DayActions) {
+        guard day > 0 else { return }
+        let yesterday = Time.civil(days: Time.day(of: config.start) + Int64(day - 1))
+        for i in byBirthday[yesterday.month * 32 + yesterday.day] ?? [] {
+            let c = clients[i]
+            guard c.birthdayBonused, !c.blocked, c.registerDay < day - 1 else { continue }
+            guard mistakes.chance(0.005) else { continue }
+            let second = 9 * 3600 + mistakes.below(3 * 3600)
+            actions.add(second, #"{"type":"bonus.accrued","at":"\#(time(day, second))","client":"\#(clientID(i))","amount":20000,"reason":"birthday","comment":"с днём рождения","operator":"op-\#(1 + mistakes.below(20))"}"#)
+        }
     }
 
     /// A day's lines, each at its second of the day.
@@ -209,9 +237,12 @@ public struct ProgramGenerator {
             }
             if rand.chance(0.5) { fields += #","email":"\#(id)@example.ru""# }
             let b = clients[i].birthday
-            if rand.chance(0.7) { fields += #","birthday":"\#(1960 + rand.below(46))-\#(pad(b.month))-\#(pad(b.day))""# }
+            let givesBirthday = rand.chance(0.7)
+            if givesBirthday { fields += #","birthday":"\#(1960 + rand.below(46))-\#(pad(b.month))-\#(pad(b.day))""# }
             fields += #","place":"\#(stores[min(stores.count - 1, Int(Double(stores.count) * rand.unit() * rand.unit()))])""#
-            if rand.chance(0.1) { fields += #","status":"subscriber""# }
+            let subscriber = rand.chance(0.1)
+            if subscriber { fields += #","status":"subscriber""# }
+            clients[i].birthdayBonused = givesBirthday && !subscriber
             let second = rand.below(3600 * 8) + 3600 * 8
             actions.add(second, "{\(fields),\"at\":\"\(time(day, second))\"}")
         }
