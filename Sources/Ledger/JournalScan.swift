@@ -68,35 +68,49 @@ enum JournalScan {
                 return page(try byList(candidates, query, filters, reader: reader), query, lookup: lookup)
             }
         }
-        let newestFirst = query.order == .newestFirst
+        if query.order == .newestFirst {
+            return page(try backwards(query, filters, start: start, upper: upper, reader: reader), query, lookup: lookup)
+        }
         // Oldest first: the first limit + 1 matches (one more says whether a next page exists).
-        // Newest first: the last limit + 1 before `upper`, in a ring.
         var kept: [LogRecord] = []
-        var next = 0
-        var matched = 0
         do {
             _ = try reader.scan(from: start) { record in
                 if record.position >= upper { return false }
                 if let to = filters.to, record.timestamp > to { return false }
                 guard matches(record, filters) else { return true }
-                matched += 1
-                if !newestFirst {
-                    kept.append(record.owned())
-                    return kept.count <= query.limit
-                }
-                if kept.count < query.limit + 1 { kept.append(record.owned()) } else { kept[next] = record.owned() }
-                next = (next + 1) % (query.limit + 1)
-                return true
+                kept.append(record.owned())
+                return kept.count <= query.limit
             }
         } catch {
             throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
         }
-        var ordered = kept
-        if newestFirst {
-            if kept.count == query.limit + 1 { ordered = Array(kept[next...] + kept[..<next]) }
-            ordered.reverse()
+        return page(kept, query, lookup: lookup)
+    }
+
+    /// Newest first with no index to go by: the log read backwards a batch's stretch at a time
+    /// (each stretch forwards, from the start of the batch before the last one read), until a
+    /// page and one more are found or the period's start is reached: a frequent category's
+    /// first page reads a batch or two, however long the period.
+    static func backwards(_ query: JournalQuery, _ filters: Filters, start: UInt64, upper: UInt64,
+                          reader: LogReader) throws(JournalError) -> [LogRecord] {
+        var kept: [LogRecord] = []
+        var top = upper
+        do {
+            while top > start && kept.count <= query.limit {
+                let bottom = max(start, reader.batchStart(before: top))
+                var stretch: [LogRecord] = []
+                _ = try reader.scan(from: bottom) { record in
+                    if record.position >= top { return false }
+                    if matches(record, filters) { stretch.append(record.owned()) }
+                    return true
+                }
+                kept += stretch.reversed()
+                top = bottom
+            }
+        } catch {
+            throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
         }
-        return page(ordered, query, lookup: lookup)
+        return Array(kept.prefix(query.limit + 1))
     }
 
     /// The rows of one client: its positions from the index, newest first (or, oldest first,

@@ -119,6 +119,18 @@ public final class LogReader {
         return next
     }
 
+    /// Where a reader going backwards starts its next stretch: the first position of the last
+    /// indexed batch that begins before `position` (the segment's first position when none is
+    /// indexed there, 0 at the start). Always below `position` when `position` > 0.
+    public func batchStart(before position: UInt64) -> UInt64 {
+        guard position > 0 else { return 0 }
+        let target = position - 1
+        for segment in snapshot.segments.reversed() where segment.basePosition <= target {
+            return segment.index.lastEntry { $0.position <= target }?.position ?? segment.basePosition
+        }
+        return 0
+    }
+
     /// The records at `positions` (any order; those the log does not reach are left out),
     /// each batch read and checked once however many of them it holds: a client's events
     /// often come several to a batch (a purchase, its accrual, a level change).
