@@ -93,26 +93,27 @@ struct JournalTests {
         let view = try LedgerView(directory: dir.path)
         let all = try Self.everything(dir.path)
         #expect(all.count > 1000)
-        var random = SplitMix(seed: seed)
+        var random = SeededRandom(state: seed)
+        func pick(_ bound: Int) -> Int { Int.random(in: 0..<bound, using: &random) }
         let phoneOf = { (id: String) in view.client(id: id)?.phone }
         let days = Set(all.map { Time.day(of: $0.at) }).sorted()
         for round in 0..<40 {
             var q = JournalQuery()
-            q.limit = [7, 50, 10_000][random.next(3)]
-            q.order = random.next(2) == 0 ? .newestFirst : .oldestFirst
-            let client = Self.id(random.next(12))
-            switch random.next(4) {
-            case 0: q.client = ClientID(client); q.limit = [1, 2, 7][random.next(3)]   // small pages where the rows are few
+            q.limit = [7, 50, 10_000][pick(3)]
+            q.order = pick(2) == 0 ? .newestFirst : .oldestFirst
+            let client = Self.id(pick(12))
+            switch pick(4) {
+            case 0: q.client = ClientID(client); q.limit = [1, 2, 7][pick(3)]   // small pages where the rows are few
             case 1: q.phone = phoneOf(client).map { "+" + $0 }
             case 2: q.segment = "VIP"
             default: break
             }
-            if random.next(2) == 0 { q.categories = Set((0..<1 + random.next(2)).map { _ in Category.allCases[random.next(Category.allCases.count)] }) }
-            if random.next(4) == 0 { q.types = [["bonus.accrued", "purchase.made", "operation.refused", "bonus.activated", "mailing.sent"][random.next(5)]] }
-            if random.next(6) == 0 { q.name = "call_center" }
-            if random.next(6) == 0 { q.context = [.init(key: "operator", value: "Азбука")] }
-            if random.next(3) == 0 {
-                let a = days[random.next(days.count)], b = days[random.next(days.count)]
+            if pick(2) == 0 { q.categories = Set((0..<1 + pick(2)).map { _ in Category.allCases[pick(Category.allCases.count)] }) }
+            if pick(4) == 0 { q.types = [["bonus.accrued", "purchase.made", "operation.refused", "bonus.activated", "mailing.sent"][pick(5)]] }
+            if pick(6) == 0 { q.name = "call_center" }
+            if pick(6) == 0 { q.context = [.init(key: "operator", value: "Азбука")] }
+            if pick(3) == 0 {
+                let a = days[pick(days.count)], b = days[pick(days.count)]
                 q.from = Timestamp(microsecondsSince1970: min(a, b) * Time.microsPerDay)
                 q.to = Timestamp(microsecondsSince1970: (max(a, b) + 1) * Time.microsPerDay - 1)
             }
@@ -186,20 +187,6 @@ struct JournalTests {
         #expect(JournalCursor("garbage") == nil && JournalCursor("j1x1") == nil && JournalCursor(JournalCursor(order: .newestFirst, position: 99).text)?.position == 99)
         try ledger.close()
     }
-}
-
-/// A small deterministic generator for the property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 
 @Suite("Dry runs")
