@@ -266,14 +266,11 @@ enum JournalScan {
         let needsEvent = kind == .operationRefused && !f.categories.isEmpty || f.name != nil || !f.context.isEmpty
         let event = needsEvent ? try? EventCodec.decode(typeCode: typeCode, body).event : nil
         if !f.categories.isEmpty && !f.categories.contains(category(kind, event)) { return false }
-        if f.name != nil || !f.context.isEmpty {
-            guard case .custom(let named)? = event ?? nil else {
-                guard case .system(let named)? = event ?? nil else { return false }
-                return matches(named, f)
-            }
-            return matches(named, f)
+        guard f.name != nil || !f.context.isEmpty else { return true }
+        switch event {
+        case .custom(let named)?, .system(let named)?: return matches(named, f)
+        default: return false
         }
-        return true
     }
 
     static func matches(_ named: NamedEvent, _ f: Filters) -> Bool {
