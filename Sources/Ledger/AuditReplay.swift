@@ -88,30 +88,19 @@ extension Ledger {
     /// One client's audit replay up to the log's durable end, or as of a point in its past.
     public func replay(client: ClientID, asOf: AsOf? = nil, language: Language = .russian) throws -> ClientReplay? {
         let reader = log.reader()
-        let through: UInt64? = switch asOf {
-        case nil: nil
-        case .position(let p): p
-        case .time(let t): t.microsecondsSince1970 == .max ? nil : try reader.position(atOrAfterTimestamp: t.microsecondsSince1970 + 1)
-        }
-        return try AuditReplay.run(client: client.rawValue, reader: reader, through: through, language: language)
+        return try AuditReplay.run(client: client.rawValue, reader: reader, through: asOf?.end(in: reader), language: language)
     }
 }
 
 extension ClientReplay {
     /// As `ledger replay --json` prints it.
     public var contractJSON: JSONValue {
-        func json(_ b: ClientCard.Balances) -> JSONValue {
-            .object([("available", .integer(b.available.minorUnits)), ("pending", .integer(b.pending.minorUnits)),
-                     ("reserved", .integer(b.reserved.minorUnits)), ("used", .integer(b.used.minorUnits)),
-                     ("expired", .integer(b.expired.minorUnits)), ("accrued", .integer(b.accrued.minorUnits)),
-                     ("cancelled", .integer(b.cancelled.minorUnits)), ("debt", .integer(b.debt.minorUnits))])
-        }
         let steps: [JSONValue] = steps.map { s in
             .object([("position", .integer(Int64(clamping: s.position))), ("at", .string(s.at.description)), ("type", .string(s.type)),
-                     ("description", .string(s.description)), ("balances", json(s.balances)),
+                     ("description", .string(s.description)), ("balances", s.balances.contractJSON),
                      ("lots", .array(s.lots.map { .object([("accrual", .integer(Int64(clamping: $0.lot))), ("amount", .integer($0.amount))]) })),
                      ("note", s.notes.isEmpty ? .null : .string(s.notes.joined(separator: "; ")))])
         }
-        return .object([("client", .string(client.rawValue)), ("steps", .array(steps)), ("balances", json(balances))])
+        return .object([("client", .string(client.rawValue)), ("steps", .array(steps)), ("balances", balances.contractJSON)])
     }
 }

@@ -17,11 +17,7 @@ extension ClientCard {
         f.append(("cards", .array(c.cards.map { JSONValue.string($0) })))
         f.append(("level", string(c.level)))
         f.append(("levelSetByHand", .bool(c.levelManual)))
-        let balances: [(String, JSONValue)] = [
-            ("available", bonus(b.available)), ("pending", bonus(b.pending)), ("reserved", bonus(b.reserved)), ("used", bonus(b.used)),
-            ("expired", bonus(b.expired)), ("accrued", bonus(b.accrued)), ("cancelled", bonus(b.cancelled)), ("debt", bonus(b.debt)),
-        ]
-        f.append(("balances", .object(balances)))
+        f.append(("balances", b.contractJSON))
         let stats: [(String, JSONValue)] = [
             ("purchaseCount", .integer(s.purchaseCount)), ("purchaseSum", money(s.purchaseSum)), ("returnCount", .integer(s.returnCount)),
             ("returnSum", money(s.returnSum)), ("averageCheck", money(s.averageCheck)), ("maxCheck", money(s.maxCheck)),
@@ -72,23 +68,32 @@ extension ClientCard {
     }
 }
 
+extension ClientCard.Balances {
+    /// The balances as every JSON of the contract gives them (the card, the stats, the replay).
+    public var contractJSON: JSONValue {
+        .object([("available", bonus(available)), ("pending", bonus(pending)), ("reserved", bonus(reserved)), ("used", bonus(used)),
+                 ("expired", bonus(expired)), ("accrued", bonus(accrued)), ("cancelled", bonus(cancelled)), ("debt", bonus(debt))])
+    }
+}
+
 extension LedgerStats {
+    /// Event types with their counts, most frequent first (then by name).
+    public var typesByCount: [(type: String, events: Int64)] {
+        perType.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
     /// The figures as `ledger stats --json` prints them (the command adds its own process's
     /// figures after these: `bytesPerEvent`, `rebuildSeconds`, `snapshotPosition`,
     /// `residentPeakBytes`). Event types most frequent first.
     public var contractJSON: [(String, JSONValue)] {
-        let b = balances
-        let types = perType.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         return [
             ("events", .integer(Int64(clamping: events))), ("clients", .integer(Int64(clients))),
             ("blockedClients", .integer(Int64(blockedClients))), ("deletedClients", .integer(Int64(deletedClients))),
             ("segments", .integer(Int64(segments))), ("logBytes", .integer(Int64(clamping: logBytes))),
             ("firstEventAt", time(firstEventAt)), ("lastEventAt", time(lastEventAt)),
             ("rulesVersion", .integer(rulesVersion)), ("purchases", .integer(Int64(purchases))), ("openOrders", .integer(Int64(openOrders))),
-            ("balances", .object([("available", .integer(b.available)), ("pending", .integer(b.pending)), ("reserved", .integer(b.reserved)),
-                                  ("used", .integer(b.used)), ("expired", .integer(b.expired)), ("accrued", .integer(b.accrued)),
-                                  ("cancelled", .integer(b.cancelled)), ("debt", .integer(b.debt))])),
-            ("perType", .object(types.map { ($0.key, .integer($0.value)) })),
+            ("balances", ClientCard.Balances(balances).contractJSON),
+            ("perType", .object(typesByCount.map { ($0.type, .integer($0.events)) })),
             ("unknownTypeEvents", .integer(unknownTypeEvents)),
         ]
     }

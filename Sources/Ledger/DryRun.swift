@@ -40,10 +40,8 @@ public struct DryRun: Sendable {
         let latest = Ledger.latestAccepted(now: now, tolerance: tolerance)
         var results: [DryRunResult] = []
         for command in commands {
-            if let at = command.at, at > latest {
-                results.append(DryRunResult(outcome: .refused(.timeInFuture(at: Timestamp(microsecondsSince1970: at)),
-                                                              message: Ledger.aheadMessage("at", at, now: now, tolerance: tolerance), recorded: nil),
-                                            events: []))
+            if let ahead = Ledger.refusalIfAhead(command, latest: latest, now: now, tolerance: tolerance) {
+                results.append(DryRunResult(outcome: ahead, events: []))
                 continue
             }
             var out: [EventRecord] = []

@@ -118,23 +118,6 @@ enum JournalScan {
     /// filters, until a page and one more are found.
     static func byClient(_ client: String, _ query: JournalQuery, _ filters: Filters, start: UInt64, upper: UInt64,
                          reader: LogReader, lookup: JournalLookup) throws(JournalError) -> [LogRecord] {
-        var kept: [LogRecord] = []
-        var fetched: [UInt64: LogRecord] = [:]
-        /// Reads the records of a run of positions, each batch once.
-        func fetch(_ positions: some Collection<UInt64>) throws(JournalError) {
-            do { fetched = try reader.records(at: Array(positions)) } catch {
-                throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
-            }
-        }
-        func take(_ position: UInt64) throws(JournalError) -> Bool {
-            guard let record = fetched[position] else { return true }
-            if let to = filters.to, record.timestamp > to { return true }
-            let pass = record.streamKey.withUnsafeBytes { key in
-                record.body.withUnsafeBytes { body in matches(typeCode: record.typeCode, streamKey: key, body: body, filters) }
-            }
-            if pass { kept.append(record) }
-            return kept.count <= query.limit
-        }
         // A cursor of this client's query names one of its events: the walk starts there rather
         // than at its newest (checked: a cursor of another query is not trusted).
         var after: UInt64? = nil
@@ -142,23 +125,20 @@ enum JournalScan {
             let record = try? reader.record(at: cursor.position)
             if let record, record.streamKey.elementsEqual(client.utf8) { after = cursor.position }
         }
+        var kept: [LogRecord] = []
+        var before = upper
         if query.order == .newestFirst {
-            var before = upper
             let chunk = query.limit + 1
             while true {
                 let positions = lookup.positions(client, before, chunk, after)
-                try fetch(positions.prefix { $0 >= start })
-                for p in positions {
-                    if p < start { return kept }
-                    if try !take(p) { return kept }
-                }
-                guard positions.count == chunk, let last = positions.last else { return kept }
+                let inPeriod = positions.prefix { $0 >= start }
+                guard try keep(inPeriod, query, filters, reader: reader, into: &kept), inPeriod.count == chunk, let last = positions.last else { return kept }
                 before = last
                 after = last
             }
         }
+        // Oldest first: every position from the period's start, then a page and one more at a time.
         var all: [UInt64] = []
-        var before = upper
         while true {
             let positions = lookup.positions(client, before, 4096, after)
             all += positions.prefix { $0 >= start }
@@ -166,18 +146,10 @@ enum JournalScan {
             before = last
             after = last
         }
-        // Oldest first, a page and one more at a time.
-        var rest = all.reversed()[...]
-        while !rest.isEmpty {
-            let run = rest.prefix(query.limit + 1)
-            rest = rest.dropFirst(run.count)
-            try fetch(run)
-            for p in run where try !take(p) { return kept }
-        }
-        return kept
+        return try byList(all.reversed(), query, filters, reader: reader)
     }
 
-    /// The rows among `candidates` (ascending positions a index gave): read a page and one
+    /// The rows among `candidates` (ascending positions an index gave): read a page and one
     /// more at a time, in the query's order, each checked against every filter.
     static func byList(_ candidates: [UInt64], _ query: JournalQuery, _ filters: Filters, reader: LogReader) throws(JournalError) -> [LogRecord] {
         var kept: [LogRecord] = []
@@ -185,21 +157,29 @@ enum JournalScan {
         while !rest.isEmpty {
             let run = rest.prefix(query.limit + 1)
             rest = rest.dropFirst(run.count)
-            let fetched: [UInt64: LogRecord]
-            do { fetched = try reader.records(at: Array(run)) } catch {
-                throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
-            }
-            for p in run {
-                guard let record = fetched[p] else { continue }
-                if let to = filters.to, record.timestamp > to { continue }
-                let pass = record.streamKey.withUnsafeBytes { key in
-                    record.body.withUnsafeBytes { body in matches(typeCode: record.typeCode, streamKey: key, body: body, filters) }
-                }
-                if pass { kept.append(record) }
-                if kept.count > query.limit { return kept }
-            }
+            guard try keep(run, query, filters, reader: reader, into: &kept) else { break }
         }
         return kept
+    }
+
+    /// Reads the records of `run` (each batch once) and keeps, in the run's order, those that
+    /// pass every filter; false once a page and one more are kept.
+    static func keep(_ run: some Collection<UInt64>, _ query: JournalQuery, _ filters: Filters, reader: LogReader,
+                     into kept: inout [LogRecord]) throws(JournalError) -> Bool {
+        let fetched: [UInt64: LogRecord]
+        do { fetched = try reader.records(at: Array(run)) } catch {
+            throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
+        }
+        for p in run {
+            guard let record = fetched[p] else { continue }
+            if let to = filters.to, record.timestamp > to { continue }
+            let pass = record.streamKey.withUnsafeBytes { key in
+                record.body.withUnsafeBytes { body in matches(typeCode: record.typeCode, streamKey: key, body: body, filters) }
+            }
+            if pass { kept.append(record) }
+            if kept.count > query.limit { return false }
+        }
+        return true
     }
 
     /// The page of `ordered` rows (one more than the limit when there is a next page).

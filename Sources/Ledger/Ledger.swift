@@ -335,8 +335,8 @@ public final class Ledger: Sendable {
                     let end = min(commands.count, start + stretch)
                     if end < commands.count { core.state.prefetch(commands[end..<min(commands.count, end + stretch)]) }
                     for k in start..<end {
-                        if let at = commands[k].at, at > latest {
-                            outcomes.append(.refused(.timeInFuture(at: Timestamp(microsecondsSince1970: at)), message: Self.aheadMessage("at", at, now: now, tolerance: options.futureTolerance), recorded: nil))
+                        if let ahead = Self.refusalIfAhead(commands[k], latest: latest, now: now, tolerance: options.futureTolerance) {
+                            outcomes.append(ahead)
                             continue
                         }
                         outcomes.append(try core.state.execute(commands[k], now: now, into: &out, keyAt: keyAt))
@@ -354,6 +354,13 @@ public final class Ledger: Sendable {
             return (outcomes, tickets, start)
         }
         return PendingSubmit(outcomes: outcomes, tickets: tickets, expected: expected, started: started)
+    }
+
+    /// The refusal `time_in_future` of a command whose `at` is past `latest` (see
+    /// ``latestAccepted(now:tolerance:)``), or nil.
+    static func refusalIfAhead(_ command: Command, latest: Micros, now: Micros, tolerance: Micros) -> Outcome? {
+        guard let at = command.at, at > latest else { return nil }
+        return .refused(.timeInFuture(at: Timestamp(microsecondsSince1970: at)), message: aheadMessage("at", at, now: now, tolerance: tolerance), recorded: nil)
     }
 
     /// The latest time a command may give, `now` plus the tolerance (saturating).

@@ -31,12 +31,7 @@ public struct LedgerView: Sendable {
         let started = monotonicSeconds()
         let identity = try Ledger.checkIdentity(directory: directory)
         let reader = try LogReader(directory: Ledger.logDirectory(directory))
-        let through: UInt64? = switch asOf {
-        case nil: nil
-        case .position(let p): min(p, reader.snapshot.endPosition)
-        case .time(let t):
-            t.microsecondsSince1970 == .max ? nil : try reader.position(atOrAfterTimestamp: t.microsecondsSince1970 + 1)
-        }
+        let through = try asOf?.end(in: reader)
         var rejections: [Snapshots.Rejection] = []
         var loaded = useSnapshots
             ? Snapshots.loadNewest(ledger: directory, identity: identity?.identity, reader: reader, rejections: &rejections, atMost: through)
@@ -69,6 +64,15 @@ public struct LedgerView: Sendable {
 public enum AsOf: Sendable, Equatable {
     case time(Timestamp)
     case position(UInt64)
+
+    /// The position the state stops before, in the log `reader` reads (nil: its end).
+    func end(in reader: LogReader) throws -> UInt64? {
+        switch self {
+        case .position(let p): return min(p, reader.snapshot.endPosition)
+        case .time(let t):
+            return t.microsecondsSince1970 == .max ? nil : try reader.position(atOrAfterTimestamp: t.microsecondsSince1970 + 1)
+        }
+    }
 }
 
 public struct LedgerStats: Sendable, Equatable, Codable {

@@ -53,8 +53,6 @@ struct Client: ParsableCommand {
         print(common.json ? card.contractJSON.text : Self.table(card, all: all))
     }
 
-    static func time(_ t: Micros?) -> JSON { t.map { .string(Time.iso($0)) } ?? .null }
-
     /// How many receipts and lots the human card shows unless `--all` is given.
     static let receiptsShown = 10
     static let lotsShown = 12

@@ -34,13 +34,8 @@ struct Stats: ParsableCommand {
             print("rebuilt from the log in \(format2(view.rebuildSeconds)) s (\(rate) M events/s)" + memory)
         }
         var table = Table(header: ["type", "events"])
-        for (name, count) in Self.byCount(s.perType) { table.rows.append([name, grouped(count)]) }
+        for (name, count) in s.typesByCount { table.rows.append([name, grouped(count)]) }
         print("\n" + table.rendered)
-    }
-
-    /// Event types, most frequent first (then by name).
-    static func byCount(_ perType: [String: Int64]) -> [(String, Int64)] {
-        perType.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// This process's peak resident size (VmHWM in /proc/self/status), where Linux tells it.
