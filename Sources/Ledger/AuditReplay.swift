@@ -25,39 +25,39 @@ public struct ClientReplay: Sendable, Equatable {
 }
 
 enum AuditReplay {
-    /// Replays the log up to `through` (all when nil) into a fresh state, taking one client's
-    /// steps as they apply. Nil when the client is not registered by then.
-    static func run(client id: String, reader: LogReader, through: UInt64?, language: Language) throws -> ClientReplay? {
-        var state = LedgerState(rebuilding: true, keepsKeyBytes: false)
-        let key = Array(id.utf8)
+    /// The client's events below `end` (its positions from the journal's index, ascending),
+    /// read from the log and applied in a state of their own (see `LedgerState.applyAlone`),
+    /// taking the steps as they apply. Nil when the client is not registered by then.
+    static func run(client id: String, positions: [UInt64], reader: LogReader, end: UInt64, language: Language) throws -> ClientReplay? {
+        var state = LedgerState.alone()
         var steps: [ClientReplay.Step] = []
-        let end = through ?? reader.snapshot.endPosition
         let horizon: Micros = end == 0 ? .min : (try reader.record(at: end - 1)?.timestamp ?? .min)
         var notes = AuditNotes(language: language, horizon: horizon)
-        var failure: Error? = nil
-        _ = try reader.scan { record in
-            if record.position >= end { return false }
-            do throws(BodyError) {
-                _ = try state.replay(position: record.position, at: record.timestamp, typeCode: record.typeCode,
-                                     client: record.streamKey, key: record.idempotencyKey, body: record.body)
-            } catch .unknownType {
-                state.skipUnknown(position: record.position, at: record.timestamp)
-                return true
-            } catch {
-                failure = LedgerError.undecodable(position: record.position, reason: error.description)
-                return false
+        // A few thousand records at a time: a client of a million events does not hold them all.
+        for run in stride(from: 0, to: positions.count, by: 4096).map({ positions[$0..<min($0 + 4096, positions.count)] }) {
+            let records = try reader.records(at: Array(run))
+            for position in run {
+                guard let record = records[position] else {
+                    throw LedgerError.undecodable(position: position, reason: "the journal's index names it, the log does not hold it")
+                }
+                let decoded: EventCodec.Decoded
+                switch record.body.withUnsafeBytes({ body in Result { () throws(BodyError) in try EventCodec.decode(typeCode: record.typeCode, body) } }) {
+                case .success(let event): decoded = event
+                case .failure(.unknownType): continue
+                case .failure(let error): throw LedgerError.undecodable(position: position, reason: error.description)
+                }
+                state.applyAlone(EventRecord(position: position, at: record.timestamp, client: id,
+                                             idempotencyKey: record.idempotencyKey.map { String(decoding: $0, as: UTF8.self) },
+                                             derived: decoded.derived, event: decoded.event))
+                guard let index = state.clientIndex(id) else { continue }
+                let (said, previous) = notes.notes(for: decoded.event, at: record.timestamp, derived: decoded.derived)
+                if let previous, !steps.isEmpty { steps[steps.count - 1].notes.append(previous) }
+                steps.append(ClientReplay.Step(position: position, at: Timestamp(microsecondsSince1970: record.timestamp),
+                                               type: decoded.event.kind.name, description: decoded.event.describe(language),
+                                               balances: ClientCard.Balances(state.clientState(Int(index)).balances),
+                                               lots: lots(of: decoded.event), notes: said))
             }
-            guard record.streamKey.elementsEqual(key), let index = state.clientIndex(id),
-                  let decoded = try? EventCodec.decode(typeCode: record.typeCode, record.body) else { return true }
-            let (said, previous) = notes.notes(for: decoded.event, at: record.timestamp, derived: decoded.derived)
-            if let previous, !steps.isEmpty { steps[steps.count - 1].notes.append(previous) }
-            steps.append(ClientReplay.Step(position: record.position, at: Timestamp(microsecondsSince1970: record.timestamp),
-                                           type: decoded.event.kind.name, description: decoded.event.describe(language),
-                                           balances: ClientCard.Balances(state.clientState(Int(index)).balances),
-                                           lots: lots(of: decoded.event), notes: said))
-            return true
         }
-        if let failure { throw failure }
         if let last = notes.finish(), !steps.isEmpty { steps[steps.count - 1].notes.append(last) }
         guard let index = state.clientIndex(id) else { return nil }
         return ClientReplay(client: ClientID(id), steps: steps, balances: ClientCard.Balances(state.clientState(Int(index)).balances))
@@ -78,9 +78,11 @@ enum AuditReplay {
 
 extension LedgerView {
     /// One client's audit replay, up to where the view stands (a view as of the past replays
-    /// its past). It reads the whole log up to there: about as long as a full rebuild.
+    /// its past). It reads only the client's events (each batch that holds one, once).
     public func replay(client: ClientID, language: Language = .russian) throws -> ClientReplay? {
-        try AuditReplay.run(client: client.rawValue, reader: LogReader(snapshot: snapshot), through: position, language: language)
+        let end = position
+        let positions = state.eventPositions(of: client.rawValue, before: end, limit: .max).reversed()
+        return try AuditReplay.run(client: client.rawValue, positions: Array(positions), reader: LogReader(snapshot: snapshot), end: end, language: language)
     }
 }
 
@@ -88,7 +90,9 @@ extension Ledger {
     /// One client's audit replay up to the log's durable end, or as of a point in its past.
     public func replay(client: ClientID, asOf: AsOf? = nil, language: Language = .russian) throws -> ClientReplay? {
         let reader = log.reader()
-        return try AuditReplay.run(client: client.rawValue, reader: reader, through: asOf?.end(in: reader), language: language)
+        let end = try asOf?.end(in: reader) ?? reader.snapshot.endPosition
+        let positions = read { $0.eventPositions(of: client.rawValue, before: end, limit: .max) }.reversed()
+        return try AuditReplay.run(client: client.rawValue, positions: Array(positions), reader: reader, end: end, language: language)
     }
 }
 

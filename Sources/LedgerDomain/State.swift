@@ -83,6 +83,9 @@ public struct LedgerState: Sendable {
     var openReturn: ReturnKey?
     /// The client of the last event replayed from bytes (a lookup cache; see Replay.swift).
     var lastReplayedClient: Int32?
+    /// False in a state that holds one client's events alone (``applyAlone(_:)``): its parts,
+    /// the journal's indexes among them, are not kept.
+    var keepsParts = true
 
     /// An empty state. `rebuilding`: it is about to replay a log (see ``isRebuilding``);
     /// `keepsKeyBytes`: it has no log to read idempotency keys back from (see ``keepsKeyBytes``).

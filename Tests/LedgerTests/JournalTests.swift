@@ -275,6 +275,39 @@ struct AuditReplayTests {
         }
     }
 
+    @Test("a replay fed only the client's events gives, at every step of every client, the balances a replay of the whole log gives", arguments: [41, 42])
+    func aloneEqualsWhole(seed: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        try SnapshotTests.run(ledger, SnapshotTests.days(clients: 60, days: 70, seed: seed)[...])
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        // The reference: the whole log into one state, each client's balances taken after each
+        // of its events.
+        var state = LedgerState(rebuilding: true, keepsKeyBytes: false)
+        var expected: [String: [(UInt64, ClientCard.Balances)]] = [:]
+        _ = try LogReader(snapshot: view.snapshot).scan { record in
+            _ = try state.replay(position: record.position, at: record.timestamp, typeCode: record.typeCode,
+                                 client: record.streamKey, key: record.idempotencyKey, body: record.body)
+            let id = String(decoding: record.streamKey, as: UTF8.self)
+            if let index = state.clientIndex(id) {
+                expected[id, default: []].append((record.position, ClientCard.Balances(state.clientState(Int(index)).balances)))
+            }
+            return true
+        }
+        #expect(expected.count == 60)
+        for (id, steps) in expected {
+            let replay = try #require(try view.replay(client: ClientID(id)))
+            #expect(replay.steps.map(\.position) == steps.map(\.0), "\(id)'s events")
+            #expect(replay.steps.map(\.balances) == steps.map(\.1), "\(id)'s balances")
+            // As of a past position, the same steps up to there.
+            let middle = steps[steps.count / 2].0
+            let past = try #require(try LedgerView(directory: dir.path, asOf: .position(middle + 1)).replay(client: ClientID(id)))
+            #expect(past.steps.map(\.balances) == steps.prefix { $0.0 <= middle }.map(\.1), "\(id) as of \(middle)")
+        }
+        #expect(try view.replay(client: "nobody") == nil)
+    }
+
     @Test("the notes explain: refused while blocked, pending until a date, cancelled by a return, a duplicate birthday bonus, a Wallet install no rule rewards")
     func notes() async throws {
         let dir = TemporaryDirectory()
