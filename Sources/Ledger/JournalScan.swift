@@ -13,13 +13,40 @@ struct JournalLookup {
     var positions: (_ client: String, _ before: UInt64, _ limit: Int, _ after: UInt64?) -> [UInt64]
     /// The custom and system events with a name and context keys, ascending (``NamedEventIndex``).
     var named: (_ name: String?, _ context: [String]) -> [UInt64]
+    /// Where the nearest block that may hold one of the types lies (``EventKindBlocks``):
+    /// newest first, the end of the stretch below `top` and from `start`; oldest first, the
+    /// first position from `start`. Nil: no such block.
+    var kinds: (_ wanted: KindSet, _ top: UInt64, _ start: UInt64, _ newestFirst: Bool) -> UInt64?
+}
+
+extension JournalLookup {
+    /// The lookups of one state (a view's, or the writer's under its lock: `read`).
+    init(reading read: @escaping (_ body: (LedgerState) -> Void) -> Void) {
+        func value<T>(_ body: (LedgerState) -> T) -> T {
+            var result: T? = nil
+            read { result = body($0) }
+            return result!
+        }
+        self.init(
+            clientForPhone: { phone in value { state in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } } },
+            members: { segment in value { $0.members(ofSegment: segment) } },
+            displayName: { id in value { state in state.clientIndex(id).map { state.displayName(Int($0)) } } },
+            positions: { id, before, limit, after in value { $0.eventPositions(of: id, before: before, limit: limit, after: after) } },
+            named: { name, context in value { $0.namedEventPositions(name: name, context: context) } },
+            kinds: { wanted, top, start, newestFirst in
+                value { state in
+                    newestFirst ? state.eventKinds.newestMatch(wanted, below: top, from: start) : state.eventKinds.oldestMatch(wanted, from: start)
+                }
+            })
+    }
 }
 
 /// Answers a ``JournalQuery``. A query for one client (by id or phone) walks that client's
 /// events through the ``ClientEvents`` index, newest first, reading only those records; any
-/// other reads the log from the first position the period allows (the log's time index) to
-/// where the query stands, keeping the rows that pass every filter (a category's first page
-/// is near, a rare name or context value may be far: their indexes are still to come).
+/// with a name or context value reads the events the ``NamedEventIndex`` lists; any other reads
+/// the log from the first position the period allows (the log's time index) to where the query
+/// stands, skipping the blocks of positions the ``EventKindBlocks`` index says hold none of the
+/// types or categories asked for, and keeps the rows that pass every filter.
 enum JournalScan {
     /// The filters, checked and resolved against the state once.
     struct Filters {
@@ -27,6 +54,8 @@ enum JournalScan {
         var members: Set<String>?
         var codes: Set<UInt32>?
         var categories: Set<Category>
+        /// The types a row may have (from `codes` or `categories`): the blocks to read.
+        var kinds: KindSet?
         var name: String?
         var context: [JournalQuery.ContextMatch]
         var to: Micros?
@@ -69,22 +98,47 @@ enum JournalScan {
             }
         }
         if query.order == .newestFirst {
-            return page(try backwards(query, filters, start: start, upper: upper, reader: reader), query, lookup: lookup)
+            return page(try backwards(query, filters, start: start, upper: upper, reader: reader, lookup: lookup), query, lookup: lookup)
         }
-        // Oldest first: the first limit + 1 matches (one more says whether a next page exists).
+        return page(try forwards(query, filters, start: start, upper: upper, reader: reader, lookup: lookup), query, lookup: lookup)
+    }
+
+    /// Oldest first with no list to go by: the first limit + 1 matches (one more says whether a
+    /// next page exists), read forwards a batch at a time, jumping over the blocks that hold
+    /// none of the types asked for.
+    static func forwards(_ query: JournalQuery, _ filters: Filters, start: UInt64, upper: UInt64,
+                         reader: LogReader, lookup: JournalLookup) throws(JournalError) -> [LogRecord] {
         var kept: [LogRecord] = []
+        var from = start
         do {
-            _ = try reader.scan(from: start) { record in
-                if record.position >= upper { return false }
-                if let to = filters.to, record.timestamp > to { return false }
-                guard matches(record, filters) else { return true }
-                kept.append(record.owned())
-                return kept.count <= query.limit
+            while from < upper && kept.count <= query.limit {
+                if let kinds = filters.kinds {
+                    guard let next = lookup.kinds(kinds, upper, from, false), next < upper else { break }
+                    from = next
+                }
+                var reached = from
+                _ = try reader.scanBatches(from: from) { batch in
+                    for record in batch where record.position >= from {
+                        if record.position >= upper || filters.to.map({ record.timestamp > $0 }) == true {
+                            reached = .max
+                            return false
+                        }
+                        reached = record.position + 1
+                        if matches(record, filters) {
+                            kept.append(record.owned())
+                            if kept.count > query.limit { return false }
+                        }
+                    }
+                    // With the index, look for the next block again after each batch.
+                    return filters.kinds == nil
+                }
+                if reached <= from { break }   // the log's end
+                from = reached
             }
         } catch {
             throw JournalError(code: "log_failed", message: "the log could not be read: \(error)")
         }
-        return page(kept, query, lookup: lookup)
+        return kept
     }
 
     /// Newest first with no index to go by: the log read backwards a batch's stretch at a time
@@ -92,11 +146,15 @@ enum JournalScan {
     /// page and one more are found or the period's start is reached: a frequent category's
     /// first page reads a batch or two, however long the period.
     static func backwards(_ query: JournalQuery, _ filters: Filters, start: UInt64, upper: UInt64,
-                          reader: LogReader) throws(JournalError) -> [LogRecord] {
+                          reader: LogReader, lookup: JournalLookup) throws(JournalError) -> [LogRecord] {
         var kept: [LogRecord] = []
         var top = upper
         do {
             while top > start && kept.count <= query.limit {
+                if let kinds = filters.kinds {
+                    guard let end = lookup.kinds(kinds, top, start, true) else { break }
+                    top = end
+                }
                 let bottom = max(start, reader.batchStart(before: top))
                 var stretch: [LogRecord] = []
                 _ = try reader.scan(from: bottom) { record in
@@ -213,6 +271,9 @@ enum JournalScan {
                 codes.insert(kind.rawValue)
             }
             filters.codes = codes
+            filters.kinds = KindSet(codes)
+        } else if !query.categories.isEmpty {
+            filters.kinds = KindSet(EventKind.allCases.filter { query.categories.contains($0.category) }.map(\.rawValue))
         }
         var client = query.client?.rawValue
         if let phone = query.phone {
@@ -288,12 +349,7 @@ extension Ledger {
     /// writer's lock is taken only for the moments the filters and display names need the state.
     public func journal(_ query: JournalQuery) throws(JournalError) -> JournalPage {
         let reader = log.reader()
-        let lookup = JournalLookup(
-            clientForPhone: { phone in self.read { state in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } } },
-            members: { segment in self.read { $0.members(ofSegment: segment) } },
-            displayName: { id in self.read { state in state.clientIndex(id).map { state.displayName(Int($0)) } } },
-            positions: { id, before, limit, after in self.read { $0.eventPositions(of: id, before: before, limit: limit, after: after) } },
-            named: { name, context in self.read { $0.namedEventPositions(name: name, context: context) } })
+        let lookup = JournalLookup(reading: { body in self.read { body($0) } })
         return try JournalScan.run(query, reader: reader, end: reader.snapshot.endPosition, lookup: lookup)
     }
 }
@@ -301,14 +357,7 @@ extension Ledger {
 extension LedgerView {
     /// A page of the journal as the view stands (events appended since are not in it).
     public func journal(_ query: JournalQuery) throws(JournalError) -> JournalPage {
-        let reader = LogReader(snapshot: snapshot)
         let state = self.state
-        let lookup = JournalLookup(
-            clientForPhone: { phone in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } },
-            members: { state.members(ofSegment: $0) },
-            displayName: { id in state.clientIndex(id).map { state.displayName(Int($0)) } },
-            positions: { id, before, limit, after in state.eventPositions(of: id, before: before, limit: limit, after: after) },
-            named: { name, context in state.namedEventPositions(name: name, context: context) })
-        return try JournalScan.run(query, reader: reader, end: position, lookup: lookup)
+        return try JournalScan.run(query, reader: LogReader(snapshot: snapshot), end: position, lookup: JournalLookup(reading: { $0(state) }))
     }
 }

@@ -7,7 +7,7 @@ struct ReplayVerb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Audit replay of one client: every event in order, the balances after it, the lots it took, and why.",
-        discussion: "It replays the log up to now (or up to --as-of / --at-position) and takes the client's events as they apply: as long as a full rebuild of the log.")
+        discussion: "It reads only the client's events up to now (or up to --as-of / --at-position), through the journal's index of each client's events, and applies them in a state of that client alone.")
 
     @OptionGroup var common: CommonOptions
     @Option(name: .long, help: "The client's id.") var client: String

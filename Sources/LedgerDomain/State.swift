@@ -128,6 +128,9 @@ public struct LedgerState: Sendable {
         return parts.clientEvents.positions(of: client, before: before, limit: limit, after: after)
     }
 
+    /// The journal's index of event types by block of positions.
+    public var eventKinds: EventKindBlocks { parts.eventKinds }
+
     /// The positions of the custom and system events with this name and context values
     /// (`k=v` keys), ascending (the journal's index).
     public func namedEventPositions(name: String?, context: [String]) -> [UInt64] {

@@ -5,7 +5,8 @@ import LedgerBytes
 /// and read. An id is never reused for other content: a new layout is a new format version.
 public enum SnapshotSection: UInt32, Sendable, CaseIterable {
     case head = 1, rules = 2, texts = 3, lots = 4, clientIDs = 5, clients = 6, holders = 7, purchases = 8, orders = 9,
-         idempotency = 10, extras = 11, schedule = 12, segments = 13, clientEvents = 14, namedEvents = 15
+         idempotency = 10, extras = 11, schedule = 12, segments = 13, clientEvents = 14, namedEvents = 15,
+         eventKinds = 16
 
     public var name: String {
         switch self {
@@ -24,6 +25,7 @@ public enum SnapshotSection: UInt32, Sendable, CaseIterable {
         case .segments: "segments"
         case .clientEvents: "client events"
         case .namedEvents: "named events"
+        case .eventKinds: "event kinds"
         }
     }
 }
@@ -35,7 +37,8 @@ extension LedgerState {
     /// count out of the head.
     /// 4: the journal's indexes: each client's events (14), custom and system events by name
     /// and by context value (15).
-    public static let snapshotVersion: UInt16 = 4
+    /// 5: the journal's index of event types by block of positions (16).
+    public static let snapshotVersion: UInt16 = 5
 
     /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
     /// scan's day, the last advance step's time) and the lot indexes are left out, and what
@@ -62,7 +65,7 @@ extension LedgerState {
         case .purchases: writePurchases(e)
         case .extras: writeExtras(e)
         case .schedule: writeSchedule(e)
-        case .orders, .idempotency, .segments, .clientEvents, .namedEvents:
+        case .orders, .idempotency, .segments, .clientEvents, .namedEvents, .eventKinds:
             let wrote = parts.write(section, to: e)
             assert(wrote, "a part writes section \(section.name)")
         }

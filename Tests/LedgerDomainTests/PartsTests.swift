@@ -87,7 +87,7 @@ struct PartsTests {
                 "the stream reaches every part: \(book.state.orders.count) orders, \(book.state.segmentDefinitions.count) segments")
         var check = PartRoundTrip(clients: book.state.records.count)
         book.state.parts.visit(&check)
-        #expect(check.visited == ["idempotency", "orders", "segments", "client events", "named events"])
+        #expect(check.visited == ["idempotency", "orders", "segments", "client events", "named events", "event kinds"])
         #expect(check.problems.isEmpty, "\(check.problems)")
     }
 
@@ -147,5 +147,52 @@ struct ClientEventsTests {
         index.apply(Self.applied(4, 1))   // behind the index: positions only grow, so it is ignored
         #expect(index.positions(of: 1).isEmpty)
         index.checkInvariants(clients: 2)
+    }
+}
+
+@Suite("The journal's index of event types by block")
+struct EventKindBlocksTests {
+    @Test("a block matches exactly when one of its events has a wanted type, or refused one; the search finds the nearest such block both ways")
+    func blocks() throws {
+        var index = EventKindBlocks()
+        var r = SplitMix(state: 9)
+        let size = Int(1 << EventKindBlocks.blockShift)
+        // 40 blocks of notes, with a rare type dropped into a few and a refused accrual in one.
+        var rare: Set<Int> = []
+        for position in 0..<(40 * size) {
+            var kind = EventKind.noteAdded
+            var event: DomainEvent? = nil
+            if Int.random(in: 0..<3000, using: &r) == 0 { kind = .clientBlocked; rare.insert(position / size) }
+            if position == 17 * size + 5 {
+                kind = .operationRefused
+                event = .operationRefused(Refusal(code: "client_blocked", operation: "bonus.accrued", message: "blocked"))
+            }
+            index.apply(AppliedEvent(position: UInt64(position), at: 0, kind: kind, derived: false, client: nil, key: nil, event: event))
+        }
+        #expect(!rare.isEmpty && rare.count < 40)
+        let blocked = KindSet([EventKind.clientBlocked.rawValue]), accrued = KindSet([EventKind.bonusAccrued.rawValue])
+        for block in 0..<40 {
+            let start = UInt64(block * size), end = start + UInt64(size)
+            // Newest first from the block's end: this block when it holds one, else an earlier one.
+            let newest = index.newestMatch(blocked, below: end, from: 0)
+            let expectedNewest = rare.filter { $0 <= block }.max().map { UInt64(($0 + 1) * size) }
+            #expect(newest == expectedNewest, "newest from block \(block)")
+            let oldest = index.oldestMatch(blocked, from: start)
+            let expectedOldest = rare.filter { $0 >= block }.min().map { UInt64($0 * size) } ?? UInt64(40 * size)
+            #expect(oldest == expectedOldest, "oldest from block \(block)")
+        }
+        // The refused accrual's block is a match for accruals, and for refusals.
+        #expect(index.newestMatch(accrued, below: UInt64(40 * size), from: 0) == UInt64(18 * size))
+        #expect(index.newestMatch(accrued, below: UInt64(17 * size), from: 0) == nil)
+        #expect(index.oldestMatch(KindSet([EventKind.operationRefused.rawValue]), from: 0) == UInt64(17 * size))
+        // Mid-block, the search starts where it is asked to; past the index, all may match.
+        #expect(index.oldestMatch(accrued, from: UInt64(17 * size + 9)) == UInt64(17 * size + 9))
+        #expect(index.newestMatch(accrued, below: UInt64(17 * size + 3), from: 0) == UInt64(17 * size + 3))
+        #expect(index.newestMatch(accrued, below: UInt64(50 * size), from: 0) == UInt64(50 * size))
+        #expect(index.newestMatch(accrued, below: UInt64(17 * size), from: UInt64(17 * size)) == nil)
+        // Its section restores to the same bytes.
+        let bytes = sectionBytes(index)
+        #expect(sectionBytes(try restoredPart(EventKindBlocks.self, bytes, clients: 0)) == bytes)
+        index.checkInvariants(clients: 0)
     }
 }

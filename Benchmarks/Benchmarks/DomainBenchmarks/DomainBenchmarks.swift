@@ -410,6 +410,15 @@ let benchmarks: @Sendable () -> Void = {
         try journal.open()
     }
 
+    Benchmark("journal: the audit replay of the busiest of 1 000 random clients (per replay)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(10), maxIterations: 200)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! journal.view!.replay(client: journal.busiest))
+        }
+    } setup: {
+        try journal.open()
+    }
+
     Benchmark("journal: custom events by name and a context value, first page across all clients (per query)",
               configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
         for _ in benchmark.scaledIterations {
@@ -436,6 +445,9 @@ final class JournalBench: @unchecked Sendable {
     var view: LedgerView?
     var phones: [String] = []
     var next = 0
+    /// The client with the most events among the sampled ones, and how many it has.
+    var busiest = ClientID("")
+    var busiestEvents: Int64 = 0
     /// A name and context value that occur in the program (the newest custom event's).
     var contextQuery = JournalQuery()
 
@@ -448,7 +460,9 @@ final class JournalBench: @unchecked Sendable {
         var random = UInt64(42)
         for _ in 0..<1000 {
             random = random &* 6364136223846793005 &+ 1442695040888963407
-            if let phone = view.client(id: "c" + String(format: "%07d", Int(random >> 33) % clients))?.phone { phones.append("+" + phone) }
+            guard let card = view.client(id: "c" + String(format: "%07d", Int(random >> 33) % clients)) else { continue }
+            if let phone = card.phone { phones.append("+" + phone) }
+            if card.eventCount > busiestEvents { (busiest, busiestEvents) = (card.id, card.eventCount) }
         }
         var custom = JournalQuery()
         custom.types = ["custom"]
@@ -460,7 +474,7 @@ final class JournalBench: @unchecked Sendable {
             contextQuery.context = [.init(key: key, value: text)]
         }
         self.view = view
-        print("journal: \(phones.count) phones of random clients; the context query: \(contextQuery.name ?? "—") \(contextQuery.context)")
+        print("journal: \(phones.count) phones of random clients, the busiest \(busiest) of \(busiestEvents) events; the context query: \(contextQuery.name ?? "—") \(contextQuery.context)")
     }
 }
 

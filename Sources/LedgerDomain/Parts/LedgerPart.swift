@@ -65,6 +65,7 @@ public struct LedgerParts: Sendable {
     public internal(set) var segments = SegmentMembership()
     public internal(set) var clientEvents = ClientEvents()
     public internal(set) var namedEvents = NamedEventIndex()
+    public internal(set) var eventKinds = EventKindBlocks()
 
     init(keepsKeyBytes: Bool, rebuilding: Bool) {
         idempotency = IdempotencyAnswers(keepsKeyBytes: keepsKeyBytes, rebuilding: rebuilding)
@@ -78,6 +79,7 @@ public struct LedgerParts: Sendable {
         segments.apply(event)
         clientEvents.apply(event)
         namedEvents.apply(event)
+        eventKinds.apply(event)
     }
 
     mutating func finishRebuild() {
@@ -86,6 +88,7 @@ public struct LedgerParts: Sendable {
         segments.finishRebuild()
         clientEvents.finishRebuild()
         namedEvents.finishRebuild()
+        eventKinds.finishRebuild()
     }
 
     public func visit<Visitor: LedgerPartVisitor>(_ visitor: inout Visitor) {
@@ -94,6 +97,7 @@ public struct LedgerParts: Sendable {
         visitor.visit(segments)
         visitor.visit(clientEvents)
         visitor.visit(namedEvents)
+        visitor.visit(eventKinds)
     }
 
     /// The parts a snapshot holds, each from its section.
@@ -109,6 +113,7 @@ public struct LedgerParts: Sendable {
         segments = try restore(SegmentMembership.self)
         clientEvents = try restore(ClientEvents.self)
         namedEvents = try restore(NamedEventIndex.self)
+        eventKinds = try restore(EventKindBlocks.self)
     }
 
     /// Whether `section` belongs to a part, and if so writes it.
