@@ -77,8 +77,10 @@ extension LedgerState {
         let clawed = try d.getArray(Int64.self, "bonuses clawed back")
         let refunded = try d.getArray(Int64.self, "bonuses refunded")
         guard keys.count == returned.count, keys.count == clawed.count, keys.count == refunded.count,
-              Set(keys).count == keys.count, keys.allSatisfy({ $0 >= 0 && Int($0) < states.count }) else { throw d.fail("the return totals do not match") }
+              keys.first.map({ $0 >= 0 }) ?? true, keys.last.map({ Int($0) < states.count }) ?? true,
+              zip(keys, keys.dropFirst()).allSatisfy({ $0 < $1 }) else { throw d.fail("the return totals do not match (or are not in ascending order)") }
         returnTotals = [:]
+        returnTotals.reserveCapacity(keys.count)
         for k in keys.indices {
             var t = ReturnTotals()
             t.returnedPaid = returned[k]
@@ -87,7 +89,9 @@ extension LedgerState {
             returnTotals[keys[k]] = t
         }
         returns = [:]
-        for k in 0..<(try d.getCount("returns", width: 24)) {
+        let returnCount = try d.getCount("returns", width: 24)
+        returns.reserveCapacity(returnCount)
+        for k in 0..<returnCount {
             let purchase = try d.get(Int32.self, "return \(k)'s purchase")
             let id = try d.getText("return \(k)'s id")
             let lower = try d.get(UInt64.self, "return \(k)'s first event")

@@ -1,4 +1,5 @@
 import LedgerStorage
+import Dispatch
 import LedgerBytes
 
 /// The sections of a state's snapshot (data-format.md §13.3), in the order they are written
@@ -90,10 +91,25 @@ extension LedgerState {
         d = decoder(.texts)
         let textStarts = try texts.read(from: &d)
         try d.end()
-        d = decoder(.lots)
-        lotPool = try LotPool(from: &d, owner: owner)
-        try d.end()
-        d = decoder(.clientIDs)
+        // The lot pool (whose link check is the open's longest step) on the second core,
+        // while this thread reads the rest.
+        let lots = LotRestore(bytes: section(.lots), owner: owner)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { lots.run() }
+        do throws(SectionError) {
+            try readClientsAndTheRest(decoder, textStarts: textStarts, owner: owner)
+        } catch {
+            group.wait()   // (the bytes it reads stay the caller's until then)
+            throw error
+        }
+        group.wait()
+        lotPool = try lots.result!.get()
+        try checkClientLinks()
+    }
+
+    private mutating func readClientsAndTheRest(_ decoder: (SnapshotSection) -> SectionDecoder, textStarts: [[UInt64]],
+                                                owner: AnyObject?) throws(SectionError) {
+        var d = decoder(.clientIDs)
         clientIDs = try IdTable(from: &d, groupSize: 4, "client ids")
         try d.end()
         d = decoder(.clients)
@@ -114,7 +130,6 @@ extension LedgerState {
         d = decoder(.schedule)
         try readSchedule(&d)
         try d.end()
-        try checkClientLinks()
     }
 
     // MARK: head
@@ -381,6 +396,28 @@ extension LedgerState {
             guard (-1..<purchases).contains(c.firstPurchase), (-1..<purchases).contains(c.lastPurchase) else {
                 throw SectionError("clients", "client \(i) names a purchase that is not there")
             }
+        }
+    }
+}
+
+/// The lot pool's section read on another thread (see `LedgerState.init(snapshot:owner:)`):
+/// the bytes and their owner are only read, and the result is taken after the thread is done.
+private final class LotRestore: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+    let owner: AnyObject?
+    var result: Result<LotPool, SectionError>?
+
+    init(bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
+        self.bytes = bytes
+        self.owner = owner
+    }
+
+    func run() {
+        result = Result { () throws(SectionError) -> LotPool in
+            var d = SectionDecoder(bytes, section: SnapshotSection.lots.name)
+            let pool = try LotPool(from: &d, owner: owner)
+            try d.end()
+            return pool
         }
     }
 }

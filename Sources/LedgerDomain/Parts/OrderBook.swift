@@ -80,7 +80,9 @@ public struct OrderBook: LedgerPart {
     }
 
     public init(from d: inout SectionDecoder, clients: Int) throws(SectionError) {
-        for k in 0..<(try d.getCount("orders", width: 25)) {
+        let count = try d.getCount("orders", width: 25)
+        orders.reserveCapacity(count)
+        for k in 0..<count {
             let id = try d.getText("order \(k)'s id")
             let client = try d.get(Int32.self, "order \(k)'s client")
             guard let phase = OrderState.Phase(rawValue: try d.get(UInt8.self, "order \(k)'s phase")), client >= 0, Int(client) < clients else {
