@@ -137,6 +137,9 @@ public struct SectionError: Error, Sendable, CustomStringConvertible {
 public struct SectionDecoder {
     public let name: String
     @usableFromInline var reader: ByteReader
+    /// What keeps the bytes alive when they lie in a mapping a table may go on using in place
+    /// (a snapshot's); nil when they must be copied.
+    public var owner: AnyObject? = nil
 
     public init(_ bytes: UnsafeRawBufferPointer, section name: String) {
         self.name = name

@@ -39,7 +39,8 @@ extension LedgerState {
     /// 4: the journal's indexes: each client's events (14), custom and system events by name
     /// and by context value (15).
     /// 5: the journal's index of event types by block of positions (16).
-    public static let snapshotVersion: UInt16 = 5
+    /// 6: section 14's steps as a chunked row table, used where they lie in the mapping.
+    public static let snapshotVersion: UInt16 = 6
 
     /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
     /// scan's day, the last advance step's time) and the lot indexes are left out, and what
@@ -81,7 +82,11 @@ extension LedgerState {
         // As a rebuild's end leaves it: its windows and schedule are in the snapshot, and the
         // log it belongs to keeps the keys' bytes.
         self.init(rebuilding: false, keepsKeyBytes: false)
-        func decoder(_ s: SnapshotSection) -> SectionDecoder { SectionDecoder(section(s), section: s.name) }
+        func decoder(_ s: SnapshotSection) -> SectionDecoder {
+            var d = SectionDecoder(section(s), section: s.name)
+            d.owner = owner
+            return d
+        }
         var d = decoder(.head)
         try readHead(&d)
         try d.end()

@@ -79,6 +79,9 @@ struct JournalTests {
         let dir = TemporaryDirectory()
         let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
         try SnapshotTests.run(ledger, SnapshotTests.days(clients: 200, days: 90, seed: seed)[...])
+        // The view opens from this snapshot (its indexes used where they lie in the mapping) and
+        // applies what follows on top of them.
+        try ledger.writeSnapshot()
         // A few segment members, custom events with context, and a refused operation of each category.
         let t = ledger.read { $0.lastEventAt } + 1
         let planted = try ledger.submit([
@@ -89,8 +92,10 @@ struct JournalTests {
         ])
         #expect(planted.prefix(4).allSatisfy { $0.isAccepted })
         if case .refused(_, _, let recorded) = planted[4] { #expect(recorded != nil, "the refusal is journaled") } else { Issue.record("\(planted[4])") }
+        let end = ledger.position
         try ledger.close()
         let view = try LedgerView(directory: dir.path)
+        #expect(view.startSnapshot.map { $0.position < end } == true, "the view starts from the snapshot before the planted events")
         let all = try Self.everything(dir.path)
         #expect(all.count > 1000)
         var random = SeededRandom(state: seed)

@@ -410,6 +410,17 @@ let benchmarks: @Sendable () -> Void = {
         try journal.open()
     }
 
+    Benchmark("journal: a rare type's first page across all clients, the whole log (client.blocked, per query)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            var query = JournalQuery()
+            query.types = ["client.blocked"]
+            blackHole(try! journal.view!.journal(query))
+        }
+    } setup: {
+        try journal.open()
+    }
+
     Benchmark("journal: the audit replay of the busiest of 1 000 random clients (per replay)",
               configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(10), maxIterations: 200)) { benchmark in
         for _ in benchmark.scaledIterations {

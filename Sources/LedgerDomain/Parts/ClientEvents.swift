@@ -101,19 +101,10 @@ public struct ClientEvents: LedgerPart {
 
     public func write(to e: SectionEncoder) {
         e.put(base)
-        e.put(UInt64(steps.count))
-        // Chunk by chunk as they lie in memory (3 bytes a step, no padding: checked).
-        let perChunk = ChunkedArray<Step>.elementsPerChunk
-        if MemoryLayout<Step>.stride == 3 {
-            for (c, pointer) in steps.storage.pointers.enumerated() {
-                let n = min(perChunk, steps.count - c * perChunk)
-                if n > 0 { e.putRaw(UnsafeRawBufferPointer(start: pointer, count: n * 3)) }
-            }
-        } else {
-            for k in 0..<steps.count {
-                let s = steps[k]
-                e.put(s.b0); e.put(s.b1); e.put(s.b2)
-            }
+        // A chunked row table: the chunks as they lie in memory, which a reader maps in place.
+        e.putChunkedRows(count: steps.count, width: 3, chunkRows: ChunkedArray<Step>.elementsPerChunk) { k, row in
+            let s = steps[k]
+            row[0] = s.b0; row[1] = s.b1; row[2] = s.b2
         }
         let far = farSteps.sorted { $0.key < $1.key }
         e.put(UInt64(far.count))
@@ -124,9 +115,12 @@ public struct ClientEvents: LedgerPart {
 
     public init(from d: inout SectionDecoder, clients: Int) throws(SectionError) {
         base = try d.get(UInt64.self, "the first indexed position")
-        let count = try d.getCount("the client event steps", width: 3)
-        let bytes = try d.getRaw(count * 3, "the client event steps")
-        steps = Self.steps(copying: bytes, count: count)
+        let (count, bytes) = try d.getChunkedRows("the client event steps", width: 3, chunkRows: ChunkedArray<Step>.elementsPerChunk)
+        if let owner = d.owner, count > 0, MemoryLayout<Step>.stride == 3 {
+            steps = ChunkedArray(mapping: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: count, owner: owner)
+        } else {
+            steps = Self.steps(copying: bytes, count: count)
+        }
         let farCount = try d.getCount("the far steps", width: 16)
         var last: UInt64? = nil
         for _ in 0..<farCount {
@@ -152,7 +146,8 @@ public struct ClientEvents: LedgerPart {
     }
 
     /// The steps as a chunked array over one copy of the section's bytes (a memory copy, not
-    /// 20 million appends: the open of a full-size program spent 0.1 s on those).
+    /// 20 million appends: the open of a full-size program spent 0.1 s on those), when they
+    /// cannot be used where they lie.
     static func steps(copying bytes: UnsafeRawBufferPointer, count: Int) -> ChunkedArray<Step> {
         guard count > 0, MemoryLayout<Step>.stride == 3 else {
             var steps = ChunkedArray<Step>()
