@@ -239,7 +239,11 @@ extension LedgerState {
     // swiftlint:disable:next cyclomatic_complexity
     private func decideEvent(_ event: DomainEvent, command: Command, at: Micros, emitter e: inout Emitter) throws {
         switch event {
-        case .system, .segmentDefined, .segmentDeleted, .rulesChanged:
+        case .segmentDefined(let definition):
+            try checkSegmentCycle(definition)
+            e.emit(event)
+            return
+        case .system, .segmentDeleted, .rulesChanged:
             e.emit(event)
             return
         case .clientRegistered(let r):

@@ -143,7 +143,11 @@ public enum CommandParser {
         case .rulesChanged: return .changeRules(try f.rules("rules"))
         case .segmentDefined:
             let filters = try f.raw("filters")
-            guard case .array = filters else { throw f.bad("filters", "must be a JSON array of filters") }
+            guard case .array(let list) = filters else { throw f.bad("filters", "must be a JSON array of filters") }
+            // Each filter checked against the catalog (see SegmentFilter), naming the one at fault.
+            for (k, item) in list.enumerated() {
+                do throws(FilterError) { _ = try SegmentFilter.parse(item, number: k + 1) } catch { throw f.bad("filters", error.description) }
+            }
             return .event(.segmentDefined(SegmentDefinition(name: try f.string("name"), color: try f.optionalString("color"),
                                                             filters: filters.text, version: try f.optionalInt("version") ?? 1)))
         case .segmentDeleted: return .event(.segmentDeleted(try f.string("name")))

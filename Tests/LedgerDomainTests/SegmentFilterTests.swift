@@ -101,4 +101,25 @@ struct SegmentFilterTests {
         try SegmentFilter.checkNoCycle("A", a, definitions: ["B": b, "C": c, "D": c])
         #expect(throws: FilterError.self) { try SegmentFilter.checkNoCycle("A", d, definitions: [:]) }
     }
+
+    @Test("a segment.defined line with a bad filter is refused as invalid_event naming the filter; a definition closing a cycle is refused by the state")
+    func definitions() throws {
+        let bad = #"{"type":"segment.defined","name":"C","filters":[{"field":"level","op":"in","values":["Gold"]},{"field":"gender","op":"gte","values":["female"]}]}"#
+        do {
+            _ = try CommandParser.parse(line: bad, number: 7)
+            Issue.record("a bad filter was taken")
+        } catch {
+            #expect(error.field == "filters" && error.description.contains("filter 2 (gender)"), "\(error)")
+        }
+        var book = Book()
+        #expect(book.run(#"{"type":"segment.defined","name":"A","filters":[{"field":"memberOf","op":"in","values":["B"]}]}"#).isAccepted)
+        #expect(book.run(#"{"type":"segment.defined","name":"B","filters":[{"field":"purchaseCount","op":"gte","values":[1]}]}"#).isAccepted)
+        // B redefined to include A closes A → B → A; the old B stays.
+        let cycle = book.run(#"{"type":"segment.defined","name":"B","filters":[{"field":"memberOf","op":"eq","values":["A"]}]}"#)
+        guard case .refused(let reason, let message, _) = cycle else { Issue.record("\(cycle)"); return }
+        #expect(reason.code == .invalidEvent && message.contains("B → A → B"), "\(message)")
+        #expect(book.state.segmentDefinitions["B"]?.filters.contains("purchaseCount") == true)
+        // A segment naming itself is a cycle too.
+        #expect(!book.run(#"{"type":"segment.defined","name":"D","filters":[{"field":"memberOf","op":"in","values":["D"]}]}"#).isAccepted)
+    }
 }

@@ -68,6 +68,8 @@ struct ContractTests {
         #"{"type":"rules.changed","rules":{"lifetimeDays":0}}"#,
         #"{"type":"level.set","client":"c1"}"#,                                      // level missing (null is a value)
         #"{"client":"c1","amount":5}"#,                                               // no type
+        #"{"type":"segment.defined","name":"VIP","filters":[{"field":"shoeSize","op":"eq","values":[42]}]}"#,  // no such field
+        #"{"type":"segment.defined","name":"VIP","filters":[{"field":"level","op":"eq","values":[]}]}"#,        // no value
     ]
 
     @Test("the input's JSON Schema (Ledger.docc/input.schema.json) accepts every example, refuses what the parser refuses for its shape, and has the parser's types")
@@ -87,6 +89,9 @@ struct ContractTests {
         let names = variants.compactMap { v -> String? in if case .string(let name)? = v["properties"]?["type"]?["const"] { name } else { nil } }
         #expect(names.count == Set(names).count && Set(names) == Set(Self.submittable),
                 "schema-only: \(Set(names).subtracting(Self.submittable).sorted()); missing: \(Set(Self.submittable).subtracting(names).sorted())")
+        // A filter's fields are the catalog's.
+        guard case .array(let fields)? = schema["$defs"]?["segmentFilter"]?["properties"]?["field"]?["enum"] else { Issue.record("no segmentFilter"); return }
+        #expect(fields == FilterField.allCases.map { .string($0.rawValue) }, "the schema's filter fields differ from the catalog")
     }
 
     /// Validates each line against the schema with Python's jsonschema (Draft 2020-12, the

@@ -178,3 +178,20 @@ extension SegmentFilter {
         }
     }
 }
+
+extension LedgerState {
+    /// Refuses a segment definition that would make a segment contain itself through
+    /// `memberOf`, given the segments defined now.
+    func checkSegmentCycle(_ definition: SegmentDefinition) throws {
+        guard let filters = try? SegmentFilter.parseList(definition.filters), !SegmentFilter.segmentsNamed(by: filters).isEmpty else { return }
+        var others: [String: [SegmentFilter]] = [:]
+        for (name, other) in segmentDefinitions where name != definition.name {
+            others[name] = (try? SegmentFilter.parseList(other.filters)) ?? []
+        }
+        do throws(FilterError) {
+            try SegmentFilter.checkNoCycle(definition.name, filters, definitions: others)
+        } catch {
+            throw Refuse(.invalidEvent(field: "filters"), message: "filters: \(error.reason)")
+        }
+    }
+}
