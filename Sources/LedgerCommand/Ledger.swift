@@ -47,6 +47,10 @@ func globalOptionsAfterVerb(_ arguments: [String]) -> [String] {
         }
     }
     guard let verb = rest.first, !leading.isEmpty else { return arguments }
+    // A verb with verbs of its own (`segment save`): after the second.
+    if verb == "segment", rest.count >= 2, !rest[rest.index(after: rest.startIndex)].hasPrefix("-") {
+        return Array(rest.prefix(2)) + leading + Array(rest.dropFirst(2))
+    }
     return [verb] + leading + Array(rest.dropFirst())
 }
 

@@ -1,0 +1,67 @@
+import LedgerDomain
+
+/// The clients a segment selects, as of a moment (interface.md's `segment members`).
+public struct SegmentMembers: Sendable, Equatable {
+    public var segment: String
+    public var asOf: Timestamp
+    public var clients: [ClientID]
+    public var count: Int { clients.count }
+
+    /// As `ledger segment members --json` prints it.
+    public var contractJSON: JSONValue {
+        .object([("segment", .string(segment)), ("asOf", .string(asOf.description)),
+                 ("clients", .array(clients.map { .string($0.rawValue) })), ("count", .integer(Int64(count)))])
+    }
+}
+
+/// A segment question that cannot be answered: no such segment (`unknown_segment`), or filters
+/// that name a field not evaluated yet (`invalid_event`, naming it).
+public struct SegmentError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    public var description: String { message }
+}
+
+enum SegmentQuery {
+    /// The members of `name` in `state` as of `asOf`: a defined segment's filters evaluated
+    /// (``LedgerDomain/SegmentEvaluator``); a segment only assigned by operators, its members.
+    static func members(_ name: String, state: borrowing LedgerState, asOf: Micros) throws(SegmentError) -> SegmentMembers {
+        let numbers: [Int32]
+        if let definition = state.segmentDefinitions[name] {
+            let filters: [SegmentFilter]
+            do throws(FilterError) {
+                filters = try SegmentFilter.parseList(definition.filters)
+                numbers = try SegmentEvaluator(state: copy state, asOf: asOf).members(filters)
+            } catch {
+                throw SegmentError(code: ErrorCode.invalidEvent.rawValue, message: "segment '\(name)': \(error.description)")
+            }
+        } else if let assigned = state.members(ofSegment: name) {
+            numbers = assigned.compactMap(state.clientIndex).sorted()
+        } else {
+            throw SegmentError(code: "unknown_segment", message: "no segment is named '\(name)'")
+        }
+        return SegmentMembers(segment: name, asOf: Timestamp(microsecondsSince1970: asOf),
+                              clients: numbers.map { ClientID(state.clientID(Int($0))) })
+    }
+
+    /// The ledger's own "now": its latest event or advance step (time-based filters move with
+    /// `advance(to:)`).
+    static func now(_ state: borrowing LedgerState) -> Micros { max(state.lastEventAt, state.advancedTo) }
+}
+
+extension LedgerView {
+    /// The members of segment `name` as the view stands, as of its latest event (or `at`).
+    public func segmentMembers(_ name: String, at: Timestamp? = nil) throws(SegmentError) -> SegmentMembers {
+        try SegmentQuery.members(name, state: state, asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state))
+    }
+}
+
+extension Ledger {
+    /// The members of segment `name` now, as of the ledger's latest event or advance (or `at`).
+    public func segmentMembers(_ name: String, at: Timestamp? = nil) throws(SegmentError) -> SegmentMembers {
+        let result: Result<SegmentMembers, SegmentError> = read { state in
+            Result { () throws(SegmentError) in try SegmentQuery.members(name, state: state, asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state)) }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Glibc
+import Ledger
+import LedgerDomain
+
+/// `ledger segment save | members | list | delete` (interface.md).
+struct SegmentVerb: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segment",
+        abstract: "Segments: define one from a filters file, list them, see their members, delete one.",
+        discussion: "The filters and their catalog: the DocC article Segment filters. Members are evaluated as of the ledger's latest event or advance (or --as-of).",
+        subcommands: [Save.self, Members.self, List.self, Delete.self])
+
+    /// Submits one command, printing what became of it; a refusal exits 1.
+    static func submit(_ command: Command, _ common: CommonOptions, verb: String, done: String) throws {
+        let ledger = try openLedger(common, verb: verb)
+        defer { try? ledger.close() }
+        let outcome: Outcome
+        do { outcome = try ledger.submit([command])[0] } catch { throw failure(error, json: common.json, verb: verb) }
+        switch outcome {
+        case .refused(let reason, let message, _):
+            if common.json { print(JSON.object([("ok", .bool(false)), ("error", .string(reason.code.rawValue)), ("message", .string(message))]).rendered) }
+            printError("ledger \(verb): refused \(reason.code.rawValue): \(message)")
+            throw ExitCode(ExitStatus.refused)
+        default:
+            if common.json { print(JSON.object([("ok", .bool(true))]).rendered) } else { print(done) }
+        }
+    }
+
+    struct Save: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Define (or redefine) a segment from a filters file: a JSON array of filters.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The segment's name.") var name: String
+        @Option(name: .long, help: "The filters file (- for standard input).") var filters: String
+        @Option(name: .long, help: "The segment's colour.") var color: String?
+
+        func run() throws {
+            let text: String
+            if filters == "-" {
+                var lines: [String] = []
+                while let line = readLine(strippingNewline: false) { lines.append(line) }
+                text = lines.joined()
+            } else {
+                guard let file = fopen(filters, "r") else { throw ValidationError("--filters: cannot read \(filters): \(String(cString: strerror(errno)))") }
+                defer { fclose(file) }
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let n = fread(&buffer, 1, buffer.count, file)
+                    if n <= 0 { break }
+                    bytes += buffer[0..<n]
+                }
+                text = String(decoding: bytes, as: UTF8.self)
+            }
+            // Checked here first, so that a bad file is refused naming the filter before the log is opened.
+            do throws(FilterError) { _ = try SegmentFilter.parseList(text) } catch {
+                throw ValidationError("--filters \(filters): \(error.description)")
+            }
+            let version = (try? LedgerView(directory: common.data).state.segmentDefinitions[name]?.version).flatMap { $0 }.map { $0 + 1 } ?? 1
+            let definition = SegmentDefinition(name: name, color: color, filters: text.trimmingWhitespace(), version: version)
+            try SegmentVerb.submit(Command(client: "", event: .segmentDefined(definition)), common, verb: "segment save",
+                                   done: "segment '\(name)' saved (version \(version))")
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a segment's definition.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The segment's name.") var name: String
+
+        func run() throws {
+            try SegmentVerb.submit(Command(client: "", event: .segmentDeleted(name)), common, verb: "segment delete", done: "segment '\(name)' deleted")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The defined segments: name, colour, version, filters.")
+        @OptionGroup var common: CommonOptions
+
+        func run() throws {
+            let view = try openView(common, verb: "segment list")
+            let definitions = view.state.segmentDefinitions.values.sorted { $0.name < $1.name }
+            if common.json {
+                let rows: [JSON] = definitions.map { d in
+                    .object([("name", .string(d.name)), ("color", d.color.map(JSON.string) ?? .null), ("version", .int(d.version)),
+                             ("filters", (try? JSONParser.parse(d.filters)) ?? .string(d.filters))])
+                }
+                print(JSON.object([("segments", .array(rows))]).rendered)
+                return
+            }
+            var table = Table(header: ["segment", "colour", "version", "filters"])
+            for d in definitions { table.rows.append([Printable.escaped(d.name), Printable.escaped(d.color ?? "—"), "\(d.version)", Printable.escaped(d.filters)]) }
+            print(definitions.isEmpty ? "no segment is defined" : table.rendered)
+        }
+    }
+
+    struct Members: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The clients a segment selects, now or as of a time.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The segment's name.") var name: String
+        @Option(name: .customLong("as-of"), help: "As of this time (a date: its end): the ledger as it stood then, its day counts from then.")
+        var asOf: String?
+
+        func run() throws {
+            let at = try asOf.map { try JournalVerb.time($0, "--as-of", endOfDay: true) }
+            let view = try openView(common, verb: "segment members", asOf: at.map { .time($0) })
+            let members: SegmentMembers
+            do { members = try view.segmentMembers(name, at: at) } catch {
+                if common.json { print(JSON.object([("ok", .bool(false)), ("error", .string(error.code)), ("message", .string(error.message))]).rendered) }
+                printError("ledger segment members: " + error.message)
+                throw ExitCode(ExitStatus.refused)
+            }
+            if common.json {
+                print(members.contractJSON.text)
+                return
+            }
+            print("segment '\(Printable.escaped(name))' as of \(members.asOf): \(members.count) client(s)")
+            for client in members.clients { print(Printable.escaped(client.rawValue)) }
+        }
+    }
+}
+
+extension String {
+    /// Without the spaces and line breaks at either end.
+    func trimmingWhitespace() -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
+        return String(drop(while: blank).reversed().drop(while: blank).reversed())
+    }
+}
