@@ -6,7 +6,9 @@ import LedgerLog
 struct JournalLookup {
     var clientForPhone: (String) -> String?
     /// Nil when no segment has that name.
-    var members: (String) -> Set<String>?
+    /// A segment's members now (a defined segment's filters evaluated, see ``SegmentMembers``);
+    /// nil when no segment has that name.
+    var members: (String) -> Result<Set<String>, SegmentError>?
     var displayName: (String) -> String?
     /// A client's event positions below `before`, newest first, at most `limit` (the
     /// ``ClientEvents`` index); empty for an unknown client.
@@ -29,7 +31,14 @@ extension JournalLookup {
         }
         self.init(
             clientForPhone: { phone in value { state in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } } },
-            members: { segment in value { $0.members(ofSegment: segment) } },
+            members: { segment in
+                value { state in
+                    guard state.segmentDefinitions[segment] != nil || state.members(ofSegment: segment) != nil else { return nil }
+                    return Result { () throws(SegmentError) in
+                        Set(try SegmentQuery.members(segment, state: state, asOf: SegmentQuery.now(state)).clients.map(\.rawValue))
+                    }
+                }
+            },
             displayName: { id in value { state in state.clientIndex(id).map { state.displayName(Int($0)) } } },
             positions: { id, before, limit, after in value { $0.eventPositions(of: id, before: before, limit: limit, after: after) } },
             named: { name, context in value { $0.namedEventPositions(name: name, context: context) } },
@@ -286,8 +295,13 @@ enum JournalScan {
         }
         filters.clientKey = client.map { Array($0.utf8) }
         if let segment = query.segment {
-            guard let members = lookup.members(segment) else {
+            guard let found = lookup.members(segment) else {
                 throw JournalError(code: "unknown_segment", message: "segment: no segment is named '\(segment)'")
+            }
+            let members: Set<String>
+            switch found {
+            case .success(let set): members = set
+            case .failure(let error): throw JournalError(code: error.code, message: "segment: \(error.message)")
             }
             filters.members = members
             if members.isEmpty { filters.nobody = true }

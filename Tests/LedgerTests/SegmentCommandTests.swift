@@ -24,6 +24,10 @@ struct SegmentCommandTests {
         // As of a time after the definition: c1 only.
         let members = Run(["--data", dir.path, "segment", "members", "Big", "--json", "--as-of", "2099-01-01"], stdin: "")
         #expect(members.status == 0 && members.json?["clients"] == .array([.string("c1")]) && members.json?["count"] == .integer(1), "\(members.stdout) \(members.stderr)")
+        // The journal's segment filter reads the same members: c1's events only (its registration and purchase).
+        let journal = Run(["--data", dir.path, "journal", "--segment", "Big", "--json"], stdin: "")
+        guard case .array(let rows)? = journal.json?["rows"] else { Issue.record("\(journal.stdout) \(journal.stderr)"); return }
+        #expect(rows.count >= 2 && rows.allSatisfy { $0["client"] == .string("c1") }, "\(journal.stdout)")
         // Before it was defined there was no such segment.
         let before = Run(["--data", dir.path, "segment", "members", "Big", "--json", "--as-of", "2025-03-03"], stdin: "")
         #expect(before.status == 1 && before.json?["error"] == .string("unknown_segment"))
