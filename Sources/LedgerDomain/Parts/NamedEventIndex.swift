@@ -23,12 +23,24 @@ public struct NamedEventIndex: LedgerPart {
         var lists: [[UInt64]] = []
         if let name { lists.append(byName[name] ?? []) }
         for key in context { lists.append(byContext[key] ?? []) }
-        guard var result = lists.min(by: { $0.count < $1.count }) else { return [] }
-        for list in lists where list.count > 0 {
-            let members = Set(list)
-            result = result.filter(members.contains)
+        guard let shortest = lists.indices.min(by: { lists[$0].count < lists[$1].count }) else { return [] }
+        // Each of the shortest list's positions looked up in the others, which are ascending:
+        // a binary search each, no set built of a list that may hold millions.
+        var result = lists[shortest]
+        for (k, list) in lists.enumerated() where k != shortest {
+            result = result.filter { Self.contains(list, $0) }
         }
-        return lists.contains { $0.isEmpty } ? [] : result
+        return result
+    }
+
+    /// Whether the ascending `list` holds `position`.
+    static func contains(_ list: [UInt64], _ position: UInt64) -> Bool {
+        var low = 0, high = list.count
+        while low < high {
+            let mid = (low + high) / 2
+            if list[mid] < position { low = mid + 1 } else { high = mid }
+        }
+        return low < list.count && list[low] == position
     }
 
     public mutating func apply(_ event: borrowing AppliedEvent) {
