@@ -44,6 +44,15 @@ enum SegmentQuery {
                               clients: numbers.map { ClientID(state.clientID(Int($0))) })
     }
 
+    /// The clients `filters` select in `state` as of `asOf` (a segment not saved: a preview).
+    static func preview(_ filters: [SegmentFilter], state: borrowing LedgerState, asOf: Micros) throws(SegmentError) -> SegmentMembers {
+        let numbers: [Int32]
+        do throws(FilterError) { numbers = try SegmentEvaluator(state: copy state, asOf: asOf).members(filters) } catch {
+            throw SegmentError(code: ErrorCode.invalidEvent.rawValue, message: error.description)
+        }
+        return SegmentMembers(segment: "", asOf: Timestamp(microsecondsSince1970: asOf), clients: numbers.map { ClientID(state.clientID(Int($0))) })
+    }
+
     /// The ledger's own "now": its latest event or advance step (time-based filters move with
     /// `advance(to:)`).
     static func now(_ state: borrowing LedgerState) -> Micros { max(state.lastEventAt, state.advancedTo) }
@@ -53,6 +62,14 @@ extension LedgerView {
     /// The members of segment `name` as the view stands, as of its latest event (or `at`).
     public func segmentMembers(_ name: String, at: Timestamp? = nil) throws(SegmentError) -> SegmentMembers {
         try SegmentQuery.members(name, state: state, asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state))
+    }
+}
+
+extension LedgerView {
+    /// The clients `filters` would select, as the view stands (a segment tried before it is
+    /// saved); `segment` is empty in the answer.
+    public func segmentMembers(filters: [SegmentFilter], at: Timestamp? = nil) throws(SegmentError) -> SegmentMembers {
+        try SegmentQuery.preview(filters, state: state, asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state))
     }
 }
 

@@ -19,6 +19,7 @@ struct SegmentEvaluationTests {
         var level: String?
         var purchases: Int64 = 0, paid: Int64 = 0, maxPaid: Int64 = 0
         var lastPurchase: Micros?
+        var purchaseDays: [Int64] = []
         var returns: Int64 = 0, returned: Int64 = 0
         var available: Int64 = 0, used: Int64 = 0, expired: Int64 = 0
     }
@@ -52,6 +53,7 @@ struct SegmentEvaluationTests {
             case .clientDeleted: f.deleted = true
             case .purchaseMade(let p):
                 f.purchases += 1; f.paid += p.paid; f.maxPaid = max(f.maxPaid, p.paid); f.lastPurchase = e.at
+                f.purchaseDays.append(Time.day(of: e.at))
             case .purchaseReturned(let r): f.returns += 1; f.returned += r.amount
             case .walletInstalled(let p): f.wallet.insert(p.rawValue)
             case .walletRemoved(let p): f.wallet.remove(p.rawValue)
@@ -104,6 +106,8 @@ struct SegmentEvaluationTests {
         case .maxCheck: return f.purchases > 0 && num(f.maxPaid)
         case .averageCheck: return f.purchases > 0 && num(f.paid / f.purchases)
         case .lastPurchaseDate: return num(f.lastPurchase.map(day))
+        case .purchaseDate: return f.purchaseDays.contains { $0 <= today && num($0) }
+        case .purchaseDaysAgo: return f.purchaseDays.contains { $0 <= today && num(today - $0) }
         case .daysWithoutPurchases: return num(today - day(f.lastPurchase ?? f.registeredAt))
         case .returnCount: return num(f.returns)
         case .returnSum: return num(f.returned)
@@ -141,6 +145,7 @@ struct SegmentEvaluationTests {
         let lastDay = Time.day(of: view.state.lastEventAt)
         let fields: [FilterField] = [.name, .gender, .status, .joinPlace, .email, .card, .level, .messenger, .walletInstalled, .age,
                                      .joinDate, .daysInProgram, .purchaseCount, .purchaseSum, .maxCheck, .averageCheck, .lastPurchaseDate,
+                                     .purchaseDate, .purchaseDaysAgo,
                                      .daysWithoutPurchases, .returnCount, .returnSum, .bonusesAvailable, .bonusesUsed, .bonusesExpired, .memberOf]
         /// A value the field can take, from a random client's facts (so that filters select some and not all).
         func value(_ field: FilterField) -> SegmentFilter.Value {

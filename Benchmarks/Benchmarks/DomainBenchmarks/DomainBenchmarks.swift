@@ -430,6 +430,16 @@ let benchmarks: @Sendable () -> Void = {
         try journal.open()
     }
 
+    // Segments (issue 24): five filters over every client of the full-size program.
+    Benchmark("segment: five filters over every client (per evaluation)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(20), maxIterations: 50)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! journal.view!.segmentMembers(filters: journal.fiveFilters))
+        }
+    } setup: {
+        try journal.open()
+    }
+
     Benchmark("journal: custom events by name and a context value, first page across all clients (per query)",
               configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
         for _ in benchmark.scaledIterations {
@@ -456,6 +466,12 @@ final class JournalBench: @unchecked Sendable {
     var view: LedgerView?
     var phones: [String] = []
     var next = 0
+    /// A segment of five filters (the segment issue's benchmark).
+    let fiveFilters = try! SegmentFilter.parseList("""
+        [{"field":"purchaseSum","op":"gte","values":[500000]},{"field":"daysWithoutPurchases","op":"lte","values":[60]},
+         {"field":"gender","op":"in","values":["female"]},{"field":"status","op":"in","values":["participant"]},
+         {"field":"bonusesAvailable","op":"gte","values":[10000]}]
+        """)
     /// The client with the most events among the sampled ones, and how many it has.
     var busiest = ClientID("")
     var busiestEvents: Int64 = 0

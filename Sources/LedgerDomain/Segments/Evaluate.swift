@@ -25,9 +25,9 @@ public struct SegmentEvaluator {
         case .name, .gender, .age, .birthday, .birthdaySoon, .messenger, .status, .joinDate, .daysInProgram, .joinPlace,
              .addedBy, .card, .email, .walletInstalled, .level, .bonusesAvailable, .bonusesUsed, .bonusesExpired,
              .nextExpiryDate, .purchaseCount, .purchaseSum, .averageCheck, .maxCheck, .daysBetweenPurchases,
-             .lastPurchaseDate, .daysWithoutPurchases, .returnCount, .returnSum, .memberOf:
+             .purchaseDate, .purchaseDaysAgo, .lastPurchaseDate, .daysWithoutPurchases, .returnCount, .returnSum, .memberOf:
             true
-        case .mailingReceived, .promotion, .promoCode, .itemCount, .purchaseDate, .purchaseDaysAgo, .frequentPlace,
+        case .mailingReceived, .promotion, .promoCode, .itemCount, .frequentPlace,
              .lastPlace, .boughtAt, .seller, .boughtProduct, .boughtSku, .boughtCategory, .returnDate, .returnDaysAgo,
              .lastReturnDate, .daysWithoutReturns, .returnedAt, .acceptedBy, .returnedProduct, .returnedSku,
              .returnedCategory, .eventName, .eventDate, .lastEventDate, .daysSinceLastEvent, .eventContext, .eventTimes:
@@ -100,6 +100,8 @@ public struct SegmentEvaluator {
         case .daysBetweenPurchases:
             guard let last = r.stats.lastPurchaseAt, r.stats.purchaseCount > 0 else { return false }
             return number((Time.day(of: last) - Time.day(of: r.registeredAt)) / r.stats.purchaseCount, f)
+        case .purchaseDate: return purchaseDays(r).contains { day($0, f) }
+        case .purchaseDaysAgo: return purchaseDays(r).contains { number(today - $0, f) }
         case .lastPurchaseDate: return r.stats.lastPurchaseAt.map { day(Time.day(of: $0), f) } ?? false
         case .daysWithoutPurchases: return number(today - Time.day(of: r.stats.lastPurchaseAt ?? r.registeredAt), f)
         case .returnCount: return number(r.stats.returnCount, f)
@@ -115,6 +117,19 @@ public struct SegmentEvaluator {
         default:
             return false   // (refused by checkEvaluable before any client is looked at)
         }
+    }
+
+    /// The days of a client's purchases (its purchase list), up to today.
+    func purchaseDays(_ r: ClientRecord) -> [Int64] {
+        var days: [Int64] = []
+        var k = r.firstPurchase
+        while k >= 0 {
+            let p = state.purchaseStates[Int(k)]
+            let d = Time.day(of: p.at)
+            if d <= today { days.append(d) }
+            k = p.next
+        }
+        return days
     }
 
     // MARK: comparisons
