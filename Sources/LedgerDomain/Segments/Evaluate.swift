@@ -10,12 +10,39 @@ public struct SegmentEvaluator {
     let today: Int64
     /// The segments' filters by name, parsed once (for `memberOf`).
     var definitions: [String: [SegmentFilter]] = [:]
+    /// The same, compiled.
+    var compiledDefinitions: [String: [Compiled]] = [:]
+
+    /// A filter with its values taken apart once, so that a client is compared without
+    /// allocating anything.
+    struct Compiled {
+        let filter: SegmentFilter
+        /// Numbers and days, in the order given.
+        let bounds: [Int64]
+        let texts: [String]
+        /// The texts lowercased (`contains`).
+        let lowered: [String]
+        /// `messenger`: the channels' indexes.
+        let channels: [Int]
+
+        init(_ f: SegmentFilter) {
+            filter = f
+            bounds = f.values.compactMap { v -> Int64? in
+                switch v { case .number(let n): n; case .day(let d): d; default: nil }
+            }
+            texts = f.values.compactMap { v -> String? in if case .text(let s) = v { s } else { nil } }
+            lowered = texts.map { $0.lowercased() }
+            channels = texts.compactMap { name in Channel.allCases.firstIndex { $0.rawValue == name } }
+        }
+    }
 
     public init(state: LedgerState, asOf: Micros) {
         self.state = state
         today = Time.day(of: asOf)
         for (name, definition) in state.segmentDefinitions {
-            definitions[name] = (try? SegmentFilter.parseList(definition.filters)) ?? []
+            let filters = (try? SegmentFilter.parseList(definition.filters)) ?? []
+            definitions[name] = filters
+            compiledDefinitions[name] = filters.map(Compiled.init)
         }
     }
 
@@ -54,65 +81,68 @@ public struct SegmentEvaluator {
     /// The clients the filters select (deleted clients never), ascending by number.
     public func members(_ filters: [SegmentFilter]) throws(FilterError) -> [Int32] {
         try checkEvaluable(filters)
+        let compiled = filters.map(Compiled.init)
         var out: [Int32] = []
-        for i in 0..<state.records.count where !state.records[i].deleted && matches(i, filters) { out.append(Int32(i)) }
+        for i in 0..<state.records.count {
+            let r = state.records[i]
+            if !r.deleted && matches(i, r, compiled, depth: 0) { out.append(Int32(i)) }
+        }
         return out
     }
 
     /// Whether client `i` passes every filter.
-    public func matches(_ i: Int, _ filters: [SegmentFilter], depth: Int = 0) -> Bool {
-        filters.allSatisfy { f in matches(i, f, depth: depth) != f.exclude }
+    public func matches(_ i: Int, _ filters: [SegmentFilter]) -> Bool {
+        matches(i, state.records[i], filters.map(Compiled.init), depth: 0)
     }
 
-    /// Whether client `i` matches one filter (before `exclude`).
-    func matches(_ i: Int, _ f: SegmentFilter, depth: Int) -> Bool {
-        let r = state.records[i]
-        switch f.field {
-        case .name: return text(state.profile(i).name, f)
-        case .gender: return text(r.gender?.rawValue, f)
-        case .age: return r.birthday.map { number(age(birthday: $0), f) } ?? false
-        case .birthday: return r.birthday.map { monthDay($0, f) } ?? false
-        case .birthdaySoon: return r.birthday.map { number(daysToBirthday($0), f) } ?? false
-        case .messenger:
-            return f.values.contains { v in
-                guard case .text(let name) = v, let c = Channel.allCases.firstIndex(where: { $0.rawValue == name }) else { return false }
-                return r.channels[c]?.subscribed == true
-            }
-        case .status: return text((r.blocked ? ParticipationStatus.blocked : r.status).rawValue, f)
-        case .joinDate: return day(Time.day(of: r.registeredAt), f)
-        case .daysInProgram: return number(today - Time.day(of: r.registeredAt), f)
-        case .joinPlace: return text(state.profile(i).place, f)
-        case .addedBy: return text(state.profile(i).addedBy, f)
-        case .card: return state.profile(i).cards.contains { text($0, f) }
-        case .email: return text(state.profile(i).email, f)
-        case .walletInstalled: return f.values.first == .flag(r.walletBits != 0)
-        case .level: return text(state.level(i), f)
-        case .bonusesAvailable: return number(r.balances.available, f)
-        case .bonusesUsed: return number(r.balances.used, f)
-        case .bonusesExpired: return number(r.balances.expired, f)
+    func matches(_ i: Int, _ r: ClientRecord, _ filters: [Compiled], depth: Int) -> Bool {
+        for c in filters where matches(i, r, c, depth: depth) == c.filter.exclude { return false }
+        return true
+    }
+
+    /// Whether client `i` (its record `r`) matches one filter (before `exclude`).
+    // swiftlint:disable:next cyclomatic_complexity
+    func matches(_ i: Int, _ r: ClientRecord, _ c: Compiled, depth: Int) -> Bool {
+        switch c.filter.field {
+        case .name: return text(state.profile(i).name, c)
+        case .gender: return text(r.gender?.rawValue, c)
+        case .age: return r.birthday.map { number(age(birthday: $0), c) } ?? false
+        case .birthday: return r.birthday.map { monthDay($0, c) } ?? false
+        case .birthdaySoon: return r.birthday.map { number(daysToBirthday($0), c) } ?? false
+        case .messenger: return c.channels.contains { r.channels[$0]?.subscribed == true }
+        case .status: return text((r.blocked ? ParticipationStatus.blocked : r.status).rawValue, c)
+        case .joinDate: return number(Time.day(of: r.registeredAt), c)
+        case .daysInProgram: return number(today - Time.day(of: r.registeredAt), c)
+        case .joinPlace: return text(state.profile(i).place, c)
+        case .addedBy: return text(state.profile(i).addedBy, c)
+        case .card: return state.profile(i).cards.contains { text($0, c) }
+        case .email: return text(state.profile(i).email, c)
+        case .walletInstalled: return c.filter.values.first == .flag(r.walletBits != 0)
+        case .level: return text(state.level(i), c)
+        case .bonusesAvailable: return number(r.balances.available, c)
+        case .bonusesUsed: return number(r.balances.used, c)
+        case .bonusesExpired: return number(r.balances.expired, c)
         case .nextExpiryDate:
             let next = state.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
-            return next.map { day(Time.day(of: $0), f) } ?? false
-        case .purchaseCount: return number(r.stats.purchaseCount, f)
-        case .purchaseSum: return number(r.stats.purchaseSum, f)
-        case .averageCheck: return r.stats.purchaseCount > 0 && number(r.stats.averageCheck, f)
-        case .maxCheck: return r.stats.purchaseCount > 0 && number(r.stats.maxCheck, f)
+            return next.map { number(Time.day(of: $0), c) } ?? false
+        case .purchaseCount: return number(r.stats.purchaseCount, c)
+        case .purchaseSum: return number(r.stats.purchaseSum, c)
+        case .averageCheck: return r.stats.purchaseCount > 0 && number(r.stats.averageCheck, c)
+        case .maxCheck: return r.stats.purchaseCount > 0 && number(r.stats.maxCheck, c)
         case .daysBetweenPurchases:
             guard let last = r.stats.lastPurchaseAt, r.stats.purchaseCount > 0 else { return false }
-            return number((Time.day(of: last) - Time.day(of: r.registeredAt)) / r.stats.purchaseCount, f)
-        case .purchaseDate: return purchaseDays(r).contains { day($0, f) }
-        case .purchaseDaysAgo: return purchaseDays(r).contains { number(today - $0, f) }
-        case .lastPurchaseDate: return r.stats.lastPurchaseAt.map { day(Time.day(of: $0), f) } ?? false
-        case .daysWithoutPurchases: return number(today - Time.day(of: r.stats.lastPurchaseAt ?? r.registeredAt), f)
-        case .returnCount: return number(r.stats.returnCount, f)
-        case .returnSum: return number(r.stats.returnSum, f)
+            return number((Time.day(of: last) - Time.day(of: r.registeredAt)) / r.stats.purchaseCount, c)
+        case .purchaseDate: return purchaseDays(r).contains { number($0, c) }
+        case .purchaseDaysAgo: return purchaseDays(r).contains { number(today - $0, c) }
+        case .lastPurchaseDate: return r.stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
+        case .daysWithoutPurchases: return number(today - Time.day(of: r.stats.lastPurchaseAt ?? r.registeredAt), c)
+        case .returnCount: return number(r.stats.returnCount, c)
+        case .returnSum: return number(r.stats.returnSum, c)
         case .memberOf:
-            let recorded = state.segments(of: i)
-            return f.values.contains { v in
-                guard case .text(let name) = v else { return false }
+            return c.texts.contains { name in
                 // A defined segment is its filters; one only assigned is its recorded members.
-                if let inner = definitions[name], depth < 64 { return matches(i, inner, depth: depth + 1) }
-                return recorded.contains(name)
+                if let inner = compiledDefinitions[name], depth < 64 { return matches(i, r, inner, depth: depth + 1) }
+                return state.segments(of: i).contains(name)
             }
         default:
             return false   // (refused by checkEvaluable before any client is looked at)
@@ -134,23 +164,17 @@ public struct SegmentEvaluator {
 
     // MARK: comparisons
 
-    func text(_ value: String?, _ f: SegmentFilter) -> Bool {
+    func text(_ value: String?, _ c: Compiled) -> Bool {
         guard let value else { return false }
-        return f.values.contains { v in
-            guard case .text(let wanted) = v else { return false }
-            return f.op == .contains ? value.lowercased().contains(wanted.lowercased()) : value == wanted
+        if c.filter.op == .contains {
+            let lowered = value.lowercased()
+            return c.lowered.contains { lowered.contains($0) }
         }
+        return c.texts.contains(value)
     }
 
-    func number(_ value: Int64, _ f: SegmentFilter) -> Bool {
-        let bounds = f.values.compactMap { v -> Int64? in if case .number(let n) = v { n } else { nil } }
-        return compare(value, bounds, f.op)
-    }
-
-    func day(_ value: Int64, _ f: SegmentFilter) -> Bool {
-        let bounds = f.values.compactMap { v -> Int64? in if case .day(let d) = v { d } else { nil } }
-        return compare(value, bounds, f.op)
-    }
+    @inline(__always)
+    func number(_ value: Int64, _ c: Compiled) -> Bool { compare(value, c.bounds, c.filter.op) }
 
     func compare(_ value: Int64, _ bounds: [Int64], _ op: FilterOperator) -> Bool {
         switch op {
@@ -162,12 +186,12 @@ public struct SegmentEvaluator {
     }
 
     /// A birthday against dates of any year: by month and day; a range may wrap the new year.
-    func monthDay(_ birthday: Int64, _ f: SegmentFilter) -> Bool {
-        func key(_ day: Int64) -> Int64 { let c = Time.civil(days: day); return c.month * 32 + c.day }
+    func monthDay(_ birthday: Int64, _ c: Compiled) -> Bool {
+        func key(_ day: Int64) -> Int64 { let d = Time.civil(days: day); return d.month * 32 + d.day }
         let k = key(birthday)
-        let bounds = f.values.compactMap { v -> Int64? in if case .day(let d) = v { key(d) } else { nil } }
-        if f.op == .between, bounds.count == 2, bounds[0] > bounds[1] { return k >= bounds[0] || k <= bounds[1] }
-        return compare(k, bounds, f.op)
+        let bounds = c.bounds.map(key)
+        if c.filter.op == .between, bounds.count == 2, bounds[0] > bounds[1] { return k >= bounds[0] || k <= bounds[1] }
+        return compare(k, bounds, c.filter.op)
     }
 
     /// Full years on `today`.
