@@ -81,13 +81,17 @@ public struct SegmentEvaluator {
     /// The clients the filters select (deleted clients never), ascending by number.
     public func members(_ filters: [SegmentFilter]) throws(FilterError) -> [Int32] {
         try checkEvaluable(filters)
-        let compiled = filters.map(Compiled.init)
-        var out: [Int32] = []
-        for i in 0..<state.records.count {
-            let r = state.records[i]
-            if !r.deleted && matches(i, r, compiled, depth: 0) { out.append(Int32(i)) }
+        // A filter at a time over the clients the filters before it kept: each pass is one
+        // tight loop over one fact, and the candidates shrink as the filters go.
+        let records = state.records
+        var candidates: [Int32] = []
+        candidates.reserveCapacity(records.count)
+        for i in 0..<records.count where !records[i].deleted { candidates.append(Int32(i)) }
+        for filter in filters {
+            let c = Compiled(filter)
+            candidates.removeAll { i in matches(Int(i), records[Int(i)], c, depth: 0) == c.filter.exclude }
         }
-        return out
+        return candidates
     }
 
     /// Whether client `i` passes every filter.
