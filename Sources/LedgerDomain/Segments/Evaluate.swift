@@ -1,3 +1,5 @@
+import LedgerStorage
+
 /// Which clients a segment's filters select, as of a moment (domain.md §6), reading the facts
 /// the state keeps for each client.
 ///
@@ -6,6 +8,8 @@
 /// evaluated, naming them: a filter on them never answers "nobody" for want of facts.
 public struct SegmentEvaluator {
     let state: LedgerState
+    /// The client records (the state's), read field by field.
+    let records: ChunkedArray<ClientRecord>
     /// The day "today" is (0 days ago), and the moment dates are taken at.
     let today: Int64
     /// The segments' filters by name, parsed once (for `memberOf`).
@@ -38,6 +42,7 @@ public struct SegmentEvaluator {
 
     public init(state: LedgerState, asOf: Micros) {
         self.state = state
+        records = state.records
         today = Time.day(of: asOf)
         for (name, definition) in state.segmentDefinitions {
             let filters = (try? SegmentFilter.parseList(definition.filters)) ?? []
@@ -83,69 +88,69 @@ public struct SegmentEvaluator {
         try checkEvaluable(filters)
         // A filter at a time over the clients the filters before it kept: each pass is one
         // tight loop over one fact, and the candidates shrink as the filters go.
-        let records = state.records
         var candidates: [Int32] = []
         candidates.reserveCapacity(records.count)
         for i in 0..<records.count where !records[i].deleted { candidates.append(Int32(i)) }
         for filter in filters {
             let c = Compiled(filter)
-            candidates.removeAll { i in matches(Int(i), records[Int(i)], c, depth: 0) == c.filter.exclude }
+            candidates.removeAll { i in matches(Int(i), c, depth: 0) == c.filter.exclude }
         }
         return candidates
     }
 
     /// Whether client `i` passes every filter.
     public func matches(_ i: Int, _ filters: [SegmentFilter]) -> Bool {
-        matches(i, state.records[i], filters.map(Compiled.init), depth: 0)
+        matches(i, filters.map(Compiled.init), depth: 0)
     }
 
-    func matches(_ i: Int, _ r: ClientRecord, _ filters: [Compiled], depth: Int) -> Bool {
-        for c in filters where matches(i, r, c, depth: depth) == c.filter.exclude { return false }
+    func matches(_ i: Int, _ filters: [Compiled], depth: Int) -> Bool {
+        for c in filters where matches(i, c, depth: depth) == c.filter.exclude { return false }
         return true
     }
 
-    /// Whether client `i` (its record `r`) matches one filter (before `exclude`).
+    /// Whether client `i` matches one filter (before `exclude`). Each fact is read where it lies
+    /// in the client's record (a field, not the whole record).
     // swiftlint:disable:next cyclomatic_complexity
-    func matches(_ i: Int, _ r: ClientRecord, _ c: Compiled, depth: Int) -> Bool {
+    func matches(_ i: Int, _ c: Compiled, depth: Int) -> Bool {
         switch c.filter.field {
         case .name: return text(state.profile(i).name, c)
-        case .gender: return text(r.gender?.rawValue, c)
-        case .age: return r.birthday.map { number(age(birthday: $0), c) } ?? false
-        case .birthday: return r.birthday.map { monthDay($0, c) } ?? false
-        case .birthdaySoon: return r.birthday.map { number(daysToBirthday($0), c) } ?? false
-        case .messenger: return c.channels.contains { r.channels[$0]?.subscribed == true }
-        case .status: return text((r.blocked ? ParticipationStatus.blocked : r.status).rawValue, c)
-        case .joinDate: return number(Time.day(of: r.registeredAt), c)
-        case .daysInProgram: return number(today - Time.day(of: r.registeredAt), c)
+        case .gender: return text(records[i].gender?.rawValue, c)
+        case .age: return records[i].birthday.map { number(age(birthday: $0), c) } ?? false
+        case .birthday: return records[i].birthday.map { monthDay($0, c) } ?? false
+        case .birthdaySoon: return records[i].birthday.map { number(daysToBirthday($0), c) } ?? false
+        case .messenger: return c.channels.contains { records[i].channels[$0]?.subscribed == true }
+        case .status: return text((records[i].blocked ? ParticipationStatus.blocked : records[i].status).rawValue, c)
+        case .joinDate: return number(Time.day(of: records[i].registeredAt), c)
+        case .daysInProgram: return number(today - Time.day(of: records[i].registeredAt), c)
         case .joinPlace: return text(state.profile(i).place, c)
         case .addedBy: return text(state.profile(i).addedBy, c)
         case .card: return state.profile(i).cards.contains { text($0, c) }
         case .email: return text(state.profile(i).email, c)
-        case .walletInstalled: return c.filter.values.first == .flag(r.walletBits != 0)
+        case .walletInstalled: return c.filter.values.first == .flag(records[i].walletBits != 0)
         case .level: return text(state.level(i), c)
-        case .bonusesAvailable: return number(r.balances.available, c)
-        case .bonusesUsed: return number(r.balances.used, c)
-        case .bonusesExpired: return number(r.balances.expired, c)
+        case .bonusesAvailable: return number(records[i].balances.available, c)
+        case .bonusesUsed: return number(records[i].balances.used, c)
+        case .bonusesExpired: return number(records[i].balances.expired, c)
         case .nextExpiryDate:
             let next = state.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
             return next.map { number(Time.day(of: $0), c) } ?? false
-        case .purchaseCount: return number(r.stats.purchaseCount, c)
-        case .purchaseSum: return number(r.stats.purchaseSum, c)
-        case .averageCheck: return r.stats.purchaseCount > 0 && number(r.stats.averageCheck, c)
-        case .maxCheck: return r.stats.purchaseCount > 0 && number(r.stats.maxCheck, c)
+        case .purchaseCount: return number(records[i].stats.purchaseCount, c)
+        case .purchaseSum: return number(records[i].stats.purchaseSum, c)
+        case .averageCheck: return records[i].stats.purchaseCount > 0 && number(records[i].stats.averageCheck, c)
+        case .maxCheck: return records[i].stats.purchaseCount > 0 && number(records[i].stats.maxCheck, c)
         case .daysBetweenPurchases:
-            guard let last = r.stats.lastPurchaseAt, r.stats.purchaseCount > 0 else { return false }
-            return number((Time.day(of: last) - Time.day(of: r.registeredAt)) / r.stats.purchaseCount, c)
-        case .purchaseDate: return purchaseDays(r).contains { number($0, c) }
-        case .purchaseDaysAgo: return purchaseDays(r).contains { number(today - $0, c) }
-        case .lastPurchaseDate: return r.stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
-        case .daysWithoutPurchases: return number(today - Time.day(of: r.stats.lastPurchaseAt ?? r.registeredAt), c)
-        case .returnCount: return number(r.stats.returnCount, c)
-        case .returnSum: return number(r.stats.returnSum, c)
+            guard let last = records[i].stats.lastPurchaseAt, records[i].stats.purchaseCount > 0 else { return false }
+            return number((Time.day(of: last) - Time.day(of: records[i].registeredAt)) / records[i].stats.purchaseCount, c)
+        case .purchaseDate: return purchaseDays(i).contains { number($0, c) }
+        case .purchaseDaysAgo: return purchaseDays(i).contains { number(today - $0, c) }
+        case .lastPurchaseDate: return records[i].stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
+        case .daysWithoutPurchases: return number(today - Time.day(of: records[i].stats.lastPurchaseAt ?? records[i].registeredAt), c)
+        case .returnCount: return number(records[i].stats.returnCount, c)
+        case .returnSum: return number(records[i].stats.returnSum, c)
         case .memberOf:
             return c.texts.contains { name in
                 // A defined segment is its filters; one only assigned is its recorded members.
-                if let inner = compiledDefinitions[name], depth < 64 { return matches(i, r, inner, depth: depth + 1) }
+                if let inner = compiledDefinitions[name], depth < 64 { return matches(i, inner, depth: depth + 1) }
                 return state.segments(of: i).contains(name)
             }
         default:
@@ -154,9 +159,9 @@ public struct SegmentEvaluator {
     }
 
     /// The days of a client's purchases (its purchase list), up to today.
-    func purchaseDays(_ r: ClientRecord) -> [Int64] {
+    func purchaseDays(_ i: Int) -> [Int64] {
         var days: [Int64] = []
-        var k = r.firstPurchase
+        var k = records[i].firstPurchase
         while k >= 0 {
             let p = state.purchaseStates[Int(k)]
             let d = Time.day(of: p.at)
