@@ -28,6 +28,9 @@ public struct SegmentEvaluator {
         let lowered: [String]
         /// `messenger`: the channels' indexes.
         let channels: [Int]
+        /// `gender`: the record's gender codes (1 + the case's index); `status`: the statuses.
+        let genderCodes: [UInt8]
+        let statuses: [ParticipationStatus]
 
         init(_ f: SegmentFilter) {
             filter = f
@@ -37,6 +40,8 @@ public struct SegmentEvaluator {
             texts = f.values.compactMap { v -> String? in if case .text(let s) = v { s } else { nil } }
             lowered = texts.map { $0.lowercased() }
             channels = texts.compactMap { name in Channel.allCases.firstIndex { $0.rawValue == name } }
+            genderCodes = texts.compactMap { name in Gender.allCases.firstIndex { $0.rawValue == name }.map { UInt8($0 + 1) } }
+            statuses = texts.compactMap(ParticipationStatus.init(rawValue:))
         }
     }
 
@@ -114,12 +119,12 @@ public struct SegmentEvaluator {
     func matches(_ i: Int, _ c: Compiled, depth: Int) -> Bool {
         switch c.filter.field {
         case .name: return text(state.profile(i).name, c)
-        case .gender: return text(records[i].gender?.rawValue, c)
+        case .gender: return c.genderCodes.contains(records[i].genderCode)   // (no gender: code 0, never listed)
         case .age: return records[i].birthday.map { number(age(birthday: $0), c) } ?? false
         case .birthday: return records[i].birthday.map { monthDay($0, c) } ?? false
         case .birthdaySoon: return records[i].birthday.map { number(daysToBirthday($0), c) } ?? false
         case .messenger: return c.channels.contains { records[i].channels[$0]?.subscribed == true }
-        case .status: return text((records[i].blocked ? ParticipationStatus.blocked : records[i].status).rawValue, c)
+        case .status: return c.statuses.contains(records[i].blocked ? .blocked : records[i].status)
         case .joinDate: return number(Time.day(of: records[i].registeredAt), c)
         case .daysInProgram: return number(today - Time.day(of: records[i].registeredAt), c)
         case .joinPlace: return text(state.profile(i).place, c)
