@@ -375,78 +375,50 @@ let benchmarks: @Sendable () -> Void = {
     // than the full replay above, in the same run; and one client's card, as `ledger client`
     // answers a support call (the process's peak resident size is the benchmark's).
     let reader = Program()
-    // The journal on the full-size program, in process, from a view opened from its snapshot.
-    Benchmark("journal: one client's newest 50 rows, by phone (per query)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 20_000)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            journal.next += 1
-            var query = JournalQuery()
-            query.phone = journal.phones[journal.next % journal.phones.count]
-            blackHole(try! journal.view!.journal(query))
+    // The journal and segments on the full-size program, in process, from a view opened from
+    // its snapshot: each iteration one query.
+    func onTheProgram(_ name: String, _ unit: BenchmarkTimeUnits, seconds: Int, iterations: Int, _ query: @escaping (LedgerView) -> Void) {
+        Benchmark(name, configuration: .init(metrics: [.wallClock], timeUnits: unit, maxDuration: .seconds(seconds), maxIterations: iterations)) { benchmark in
+            for _ in benchmark.scaledIterations { query(journal.view!) }
+        } setup: {
+            try journal.open()
         }
-    } setup: {
-        try journal.open()
     }
-    Benchmark("journal: a phone to its client (per lookup)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            journal.next += 1
-            blackHole(journal.view!.clientID(phone: journal.phones[journal.next % journal.phones.count]))
-        }
-    } setup: {
-        try journal.open()
+    onTheProgram("journal: one client's newest 50 rows, by phone (per query)", .microseconds, seconds: 10, iterations: 20_000) { view in
+        journal.next += 1
+        var query = JournalQuery()
+        query.phone = journal.phones[journal.next % journal.phones.count]
+        blackHole(try! view.journal(query))
     }
-    Benchmark("journal: the bonuses category's first page across all clients, a day's period (per query)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            journal.next += 1
-            var query = JournalQuery()
-            query.categories = [.bonuses]
-            query.from = Timestamp(year: 2025, month: 3, day: 1 + journal.next % 28)
-            query.to = query.from.map { $0 + .seconds(86_399) }
-            blackHole(try! journal.view!.journal(query))
-        }
-    } setup: {
-        try journal.open()
+    onTheProgram("journal: a phone to its client (per lookup)", .microseconds, seconds: 5, iterations: 200_000) { view in
+        journal.next += 1
+        blackHole(view.clientID(phone: journal.phones[journal.next % journal.phones.count]))
     }
-
-    Benchmark("journal: a rare type's first page across all clients, the whole log (client.blocked, per query)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            var query = JournalQuery()
-            query.types = ["client.blocked"]
-            blackHole(try! journal.view!.journal(query))
-        }
-    } setup: {
-        try journal.open()
+    onTheProgram("journal: the bonuses category's first page across all clients, a day's period (per query)", .microseconds,
+                 seconds: 10, iterations: 2_000) { view in
+        journal.next += 1
+        var query = JournalQuery()
+        query.categories = [.bonuses]
+        query.from = Timestamp(year: 2025, month: 3, day: 1 + journal.next % 28)
+        query.to = query.from.map { $0 + .seconds(86_399) }
+        blackHole(try! view.journal(query))
     }
-
-    Benchmark("journal: the audit replay of the busiest of 1 000 random clients (per replay)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(10), maxIterations: 200)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            blackHole(try! journal.view!.replay(client: journal.busiest))
-        }
-    } setup: {
-        try journal.open()
+    onTheProgram("journal: a rare type's first page across all clients, the whole log (client.blocked, per query)", .microseconds,
+                 seconds: 10, iterations: 2_000) { view in
+        var query = JournalQuery()
+        query.types = ["client.blocked"]
+        blackHole(try! view.journal(query))
     }
-
+    onTheProgram("journal: the audit replay of the busiest of 1 000 random clients (per replay)", .milliseconds, seconds: 10, iterations: 200) { view in
+        blackHole(try! view.replay(client: journal.busiest))
+    }
+    onTheProgram("journal: custom events by name and a context value, first page across all clients (per query)", .microseconds,
+                 seconds: 10, iterations: 2_000) { view in
+        blackHole(try! view.journal(journal.contextQuery))
+    }
     // Segments (issue 24): five filters over every client of the full-size program.
-    Benchmark("segment: five filters over every client (per evaluation)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxDuration: .seconds(20), maxIterations: 50)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            blackHole(try! journal.view!.segmentMembers(filters: journal.fiveFilters))
-        }
-    } setup: {
-        try journal.open()
-    }
-
-    Benchmark("journal: custom events by name and a context value, first page across all clients (per query)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            blackHole(try! journal.view!.journal(journal.contextQuery))
-        }
-    } setup: {
-        try journal.open()
+    onTheProgram("segment: five filters over every client (per evaluation)", .milliseconds, seconds: 20, iterations: 50) { view in
+        blackHole(try! view.segmentMembers(filters: journal.fiveFilters))
     }
 
     Benchmark("open: a reader (LedgerView) from the newest snapshot, and one card (whole)",
