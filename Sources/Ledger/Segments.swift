@@ -30,6 +30,8 @@ enum SegmentQuery {
         if let definition = state.segmentDefinitions[name] {
             let filters: [SegmentFilter]
             do throws(FilterError) {
+                // (A definition recorded with filters this build cannot read is refused, never
+                // read as no filters.)
                 filters = try SegmentFilter.parseList(definition.filters)
                 numbers = try SegmentEvaluator(state: copy state, asOf: asOf).members(filters)
             } catch {

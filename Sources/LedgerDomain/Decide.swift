@@ -240,7 +240,7 @@ extension LedgerState {
     private func decideEvent(_ event: DomainEvent, command: Command, at: Micros, emitter e: inout Emitter) throws {
         switch event {
         case .segmentDefined(let definition):
-            try checkSegmentCycle(definition)
+            try checkSegmentDefinition(definition)
             e.emit(event)
             return
         case .system, .segmentDeleted, .rulesChanged:

@@ -119,6 +119,13 @@ struct SegmentFilterTests {
         guard case .refused(let reason, let message, _) = cycle else { Issue.record("\(cycle)"); return }
         #expect(reason.code == .invalidEvent && message.contains("B → A → B"), "\(message)")
         #expect(book.state.segmentDefinitions["B"]?.filters.contains("purchaseCount") == true)
+        // A definition built in Swift, not through the input's parser, is checked all the same.
+        var state = book.state
+        var out: [EventRecord] = []
+        let swift = state.execute(Command(client: "", event: .segmentDefined(SegmentDefinition(name: "E", filters: #"[{"field":"level","op":"gte","values":[1]}]"#))),
+                                  now: book.now, into: &out)
+        guard case .refused(let refusal, let why, _) = swift else { Issue.record("\(swift)"); return }
+        #expect(refusal.code == .invalidEvent && why.contains("filter 1 (level)"), "\(why)")
         // A segment naming itself is a cycle too.
         #expect(!book.run(#"{"type":"segment.defined","name":"D","filters":[{"field":"memberOf","op":"in","values":["D"]}]}"#).isAccepted)
     }

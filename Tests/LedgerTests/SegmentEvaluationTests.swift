@@ -198,7 +198,14 @@ struct SegmentEvaluationTests {
         let now = Time.parse("2025-03-01T10:00:00Z")!
         let line = #"{"type":"segment.defined","name":"Shoes","filters":[{"field":"boughtCategory","op":"in","values":["Обувь"]}]}"#
         #expect(state.execute(try CommandParser.parse(line: line, number: 1), now: now, into: &out).isAccepted)
+        // A definition recorded with filters this build cannot read (before they were checked):
+        // refused when named, never read as no filters (which would select everybody).
+        state.apply(EventRecord(position: state.nextPosition, at: now, client: "",
+                                event: .segmentDefined(SegmentDefinition(name: "Old", filters: #"[{"field":"shoeSize","op":"eq","values":[42]}]"#))))
         let evaluator = SegmentEvaluator(state: state, asOf: now)
+        let old = try SegmentFilter.parseList(#"[{"field":"memberOf","op":"in","values":["Old"]}]"#)
+        #expect(throws: FilterError.self) { try evaluator.members(old) }
+        #expect(throws: SegmentError.self) { try SegmentQuery.members("Old", state: state, asOf: now) }
         let direct = try SegmentFilter.parseList(#"[{"field":"purchaseCount","op":"gte","values":[1]},{"field":"seller","op":"in","values":["Иванова"]}]"#)
         #expect(throws: FilterError(filter: 2, field: "seller", reason: "seller is not evaluated yet: the state does not keep its facts")) { try evaluator.members(direct) }
         let through = try SegmentFilter.parseList(#"[{"field":"memberOf","op":"in","values":["Shoes"]}]"#)

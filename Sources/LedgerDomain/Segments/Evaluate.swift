@@ -16,6 +16,8 @@ public struct SegmentEvaluator {
     var definitions: [String: [SegmentFilter]] = [:]
     /// The same, compiled.
     var compiledDefinitions: [String: [Compiled]] = [:]
+    /// The defined segments whose filters this build cannot read, and why.
+    var unreadable: [String: FilterError] = [:]
 
     /// A filter with its values taken apart once, so that a client is compared without
     /// allocating anything.
@@ -50,9 +52,14 @@ public struct SegmentEvaluator {
         records = state.records
         today = Time.day(of: asOf)
         for (name, definition) in state.segmentDefinitions {
-            let filters = (try? SegmentFilter.parseList(definition.filters)) ?? []
-            definitions[name] = filters
-            compiledDefinitions[name] = filters.map(Compiled.init)
+            do throws(FilterError) {
+                let filters = try SegmentFilter.parseList(definition.filters)
+                definitions[name] = filters
+                compiledDefinitions[name] = filters.map(Compiled.init)
+            } catch {
+                // (Recorded before filters were checked, or by a newer build: never read as no filters.)
+                unreadable[name] = error
+            }
         }
     }
 
@@ -81,6 +88,11 @@ public struct SegmentEvaluator {
                                   reason: "\(f.field.rawValue) is not evaluated yet: the state does not keep its facts\(through)")
             }
             if f.field == .memberOf {
+                for case .text(let name) in f.values {
+                    if let error = unreadable[name] {
+                        throw FilterError(filter: k + 1, field: f.field.rawValue, reason: "segment \(name)'s filters cannot be read: \(error.description)")
+                    }
+                }
                 for case .text(let name) in f.values where !path.contains(name) {
                     if let inner = definitions[name] { try checkEvaluable(inner, via: path + [name]) }
                 }

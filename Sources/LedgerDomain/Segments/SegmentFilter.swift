@@ -180,10 +180,15 @@ extension SegmentFilter {
 }
 
 extension LedgerState {
-    /// Refuses a segment definition that would make a segment contain itself through
-    /// `memberOf`, given the segments defined now.
-    func checkSegmentCycle(_ definition: SegmentDefinition) throws {
-        guard let filters = try? SegmentFilter.parseList(definition.filters), !SegmentFilter.segmentsNamed(by: filters).isEmpty else { return }
+    /// Refuses a segment definition whose filters are not a valid filters file (a definition
+    /// built in Swift has not been through the input's check), or that would make a segment
+    /// contain itself through `memberOf`, given the segments defined now.
+    func checkSegmentDefinition(_ definition: SegmentDefinition) throws {
+        let filters: [SegmentFilter]
+        do throws(FilterError) { filters = try SegmentFilter.parseList(definition.filters) } catch {
+            throw Refuse(.invalidEvent(field: "filters"), message: error.description)
+        }
+        guard !SegmentFilter.segmentsNamed(by: filters).isEmpty else { return }
         var others: [String: [SegmentFilter]] = [:]
         for (name, other) in segmentDefinitions where name != definition.name {
             others[name] = (try? SegmentFilter.parseList(other.filters)) ?? []
