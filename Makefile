@@ -7,11 +7,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps test-deps test demo bench build
 
-# LZ4 comes from Debian's liblz4-dev through pkg-config; install both when missing.
+# LZ4 comes from Debian's liblz4-dev through pkg-config, and zlib (ZIPFoundation's deflate,
+# for the xlsx export) from zlib1g-dev; install them when missing.
 deps:
-	@if ! pkg-config --exists liblz4 2>/dev/null; then \
-		echo "installing liblz4-dev and pkg-config with apt-get"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblz4-dev pkg-config; \
+	@if ! pkg-config --exists liblz4 zlib 2>/dev/null; then \
+		echo "installing liblz4-dev, zlib1g-dev and pkg-config with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblz4-dev zlib1g-dev pkg-config; \
 	fi
 
 build: deps

@@ -13,6 +13,7 @@ import PackageDescription
 //   LedgerDomain         the loyalty domain: events, codecs, rules, the bonus ledger (no files)
 //   Ledger               the facade other services call: a log plus the domain's state
 //   LedgerService        the facade as a swift-service-lifecycle Service (open, advance, close)
+//   LedgerExport         the client list as CSV or an xlsx workbook (ZIPFoundation)
 //   LedgerGenerator      a seeded generator of realistic loyalty programs
 //   LedgerCommand        the `ledger` executable
 //   LedgerFuzz           a libFuzzer target for the parsers and the replay of bodies
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "LedgerGenerator", targets: ["LedgerGenerator"]),
         .library(name: "LedgerService", targets: ["LedgerService"]),
+        .library(name: "LedgerExport", targets: ["LedgerExport"]),
         .executable(name: "ledger", targets: ["LedgerCommand"]),
         .executable(name: "ledger-fuzz", targets: ["LedgerFuzz"]),
     ],
@@ -34,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(
@@ -70,6 +73,12 @@ let package = Package(
             dependencies: ["Ledger", .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
+        // The client list written as CSV or an xlsx workbook (a product of its own: ZIPFoundation
+        // and zlib only for those who export).
+        .target(
+            name: "LedgerExport",
+            dependencies: ["Ledger", "LedgerDomain", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         .target(
             name: "LedgerGenerator",
             dependencies: ["LedgerDomain"]
@@ -77,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "LedgerCommand",
             dependencies: [
-                "LedgerLog", "Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerSync",
+                "LedgerLog", "Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerSync", "LedgerExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,6 +106,7 @@ let package = Package(
         .testTarget(
             name: "LedgerTests",
             dependencies: ["Ledger", "LedgerStorage", "LedgerDomain", "LedgerGenerator", "LedgerLog", "LedgerBytes", "LedgerCommand", "LedgerSync",
+                           "LedgerExport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            .product(name: "InMemoryLogging", package: "swift-log"),
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            "LedgerService", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The contract's verbs whose issues have not landed yet (rebuild, export). Each takes any arguments and answers, with exit 2, that the verb is not available
+/// The contract's verbs whose issues have not landed yet (rebuild). Each takes any arguments and answers, with exit 2, that the verb is not available
 /// yet, rather than ArgumentParser's "Unknown option '--data'".
 protocol NotYetVerb: ParsableCommand {
     static var verb: String { get }
@@ -15,7 +15,7 @@ extension NotYetVerb {
 
     func run() throws {
         let json = arguments.contains("--json")
-        let message = "`ledger \(Self.verb)` is not available yet: it comes with \(Self.comesWith); this build has submit, advance, client, journal, replay, segment, stats, verify, snapshot, generate and demo"
+        let message = "`ledger \(Self.verb)` is not available yet: it comes with \(Self.comesWith); this build has submit, advance, client, journal, replay, segment, export, stats, verify, snapshot, generate and demo"
         if json { print(JSON.object([("ok", .bool(false)), ("error", .string("not_available")), ("message", .string(message))]).rendered) }
         printError("ledger \(Self.verb): " + message)
         throw ExitCode(ExitStatus.failure)
@@ -25,11 +25,5 @@ extension NotYetVerb {
 struct RebuildVerb: NotYetVerb {
     static let verb = "rebuild"
     static let comesWith = "the segments and rebuilds issue"
-    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
-}
-
-struct ExportVerb: NotYetVerb {
-    static let verb = "export"
-    static let comesWith = "the segments, rebuilds and export issue"
     @Argument(parsing: .allUnrecognized) var arguments: [String] = []
 }

@@ -27,6 +27,31 @@ struct SegmentVerb: ParsableCommand {
         }
     }
 
+    /// A filters file's text (`-`: standard input) and its filters, or a usage error naming the
+    /// file and the bad filter (checked before any log is opened).
+    static func filtersFile(_ path: String) throws -> (text: String, filters: [SegmentFilter]) {
+        let text: String
+        if path == "-" {
+            var lines: [String] = []
+            while let line = readLine(strippingNewline: false) { lines.append(line) }
+            text = lines.joined()
+        } else {
+            guard let file = fopen(path, "r") else { throw ValidationError("--filters: cannot read \(path): \(String(cString: strerror(errno)))") }
+            defer { fclose(file) }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = fread(&buffer, 1, buffer.count, file)
+                if n <= 0 { break }
+                bytes += buffer[0..<n]
+            }
+            text = String(decoding: bytes, as: UTF8.self)
+        }
+        do throws(FilterError) { return (text, try SegmentFilter.parseList(text)) } catch {
+            throw ValidationError("--filters \(path): \(error.description)")
+        }
+    }
+
     struct Save: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Define (or redefine) a segment from a filters file: a JSON array of filters.")
         @OptionGroup var common: CommonOptions
@@ -35,27 +60,7 @@ struct SegmentVerb: ParsableCommand {
         @Option(name: .long, help: "The segment's colour.") var color: String?
 
         func run() throws {
-            let text: String
-            if filters == "-" {
-                var lines: [String] = []
-                while let line = readLine(strippingNewline: false) { lines.append(line) }
-                text = lines.joined()
-            } else {
-                guard let file = fopen(filters, "r") else { throw ValidationError("--filters: cannot read \(filters): \(String(cString: strerror(errno)))") }
-                defer { fclose(file) }
-                var bytes: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 65_536)
-                while true {
-                    let n = fread(&buffer, 1, buffer.count, file)
-                    if n <= 0 { break }
-                    bytes += buffer[0..<n]
-                }
-                text = String(decoding: bytes, as: UTF8.self)
-            }
-            // Checked here first, so that a bad file is refused naming the filter before the log is opened.
-            do throws(FilterError) { _ = try SegmentFilter.parseList(text) } catch {
-                throw ValidationError("--filters \(filters): \(error.description)")
-            }
+            let (text, _) = try SegmentVerb.filtersFile(filters)
             let version = (try? LedgerView(directory: common.data).state.segmentDefinitions[name]?.version).flatMap { $0 }.map { $0 + 1 } ?? 1
             let definition = SegmentDefinition(name: name, color: color, filters: text.trimmingWhitespace(), version: version)
             try SegmentVerb.submit(Command(client: "", event: .segmentDefined(definition)), common, verb: "segment save",

@@ -103,7 +103,7 @@ struct SupportDemo {
                 if let first = seen[key], let client = row.client { twice = (client, first, row.at); break }
                 seen[key] = row.at
             }
-            guard twice == nil, let next = page.next else { break }
+            guard twice == nil, page.next != nil else { break }
             page = try view.journal(query.after(page))
         }
         print("\n4. «Бонус ко дню рождения пришёл дважды» — the birthday bonus came twice.")

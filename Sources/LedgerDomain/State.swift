@@ -142,6 +142,8 @@ public struct LedgerState: Sendable {
         parts.segments.members(of: name).map { Set($0.map { clientID(Int($0)) }) }
     }
 
+    /// Every segment name an entry or assignment named (assigned segments have no definition).
+    public var segmentNames: [String] { parts.segments.names }
     public func segments(of i: Int) -> Set<String> { parts.segments.segments(of: Int32(i)) }
 
     /// A one-text entry of the text arena (an NPS comment, a note).
