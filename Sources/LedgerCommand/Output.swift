@@ -1,3 +1,4 @@
+import ArgumentParser
 import Glibc
 import LedgerDomain
 
@@ -95,4 +96,18 @@ struct OutputBytes {
         }
         bytes.removeAll(keepingCapacity: true)
     }
+}
+
+/// A file's text (as UTF-8, bad bytes replaced), or a usage error naming the option and the file.
+func readTextFile(_ path: String, option: String) throws -> String {
+    guard let file = fopen(path, "r") else { throw ValidationError("\(option): cannot read \(path): \(String(cString: strerror(errno)))") }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -36,16 +36,7 @@ struct SegmentVerb: ParsableCommand {
             while let line = readLine(strippingNewline: false) { lines.append(line) }
             text = lines.joined()
         } else {
-            guard let file = fopen(path, "r") else { throw ValidationError("--filters: cannot read \(path): \(String(cString: strerror(errno)))") }
-            defer { fclose(file) }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let n = fread(&buffer, 1, buffer.count, file)
-                if n <= 0 { break }
-                bytes += buffer[0..<n]
-            }
-            text = String(decoding: bytes, as: UTF8.self)
+            text = try readTextFile(path, option: "--filters")
         }
         do throws(FilterError) { return (text, try SegmentFilter.parseList(text)) } catch {
             throw ValidationError("--filters \(path): \(error.description)")

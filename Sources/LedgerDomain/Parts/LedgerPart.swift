@@ -66,6 +66,9 @@ public struct LedgerParts: Sendable {
     public internal(set) var clientEvents = ClientEvents()
     public internal(set) var namedEvents = NamedEventIndex()
     public internal(set) var eventKinds = EventKindBlocks()
+    /// False in a state that only decides and is compared (a rule-change rebuild's): the
+    /// journal's indexes (client events, named events, event kinds) are not kept.
+    var keepsIndexes = true
 
     init(keepsKeyBytes: Bool, rebuilding: Bool) {
         idempotency = IdempotencyAnswers(keepsKeyBytes: keepsKeyBytes, rebuilding: rebuilding)
@@ -77,6 +80,7 @@ public struct LedgerParts: Sendable {
         idempotency.apply(event)
         orders.apply(event)
         segments.apply(event)
+        guard keepsIndexes else { return }
         clientEvents.apply(event)
         namedEvents.apply(event)
         eventKinds.apply(event)

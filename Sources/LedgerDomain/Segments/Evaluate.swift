@@ -79,6 +79,20 @@ public struct SegmentEvaluator {
         }
     }
 
+    /// Defines (or redefines) segment `name` for this evaluation only (a rebuild's definitions).
+    public mutating func define(_ name: String, _ filters: [SegmentFilter]) {
+        definitions[name] = filters
+        compiledDefinitions[name] = filters.map(Compiled.init)
+        unreadable[name] = nil
+    }
+
+    /// A defined segment's filters, or why they cannot be read.
+    public func filters(of name: String) throws(FilterError) -> [SegmentFilter] {
+        if let error = unreadable[name] { throw error }
+        guard let filters = definitions[name] else { throw FilterError(filter: 0, field: "memberOf", reason: "no segment '\(name)' is defined") }
+        return filters
+    }
+
     /// Refuses filters naming a field not evaluated yet, directly or through `memberOf`.
     public func checkEvaluable(_ filters: [SegmentFilter], via path: [String] = []) throws(FilterError) {
         for (k, f) in filters.enumerated() {

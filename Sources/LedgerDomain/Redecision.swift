@@ -1,0 +1,148 @@
+/// A log's commands decided again, in order, into a fresh state: what a rule-change rebuild
+/// computes (domain.md §8). The state decides each command with ``LedgerState/execute(_:now:into:keyAt:)``,
+/// the same function the live ledger decided it with, so under the log's own rules it makes
+/// the same decisions and reaches the same state.
+///
+/// What is fed is the log's records, in order:
+/// - a record the engine derived from the command before it (`derived`) is passed over: the
+///   command derives it again, under the rules in force;
+/// - an activation, an expiry, a birthday bonus or a birthday refused, which only the advance
+///   step makes, says that an advance step ran up to at least its time: before the next
+///   command, the state is advanced to the latest such time (and at ``finish(advancedTo:)``),
+///   so due dates the rules move fall due where the live ledger's advance steps ran;
+/// - `rules.changed` sets the rules it recorded, except the fields the override gives, which
+///   hold from the log's start;
+/// - a correction names its accrual by the accrual's position in the log: it is mapped to the
+///   position the same accrual has here;
+/// - `level.changed` recorded as a command (`level.set`) is set again (by hand, or back to
+///   the rules);
+/// - a refusal the live ledger recorded is recorded as it is: the command it refused is not in
+///   the log, so it stays refused;
+/// - `segment.entered` and `segment.left` are the engine's to make and are passed over;
+/// - any other event is its command, decided again.
+///
+/// Limits, said where they matter (the DocC article *Rebuilds*): an advance step that appended
+/// nothing leaves no trace, so the state is advanced only as far as the log shows; the
+/// ledger-wide accrued total is not checked across partitions.
+public struct Redecision: Sendable {
+    public private(set) var state: LedgerState
+    let override: RulesPatch?
+    /// The latest time an advance step is known to have reached and the state has not.
+    var advanceTo: Micros = .min
+    /// A manual or API accrual's position in the log → its position here.
+    var accrualPositions: [UInt64: UInt64] = [:]
+    var out: [EventRecord] = []
+
+    /// Commands decided again, and those the live ledger accepted that are refused here (or
+    /// the other way round: a recorded refusal stays one, so only this way).
+    public private(set) var commands = 0
+    public private(set) var newlyRefused: [(client: String, position: UInt64, reason: String)] = []
+
+    /// A fresh state under the log's rules with `override`'s fields (nil: the log's own rules).
+    public init(override: RulesPatch?) {
+        var state = LedgerState(rebuilding: false, keepsKeyBytes: true)
+        state.parts.keepsIndexes = false
+        if let override {
+            let version = state.rules.version
+            state.rules = override.applied(to: state.rules)
+            state.rules.version = version
+        }
+        self.state = state
+        self.override = override
+    }
+
+    /// Whether only the advance step makes this event.
+    public static func isTimeDriven(_ record: EventRecord) -> Bool {
+        guard !record.derived else { return false }
+        switch record.event {
+        case .bonusActivated, .bonusExpired: return true
+        case .bonusAccrued(let a): return a.reason == .birthday
+        case .operationRefused(let r): return r.source?.hasPrefix("birthday-") == true
+        default: return false
+        }
+    }
+
+    /// Decides the command `record` recorded (see the type's comment).
+    public mutating func feed(_ record: EventRecord) {
+        if record.derived { return }
+        if Self.isTimeDriven(record) {
+            advanceTo = max(advanceTo, record.at)
+            return
+        }
+        catchUp()
+        let operation: Command.Operation
+        switch record.event {
+        case .segmentEntered, .segmentLeft:
+            return
+        case .operationRefused:
+            var copy = record
+            copy.position = state.nextPosition
+            copy.clientNumber = nil
+            state.apply(copy)
+            return
+        case .rulesChanged(let recorded):
+            var patch = RulesPatch(recorded)
+            if let override { patch.override(with: override) }
+            operation = .changeRules(patch)
+        case .bonusCancelled(let c) where c.reason == .correction:
+            operation = .correct(lot: c.correctedLot.flatMap { accrualPositions[$0] } ?? UInt64.max, comment: c.comment)
+        case .levelChanged(let change):
+            operation = .setLevel(change.manual ? change.to : nil)
+        default:
+            operation = .event(record.event)
+        }
+        commands += 1
+        out.removeAll(keepingCapacity: true)
+        let outcome = state.execute(Command(at: record.at, client: record.client, operation), now: record.at, into: &out, keyAt: { _ in nil })
+        switch outcome {
+        case .accepted(let range):
+            if case .bonusAccrued(let a) = record.event, a.reason == .manual || a.reason == .api { accrualPositions[record.position] = range.lowerBound }
+        case .refused(let reason, let message, _):
+            newlyRefused.append((record.client, record.position, "\(reason.code.rawValue): \(message)"))
+        case .repeated:
+            break
+        }
+    }
+
+    /// Advances the state as far as the log shows the live ledger's advance steps went, and no
+    /// less than `advancedTo` (the live state's own advance, when it knows it).
+    public mutating func finish(advancedTo: Micros = .min) {
+        advanceTo = max(advanceTo, advancedTo)
+        catchUp()
+    }
+
+    private mutating func catchUp() {
+        guard advanceTo > state.advancedTo, advanceTo != .min else { return }
+        out.removeAll(keepingCapacity: true)
+        _ = state.advance(to: advanceTo, into: &out)
+    }
+}
+
+extension RulesPatch {
+    /// Every field of `rules`.
+    init(_ rules: Rules) {
+        self.init()
+        accrualBasisPoints = rules.accrualBasisPoints
+        pendingDays = rules.pendingDays
+        lifetimeDays = rules.lifetimeDays
+        returnPolicy = rules.returnPolicy
+        birthdayBonus = rules.birthdayBonus
+        welcomeBonus = rules.welcomeBonus
+        levels = rules.levels
+        levelBasisIsCount = rules.levelBasisIsCount
+        levelWindowDays = rules.levelWindowDays
+    }
+
+    /// The fields `other` gives, taken from it.
+    mutating func override(with other: RulesPatch) {
+        if let v = other.accrualBasisPoints { accrualBasisPoints = v }
+        if let v = other.pendingDays { pendingDays = v }
+        if let v = other.lifetimeDays { lifetimeDays = v }
+        if let v = other.returnPolicy { returnPolicy = v }
+        if let v = other.birthdayBonus { birthdayBonus = v }
+        if let v = other.welcomeBonus { welcomeBonus = v }
+        if let v = other.levels { levels = v }
+        if let v = other.levelBasisIsCount { levelBasisIsCount = v }
+        if let v = other.levelWindowDays { levelWindowDays = v }
+    }
+}
