@@ -7,7 +7,8 @@
 /// - a record the engine derived from the command before it (`derived`) is passed over: the
 ///   command derives it again, under the rules in force;
 /// - an activation, an expiry, a birthday bonus or a birthday refused, which only the advance
-///   step makes, says that an advance step ran up to at least its time: before the next
+///   step makes (a birthday bonus as it writes one: source `birthday-YEAR`, no operator, no
+///   comment), says that an advance step ran up to at least its time: before the next
 ///   command, the state is advanced to the latest such time (and at ``finish(advancedTo:)``),
 ///   so due dates the rules move fall due where the live ledger's advance steps ran;
 /// - `rules.changed` sets the rules it recorded, except the fields the override gives, which
@@ -56,7 +57,11 @@ public struct Redecision: Sendable {
         guard !record.derived else { return false }
         switch record.event {
         case .bonusActivated, .bonusExpired: return true
-        case .bonusAccrued(let a): return a.reason == .birthday
+        case .bonusAccrued(let a):
+            // The advance step's birthday bonus, as it writes one: for the year's birthday, no
+            // operator, no comment, its own dates (an operator's birthday bonus is a command).
+            return a.reason == .birthday && a.operatorName == nil && a.comment == nil && !a.customExpiry && a.activatesAt == record.at
+                && a.source?.hasPrefix("birthday-") == true
         case .operationRefused(let r): return r.source?.hasPrefix("birthday-") == true
         default: return false
         }

@@ -10,7 +10,7 @@ import LedgerGenerator
 struct RebuildTests {
     /// A generated program with the operations the generator does not make added on its days:
     /// a manual accrual corrected, a level set by hand, a rules change, a refused write-off,
-    /// an order reserved and cancelled, a return.
+    /// an order reserved and cancelled, an operator's birthday bonus.
     static func program(_ dir: String, clients: Int, days: Int, seed: UInt64) throws {
         let ledger = try Ledger(directory: dir, configuration: SnapshotTests.options)
         let all = SnapshotTests.days(clients: clients, days: days, seed: seed)
@@ -36,6 +36,10 @@ struct RebuildTests {
                 case 55:
                     _ = try ledger.submit([Command(at: t, client: someone, event: .bonusReserved(Reservation(order: "o-\(seed)", amount: 100))),
                                            Command(at: t + 1, client: someone, event: .orderCancelled(OrderEvent(order: "o-\(seed)", amount: nil)))])
+                case 60:
+                    // An operator's birthday bonus: a command, not the advance step's.
+                    _ = try ledger.submit([Command(at: t, client: someone, event: .bonusAccrued(Accrual(amount: 20_000, reason: .birthday, source: nil,
+                                                                                                     comment: "с днём рождения", operatorName: "op-1")))])
                 default: break
                 }
             }
