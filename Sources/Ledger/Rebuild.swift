@@ -48,15 +48,12 @@ public enum Rebuild {
         let read = Lock([UInt64](repeating: 0, count: n))
         let results = Lock([Int: Result<Partial, Error>]())
         let live = view.state
-        // The live segments' members, evaluated once on the whole live state.
-        let liveMembers: [String: Set<String>]
-        do { liveMembers = try Self.members(live, definitions: nil, asOf: now) } catch { throw error }
         let group = DispatchGroup()
         for k in 0..<n {
             DispatchQueue.global().async(group: group) {
                 let result = Result { () throws -> Partial in
                     let decided = try Self.decide(directory: directory, partition: k, of: n, end: end, rules: options.rules) { position in read.withLock { $0[k] = position } }
-                    return try Self.compare(decided, live: live, liveMembers: liveMembers, options: options, asOf: now)
+                    return try Self.compare(decided, live: live, partition: k, of: n, options: options, asOf: now)
                 }
                 results.withLock { $0[k] = result }
             }
@@ -93,7 +90,12 @@ public enum Rebuild {
         _ = try reader.scan { record in
             guard record.position < end else { return false }
             if record.position & 4095 == 0 { read(record.position) }
-            guard record.streamKey.isEmpty || n == 1 || partition(record.streamKey, of: n) == k else { return true }
+            guard record.streamKey.isEmpty || n == 1 || partition(record.streamKey, of: n) == k else {
+                // Another worker's client: its advance events still mark how far the live
+                // ledger's advance steps ran, which this worker's clients' due dates follow.
+                if Redecision.isTimeDriven(typeCode: record.typeCode, at: record.timestamp, body: record.body) { redecision.noteAdvance(to: record.timestamp) }
+                return true
+            }
             let decoded: EventCodec.Decoded
             do throws(BodyError) { decoded = try EventCodec.decode(typeCode: record.typeCode, record.body) } catch {
                 if case .unknownType = error { return true }
@@ -111,15 +113,16 @@ public enum Rebuild {
     }
 
     /// The segments' members in `state` as of `asOf`: its defined segments, with `definitions`
-    /// replacing or adding to them.
-    static func members(_ state: LedgerState, definitions: [String: [SegmentFilter]]?, asOf: Micros) throws -> [String: Set<String>] {
+    /// replacing or adding to them; `among`: only these clients.
+    static func members(_ state: LedgerState, definitions: [String: [SegmentFilter]]?, asOf: Micros,
+                        among: [Int32]? = nil) throws -> [String: Set<String>] {
         var evaluator = SegmentEvaluator(state: state, asOf: asOf)
         for (name, filters) in definitions ?? [:] { evaluator.define(name, filters) }
         var result: [String: Set<String>] = [:]
         for name in Set(state.segmentDefinitions.keys).union((definitions ?? [:]).keys) {
             do throws(FilterError) {
                 let filters = try evaluator.filters(of: name)
-                result[name] = Set(try evaluator.members(filters).map { state.clientID(Int($0)) })
+                result[name] = Set(try evaluator.members(filters, among: among).map { state.clientID(Int($0)) })
             } catch {
                 throw SegmentError(code: ErrorCode.invalidEvent.rawValue, message: "segment '\(name)': \(error.description)")
             }
@@ -128,16 +131,22 @@ public enum Rebuild {
     }
 
     /// One worker's differences: its clients in the rebuilt state against the same clients live.
-    static func compare(_ decided: Redecision, live: LedgerState, liveMembers: [String: Set<String>], options: Options,
+    static func compare(_ decided: Redecision, live: LedgerState, partition k: Int, of n: Int, options: Options,
                         asOf: Micros) throws -> Partial {
         let rebuilt = decided.state
         var partial = Partial()
         partial.commands = decided.commands
         partial.refused = decided.newlyRefused.map { RebuildReport.Refused(client: ClientID($0.client), position: $0.position, reason: $0.reason) }
-        let mine = Set((0..<rebuilt.records.count).map { rebuilt.clientID($0) })
+        // The live segments evaluated over this worker's clients only.
+        var mine: [Int32] = []
+        for j in 0..<live.records.count {
+            var id = live.clientID(j)
+            if n == 1 || id.withUTF8({ partition(UnsafeRawBufferPointer($0), of: n) }) == k { mine.append(Int32(j)) }
+        }
+        let liveMembers = try members(live, definitions: nil, asOf: asOf, among: mine)
         let newMembers = try members(rebuilt, definitions: options.segments, asOf: asOf)
         for name in Set(liveMembers.keys).union(newMembers.keys) {
-            let before = (liveMembers[name] ?? []).intersection(mine), after = newMembers[name] ?? []
+            let before = liveMembers[name] ?? [], after = newMembers[name] ?? []
             partial.segments[name, default: .init()].add(entered: after.subtracting(before), left: before.subtracting(after))
         }
         for i in 0..<rebuilt.records.count {

@@ -67,6 +67,28 @@ public struct Redecision: Sendable {
         }
     }
 
+    /// The same from an event's bytes, read only as far as needed: for another worker's client,
+    /// whose advance events still say how far the live ledger's advance steps ran.
+    public static func isTimeDriven(typeCode: UInt32, at: Micros, body: UnsafeRawBufferPointer) -> Bool {
+        guard let kind = EventKind(rawValue: typeCode), let header = try? EventCodec.header(body), !header.derived else { return false }
+        switch kind {
+        case .bonusActivated, .bonusExpired:
+            return true
+        case .bonusAccrued:
+            var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
+            guard case .accrual(_, let reason, _, _, _, _)? = try? LedgerState.readFast(.bonusAccrued, &r), reason == .birthday else { return false }
+        case .operationRefused:
+            break
+        default:
+            return false
+        }
+        guard let decoded = try? EventCodec.decode(typeCode: typeCode, body) else { return false }
+        return isTimeDriven(EventRecord(at: at, client: "", derived: decoded.derived, event: decoded.event))
+    }
+
+    /// Notes an advance step that reached `time` (seen in another worker's client's events).
+    public mutating func noteAdvance(to time: Micros) { advanceTo = max(advanceTo, time) }
+
     /// Decides the command `record` recorded (see the type's comment).
     public mutating func feed(_ record: EventRecord) {
         if record.derived { return }

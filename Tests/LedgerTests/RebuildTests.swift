@@ -160,4 +160,34 @@ struct RebuildTests {
         let badSegment = Run(["--data", dir.path, "rebuild", "--segments", dir.path + "/segments.json"], stdin: "")
         #expect(badSegment.status == 2 && badSegment.stderr.contains("segment 'X'") && badSegment.stderr.contains("shoeSize"), "\(badSegment.stderr)")
     }
+
+    @Test("a worker advances as far as the live ledger's advance steps ran, seen in the other worker's clients' events too")
+    func advanceSeenAcrossWorkers() throws {
+        // Two clients the two workers split: only A has an advance event (its purchase's bonuses
+        // activating); B's manual bonuses expire under the shorter lifetime before that
+        // advance, so B's write-off after it is refused, by one worker and by two.
+        let ids = (0..<100).map { "client-\($0)" }
+        func part(_ id: String) -> Int { Array(id.utf8).withUnsafeBytes { Rebuild.partition($0, of: 2) } }
+        let a = try #require(ids.first { part($0) == 0 }), b = try #require(ids.first { part($0) == 1 })
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        let t0 = Time.parse("2025-03-01T10:00:00Z")!, day = Time.microsPerDay
+        _ = try ledger.submit([
+            Command(at: t0, client: a, event: .clientRegistered(Registration(phone: "79160000001"))),
+            Command(at: t0, client: b, event: .clientRegistered(Registration(phone: "79160000002"))),
+            Command(at: t0 + 1, client: b, event: .bonusAccrued(Accrual(amount: 10_000, reason: .manual, source: nil))),
+            Command(at: t0 + 2, client: a, event: .purchaseMade(Purchase(purchase: "p1", total: 100_000, paid: 100_000))),
+        ])
+        _ = try ledger.advance(to: t0 + 15 * day, beyondClock: true)
+        let spent = try ledger.submit([Command(at: t0 + 15 * day + 1, client: b, event: .bonusWrittenOff(WriteOff(amount: 10_000, reason: .manual)))])
+        #expect(spent[0].isAccepted)
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        var patch = RulesPatch()
+        patch.lifetimeDays = 10
+        for workers in [1, 2] {
+            let report = try Rebuild.run(view, directory: dir.path, options: .init(rules: patch, workers: workers))
+            #expect(report.refused.map(\.client.rawValue) == [b], "\(workers) worker(s): \(report.refused)")
+        }
+    }
 }

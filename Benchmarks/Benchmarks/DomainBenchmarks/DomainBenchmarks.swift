@@ -420,6 +420,7 @@ let benchmarks: @Sendable () -> Void = {
     onTheProgram("segment: five filters over every client (per evaluation)", .milliseconds, seconds: 20, iterations: 50) { view in
         blackHole(try! view.segmentMembers(filters: journal.fiveFilters))
     }
+    rebuildBenchmarks()
 
     Benchmark("open: a reader (LedgerView) from the newest snapshot, and one card (whole)",
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,

@@ -115,13 +115,18 @@ public struct SegmentEvaluator {
     }
 
     /// The clients the filters select (deleted clients never), ascending by number.
-    public func members(_ filters: [SegmentFilter]) throws(FilterError) -> [Int32] {
+    /// `among`: only these clients (ascending numbers; nil: all).
+    public func members(_ filters: [SegmentFilter], among: [Int32]? = nil) throws(FilterError) -> [Int32] {
         try checkEvaluable(filters)
         // A filter at a time over the clients the filters before it kept: each pass is one
         // tight loop over one fact, and the candidates shrink as the filters go.
         var candidates: [Int32] = []
-        candidates.reserveCapacity(records.count)
-        for i in 0..<records.count where !records[i].deleted { candidates.append(Int32(i)) }
+        if let among {
+            candidates = among.filter { !records[Int($0)].deleted }
+        } else {
+            candidates.reserveCapacity(records.count)
+            for i in 0..<records.count where !records[i].deleted { candidates.append(Int32(i)) }
+        }
         for filter in filters {
             let c = Compiled(filter)
             candidates.removeAll { i in matches(Int(i), c, depth: 0) == c.filter.exclude }

@@ -1,0 +1,41 @@
+import Benchmark
+import Ledger
+import LedgerDomain
+
+/// Rule-change rebuilds of the full-size program (issue 24): a shorter bonus lifetime and 50
+/// segments, decided again on one worker and on two in the same run (the ratio is the
+/// two-core speed-up), beside the plain replay (`rebuild: every projection from the log`).
+/// Events per second: the program's events ÷ the wall-clock time; the report prints them.
+func rebuildBenchmarks() {
+    for workers in [1, 2] {
+        let program = Program()
+        Benchmark("rebuild: the full-size program decided again under a shorter lifetime, 50 segments, \(workers) worker\(workers == 1 ? "" : "s") (whole)",
+                  configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .seconds,
+                                       maxDuration: .seconds(120), maxIterations: 2)) { _ in
+            let view = try! LedgerView(directory: program.directory)
+            var rules = RulesPatch()
+            rules.lifetimeDays = 90
+            let report = try! Rebuild.run(view, directory: program.directory, options: .init(rules: rules, segments: fiftySegments(), workers: workers))
+            program.report = "rebuild, \(workers) worker(s): \(report.events) events in \(Int(report.seconds)) s, \(Int(report.eventsPerSecond)) events/s; \(report.balances.count) clients' balances change, \(report.segments.count) segments change"
+        } setup: {
+            program.directory = try programDirectory(clients: environment("LEDGER_BENCH_CLIENTS", 1_000_000),
+                                                     days: environment("LEDGER_BENCH_DAYS", 240))
+        } teardown: {
+            print(program.report)
+        }
+    }
+}
+
+/// 50 segments of five filters each, thresholds varied so that they select different clients.
+func fiftySegments() -> [String: [SegmentFilter]] {
+    var segments: [String: [SegmentFilter]] = [:]
+    let genders = ["female", "male"]
+    for k in 0..<50 {
+        segments["bench-\(k)"] = try! SegmentFilter.parseList("""
+            [{"field":"purchaseSum","op":"gte","values":[\(100_000 * (k % 10 + 1))]},{"field":"daysWithoutPurchases","op":"lte","values":[\(30 + k)]},
+             {"field":"gender","op":"in","values":["\(genders[k % 2])"]},{"field":"status","op":"in","values":["participant"]},
+             {"field":"bonusesAvailable","op":"gte","values":[\(1_000 * (k % 7))]}]
+            """)
+    }
+    return segments
+}
