@@ -51,13 +51,20 @@ extension LedgerState {
         birthdayScanDay = max(birthdayScanDay, lastDay - 1)
         if time >= (lastDay + 1) * Time.microsPerDay - 1 { birthdayScanDay = lastDay }
         advancedTo = max(advancedTo, time)
+        // A new day moves the segments that count days from today.
+        if lastDay != segmentsTimeDay && parts.segments.dynamic.contains(where: { $0.facts.contains(.time) }) {
+            recordAllTransitions(cause: nil, at: max(lastDay * Time.microsPerDay, lastEventAt), derived: false, onlyTime: true, into: &out)
+        }
+        segmentsTimeDay = lastDay
         return (activated, expired, birthdays)
     }
 
     private mutating func emit(_ event: DomainEvent, at: Micros, client i: Int, into out: inout [EventRecord]) {
         var record = EventRecord(position: nextPosition, at: at, client: clientID(i), derived: false, event: event)
         record.clientNumber = apply(record)
+        let (position, facts) = (record.position, record.event.kind.facts)
         out.append(record)
+        recordTransitions(client: i, facts: facts, cause: position, at: at, derived: true, into: &out)
     }
 
     private mutating func birthdayBonuses(day: Int64, into out: inout [EventRecord]) -> Int {

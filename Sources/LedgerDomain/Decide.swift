@@ -64,6 +64,9 @@ extension LedgerState {
             emitter.events.removeSubrange(first...)
             return .refused(.notAllowed, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
         }
+        let isDefinition: Bool
+        if case .event(.segmentDefined) = command.operation { isDefinition = true } else if case .event(.segmentDeleted) = command.operation { isDefinition = true } else { isDefinition = false }
+        let dynamicBefore = isDefinition ? Set(parts.segments.dynamic.map(\.name)) : []
         // Applied in place: an element read through the array's subscript would be copied
         // (every string and payload of the event retained, then released) to be passed.
         emitter.events.withUnsafeMutableBufferPointer { events in
@@ -77,6 +80,14 @@ extension LedgerState {
                 record.clientNumber = number
                 slot.initialize(to: consume record)
             }
+        }
+        // Dynamic membership: the transitions these events make, in the same batch.
+        if isDefinition {
+            recordAllTransitions(cause: start, at: at, derived: true, leaving: dynamicBefore.subtracting(parts.segments.dynamic.map(\.name)), into: &emitter.events)
+        } else if hasDynamicSegments, let number = emitter.events[first].clientNumber {
+            var facts: FactMask = []
+            for k in first..<emitter.events.count { facts.formUnion(emitter.events[k].event.kind.facts) }
+            recordTransitions(client: Int(number), facts: facts, cause: start, at: at, derived: true, into: &emitter.events)
         }
         return .accepted(start...(nextPosition - 1))
     }

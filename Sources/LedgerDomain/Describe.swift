@@ -34,8 +34,8 @@ extension DomainEvent {
         case .orderPlaced(let o): return w.pick("Оформлен заказ \(o.order)", "Order \(o.order) placed") + (o.amount.map { w.pick(" на \(w.money($0)) ₽", " for \(w.money($0)) ₽") } ?? "")
         case .orderClosed(let o): return w.pick("Заказ \(o.order) закрыт", "Order \(o.order) closed")
         case .orderCancelled(let o): return w.pick("Заказ \(o.order) отменён", "Order \(o.order) cancelled")
-        case .segmentEntered(let s): return w.pick("Вошёл в сегмент «\(s)»", "Entered segment \"\(s)\"")
-        case .segmentLeft(let s): return w.pick("Вышел из сегмента «\(s)»", "Left segment \"\(s)\"")
+        case .segmentEntered(let t): return w.pick("Вошёл в сегмент «\(t.segment)»", "Entered segment \"\(t.segment)\"") + w.cause(t.cause)
+        case .segmentLeft(let t): return w.pick("Вышел из сегмента «\(t.segment)»", "Left segment \"\(t.segment)\"") + w.cause(t.cause)
         case .segmentAssigned(let s): return w.pick("Добавлен в сегмент «\(s)» вручную", "Added to segment \"\(s)\" by hand")
         case .segmentUnassigned(let s): return w.pick("Убран из сегмента «\(s)» вручную", "Removed from segment \"\(s)\" by hand")
         case .clientRegistered(let r): return w.registration(r)
@@ -73,6 +73,8 @@ struct Wording {
     func date(_ time: Micros) -> String { russian ? Time.russianDate(time) : Time.isoDate(day: Time.day(of: time)) }
     func comment(_ text: String?) -> String { text.map { pick(" — «\($0)»", " — \"\($0)\"") } ?? "" }
     func platform(_ p: WalletPlatform) -> String { p == .apple ? "Apple" : "Google" }
+    /// What caused a segment transition: an event's position (`#123`), else the passing of time.
+    func cause(_ position: UInt64?) -> String { position.map { pick(" (из-за события #\($0))", " (caused by event #\($0))") } ?? "" }
 
     func debtPaid(_ amount: Int64) -> String {
         amount > 0 ? pick(", из них \(money(amount)) погасили долг", ", \(money(amount)) of it paid off the debt") : ""
@@ -233,7 +235,9 @@ extension DomainEvent {
             d.text("purchase", r.purchase); d.text("return", r.returnID); d.amount("amount", r.amount); d.items(r.items)
             d.text("store", r.store); d.text("acceptedBy", r.acceptedBy)
         case .orderPlaced(let o), .orderClosed(let o), .orderCancelled(let o): d.text("order", o.order); if let amount = o.amount { d.amount("amount", amount) }
-        case .segmentEntered(let s), .segmentLeft(let s), .segmentAssigned(let s), .segmentUnassigned(let s): d.text("segment", s)
+        case .segmentEntered(let t), .segmentLeft(let t):
+            d.text("segment", t.segment); if let cause = t.cause { d.position("cause", cause) }
+        case .segmentAssigned(let s), .segmentUnassigned(let s): d.text("segment", s)
         case .clientRegistered(let r):
             d.text("phone", r.phone); if !r.cards.isEmpty { d.fields.append(("cards", .array(r.cards.map(JSONValue.string)))) }
             d.text("name", r.name); d.text("email", r.email); d.text("gender", r.gender?.rawValue)

@@ -30,7 +30,8 @@ public enum EventCodec {
         case .purchaseMade(let p): p.write(w)
         case .purchaseReturned(let r): r.write(w)
         case .orderPlaced(let o), .orderClosed(let o), .orderCancelled(let o): o.write(w)
-        case .segmentEntered(let s), .segmentLeft(let s), .segmentAssigned(let s), .segmentUnassigned(let s), .segmentDeleted(let s):
+        case .segmentEntered(let t), .segmentLeft(let t): t.write(w)
+        case .segmentAssigned(let s), .segmentUnassigned(let s), .segmentDeleted(let s):
             w.string(SingleField.value, s)
         case .clientRegistered(let r): r.write(w)
         case .profileChanged(let changes): FieldChange.write(changes, w)
@@ -130,8 +131,8 @@ public enum EventCodec {
         case .orderPlaced: return .orderPlaced(try OrderEvent.read(&r))
         case .orderClosed: return .orderClosed(try OrderEvent.read(&r))
         case .orderCancelled: return .orderCancelled(try OrderEvent.read(&r))
-        case .segmentEntered: return .segmentEntered(try singleString(&r))
-        case .segmentLeft: return .segmentLeft(try singleString(&r))
+        case .segmentEntered: return .segmentEntered(try SegmentTransition.read(&r))
+        case .segmentLeft: return .segmentLeft(try SegmentTransition.read(&r))
         case .segmentAssigned: return .segmentAssigned(try singleString(&r))
         case .segmentUnassigned: return .segmentUnassigned(try singleString(&r))
         case .segmentDeleted: return .segmentDeleted(try singleString(&r))

@@ -241,6 +241,15 @@ public struct Refusal: Sendable, Equatable {
     public var source: String? = nil
 }
 
+/// A client entering or leaving a dynamic segment: the segment, and the position of the event
+/// whose change of the client's facts caused it (nil: the passing of time, an advance step's
+/// new day, or the segment's definition itself when it is the cause).
+public struct SegmentTransition: Sendable, Equatable {
+    public var segment: String
+    public var cause: UInt64?
+    public init(segment: String, cause: UInt64?) { self.segment = segment; self.cause = cause }
+}
+
 /// Every event of the loyalty domain. The case decides the type code and name, which never
 /// change once given out.
 public enum DomainEvent: Sendable, Equatable {
@@ -265,8 +274,8 @@ public enum DomainEvent: Sendable, Equatable {
     case orderPlaced(OrderEvent)
     case orderClosed(OrderEvent)
     case orderCancelled(OrderEvent)
-    case segmentEntered(String)
-    case segmentLeft(String)
+    case segmentEntered(SegmentTransition)
+    case segmentLeft(SegmentTransition)
     case segmentAssigned(String)
     case segmentUnassigned(String)
     case clientRegistered(Registration)

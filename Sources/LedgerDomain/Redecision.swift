@@ -19,7 +19,9 @@
 ///   the rules);
 /// - a refusal the live ledger recorded is recorded as it is: the command it refused is not in
 ///   the log, so it stays refused;
-/// - `segment.entered` and `segment.left` are the engine's to make and are passed over;
+/// - `segment.entered` and `segment.left` are the engine's to make: derived ones are made
+///   again with their command, the advance step's (a new day moving a time-based segment) say
+///   how far it ran, as its other events do;
 /// - any other event is its command, decided again.
 ///
 /// Limits, said where they matter (the DocC article *Rebuilds*): an advance step that appended
@@ -56,7 +58,7 @@ public struct Redecision: Sendable {
     public static func isTimeDriven(_ record: EventRecord) -> Bool {
         guard !record.derived else { return false }
         switch record.event {
-        case .bonusActivated, .bonusExpired: return true
+        case .bonusActivated, .bonusExpired, .segmentEntered, .segmentLeft: return true
         case .bonusAccrued(let a):
             // The advance step's birthday bonus, as it writes one: for the year's birthday, no
             // operator, no comment, its own dates (an operator's birthday bonus is a command).
@@ -72,7 +74,7 @@ public struct Redecision: Sendable {
     public static func isTimeDriven(typeCode: UInt32, at: Micros, body: UnsafeRawBufferPointer) -> Bool {
         guard let kind = EventKind(rawValue: typeCode), let header = try? EventCodec.header(body), !header.derived else { return false }
         switch kind {
-        case .bonusActivated, .bonusExpired:
+        case .bonusActivated, .bonusExpired, .segmentEntered, .segmentLeft:
             return true
         case .bonusAccrued:
             var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))

@@ -59,6 +59,9 @@ public struct LedgerState: Sendable {
     public internal(set) var lastEventAt: Micros = Int64.min
     /// The time the last advance step reached.
     public internal(set) var advancedTo: Micros = Int64.min
+    /// The day the advance step last evaluated the segments that count days from today (not
+    /// in the log: a new state evaluates them again, which records only differences).
+    var segmentsTimeDay: Int64 = Int64.min
     /// Events by type code (codes are below 128).
     public internal(set) var typeCounts = [Int64](repeating: 0, count: 128)
     /// Events whose type or fields this reader did not know (skipped, and counted here).

@@ -269,7 +269,7 @@ struct HardeningTests {
         #expect(SystemCalls.live.fileExists(firstIndex))
     }
 
-    @Test("human output escapes control characters and bidi overrides; the card says what it leaves out; verbs not built yet say so")
+    @Test("human output escapes control characters and bidi overrides; the card says what it leaves out")
     func humanOutput() throws {
         let dir = TemporaryDirectory()
         var lines = [#"{"type":"client.registered","at":"2025-01-01","client":"c1","phone":"+79161234567","name":"Eve\u001b[31mRED\r\nFAKE\u202Eevil"}"#]
@@ -285,10 +285,6 @@ struct HardeningTests {
         #expect(json.json?["name"] == .string("Eve\u{1B}[31mRED\r\nFAKE\u{202E}evil"), "JSON keeps the text exact")
         let journal = Run(["--data", dir.path, "journal", "--client", "c1", "--type", "client.registered"])
         #expect(journal.status == 0 && !journal.stdout.contains("\u{1B}") && journal.stdout.contains("\\u{1B}[31mRED"), "the journal escapes too: \(journal.stdout)")
-        for verb in ["rebuild"] {
-            let run = Run(["--data", dir.path, verb, "--client", "c1"])
-            #expect(run.status == 2 && run.stderr.contains("not available yet"), "\(verb): \(run.stderr)")
-        }
         let bom = Run(["--data", dir.path, "submit", "--json"], stdin: "\u{FEFF}" + #"{"type":"note.added","client":"c1","text":"hi"}"# + "\n")
         #expect(bom.lines.first?["ok"] == .bool(true), "a byte order mark at the start is accepted: \(bom.stdout)")
         let empty = Run(["--data", "", "stats"])

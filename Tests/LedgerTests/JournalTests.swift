@@ -14,6 +14,7 @@ struct JournalTests {
         var at: Micros
         var client: String
         var event: DomainEvent
+        var derived = false
         var category: Category {
             if case .operationRefused(let r) = event { return EventKind.byName[r.operation]!.category }
             return event.kind.category
@@ -26,8 +27,8 @@ struct JournalTests {
     static func everything(_ dir: String) throws -> [Event] {
         var all: [Event] = []
         _ = try LogReader(directory: Ledger.logDirectory(dir)).scan { record in
-            let event = try EventCodec.decode(typeCode: record.typeCode, record.body).event
-            all.append(Event(position: record.position, at: record.timestamp, client: record.streamKeyString, event: event))
+            let decoded = try EventCodec.decode(typeCode: record.typeCode, record.body)
+            all.append(Event(position: record.position, at: record.timestamp, client: record.streamKeyString, event: decoded.event, derived: decoded.derived))
             return true
         }
         return all

@@ -421,6 +421,7 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(try! view.segmentMembers(filters: journal.fiveFilters))
     }
     rebuildBenchmarks()
+    dynamicSegmentBenchmarks()
 
     Benchmark("open: a reader (LedgerView) from the newest snapshot, and one card (whole)",
               configuration: .init(metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds,

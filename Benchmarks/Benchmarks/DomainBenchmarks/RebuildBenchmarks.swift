@@ -27,15 +27,39 @@ func rebuildBenchmarks() {
 }
 
 /// 50 segments of five filters each, thresholds varied so that they select different clients.
-func fiftySegments() -> [String: [SegmentFilter]] {
-    var segments: [String: [SegmentFilter]] = [:]
+func fiftySegmentTexts() -> [(name: String, filters: String)] {
     let genders = ["female", "male"]
-    for k in 0..<50 {
-        segments["bench-\(k)"] = try! SegmentFilter.parseList("""
+    return (0..<50).map { k in
+        ("bench-\(k)", """
             [{"field":"purchaseSum","op":"gte","values":[\(100_000 * (k % 10 + 1))]},{"field":"daysWithoutPurchases","op":"lte","values":[\(30 + k)]},
              {"field":"gender","op":"in","values":["\(genders[k % 2])"]},{"field":"status","op":"in","values":["participant"]},
              {"field":"bonusesAvailable","op":"gte","values":[\(1_000 * (k % 7))]}]
             """)
     }
-    return segments
+}
+
+func fiftySegments() -> [String: [SegmentFilter]] {
+    Dictionary(uniqueKeysWithValues: fiftySegmentTexts().map { ($0.name, try! SegmentFilter.parseList($0.filters)) })
+}
+
+/// Dynamic membership's cost to submit: the million commands of `submit: the first million
+/// commands…` after the same warm-up, with the 50 segments above defined (each command's
+/// client evaluated again in the segments its events can move, the transitions recorded).
+/// Compare with that benchmark in the same run: the target is at most half its throughput.
+func dynamicSegmentBenchmarks() {
+    let dynamic = Program()
+    Benchmark("submit: the same million commands with 50 dynamic segments defined (whole)",
+              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
+                                   maxDuration: .seconds(60), maxIterations: 1)) { _ in
+        dynamic.submitFirstMillion()
+    } setup: {
+        try dynamic.prepareSubmit()
+        let at = dynamic.ledger!.read { $0.lastEventAt }
+        let definitions = fiftySegmentTexts().map { Command(at: at, client: "", event: .segmentDefined(SegmentDefinition(name: $0.name, filters: $0.filters))) }
+        precondition(try dynamic.ledger!.submit(definitions).allSatisfy(\.isAccepted), "the segments were not defined")
+    } teardown: {
+        let stats = dynamic.ledger!.stats()
+        print("dynamic segments: \(stats.perType["segment.entered"] ?? 0) entries and \(stats.perType["segment.left"] ?? 0) exits recorded among \(stats.events) events")
+        try dynamic.close()
+    }
 }

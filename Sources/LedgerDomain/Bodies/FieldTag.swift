@@ -59,3 +59,26 @@ extension EventCodec {
         return value
     }
 }
+
+/// `segment.entered` and `segment.left`: the segment's name under the single text's tag, so
+/// that a body written before the cause was recorded reads the same; the cause's position.
+enum SegmentTransitionField: UInt64, FieldTag { case segment = 1, cause = 2 }
+
+extension SegmentTransition {
+    func write(_ w: FieldWriter) {
+        w.string(SegmentTransitionField.segment, segment)
+        w.position(SegmentTransitionField.cause, cause)
+    }
+
+    static func read(_ r: inout FieldReader) throws(BodyError) -> SegmentTransition {
+        var t = SegmentTransition(segment: "", cause: nil)
+        while let (tag, wire) = try r.next() {
+            switch SegmentTransitionField(rawValue: tag) {
+            case .segment?: t.segment = try r.string(wire)
+            case .cause?: t.cause = try r.position(wire)
+            case nil: try r.skip(wire)
+            }
+        }
+        return t
+    }
+}

@@ -11,6 +11,13 @@ public struct SegmentMembership: LedgerPart {
     var names: [String] = []
     var codes: [String: UInt32] = [:]
     var members = Set<UInt64>()
+    /// The definitions' filters parsed and compiled (for evaluations and dynamic membership),
+    /// the definitions that cannot be read and why, and the segments dynamic membership keeps
+    /// up to date (``compile()``): derived from `definitions`, never stored.
+    var parsed: [String: [SegmentFilter]] = [:]
+    var compiled: [String: [SegmentEvaluator.Compiled]] = [:]
+    var unreadable: [String: FilterError] = [:]
+    var dynamic: [DynamicSegment] = []
 
     public init() {}
 
@@ -18,23 +25,33 @@ public struct SegmentMembership: LedgerPart {
         switch event.event {
         case .segmentDefined(let definition):
             definitions[definition.name] = definition
+            compile()
         case .segmentDeleted(let name):
             definitions[name] = nil
-        case .segmentEntered(let s), .segmentAssigned(let s):
-            guard let client = event.client else { return }
-            let code = codes[s] ?? {
-                let code = UInt32(names.count)
-                names.append(s)
-                codes[s] = code
-                return code
-            }()
-            members.insert(Self.membership(client, code))
-        case .segmentLeft(let s), .segmentUnassigned(let s):
-            guard let client = event.client, let code = codes[s] else { return }
-            members.remove(Self.membership(client, code))
+            compile()
+        case .segmentEntered(let t): enter(t.segment, event.client)
+        case .segmentAssigned(let s): enter(s, event.client)
+        case .segmentLeft(let t): leave(t.segment, event.client)
+        case .segmentUnassigned(let s): leave(s, event.client)
         default:
             break
         }
+    }
+
+    mutating func enter(_ s: String, _ client: Int32?) {
+        guard let client else { return }
+        let code = codes[s] ?? {
+            let code = UInt32(names.count)
+            names.append(s)
+            codes[s] = code
+            return code
+        }()
+        members.insert(Self.membership(client, code))
+    }
+
+    mutating func leave(_ s: String, _ client: Int32?) {
+        guard let client, let code = codes[s] else { return }
+        members.remove(Self.membership(client, code))
     }
 
     /// The segments client `client` is in.
@@ -46,9 +63,12 @@ public struct SegmentMembership: LedgerPart {
     }
 
     /// The clients in segment `name` now (nil: no segment has that name, defined or assigned).
+    /// (A name with no definition and no member now names no segment: a deleted segment's
+    /// members have left it.)
     public func members(of name: String) -> [Int32]? {
         guard let code = codes[name] else { return definitions[name] == nil ? nil : [] }
-        return members.compactMap { $0 & 0xFFFF_FFFF == UInt64(code) ? Int32(bitPattern: UInt32($0 >> 32)) : nil }
+        let list = members.compactMap { $0 & 0xFFFF_FFFF == UInt64(code) ? Int32(bitPattern: UInt32($0 >> 32)) : nil }
+        return list.isEmpty && definitions[name] == nil ? nil : list
     }
 
     /// A client's membership of the segment named by `code`, as ``members`` keeps it.
@@ -90,6 +110,7 @@ public struct SegmentMembership: LedgerPart {
             throw d.fail("a segment member names no client or segment")
         }
         self.members = Set(members)
+        compile()
     }
 
     public func checkInvariants(clients: Int) {

@@ -51,16 +51,10 @@ public struct SegmentEvaluator {
         self.state = state
         records = state.records
         today = Time.day(of: asOf)
-        for (name, definition) in state.segmentDefinitions {
-            do throws(FilterError) {
-                let filters = try SegmentFilter.parseList(definition.filters)
-                definitions[name] = filters
-                compiledDefinitions[name] = filters.map(Compiled.init)
-            } catch {
-                // (Recorded before filters were checked, or by a newer build: never read as no filters.)
-                unreadable[name] = error
-            }
-        }
+        // Parsed and compiled once, as definitions are recorded (``SegmentMembership/compile()``).
+        definitions = state.parts.segments.parsed
+        compiledDefinitions = state.parts.segments.compiled
+        unreadable = state.parts.segments.unreadable
     }
 
     /// The fields evaluated today.
