@@ -33,7 +33,8 @@ extension JournalLookup {
             clientForPhone: { phone in value { state in state.holder(ofPhone: phone).map { state.clientID(Int($0)) } } },
             members: { segment in
                 value { state in
-                    guard state.segmentDefinitions[segment] != nil || state.members(ofSegment: segment) != nil else { return nil }
+                    guard state.segmentDefinitions[segment] != nil || state.members(ofSegment: segment) != nil
+                            || segment.hasPrefix("rfm:") || segment.hasPrefix("lifetime:") else { return nil }
                     return Result { () throws(SegmentError) in
                         Set(try SegmentQuery.members(segment, state: state, asOf: SegmentQuery.now(state)).clients.map(\.rawValue))
                     }

@@ -27,7 +27,9 @@ enum SegmentQuery {
     /// (``LedgerDomain/SegmentEvaluator``); a segment only assigned by operators, its members.
     static func members(_ name: String, state: borrowing LedgerState, asOf: Micros) throws(SegmentError) -> SegmentMembers {
         let numbers: [Int32]
-        if let definition = state.segmentDefinitions[name] {
+        if let computed = try computedMembers(name, state: state, asOf: asOf) {
+            numbers = computed
+        } else if let definition = state.segmentDefinitions[name] {
             let filters: [SegmentFilter]
             do throws(FilterError) {
                 // (A definition recorded with filters this build cannot read is refused, never
@@ -46,6 +48,24 @@ enum SegmentQuery {
                               clients: numbers.map { ClientID(state.clientID(Int($0))) })
     }
 
+    /// The members of an RFM segment (`rfm:Champions`) or a lifetime stage (`lifetime:sleeping`),
+    /// computed as of `asOf` with the default thresholds; nil for any other name.
+    static func computedMembers(_ name: String, state: borrowing LedgerState, asOf: Micros) throws(SegmentError) -> [Int32]? {
+        if name.hasPrefix("rfm:") {
+            guard let segment = RFMSegment(rawValue: String(name.dropFirst(4))) else {
+                throw SegmentError(code: "unknown_segment", message: "no RFM segment is named '\(name.dropFirst(4))' (they are \(RFMSegment.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return state.rfm(asOf: asOf).scored.filter { $0.segment == segment }.map(\.client)
+        }
+        if name.hasPrefix("lifetime:") {
+            guard let stage = LifetimeStage(rawValue: String(name.dropFirst(9))) else {
+                throw SegmentError(code: "unknown_segment", message: "no lifetime stage is named '\(name.dropFirst(9))' (they are new, active, sleeping, lost)")
+            }
+            return state.rfm(asOf: asOf).stages.filter { $0.stage == stage }.map(\.client)
+        }
+        return nil
+    }
+
     /// The clients `filters` select in `state` as of `asOf` (a segment not saved: a preview).
     static func preview(_ filters: [SegmentFilter], state: borrowing LedgerState, asOf: Micros) throws(SegmentError) -> SegmentMembers {
         let numbers: [Int32]
@@ -61,6 +81,12 @@ enum SegmentQuery {
 }
 
 extension LedgerView {
+    /// Every client's RFM scores and segment and lifetime stage, as of the view's latest event
+    /// or advance (or `at`).
+    public func rfm(at: Timestamp? = nil, thresholds: LifetimeThresholds = LifetimeThresholds()) -> RFMAnalysis {
+        state.rfm(asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state), thresholds: thresholds)
+    }
+
     /// The members of segment `name` as the view stands, as of its latest event (or `at`).
     public func segmentMembers(_ name: String, at: Timestamp? = nil) throws(SegmentError) -> SegmentMembers {
         try SegmentQuery.members(name, state: state, asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state))

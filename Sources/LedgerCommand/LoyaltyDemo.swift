@@ -153,6 +153,9 @@ struct Demo: ParsableCommand {
                 .max { state.records[$0].eventCount < state.records[$1].eventCount }
             return busiest.flatMap { state.profile($0).phone }
         }
+        // The seeds' example segments, defined at the program's end: each records its first members.
+        let end = reopened.read { $0.lastEventAt }
+        _ = try reopened.submit(MarketingDemo.definitions(at: end))
         var card: ClientCard? = nil
         if let phone {
             let d = Array(phone)
@@ -165,6 +168,7 @@ struct Demo: ParsableCommand {
         DemoDirectory.writeMarker(common.data, finished: (logSnapshot.endPosition, logSnapshot.segments.last?.lastBatchCRC ?? 0))
         if let card { print(Client.table(card)) }
         try SupportDemo(view: try LedgerView(directory: common.data), data: common.data).run()
+        try MarketingDemo(data: common.data).run()
         print("\nNext: `ledger --data \(common.data) journal --phone …`, `… replay --client …`, `… client --phone …`, `… stats`, `… verify`.")
     }
 

@@ -8,8 +8,8 @@ struct SegmentVerb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segment",
         abstract: "Segments: define one from a filters file, list them, see their members, delete one.",
-        discussion: "The filters and their catalog: the DocC article Segment filters. Members are evaluated as of the ledger's latest event or advance (or --as-of).",
-        subcommands: [Save.self, Members.self, List.self, Delete.self])
+        discussion: "The filters and their catalog: the DocC article Segment filters. Members are evaluated as of the ledger's latest event or advance (or --as-of). RFM segments and lifetime stages are named rfm:NAME (rfm:Champions) and lifetime:STAGE (lifetime:sleeping) in members, journal --segment and export --segment.",
+        subcommands: [Save.self, Members.self, List.self, Delete.self, RFM.self])
 
     /// Submits one command, printing what became of it; a refusal exits 1.
     static func submit(_ command: Command, _ common: CommonOptions, verb: String, done: String) throws {
@@ -112,6 +112,47 @@ struct SegmentVerb: ParsableCommand {
             }
             print("segment '\(Printable.escaped(name))' as of \(members.asOf): \(members.count) client(s)")
             for client in members.clients { print(Printable.escaped(client.rawValue)) }
+        }
+    }
+}
+
+extension SegmentVerb {
+    struct RFM: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rfm",
+            abstract: "RFM segments (quintile scores of recency, frequency, monetary value) and lifetime stages (new, active, sleeping, lost): how many clients each holds.",
+            discussion: "The scoring and the precedence where ranges overlap: the DocC article Segment filters. Members: segment members rfm:NAME or lifetime:STAGE.")
+        @OptionGroup var common: CommonOptions
+        @Option(name: .customLong("as-of"), help: "As of this time (a date: its end).") var asOf: String?
+        @Option(name: .customLong("new-days"), help: "A client is new for this many days in the program.") var newDays: Int64 = 30
+        @Option(name: .customLong("active-days"), help: "…then active while its last purchase is at most this many days old.") var activeDays: Int64 = 90
+        @Option(name: .customLong("lost-days"), help: "…then sleeping up to this many days, and lost after.") var lostDays: Int64 = 180
+
+        func validate() throws {
+            guard newDays >= 0, activeDays >= 0, lostDays >= activeDays, lostDays <= Rules.daysMax else {
+                throw ValidationError("the thresholds must be 0 or more days, with --lost-days at least --active-days (at most \(Rules.daysMax))")
+            }
+        }
+
+        func run() throws {
+            let at = try asOf.map { try JournalVerb.time($0, "--as-of", endOfDay: true) }
+            let view = try openView(common, verb: "segment rfm", asOf: at.map { .time($0) })
+            let a = view.rfm(at: at, thresholds: LifetimeThresholds(newDays: newDays, activeDays: activeDays, lostDays: lostDays))
+            if common.json {
+                print(JSON.object([
+                    ("asOf", .string(Time.isoDate(day: a.day))), ("scored", .int(Int64(a.scored.count))),
+                    ("rfm", .object(RFMSegment.allCases.map { ($0.rawValue, .int(Int64(a.count($0)))) })),
+                    ("lifetime", .object(LifetimeStage.allCases.map { ($0.rawValue, .int(Int64(a.count($0)))) })),
+                ]).rendered)
+                return
+            }
+            print("as of \(Time.isoDate(day: a.day)): \(a.scored.count) client(s) with purchases scored")
+            var table = Table(header: ["RFM segment", "clients"])
+            for s in RFMSegment.allCases { table.rows.append([s.rawValue, "\(a.count(s))"]) }
+            print(table.rendered)
+            var stages = Table(header: ["lifetime stage", "clients"])
+            for s in LifetimeStage.allCases { stages.rows.append([s.rawValue, "\(a.count(s))"]) }
+            print(stages.rendered)
         }
     }
 }

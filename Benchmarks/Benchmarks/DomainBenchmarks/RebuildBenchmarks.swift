@@ -54,9 +54,10 @@ func dynamicSegmentBenchmarks() {
         dynamic.submitFirstMillion()
     } setup: {
         try dynamic.prepareSubmit()
-        let at = dynamic.ledger!.read { $0.lastEventAt }
+        let at = dynamic.commands[0..<200_000].compactMap(\.at).max()!
         let definitions = fiftySegmentTexts().map { Command(at: at, client: "", event: .segmentDefined(SegmentDefinition(name: $0.name, filters: $0.filters))) }
-        precondition(try dynamic.ledger!.submit(definitions).allSatisfy(\.isAccepted), "the segments were not defined")
+        let outcomes = try dynamic.ledger!.submit(definitions)
+        precondition(outcomes.allSatisfy { $0.isAccepted }, "the segments were not defined")
     } teardown: {
         let stats = dynamic.ledger!.stats()
         print("dynamic segments: \(stats.perType["segment.entered"] ?? 0) entries and \(stats.perType["segment.left"] ?? 0) exits recorded among \(stats.events) events")

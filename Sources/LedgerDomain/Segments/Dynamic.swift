@@ -78,14 +78,18 @@ extension EventKind {
     }
 }
 
-/// A defined segment dynamic membership keeps up to date.
-struct DynamicSegment: Sendable {
-    var name: String
+/// A defined segment dynamic membership keeps up to date (a class: the list is walked for
+/// every command, and an element read is then one reference, not its arrays).
+final class DynamicSegment: Sendable {
+    let name: String
     /// Its code in the membership set.
-    var code: UInt32
-    var filters: [SegmentEvaluator.Compiled]
+    let code: UInt32
+    let filters: [SegmentEvaluator.Compiled]
     /// The facts its filters read (through `memberOf` too).
-    var facts: FactMask
+    let facts: FactMask
+    init(name: String, code: UInt32, filters: [SegmentEvaluator.Compiled], facts: FactMask) {
+        self.name = name; self.code = code; self.filters = filters; self.facts = facts
+    }
 }
 
 extension SegmentMembership {
@@ -146,12 +150,13 @@ extension LedgerState {
     mutating func recordTransitions(client i: Int, facts: FactMask, cause: UInt64?, at: Micros, derived: Bool, into out: inout [EventRecord]) {
         guard hasDynamicSegments, !facts.isEmpty, i < records.count else { return }
         var changes: [(String, Bool)] = []
-        do {
-            let evaluator = SegmentEvaluator(state: self, asOf: at)
-            for segment in parts.segments.dynamic where !segment.facts.isDisjoint(with: facts) {
-                let now = !records[i].deleted && evaluator.matches(i, segment.filters, depth: 0)
-                if now != parts.segments.isMember(Int32(i), segment.code) { changes.append((segment.name, now)) }
-            }
+        // The state is read in place (borrowed), never copied: a copy alive while the state
+        // changes would make it copy its tables.
+        let matcher = FilterMatcher(today: Time.day(of: at), compiledDefinitions: parts.segments.compiled)
+        let deleted = records[i].deleted
+        for segment in parts.segments.dynamic where !segment.facts.isDisjoint(with: facts) {
+            let now = !deleted && matcher.matches(self, i, segment.filters, depth: 0)
+            if now != parts.segments.isMember(Int32(i), segment.code) { changes.append((segment.name, now)) }
         }
         for (name, entered) in changes { emitTransition(client: i, segment: name, entered: entered, cause: cause, at: at, derived: derived, into: &out) }
     }

@@ -21,7 +21,7 @@ public struct SegmentEvaluator {
 
     /// A filter with its values taken apart once, so that a client is compared without
     /// allocating anything.
-    struct Compiled {
+    final class Compiled: Sendable {
         let filter: SegmentFilter
         /// Numbers and days, in the order given.
         let bounds: [Int64]
@@ -123,7 +123,8 @@ public struct SegmentEvaluator {
         }
         for filter in filters {
             let c = Compiled(filter)
-            candidates.removeAll { i in matches(Int(i), c, depth: 0) == c.filter.exclude }
+            let m = matcher
+            candidates.removeAll { i in m.matches(state, Int(i), c, depth: 0) == c.filter.exclude }
         }
         return candidates
     }
@@ -133,17 +134,33 @@ public struct SegmentEvaluator {
         matches(i, filters.map(Compiled.init), depth: 0)
     }
 
-    func matches(_ i: Int, _ filters: [Compiled], depth: Int) -> Bool {
-        for c in filters where matches(i, c, depth: depth) == c.filter.exclude { return false }
+    func matches(_ i: Int, _ filters: [Compiled], depth: Int) -> Bool { matcher.matches(state, i, filters, depth: depth) }
+    func matches(_ i: Int, _ c: Compiled, depth: Int) -> Bool { matcher.matches(state, i, c, depth: depth) }
+    var matcher: FilterMatcher { FilterMatcher(today: today, compiledDefinitions: compiledDefinitions) }
+}
+
+/// Whether a client matches compiled filters as of a day, reading the state it is handed
+/// (borrowed: dynamic membership checks one client in a state it is about to change, and must
+/// not hold a copy of it).
+struct FilterMatcher {
+    typealias Compiled = SegmentEvaluator.Compiled
+    /// The day "today" is (0 days ago).
+    let today: Int64
+    /// The defined segments' filters, compiled (for `memberOf`).
+    let compiledDefinitions: [String: [Compiled]]
+
+    func matches(_ s: borrowing LedgerState, _ i: Int, _ filters: [Compiled], depth: Int) -> Bool {
+        for c in filters where matches(s, i, c, depth: depth) == c.filter.exclude { return false }
         return true
     }
 
     /// Whether client `i` matches one filter (before `exclude`). Each fact is read where it lies
     /// in the client's record (a field, not the whole record).
     // swiftlint:disable:next cyclomatic_complexity
-    func matches(_ i: Int, _ c: Compiled, depth: Int) -> Bool {
+    func matches(_ s: borrowing LedgerState, _ i: Int, _ c: Compiled, depth: Int) -> Bool {
+        let records = s.records
         switch c.filter.field {
-        case .name: return text(state.profile(i).name, c)
+        case .name: return text(s.profile(i).name, c)
         case .gender: return c.genderCodes.contains(records[i].genderCode)   // (no gender: code 0, never listed)
         case .age: return records[i].birthday.map { number(age(birthday: $0), c) } ?? false
         case .birthday: return records[i].birthday.map { monthDay($0, c) } ?? false
@@ -152,17 +169,17 @@ public struct SegmentEvaluator {
         case .status: return c.statuses.contains(records[i].blocked ? .blocked : records[i].status)
         case .joinDate: return number(Time.day(of: records[i].registeredAt), c)
         case .daysInProgram: return number(today - Time.day(of: records[i].registeredAt), c)
-        case .joinPlace: return text(state.profile(i).place, c)
-        case .addedBy: return text(state.profile(i).addedBy, c)
-        case .card: return state.profile(i).cards.contains { text($0, c) }
-        case .email: return text(state.profile(i).email, c)
+        case .joinPlace: return text(s.profile(i).place, c)
+        case .addedBy: return text(s.profile(i).addedBy, c)
+        case .card: return s.profile(i).cards.contains { text($0, c) }
+        case .email: return text(s.profile(i).email, c)
         case .walletInstalled: return c.filter.values.first == .flag(records[i].walletBits != 0)
-        case .level: return text(state.level(i), c)
+        case .level: return text(s.level(i), c)
         case .bonusesAvailable: return number(records[i].balances.available, c)
         case .bonusesUsed: return number(records[i].balances.used, c)
         case .bonusesExpired: return number(records[i].balances.expired, c)
         case .nextExpiryDate:
-            let next = state.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
+            let next = s.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
             return next.map { number(Time.day(of: $0), c) } ?? false
         case .purchaseCount: return number(records[i].stats.purchaseCount, c)
         case .purchaseSum: return number(records[i].stats.purchaseSum, c)
@@ -171,8 +188,8 @@ public struct SegmentEvaluator {
         case .daysBetweenPurchases:
             guard let last = records[i].stats.lastPurchaseAt, records[i].stats.purchaseCount > 0 else { return false }
             return number((Time.day(of: last) - Time.day(of: records[i].registeredAt)) / records[i].stats.purchaseCount, c)
-        case .purchaseDate: return purchaseDays(i).contains { number($0, c) }
-        case .purchaseDaysAgo: return purchaseDays(i).contains { number(today - $0, c) }
+        case .purchaseDate: return purchaseDays(s, i).contains { number($0, c) }
+        case .purchaseDaysAgo: return purchaseDays(s, i).contains { number(today - $0, c) }
         case .lastPurchaseDate: return records[i].stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
         case .daysWithoutPurchases: return number(today - Time.day(of: records[i].stats.lastPurchaseAt ?? records[i].registeredAt), c)
         case .returnCount: return number(records[i].stats.returnCount, c)
@@ -180,8 +197,8 @@ public struct SegmentEvaluator {
         case .memberOf:
             return c.texts.contains { name in
                 // A defined segment is its filters; one only assigned is its recorded members.
-                if let inner = compiledDefinitions[name], depth < 64 { return matches(i, inner, depth: depth + 1) }
-                return state.segments(of: i).contains(name)
+                if let inner = compiledDefinitions[name], depth < 64 { return matches(s, i, inner, depth: depth + 1) }
+                return s.segments(of: i).contains(name)
             }
         default:
             return false   // (refused by checkEvaluable before any client is looked at)
@@ -189,11 +206,12 @@ public struct SegmentEvaluator {
     }
 
     /// The days of a client's purchases (its purchase list), up to today.
-    func purchaseDays(_ i: Int) -> [Int64] {
+    func purchaseDays(_ s: borrowing LedgerState, _ i: Int) -> [Int64] {
+        let records = s.records
         var days: [Int64] = []
         var k = records[i].firstPurchase
         while k >= 0 {
-            let p = state.purchaseStates[Int(k)]
+            let p = s.purchaseStates[Int(k)]
             let d = Time.day(of: p.at)
             if d <= today { days.append(d) }
             k = p.next
