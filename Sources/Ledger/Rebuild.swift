@@ -93,7 +93,11 @@ public enum Rebuild {
             guard record.streamKey.isEmpty || n == 1 || partition(record.streamKey, of: n) == k else {
                 // Another worker's client: its advance events still mark how far the live
                 // ledger's advance steps ran, which this worker's clients' due dates follow.
-                if Redecision.isTimeDriven(typeCode: record.typeCode, at: record.timestamp, body: record.body) { redecision.noteAdvance(to: record.timestamp) }
+                if Redecision.isTimeDriven(typeCode: record.typeCode, at: record.timestamp, body: record.body) {
+                    redecision.noteAdvance(to: record.timestamp)
+                } else {
+                    redecision.noteTime(record.timestamp)
+                }
                 return true
             }
             let decoded: EventCodec.Decoded

@@ -91,6 +91,11 @@ public struct Redecision: Sendable {
     /// Notes an advance step that reached `time` (seen in another worker's client's events).
     public mutating func noteAdvance(to time: Micros) { advanceTo = max(advanceTo, time) }
 
+    /// Notes the time of another worker's client's command (or what it derived): the ledger's
+    /// latest event time, which the advance step's event times are taken from (`max(due,
+    /// latest)`), is the whole log's, so that every worker dates them as one worker would.
+    public mutating func noteTime(_ at: Micros) { if at > state.lastEventAt { state.lastEventAt = at } }
+
     /// Decides the command `record` recorded (see the type's comment).
     public mutating func feed(_ record: EventRecord) {
         if record.derived { return }

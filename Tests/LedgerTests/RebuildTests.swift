@@ -190,4 +190,38 @@ struct RebuildTests {
             #expect(report.refused.map(\.client.rawValue) == [b], "\(workers) worker(s): \(report.refused)")
         }
     }
+
+    @Test("every worker dates the advance step's events from the whole log's latest time, as one worker does")
+    func latestTimeAcrossWorkers() throws {
+        // B's birthday bonus is dated by A's command earlier that day (max(day, latest event)):
+        // under a 10-day lifetime it burns at that hour, after A's activation, so B's write-off
+        // that morning stands, with one worker and with two.
+        let ids = (0..<100).map { "client-\($0)" }
+        func part(_ id: String) -> Int { Array(id.utf8).withUnsafeBytes { Rebuild.partition($0, of: 2) } }
+        let a = try #require(ids.first { part($0) == 0 }), b = try #require(ids.first { part($0) == 1 })
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        func t(_ s: String) -> Micros { Time.parse(s)! }
+        var rules = RulesPatch()
+        rules.birthdayBonus = 10_000
+        _ = try ledger.submit([
+            Command(at: t("2025-03-01T09:00:00Z"), client: "", .changeRules(rules)),
+            Command(at: t("2025-03-01T10:00:00Z"), client: a, event: .clientRegistered(Registration(phone: "79160000001"))),
+            Command(at: t("2025-03-01T10:00:00Z"), client: b, event: .clientRegistered(Registration(phone: "79160000002", birthday: Time.days(year: 1990, month: 3, day: 5)))),
+            Command(at: t("2025-03-01T10:00:01Z"), client: a, event: .purchaseMade(Purchase(purchase: "p1", total: 100_000, paid: 100_000))),
+            Command(at: t("2025-03-05T15:00:00Z"), client: a, event: .noteAdded("called")),
+        ])
+        _ = try ledger.advance(to: t("2025-03-05T23:59:59Z"), beyondClock: true)
+        _ = try ledger.advance(to: t("2025-03-15T12:00:00Z"), beyondClock: true)
+        let spent = try ledger.submit([Command(at: t("2025-03-15T12:30:00Z"), client: b, event: .bonusWrittenOff(WriteOff(amount: 10_000, reason: .manual)))])
+        #expect(spent[0].isAccepted, "\(spent)")
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        var patch = RulesPatch()
+        patch.lifetimeDays = 10
+        for workers in [1, 2] {
+            let report = try Rebuild.run(view, directory: dir.path, options: .init(rules: patch, workers: workers))
+            #expect(report.refused.isEmpty, "\(workers) worker(s): \(report.refused)")
+        }
+    }
 }
