@@ -158,42 +158,41 @@ struct FilterMatcher {
     /// in the client's record (a field, not the whole record).
     // swiftlint:disable:next cyclomatic_complexity
     func matches(_ s: borrowing LedgerState, _ i: Int, _ c: Compiled, depth: Int) -> Bool {
-        let records = s.records
         switch c.filter.field {
         case .name: return text(s.profile(i).name, c)
-        case .gender: return c.genderCodes.contains(records[i].genderCode)   // (no gender: code 0, never listed)
-        case .age: return records[i].birthday.map { number(age(birthday: $0), c) } ?? false
-        case .birthday: return records[i].birthday.map { monthDay($0, c) } ?? false
-        case .birthdaySoon: return records[i].birthday.map { number(daysToBirthday($0), c) } ?? false
-        case .messenger: return c.channels.contains { records[i].channels[$0]?.subscribed == true }
-        case .status: return c.statuses.contains(records[i].blocked ? .blocked : records[i].status)
-        case .joinDate: return number(Time.day(of: records[i].registeredAt), c)
-        case .daysInProgram: return number(today - Time.day(of: records[i].registeredAt), c)
+        case .gender: return c.genderCodes.contains(s.records[i].genderCode)   // (no gender: code 0, never listed)
+        case .age: return s.records[i].birthday.map { number(age(birthday: $0), c) } ?? false
+        case .birthday: return s.records[i].birthday.map { monthDay($0, c) } ?? false
+        case .birthdaySoon: return s.records[i].birthday.map { number(daysToBirthday($0), c) } ?? false
+        case .messenger: return c.channels.contains { s.records[i].channels[$0]?.subscribed == true }
+        case .status: return c.statuses.contains(s.records[i].blocked ? .blocked : s.records[i].status)
+        case .joinDate: return number(Time.day(of: s.records[i].registeredAt), c)
+        case .daysInProgram: return number(today - Time.day(of: s.records[i].registeredAt), c)
         case .joinPlace: return text(s.profile(i).place, c)
         case .addedBy: return text(s.profile(i).addedBy, c)
         case .card: return s.profile(i).cards.contains { text($0, c) }
         case .email: return text(s.profile(i).email, c)
-        case .walletInstalled: return c.filter.values.first == .flag(records[i].walletBits != 0)
+        case .walletInstalled: return c.filter.values.first == .flag(s.records[i].walletBits != 0)
         case .level: return text(s.level(i), c)
-        case .bonusesAvailable: return number(records[i].balances.available, c)
-        case .bonusesUsed: return number(records[i].balances.used, c)
-        case .bonusesExpired: return number(records[i].balances.expired, c)
+        case .bonusesAvailable: return number(s.records[i].balances.available, c)
+        case .bonusesUsed: return number(s.records[i].balances.used, c)
+        case .bonusesExpired: return number(s.records[i].balances.expired, c)
         case .nextExpiryDate:
             let next = s.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
             return next.map { number(Time.day(of: $0), c) } ?? false
-        case .purchaseCount: return number(records[i].stats.purchaseCount, c)
-        case .purchaseSum: return number(records[i].stats.purchaseSum, c)
-        case .averageCheck: return records[i].stats.purchaseCount > 0 && number(records[i].stats.averageCheck, c)
-        case .maxCheck: return records[i].stats.purchaseCount > 0 && number(records[i].stats.maxCheck, c)
+        case .purchaseCount: return number(s.records[i].stats.purchaseCount, c)
+        case .purchaseSum: return number(s.records[i].stats.purchaseSum, c)
+        case .averageCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.averageCheck, c)
+        case .maxCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.maxCheck, c)
         case .daysBetweenPurchases:
-            guard let last = records[i].stats.lastPurchaseAt, records[i].stats.purchaseCount > 0 else { return false }
-            return number((Time.day(of: last) - Time.day(of: records[i].registeredAt)) / records[i].stats.purchaseCount, c)
+            guard let last = s.records[i].stats.lastPurchaseAt, s.records[i].stats.purchaseCount > 0 else { return false }
+            return number((Time.day(of: last) - Time.day(of: s.records[i].registeredAt)) / s.records[i].stats.purchaseCount, c)
         case .purchaseDate: return purchaseDays(s, i).contains { number($0, c) }
         case .purchaseDaysAgo: return purchaseDays(s, i).contains { number(today - $0, c) }
-        case .lastPurchaseDate: return records[i].stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
-        case .daysWithoutPurchases: return number(today - Time.day(of: records[i].stats.lastPurchaseAt ?? records[i].registeredAt), c)
-        case .returnCount: return number(records[i].stats.returnCount, c)
-        case .returnSum: return number(records[i].stats.returnSum, c)
+        case .lastPurchaseDate: return s.records[i].stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
+        case .daysWithoutPurchases: return number(today - Time.day(of: s.records[i].stats.lastPurchaseAt ?? s.records[i].registeredAt), c)
+        case .returnCount: return number(s.records[i].stats.returnCount, c)
+        case .returnSum: return number(s.records[i].stats.returnSum, c)
         case .memberOf:
             return c.texts.contains { name in
                 // A defined segment is its filters; one only assigned is its recorded members.
@@ -207,9 +206,8 @@ struct FilterMatcher {
 
     /// The days of a client's purchases (its purchase list), up to today.
     func purchaseDays(_ s: borrowing LedgerState, _ i: Int) -> [Int64] {
-        let records = s.records
         var days: [Int64] = []
-        var k = records[i].firstPurchase
+        var k = s.records[i].firstPurchase
         while k >= 0 {
             let p = s.purchaseStates[Int(k)]
             let d = Time.day(of: p.at)
