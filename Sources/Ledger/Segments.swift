@@ -82,8 +82,8 @@ enum SegmentQuery {
 
 extension LedgerView {
     /// Every client's RFM scores and segment and lifetime stage, as of the view's latest event
-    /// or advance (or `at`).
-    public func rfm(at: Timestamp? = nil, thresholds: LifetimeThresholds = LifetimeThresholds()) -> RFMAnalysis {
+    /// or advance (or `at`); the stages by the rules' thresholds unless `thresholds` are given.
+    public func rfm(at: Timestamp? = nil, thresholds: LifetimeThresholds? = nil) -> RFMAnalysis {
         state.rfm(asOf: at?.microsecondsSince1970 ?? SegmentQuery.now(state), thresholds: thresholds)
     }
 

@@ -124,20 +124,27 @@ extension SegmentVerb {
             discussion: "The scoring and the precedence where ranges overlap: the DocC article Segment filters. Members: segment members rfm:NAME or lifetime:STAGE.")
         @OptionGroup var common: CommonOptions
         @Option(name: .customLong("as-of"), help: "As of this time (a date: its end).") var asOf: String?
-        @Option(name: .customLong("new-days"), help: "A client is new for this many days in the program.") var newDays: Int64 = 30
-        @Option(name: .customLong("active-days"), help: "…then active while its last purchase is at most this many days old.") var activeDays: Int64 = 90
-        @Option(name: .customLong("lost-days"), help: "…then sleeping up to this many days, and lost after.") var lostDays: Int64 = 180
+        @Option(name: .customLong("new-days"), help: "A client is new for this many days in the program (default: the rules' newClientDays).") var newDays: Int64?
+        @Option(name: .customLong("active-days"), help: "…then active while its last purchase is at most this many days old (the rules' activeDays).") var activeDays: Int64?
+        @Option(name: .customLong("lost-days"), help: "…then sleeping up to this many days, and lost after (the rules' lostDays).") var lostDays: Int64?
 
         func validate() throws {
-            guard newDays >= 0, activeDays >= 0, lostDays >= activeDays, lostDays <= Rules.daysMax else {
-                throw ValidationError("the thresholds must be 0 or more days, with --lost-days at least --active-days (at most \(Rules.daysMax))")
+            for (name, value) in [("--new-days", newDays), ("--active-days", activeDays), ("--lost-days", lostDays)] {
+                if let value, !(0...Rules.daysMax).contains(value) { throw ValidationError("\(name) must be 0 to \(Rules.daysMax) days, got \(value)") }
             }
         }
 
         func run() throws {
             let at = try asOf.map { try JournalVerb.time($0, "--as-of", endOfDay: true) }
             let view = try openView(common, verb: "segment rfm", asOf: at.map { .time($0) })
-            let a = view.rfm(at: at, thresholds: LifetimeThresholds(newDays: newDays, activeDays: activeDays, lostDays: lostDays))
+            var thresholds = view.state.rules.lifetimeThresholds
+            if let newDays { thresholds.newDays = newDays }
+            if let activeDays { thresholds.activeDays = activeDays }
+            if let lostDays { thresholds.lostDays = lostDays }
+            guard thresholds.lostDays >= thresholds.activeDays else {
+                throw ValidationError("lost days (\(thresholds.lostDays)) must be at least active days (\(thresholds.activeDays))")
+            }
+            let a = view.rfm(at: at, thresholds: thresholds)
             if common.json {
                 print(JSON.object([
                     ("asOf", .string(Time.isoDate(day: a.day))), ("scored", .int(Int64(a.scored.count))),

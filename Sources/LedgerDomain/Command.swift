@@ -47,6 +47,9 @@ public struct RulesPatch: Sendable, Equatable {
     public var levels: [LevelRule]?
     public var levelBasisIsCount: Bool?
     public var levelWindowDays: Int64?
+    public var newClientDays: Int64?
+    public var activeDays: Int64?
+    public var lostDays: Int64?
     public init() {}
 
     func applied(to rules: Rules) -> Rules {
@@ -61,6 +64,9 @@ public struct RulesPatch: Sendable, Equatable {
         if let v = levels { r.levels = v.sorted { $0.threshold < $1.threshold } }
         if let v = levelBasisIsCount { r.levelBasisIsCount = v }
         if let v = levelWindowDays { r.levelWindowDays = v }
+        if let v = newClientDays { r.newClientDays = v }
+        if let v = activeDays { r.activeDays = v }
+        if let v = lostDays { r.lostDays = v }
         return r
     }
 }

@@ -454,6 +454,12 @@ struct Fields {
         patch.lifetimeDays = try days("lifetimeDays")
         if let life = patch.lifetimeDays, life == 0 { throw bad("rules.lifetimeDays", "must be at least 1 day") }
         patch.levelWindowDays = try days("levelWindowDays")
+        patch.newClientDays = try days("newClientDays")
+        patch.activeDays = try days("activeDays")
+        patch.lostDays = try days("lostDays")
+        if let active = patch.activeDays, let lost = patch.lostDays, lost < active {
+            throw bad("rules.lostDays", "must be at least activeDays (\(active)), got \(lost)")
+        }
         patch.returnPolicy = try f.optionalEnum("returnPolicy")
         do {
             patch.birthdayBonus = try f.optionalAmount("birthdayBonus")

@@ -165,6 +165,9 @@ extension RulesPatch {
         levels = rules.levels
         levelBasisIsCount = rules.levelBasisIsCount
         levelWindowDays = rules.levelWindowDays
+        newClientDays = rules.newClientDays
+        activeDays = rules.activeDays
+        lostDays = rules.lostDays
     }
 
     /// The fields `other` gives, taken from it.
@@ -178,5 +181,8 @@ extension RulesPatch {
         if let v = other.levels { levels = v }
         if let v = other.levelBasisIsCount { levelBasisIsCount = v }
         if let v = other.levelWindowDays { levelWindowDays = v }
+        if let v = other.newClientDays { newClientDays = v }
+        if let v = other.activeDays { activeDays = v }
+        if let v = other.lostDays { lostDays = v }
     }
 }

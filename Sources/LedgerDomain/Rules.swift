@@ -49,6 +49,14 @@ public struct Rules: Sendable, Equatable {
     public var levelBasisIsCount: Bool = false
     /// The window of purchases levels look at, in days (0 = all time).
     public var levelWindowDays: Int64 = 365
+    /// The lifetime stages' thresholds (see ``LifetimeThresholds``): a client is new for this
+    /// many days in the program, then active while its last purchase is at most `activeDays`
+    /// old, sleeping up to `lostDays`, lost after.
+    public var newClientDays: Int64 = 30
+    public var activeDays: Int64 = 90
+    public var lostDays: Int64 = 180
+    /// The same, as the lifetime stages take them.
+    public var lifetimeThresholds: LifetimeThresholds { LifetimeThresholds(newDays: newClientDays, activeDays: activeDays, lostDays: lostDays) }
 
     public init() {}
 

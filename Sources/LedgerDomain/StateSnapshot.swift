@@ -40,7 +40,8 @@ extension LedgerState {
     /// and by context value (15).
     /// 5: the journal's index of event types by block of positions (16).
     /// 6: section 14's steps as a chunked row table, used where they lie in the mapping.
-    public static let snapshotVersion: UInt16 = 6
+    /// 7: the lifetime stages' thresholds among the rules (section 2).
+    public static let snapshotVersion: UInt16 = 7
 
     /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
     /// scan's day, the last advance step's time) and the lot indexes are left out, and what
@@ -195,6 +196,9 @@ extension LedgerState {
         e.put(rules.welcomeBonus)
         e.put(rules.levelBasisIsCount)
         e.put(rules.levelWindowDays)
+        e.put(rules.newClientDays)
+        e.put(rules.activeDays)
+        e.put(rules.lostDays)
         e.put(UInt64(rules.levels.count))
         for level in rules.levels {
             e.putText(level.name)
@@ -219,6 +223,11 @@ extension LedgerState {
         r.welcomeBonus = try d.get(Int64.self, "the welcome bonus")
         r.levelBasisIsCount = try d.getFlag("the level basis")
         r.levelWindowDays = try d.get(Int64.self, "the level window")
+        r.newClientDays = try d.get(Int64.self, "the days a client is new")
+        r.activeDays = try d.get(Int64.self, "the days a client stays active")
+        r.lostDays = try d.get(Int64.self, "the days before a client is lost")
+        guard (0...Rules.daysMax).contains(r.newClientDays), (0...Rules.daysMax).contains(r.activeDays),
+              (r.activeDays...Rules.daysMax).contains(r.lostDays) else { throw d.fail("a lifetime stage's threshold is out of its range") }
         guard (0...Rules.daysMax).contains(r.pendingDays), (0...Rules.daysMax).contains(r.lifetimeDays), (0...Rules.daysMax).contains(r.levelWindowDays),
               (0...10_000).contains(r.accrualBasisPoints) else { throw d.fail("a rule is out of its range") }
         r.levels = []

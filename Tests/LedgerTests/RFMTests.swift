@@ -67,4 +67,26 @@ struct RFMTests {
         #expect(members.json?["count"] == .integer(Int64(defaults.count(.atRisk))))
         #expect(Run(["--data", dir.path, "segment", "members", "lifetime:dormant"], stdin: "").status == 1)
     }
+
+    @Test("the lifetime thresholds are rules: rules.changed sets them, the stages follow, a snapshot keeps them, lostDays below activeDays is refused")
+    func thresholdsInTheRules() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        try SnapshotTests.run(ledger, SnapshotTests.days(clients: 200, days: 120, seed: 42)[...])
+        let before = ledger.read { $0.rules.lifetimeThresholds }
+        #expect(before == LifetimeThresholds(newDays: 30, activeDays: 90, lostDays: 180))
+        let t = ledger.read { $0.lastEventAt }
+        let changed = try ledger.submit([try CommandParser.parse(line: #"{"type":"rules.changed","at":"\#(Time.iso(t))","rules":{"newClientDays":10,"activeDays":20,"lostDays":50}}"#, number: 1)])
+        #expect(changed[0].isAccepted)
+        #expect(throws: InvalidInput.self) { try CommandParser.parse(line: #"{"type":"rules.changed","rules":{"activeDays":60,"lostDays":30}}"#, number: 1) }
+        _ = try ledger.writeSnapshot()
+        try ledger.close()
+        let view = try LedgerView(directory: dir.path)
+        #expect(view.startSnapshot != nil && view.state.rules.lifetimeThresholds == LifetimeThresholds(newDays: 10, activeDays: 20, lostDays: 50))
+        let byRules = view.rfm(), explicit = view.rfm(thresholds: LifetimeThresholds(newDays: 10, activeDays: 20, lostDays: 50))
+        #expect(byRules.stages.map(\.stage) == explicit.stages.map(\.stage))
+        #expect(byRules.stages.map(\.stage) != view.rfm(thresholds: LifetimeThresholds()).stages.map(\.stage))
+        let replayed = try LedgerView(directory: dir.path, useSnapshots: false)
+        #expect(replayed.state.rules == view.state.rules)
+    }
 }

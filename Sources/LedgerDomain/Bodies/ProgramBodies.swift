@@ -3,7 +3,7 @@
 
 enum RulesField: UInt64, FieldTag {
     case version = 1, accrualBasisPoints, pendingDays, lifetimeDays, returnPolicy, birthdayBonus, welcomeBonus, levelBasisIsCount,
-         levelWindowDays, level, noLevels
+         levelWindowDays, level, noLevels, newClientDays, activeDays, lostDays
 }
 
 /// Tag 3 held a level's rate before a rate of 0 had to survive (tag 4, present-but-zero); it
@@ -24,6 +24,8 @@ extension Rules {
             }
         }
         if levels.isEmpty { w.bool(RulesField.noLevels, true) }
+        w.int(RulesField.newClientDays, Optional(newClientDays)); w.int(RulesField.activeDays, Optional(activeDays))
+        w.int(RulesField.lostDays, Optional(lostDays))
     }
 
     static func read(_ r: inout FieldReader) throws(BodyError) -> Rules {
@@ -43,6 +45,9 @@ extension Rules {
             case .levelWindowDays?: rules.levelWindowDays = try r.optionalInt(wire)
             case .level?: levels.append(try LevelRule.read(try r.bytes(wire)))
             case .noLevels?: noLevels = try r.uint(wire) != 0
+            case .newClientDays?: rules.newClientDays = try r.optionalInt(wire)
+            case .activeDays?: rules.activeDays = try r.optionalInt(wire)
+            case .lostDays?: rules.lostDays = try r.optionalInt(wire)
             case nil: try r.skip(wire)
             }
         }

@@ -22,7 +22,8 @@
 /// **Lifetime.** Every client not deleted, as of a day: *new* while its days in the program are
 /// at most `newDays`; else *active* while the days since its last purchase are at most
 /// `activeDays`; else *sleeping* while they are at most `lostDays`; else *lost*. A client without
-/// a purchase counts its days from registration.
+/// a purchase counts its days from registration. The thresholds are rules (`newClientDays`,
+/// `activeDays`, `lostDays` of `rules.changed`; 30, 90, 180 until changed).
 public enum RFMSegment: String, CaseIterable, Sendable {
     case champions = "Champions", cantLose = "Can't lose them", atRisk = "At risk", loyal = "Loyal",
          newCustomers = "New customers", potentialLoyalists = "Potential loyalists", hibernating = "Hibernating",
@@ -75,8 +76,10 @@ public struct RFMAnalysis: Sendable {
 }
 
 extension LedgerState {
-    /// The RFM scores and lifetime stages of every client as of `asOf`.
-    public func rfm(asOf: Micros, thresholds: LifetimeThresholds = LifetimeThresholds()) -> RFMAnalysis {
+    /// The RFM scores and lifetime stages of every client as of `asOf` (the stages by the
+    /// rules' thresholds unless `thresholds` are given).
+    public func rfm(asOf: Micros, thresholds given: LifetimeThresholds? = nil) -> RFMAnalysis {
+        let thresholds = given ?? rules.lifetimeThresholds
         let today = Time.day(of: asOf)
         var clients: [Int32] = [], recency: [Int64] = [], frequency: [Int64] = [], monetary: [Int64] = []
         var stages: [(client: Int32, stage: LifetimeStage)] = []
