@@ -35,6 +35,8 @@ extension JournalLookup {
                 value { state in
                     guard state.segmentDefinitions[segment] != nil || state.members(ofSegment: segment) != nil
                             || segment.hasPrefix("rfm:") || segment.hasPrefix("lifetime:") else { return nil }
+                    // A segment kept up to date: its recorded membership (what the cards show).
+                    if state.isKeptUpToDate(segment) { return .success(state.members(ofSegment: segment) ?? []) }
                     return Result { () throws(SegmentError) in
                         Set(try SegmentQuery.members(segment, state: state, asOf: SegmentQuery.now(state)).clients.map(\.rawValue))
                     }

@@ -55,6 +55,11 @@ struct DynamicSegmentTests {
         query.language = .english
         let row = try #require(try view.journal(query).rows.first)
         #expect(row.description == "Left segment \"Big\" (caused by event #\(returned.lowerBound))" && row.details["cause"] == .integer(Int64(returned.lowerBound)))
+        // The journal's segment filter reads the recorded membership: c1's rows only (c2 left).
+        var bySegment = JournalQuery()
+        bySegment.segment = "Big"
+        let rows = try view.journal(bySegment).rows
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.client?.rawValue == "c1" })
     }
 
     @Test("a time-based segment moves with advance (once per change, however often advance runs); redefining and deleting move its members out")

@@ -142,6 +142,10 @@ extension SegmentMembership {
 }
 
 extension LedgerState {
+    /// Whether segment `name` is kept up to date by dynamic membership (its recorded members
+    /// are then its members as of the ledger's latest event or advance).
+    public func isKeptUpToDate(_ name: String) -> Bool { parts.segments.dynamic.contains { $0.name == name } }
+
     /// Whether any segment is kept up to date.
     var hasDynamicSegments: Bool { !parts.segments.dynamic.isEmpty }
 
