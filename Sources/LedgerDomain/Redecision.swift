@@ -115,9 +115,8 @@ public struct Redecision: Sendable {
             state.apply(copy)
             return
         case .rulesChanged(let recorded):
-            var patch = RulesPatch(recorded)
-            if let override { patch.override(with: override) }
-            operation = .changeRules(patch)
+            // The recorded rules with the override's fields (as rules: every field given).
+            operation = .changeRules(RulesPatch(override?.applied(to: recorded) ?? recorded))
         case .bonusCancelled(let c) where c.reason == .correction:
             operation = .correct(lot: c.correctedLot.flatMap { accrualPositions[$0] } ?? UInt64.max, comment: c.comment)
         case .levelChanged(let change):
@@ -168,21 +167,5 @@ extension RulesPatch {
         newClientDays = rules.newClientDays
         activeDays = rules.activeDays
         lostDays = rules.lostDays
-    }
-
-    /// The fields `other` gives, taken from it.
-    mutating func override(with other: RulesPatch) {
-        if let v = other.accrualBasisPoints { accrualBasisPoints = v }
-        if let v = other.pendingDays { pendingDays = v }
-        if let v = other.lifetimeDays { lifetimeDays = v }
-        if let v = other.returnPolicy { returnPolicy = v }
-        if let v = other.birthdayBonus { birthdayBonus = v }
-        if let v = other.welcomeBonus { welcomeBonus = v }
-        if let v = other.levels { levels = v }
-        if let v = other.levelBasisIsCount { levelBasisIsCount = v }
-        if let v = other.levelWindowDays { levelWindowDays = v }
-        if let v = other.newClientDays { newClientDays = v }
-        if let v = other.activeDays { activeDays = v }
-        if let v = other.lostDays { lostDays = v }
     }
 }

@@ -161,14 +161,19 @@ struct RebuildTests {
         #expect(badSegment.status == 2 && badSegment.stderr.contains("segment 'X'") && badSegment.stderr.contains("shoeSize"), "\(badSegment.stderr)")
     }
 
+    /// Two client ids the two workers split: the first falls to worker 0, the second to 1.
+    static func splitPair() throws -> (String, String) {
+        let ids = (0..<100).map { "client-\($0)" }
+        func part(_ id: String) -> Int { Array(id.utf8).withUnsafeBytes { Rebuild.partition($0, of: 2) } }
+        return (try #require(ids.first { part($0) == 0 }), try #require(ids.first { part($0) == 1 }))
+    }
+
     @Test("a worker advances as far as the live ledger's advance steps ran, seen in the other worker's clients' events too")
     func advanceSeenAcrossWorkers() throws {
         // Two clients the two workers split: only A has an advance event (its purchase's bonuses
         // activating); B's manual bonuses expire under the shorter lifetime before that
         // advance, so B's write-off after it is refused, by one worker and by two.
-        let ids = (0..<100).map { "client-\($0)" }
-        func part(_ id: String) -> Int { Array(id.utf8).withUnsafeBytes { Rebuild.partition($0, of: 2) } }
-        let a = try #require(ids.first { part($0) == 0 }), b = try #require(ids.first { part($0) == 1 })
+        let (a, b) = try Self.splitPair()
         let dir = TemporaryDirectory()
         let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
         let t0 = Time.parse("2025-03-01T10:00:00Z")!, day = Time.microsPerDay
@@ -196,9 +201,7 @@ struct RebuildTests {
         // B's birthday bonus is dated by A's command earlier that day (max(day, latest event)):
         // under a 10-day lifetime it burns at that hour, after A's activation, so B's write-off
         // that morning stands, with one worker and with two.
-        let ids = (0..<100).map { "client-\($0)" }
-        func part(_ id: String) -> Int { Array(id.utf8).withUnsafeBytes { Rebuild.partition($0, of: 2) } }
-        let a = try #require(ids.first { part($0) == 0 }), b = try #require(ids.first { part($0) == 1 })
+        let (a, b) = try Self.splitPair()
         let dir = TemporaryDirectory()
         let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
         func t(_ s: String) -> Micros { Time.parse(s)! }
