@@ -125,8 +125,9 @@ public struct ClientTable: Sendable {
 
     /// The table of `state` as of `asOf`: its clients not deleted, narrowed to segment
     /// `segment`'s members and to those `filters` select when given. Each client's segments
-    /// are the defined segments' members (evaluated) and the assigned ones; a defined segment
-    /// whose filters cannot be evaluated refuses the export, naming it (never an empty column).
+    /// are the defined segments' members (recorded by dynamic membership, as the card shows
+    /// them) and the assigned ones; a defined segment whose filters cannot be evaluated
+    /// refuses the export, naming it (never an empty column).
     static func make(_ state: LedgerState, asOf: Micros, segment: String?, filters: [SegmentFilter]?,
                      language: Language) throws(SegmentError) -> ClientTable {
         var chosen: [Int32]? = nil
@@ -153,7 +154,11 @@ public struct ClientTable: Sendable {
         for (k, name) in ordered.enumerated() {
             var members = assigned[name] ?? []
             if assigned[name] == nil {
-                members = try SegmentQuery.members(name, state: state, asOf: asOf).clients.compactMap { state.clientIndex($0.rawValue) }
+                // A kept segment: its recorded members, as the card shows them; another
+                // defined segment: evaluated (or refused, naming the field).
+                members = state.isKeptUpToDate(name)
+                    ? (state.members(ofSegment: name) ?? []).compactMap(state.clientIndex)
+                    : try SegmentQuery.members(name, state: state, asOf: asOf).clients.compactMap { state.clientIndex($0.rawValue) }
             }
             for client in members { segmentsOf[client, default: []].append(k) }
         }
