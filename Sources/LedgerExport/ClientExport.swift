@@ -23,8 +23,13 @@ public enum ClientExport {
     /// Writes `table` as `format` to `path`; the number of clients written.
     @discardableResult
     public static func write(_ table: ClientTable, format: Format, to path: String) throws(Failure) -> Int {
-        if format == .xlsx && table.count + 1 > xlsxRowLimit {
-            throw Failure(message: "\(table.count) clients do not fit in one worksheet (at most \(xlsxRowLimit - 1) rows under the header); export them as csv, or narrow them with --segment or --filters")
+        try write(table, format: format, to: path, rowLimit: xlsxRowLimit)
+    }
+
+    /// The same with another worksheet row limit (a test's).
+    static func write(_ table: ClientTable, format: Format, to path: String, rowLimit: Int) throws(Failure) -> Int {
+        if format == .xlsx && table.count + 1 > rowLimit {
+            throw Failure(message: "\(table.count) clients do not fit in one worksheet (at most \(rowLimit - 1) rows under the header); export them as csv, or narrow them with --segment or --filters")
         }
         let url = URL(fileURLWithPath: path)
         let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")

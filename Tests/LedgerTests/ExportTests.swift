@@ -5,7 +5,7 @@ import FoundationXML
 import Testing
 @testable import Ledger
 import LedgerDomain
-import LedgerExport
+@testable import LedgerExport
 import ZIPFoundation
 
 /// The export read back: the workbook unzipped and its XML parsed here, the CSV parsed here,
@@ -206,6 +206,16 @@ struct ExportTests {
             #expect(byKey["segments"] == segments(record[0]).joined(separator: ", "))
         }
         #expect(records.contains { $0[0] == "odd" && $0[1] == odd })
+
+        // More clients than a worksheet holds: refused naming the limit, the file left as it was.
+        let before = try Data(contentsOf: URL(fileURLWithPath: xlsx))
+        let whole = try view.clientTable()
+        #expect(throws: ClientExport.Failure.self) { try ClientExport.write(whole, format: .xlsx, to: xlsx, rowLimit: listed.count) }
+        do throws(ClientExport.Failure) { _ = try ClientExport.write(whole, format: .xlsx, to: xlsx, rowLimit: listed.count) } catch {
+            #expect(error.message.contains("do not fit in one worksheet (at most \(listed.count - 1) rows"), "\(error)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: xlsx)) == before)
+        #expect(try ClientExport.write(whole, format: .xlsx, to: dir.path + "/exact.xlsx", rowLimit: listed.count + 1) == listed.count)
 
         // A segment's members only, and a segment and filters together (AND).
         let members = try view.clientTable(segment: "Often")
