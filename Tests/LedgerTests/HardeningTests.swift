@@ -340,4 +340,17 @@ struct TerminalTests {
         let piped = Run(["--data", dir.path + "/e", "submit", file])
         #expect(piped.stdout.split(separator: "\n").count == 402)
     }
+
+    @Test("a rebuild at a terminal shows its progress (phase, bar, events) and then its report; through a pipe, no progress")
+    func rebuildAtTerminal() {
+        let dir = TemporaryDirectory()
+        let file = dir.path + "/in.jsonl"
+        writeFile(file, [HardeningTests.register, #"{"type":"bonus.accrued","at":"2025-01-02","client":"c1","amount":100}"#].joined(separator: "\n") + "\n")
+        #expect(Run(["--data", dir.path + "/d", "submit", file]).status == 0)
+        let shown = Self.onTerminal(["--data", dir.path + "/d", "rebuild"], stdinFile: file)
+        #expect(shown.contains("comparing [##############################] 100%") && shown.contains(" events"), "\(shown)")
+        #expect(shown.contains("no difference"), "\(shown)")
+        let piped = Run(["--data", dir.path + "/d", "rebuild"])
+        #expect(!piped.stderr.contains("[#") && piped.stdout.contains("no difference"), "\(piped.stderr)")
+    }
 }
