@@ -52,10 +52,11 @@ extension LedgerState {
         if time >= (lastDay + 1) * Time.microsPerDay - 1 { birthdayScanDay = lastDay }
         advancedTo = max(advancedTo, time)
         // A new day moves the segments that count days from today.
-        if lastDay != segmentsTimeDay && parts.segments.dynamic.contains(where: { $0.facts.contains(.time) }) {
+        // (Only forward: an advance to an earlier time changes nothing.)
+        if lastDay > segmentsTimeDay && parts.segments.dynamic.contains(where: { $0.facts.contains(.time) }) {
             recordAllTransitions(cause: nil, at: max(lastDay * Time.microsPerDay, lastEventAt), derived: false, onlyTime: true, into: &out)
         }
-        segmentsTimeDay = lastDay
+        segmentsTimeDay = max(segmentsTimeDay, lastDay)
         return (activated, expired, birthdays)
     }
 

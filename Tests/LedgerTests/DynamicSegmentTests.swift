@@ -95,6 +95,26 @@ struct DynamicSegmentTests {
         try ledger.close()
     }
 
+    @Test("a command dated before the latest advance step is evaluated as of the ledger's today, so a time-based segment does not flap")
+    func noFlapping() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        let t = Time.parse("2025-03-01T10:00:00Z")!, day = Time.microsPerDay
+        _ = try ledger.submit(commands([
+            #"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"c1","phone":"79160000001"}"#,
+            #"{"type":"segment.defined","at":"2025-03-01T10:01:00Z","name":"Month one","filters":[{"field":"daysInProgram","op":"between","values":[30,35]}]}"#,
+        ]))
+        // Day 40: past the window, never in it, nothing recorded (the latest event stays on day 0).
+        _ = try ledger.advance(to: t + 40 * day, beyondClock: true)
+        // A profile change dated day 32 (after the latest event, before the advance step's day).
+        let changed = try ledger.submit(commands([#"{"type":"client.profile_changed","at":"\#(Time.iso(t + 32 * day))","client":"c1","name":"Анна"}"#]))
+        #expect(changed[0].isAccepted, "\(changed)")
+        _ = try ledger.advance(to: t + 41 * day, beyondClock: true)
+        try ledger.close()
+        let recorded = try Self.transitions(dir.path)
+        #expect(recorded.isEmpty, "\(recorded)")
+    }
+
     @Test("property: over a generated program with dynamic segments, the recorded membership is the evaluation, transitions alternate, and a replay and a rebuild agree",
           arguments: [31, 32] as [UInt64])
     func generatedProgram(seed: UInt64) throws {

@@ -156,7 +156,9 @@ extension LedgerState {
         var changes: [(String, Bool)] = []
         // The state is read in place (borrowed), never copied: a copy alive while the state
         // changes would make it copy its tables.
-        let matcher = FilterMatcher(today: Time.day(of: at), compiledDefinitions: parts.segments.compiled)
+        // "Today" is the ledger's own (its latest event or advance step), never behind what an
+        // advance step already evaluated the time-based segments as of.
+        let matcher = FilterMatcher(today: Time.day(of: max(at, advancedTo)), compiledDefinitions: parts.segments.compiled)
         let deleted = records[i].deleted
         for segment in parts.segments.dynamic where !segment.facts.isDisjoint(with: facts) {
             let now = !deleted && matcher.matches(self, i, segment.filters, depth: 0)
@@ -172,7 +174,7 @@ extension LedgerState {
                                        into out: inout [EventRecord]) {
         var changes: [(client: Int32, segment: String, entered: Bool)] = []
         do {
-            let evaluator = SegmentEvaluator(state: self, asOf: at)
+            let evaluator = SegmentEvaluator(state: self, asOf: max(at, advancedTo))
             for segment in parts.segments.dynamic where !onlyTime || segment.facts.contains(.time) {
                 // (Dynamic segments' filters are all evaluated: members() cannot refuse them.)
                 guard let now = try? evaluator.members(segment.filters.map(\.filter)) else { continue }
