@@ -161,6 +161,14 @@ struct RebuildTests {
         #expect(badSegment.status == 2 && badSegment.stderr.contains("segment 'X'") && badSegment.stderr.contains("shoeSize"), "\(badSegment.stderr)")
     }
 
+    /// What a rebuild under a 10-day bonus lifetime refuses, with one worker and with two.
+    static func refusedUnderTenDays(_ dir: String) throws -> [(Int, [RebuildReport.Refused])] {
+        let view = try LedgerView(directory: dir)
+        var patch = RulesPatch()
+        patch.lifetimeDays = 10
+        return try [1, 2].map { workers in (workers, try Rebuild.run(view, directory: dir, options: .init(rules: patch, workers: workers)).refused) }
+    }
+
     /// Two client ids the two workers split: the first falls to worker 0, the second to 1.
     static func splitPair() throws -> (String, String) {
         let ids = (0..<100).map { "client-\($0)" }
@@ -187,12 +195,8 @@ struct RebuildTests {
         let spent = try ledger.submit([Command(at: t0 + 15 * day + 1, client: b, event: .bonusWrittenOff(WriteOff(amount: 10_000, reason: .manual)))])
         #expect(spent[0].isAccepted)
         try ledger.close()
-        let view = try LedgerView(directory: dir.path)
-        var patch = RulesPatch()
-        patch.lifetimeDays = 10
-        for workers in [1, 2] {
-            let report = try Rebuild.run(view, directory: dir.path, options: .init(rules: patch, workers: workers))
-            #expect(report.refused.map(\.client.rawValue) == [b], "\(workers) worker(s): \(report.refused)")
+        for (workers, refused) in try Self.refusedUnderTenDays(dir.path) {
+            #expect(refused.map(\.client.rawValue) == [b], "\(workers) worker(s): \(refused)")
         }
     }
 
@@ -219,12 +223,8 @@ struct RebuildTests {
         let spent = try ledger.submit([Command(at: t("2025-03-15T12:30:00Z"), client: b, event: .bonusWrittenOff(WriteOff(amount: 10_000, reason: .manual)))])
         #expect(spent[0].isAccepted, "\(spent)")
         try ledger.close()
-        let view = try LedgerView(directory: dir.path)
-        var patch = RulesPatch()
-        patch.lifetimeDays = 10
-        for workers in [1, 2] {
-            let report = try Rebuild.run(view, directory: dir.path, options: .init(rules: patch, workers: workers))
-            #expect(report.refused.isEmpty, "\(workers) worker(s): \(report.refused)")
+        for (workers, refused) in try Self.refusedUnderTenDays(dir.path) {
+            #expect(refused.isEmpty, "\(workers) worker(s): \(refused)")
         }
     }
 }
