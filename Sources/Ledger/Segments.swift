@@ -14,8 +14,8 @@ public struct SegmentMembers: Sendable, Equatable {
     }
 }
 
-/// A segment question that cannot be answered: no such segment (`unknown_segment`), or filters
-/// that name a field not evaluated yet (`invalid_event`, naming it).
+/// A segment question that cannot be answered: no such segment (`unknown_segment`), or a
+/// defined segment whose recorded filters this build cannot read (`invalid_event`, naming them).
 public struct SegmentError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String
     public var message: String

@@ -127,7 +127,7 @@ public enum EventCodec {
         case .messengerSubscribed: return .messengerSubscribed(try singleName(&r, "channel") ?? .telegram)
         case .messengerUnsubscribed: return .messengerUnsubscribed(try singleName(&r, "channel") ?? .telegram)
         case .purchaseMade: return .purchaseMade(try Purchase.read(&r, brief: brief))
-        case .purchaseReturned: return .purchaseReturned(try PurchaseReturn.read(&r, brief: brief))
+        case .purchaseReturned: return .purchaseReturned(try PurchaseReturn.read(&r, brief: false))   // (segment filters read its details)
         case .orderPlaced: return .orderPlaced(try OrderEvent.read(&r))
         case .orderClosed: return .orderClosed(try OrderEvent.read(&r))
         case .orderCancelled: return .orderCancelled(try OrderEvent.read(&r))

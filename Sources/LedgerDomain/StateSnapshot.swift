@@ -7,7 +7,7 @@ import LedgerBytes
 public enum SnapshotSection: UInt32, Sendable, CaseIterable {
     case head = 1, rules = 2, texts = 3, lots = 4, clientIDs = 5, clients = 6, holders = 7, purchases = 8, orders = 9,
          idempotency = 10, extras = 11, schedule = 12, segments = 13, clientEvents = 14, namedEvents = 15,
-         eventKinds = 16
+         eventKinds = 16, clientFacts = 17
 
     public var name: String {
         switch self {
@@ -27,6 +27,7 @@ public enum SnapshotSection: UInt32, Sendable, CaseIterable {
         case .clientEvents: "client events"
         case .namedEvents: "named events"
         case .eventKinds: "event kinds"
+        case .clientFacts: "client facts"
         }
     }
 }
@@ -41,7 +42,8 @@ extension LedgerState {
     /// 5: the journal's index of event types by block of positions (16).
     /// 6: section 14's steps as a chunked row table, used where they lie in the mapping.
     /// 7: the lifetime stages' thresholds among the rules (section 2).
-    public static let snapshotVersion: UInt16 = 7
+    /// 8: the facts segment filters read beside the client records (17).
+    public static let snapshotVersion: UInt16 = 8
 
     /// Writes one section of this state. What a rebuild does not keep (key bytes, the birthday
     /// scan's day, the last advance step's time) and the lot indexes are left out, and what
@@ -68,7 +70,7 @@ extension LedgerState {
         case .purchases: writePurchases(e)
         case .extras: writeExtras(e)
         case .schedule: writeSchedule(e)
-        case .orders, .idempotency, .segments, .clientEvents, .namedEvents, .eventKinds:
+        case .orders, .idempotency, .segments, .clientEvents, .namedEvents, .eventKinds, .clientFacts:
             let wrote = parts.write(section, to: e)
             assert(wrote, "a part writes section \(section.name)")
         }

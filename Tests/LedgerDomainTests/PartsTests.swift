@@ -87,7 +87,7 @@ struct PartsTests {
                 "the stream reaches every part: \(book.state.orders.count) orders, \(book.state.segmentDefinitions.count) segments")
         var check = PartRoundTrip(clients: book.state.records.count)
         book.state.parts.visit(&check)
-        #expect(check.visited == ["idempotency", "orders", "segments", "client events", "named events", "event kinds"])
+        #expect(check.visited == ["idempotency", "orders", "segments", "client events", "named events", "event kinds", "client facts"])
         #expect(check.problems.isEmpty, "\(check.problems)")
     }
 

@@ -66,6 +66,7 @@ public struct LedgerParts: Sendable {
     public internal(set) var clientEvents = ClientEvents()
     public internal(set) var namedEvents = NamedEventIndex()
     public internal(set) var eventKinds = EventKindBlocks()
+    public internal(set) var facts = ClientFacts()
     /// False in a state that only decides and is compared (a rule-change rebuild's): the
     /// journal's indexes (client events, named events, event kinds) are not kept.
     var keepsIndexes = true
@@ -80,6 +81,7 @@ public struct LedgerParts: Sendable {
         idempotency.apply(event)
         orders.apply(event)
         segments.apply(event)
+        facts.apply(event)
         guard keepsIndexes else { return }
         clientEvents.apply(event)
         namedEvents.apply(event)
@@ -93,6 +95,7 @@ public struct LedgerParts: Sendable {
         clientEvents.finishRebuild()
         namedEvents.finishRebuild()
         eventKinds.finishRebuild()
+        facts.finishRebuild()
     }
 
     public func visit<Visitor: LedgerPartVisitor>(_ visitor: inout Visitor) {
@@ -102,6 +105,7 @@ public struct LedgerParts: Sendable {
         visitor.visit(clientEvents)
         visitor.visit(namedEvents)
         visitor.visit(eventKinds)
+        visitor.visit(facts)
     }
 
     /// The parts a snapshot holds, each from its section.
@@ -118,6 +122,7 @@ public struct LedgerParts: Sendable {
         clientEvents = try restore(ClientEvents.self)
         namedEvents = try restore(NamedEventIndex.self)
         eventKinds = try restore(EventKindBlocks.self)
+        facts = try restore(ClientFacts.self)
     }
 
     /// Whether `section` belongs to a part, and if so writes it.

@@ -93,25 +93,24 @@ final class DynamicSegment: Sendable {
 }
 
 extension SegmentMembership {
-    /// Parses and compiles the definitions, and lists the segments whose filters can all be
-    /// evaluated (through `memberOf` too) as dynamic, in name order.
+    /// Parses and compiles the definitions, and lists the segments whose filters can be read
+    /// (through `memberOf` too) as dynamic, in name order.
     mutating func compile() {
         parsed = [:]; compiled = [:]; unreadable = [:]; dynamic = []
         for (name, definition) in definitions {
             do throws(FilterError) {
                 let filters = try SegmentFilter.parseList(definition.filters)
                 parsed[name] = filters
-                compiled[name] = filters.map(SegmentEvaluator.Compiled.init)
+                compiled[name] = SegmentEvaluator.Compiled.list(filters)
             } catch {
                 unreadable[name] = error
             }
         }
-        /// The facts a segment's filters read, nil when one of them is not evaluated.
+        /// The facts a segment's filters read, nil when they (or a segment they name) cannot be read.
         func facts(_ name: String, _ path: [String]) -> FactMask? {
             guard let filters = parsed[name] else { return nil }
             var mask: FactMask = []
             for f in filters {
-                guard SegmentEvaluator.isEvaluated(f.field) else { return nil }
                 mask.formUnion(f.field.facts)
                 guard f.field == .memberOf else { continue }
                 for case .text(let inner) in f.values where !path.contains(inner) {
@@ -186,7 +185,7 @@ extension LedgerState {
                 for c in was where !nowSet.contains(c) { changes.append((c, segment.name, false)) }
             }
         }
-        // Segments no longer kept up to date (deleted, or redefined with filters not evaluated): their members leave.
+        // Segments no longer kept up to date (deleted, or redefined with filters this build cannot read): their members leave.
         for name in leaving {
             guard let code = parts.segments.codes[name] else { continue }
             for m in parts.segments.members where UInt32(m & 0xFFFF_FFFF) == code { changes.append((Int32(bitPattern: UInt32(m >> 32)), name, false)) }

@@ -1,11 +1,8 @@
 import LedgerStorage
 
 /// Which clients a segment's filters select, as of a moment (domain.md §6), reading the facts
-/// the state keeps for each client.
-///
-/// The fields whose facts the state does not keep yet (what was bought and where, sellers,
-/// promotions, return details, mailings by status, custom events) are refused as not yet
-/// evaluated, naming them: a filter on them never answers "nobody" for want of facts.
+/// the state keeps for each client: its record, and the part beside it that keeps receipts,
+/// returns, custom events and mailing statuses (``ClientFacts``).
 public struct SegmentEvaluator {
     let state: LedgerState
     /// The client records (the state's), read field by field.
@@ -23,6 +20,11 @@ public struct SegmentEvaluator {
     /// allocating anything.
     final class Compiled: Sendable {
         let filter: SegmentFilter
+        let field: FilterField
+        /// The product filters before it in its list that narrow it (``FilterField/isNarrowed``).
+        let narrowing: [Compiled]
+        /// `mailingReceived`: the statuses asked about, 1 (received) to 4 (goal reached).
+        let mailingStatuses: [UInt8]
         /// Numbers and days, in the order given.
         let bounds: [Int64]
         let texts: [String]
@@ -34,8 +36,17 @@ public struct SegmentEvaluator {
         let genderCodes: [UInt8]
         let statuses: [ParticipationStatus]
 
-        init(_ f: SegmentFilter) {
+        init(_ f: SegmentFilter, narrowing: [Compiled] = []) {
             filter = f
+            field = f.field
+            self.narrowing = f.field.isNarrowed ? narrowing : []
+            if case .choice(let names) = FilterField.mailingReceived.valueType, f.field == .mailingReceived {
+                mailingStatuses = f.values.compactMap { v -> UInt8? in
+                    if case .text(let s) = v, let k = names.firstIndex(of: s) { UInt8(k + 1) } else { nil }
+                }
+            } else {
+                mailingStatuses = []
+            }
             bounds = f.values.compactMap { v -> Int64? in
                 switch v { case .number(let n): n; case .day(let d): d; default: nil }
             }
@@ -44,6 +55,17 @@ public struct SegmentEvaluator {
             channels = texts.compactMap { name in Channel.allCases.firstIndex { $0.rawValue == name } }
             genderCodes = texts.compactMap { name in Gender.allCases.firstIndex { $0.rawValue == name }.map { UInt8($0 + 1) } }
             statuses = texts.compactMap(ParticipationStatus.init(rawValue:))
+        }
+
+        /// A segment's filters compiled, each purchase filter with the product filters before
+        /// it that narrow it.
+        static func list(_ filters: [SegmentFilter]) -> [Compiled] {
+            var narrowing: [Compiled] = []
+            return filters.map { f in
+                let c = Compiled(f, narrowing: narrowing)
+                if f.field.isBoughtProduct && !f.exclude { narrowing.append(c) }
+                return c
+            }
         }
     }
 
@@ -57,26 +79,10 @@ public struct SegmentEvaluator {
         unreadable = state.parts.segments.unreadable
     }
 
-    /// The fields evaluated today.
-    public static func isEvaluated(_ field: FilterField) -> Bool {
-        switch field {
-        case .name, .gender, .age, .birthday, .birthdaySoon, .messenger, .status, .joinDate, .daysInProgram, .joinPlace,
-             .addedBy, .card, .email, .walletInstalled, .level, .bonusesAvailable, .bonusesUsed, .bonusesExpired,
-             .nextExpiryDate, .purchaseCount, .purchaseSum, .averageCheck, .maxCheck, .daysBetweenPurchases,
-             .purchaseDate, .purchaseDaysAgo, .lastPurchaseDate, .daysWithoutPurchases, .returnCount, .returnSum, .memberOf:
-            true
-        case .mailingReceived, .promotion, .promoCode, .itemCount, .frequentPlace,
-             .lastPlace, .boughtAt, .seller, .boughtProduct, .boughtSku, .boughtCategory, .returnDate, .returnDaysAgo,
-             .lastReturnDate, .daysWithoutReturns, .returnedAt, .acceptedBy, .returnedProduct, .returnedSku,
-             .returnedCategory, .eventName, .eventDate, .lastEventDate, .daysSinceLastEvent, .eventContext, .eventTimes:
-            false
-        }
-    }
-
     /// Defines (or redefines) segment `name` for this evaluation only (a rebuild's definitions).
     public mutating func define(_ name: String, _ filters: [SegmentFilter]) {
         definitions[name] = filters
-        compiledDefinitions[name] = filters.map(Compiled.init)
+        compiledDefinitions[name] = Compiled.list(filters)
         unreadable[name] = nil
     }
 
@@ -87,14 +93,10 @@ public struct SegmentEvaluator {
         return filters
     }
 
-    /// Refuses filters naming a field not evaluated yet, directly or through `memberOf`.
+    /// Refuses filters naming, directly or through `memberOf`, a segment whose recorded
+    /// filters this build cannot read.
     public func checkEvaluable(_ filters: [SegmentFilter], via path: [String] = []) throws(FilterError) {
         for (k, f) in filters.enumerated() {
-            guard Self.isEvaluated(f.field) else {
-                let through = path.isEmpty ? "" : " (in segment \(path.joined(separator: " → ")))"
-                throw FilterError(filter: k + 1, field: f.field.rawValue,
-                                  reason: "\(f.field.rawValue) is not evaluated yet: the state does not keep its facts\(through)")
-            }
             if f.field == .memberOf {
                 for case .text(let name) in f.values {
                     if let error = unreadable[name] {
@@ -121,9 +123,10 @@ public struct SegmentEvaluator {
             candidates.reserveCapacity(records.count)
             for i in 0..<records.count where !records[i].deleted { candidates.append(Int32(i)) }
         }
-        for filter in filters {
-            let c = Compiled(filter)
-            let m = matcher
+        let compiled = Compiled.list(filters)
+        var m = matcher
+        m.resolved = FilterMatcher.resolving(compiled, compiledDefinitions, state.parts.facts)
+        for c in compiled {
             candidates.removeAll { i in m.matches(state, Int(i), c, depth: 0) == c.filter.exclude }
         }
         return candidates
@@ -131,7 +134,7 @@ public struct SegmentEvaluator {
 
     /// Whether client `i` passes every filter.
     public func matches(_ i: Int, _ filters: [SegmentFilter]) -> Bool {
-        matches(i, filters.map(Compiled.init), depth: 0)
+        matches(i, Compiled.list(filters), depth: 0)
     }
 
     func matches(_ i: Int, _ filters: [Compiled], depth: Int) -> Bool { matcher.matches(state, i, filters, depth: depth) }
@@ -148,6 +151,9 @@ struct FilterMatcher {
     let today: Int64
     /// The defined segments' filters, compiled (for `memberOf`).
     let compiledDefinitions: [String: [Compiled]]
+    /// The names text filters on ``ClientFacts`` match, resolved once for a whole evaluation
+    /// (by filter; a filter not here is resolved as it is read).
+    var resolved: [ObjectIdentifier: Set<Int32>] = [:]
 
     func matches(_ s: borrowing LedgerState, _ i: Int, _ filters: [Compiled], depth: Int) -> Bool {
         for c in filters where matches(s, i, c, depth: depth) == c.filter.exclude { return false }
@@ -180,8 +186,8 @@ struct FilterMatcher {
         case .nextExpiryDate:
             let next = s.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
             return next.map { number(Time.day(of: $0), c) } ?? false
-        case .purchaseCount: return number(s.records[i].stats.purchaseCount, c)
-        case .purchaseSum: return number(s.records[i].stats.purchaseSum, c)
+        case .purchaseCount where c.narrowing.isEmpty: return number(s.records[i].stats.purchaseCount, c)
+        case .purchaseSum where c.narrowing.isEmpty: return number(s.records[i].stats.purchaseSum, c)
         case .averageCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.averageCheck, c)
         case .maxCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.maxCheck, c)
         case .daysBetweenPurchases:
@@ -200,7 +206,7 @@ struct FilterMatcher {
                 return s.segments(of: i).contains(name)
             }
         default:
-            return false   // (refused by checkEvaluable before any client is looked at)
+            return matchesFact(s.parts.facts, i, c)
         }
     }
 

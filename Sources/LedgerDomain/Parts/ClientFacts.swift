@@ -1,0 +1,307 @@
+import LedgerStorage
+import LedgerBytes
+
+/// The facts segment filters read that the client records do not hold: what each client bought
+/// and returned (receipts with their store, seller or acceptor, promotion, promo code and
+/// items), its custom events (name, day, context), and how far its mailings got. Kept as
+/// columns by client number (the newest receipt, return and event, the most frequent store,
+/// the mailing statuses) and as row tables the client's rows chain back through, so that a
+/// filter reads a few columns and the rows of the clients it asks about, and never a client
+/// record or the log.
+///
+/// Texts (stores, people, promotions, codes, SKUs, item names, categories, event names,
+/// `variable=value` pairs) are interned: a row holds a name's number.
+public struct ClientFacts: LedgerPart {
+    public static let section = SnapshotSection.clientFacts
+
+    /// A purchase or a return: 48 bytes.
+    struct Receipt: Equatable {
+        /// The same client's receipt before it (-1: none).
+        var previous: Int32
+        /// The day it happened (days since 1970-01-01, UTC).
+        var day: Int32
+        /// Name numbers (-1: not given): the store; the seller (a purchase) or who accepted it
+        /// (a return); the promotion and the promo code (purchases only).
+        var store: Int32, person: Int32, promotion: Int32, promoCode: Int32
+        /// The end of its items in the item table (they start where the receipt before it in
+        /// the table ends).
+        var itemEnd: UInt32
+        /// What was paid (a return: the amount given back) and the receipt's total.
+        var paid: Int64, total: Int64
+    }
+
+    /// An item of a receipt: its product, quantity and price (16 bytes).
+    struct Line: Equatable {
+        var product: Int32
+        var quantity: Int32
+        var price: Int64
+        /// The line's amount, price × quantity (at most 10¹² × 10⁶, inside Int64).
+        var amount: Int64 { price.multipliedReportingOverflow(by: Int64(quantity)).overflow ? .max : price * Int64(quantity) }
+    }
+
+    /// A product: its SKU, name and category as name numbers.
+    struct Product: Hashable { var sku: Int32, name: Int32, category: Int32 }
+
+    /// A custom event: 16 bytes.
+    struct Happening: Equatable {
+        var previous: Int32
+        var day: Int32
+        var name: Int32
+        /// The end of its `variable=value` names in ``contexts``.
+        var contextEnd: UInt32
+    }
+
+    /// What a client's columns hold: its newest purchase, return and custom event (-1: none),
+    /// the store of most purchases (-1: none), and its mailings' furthest statuses (manual in
+    /// the low four bits, automatic in the high: 0 none, 1 received, 2 opened, 3 clicked,
+    /// 4 goal reached).
+    struct Column: Equatable {
+        var purchase: Int32 = -1, refund: Int32 = -1, happening: Int32 = -1, frequentStore: Int32 = -1
+        var mailings: UInt8 = 0
+    }
+
+    public internal(set) var names: [String] = []
+    /// The names lowercased (`contains`).
+    var lowered: [String] = []
+    var nameNumbers: [String: Int32] = [:]
+    var products: [Product] = []
+    var productNumbers: [Product: Int32] = [:]
+    var purchases = ChunkedArray<Receipt>()
+    var purchaseLines = ChunkedArray<Line>()
+    var returns = ChunkedArray<Receipt>()
+    var returnLines = ChunkedArray<Line>()
+    var happenings = ChunkedArray<Happening>()
+    var contexts = ChunkedArray<Int32>()
+    var columns = ChunkedArray<Column>()
+
+    public init() {}
+
+    /// The number of name `text`, if it was ever interned.
+    func number(of text: String) -> Int32? { nameNumbers[text] }
+
+    mutating func intern(_ text: String?) -> Int32 {
+        guard let text else { return -1 }
+        if let n = nameNumbers[text] { return n }
+        let n = Int32(names.count)
+        names.append(text)
+        lowered.append(text.lowercased())
+        nameNumbers[text] = n
+        return n
+    }
+
+    mutating func lines(_ items: [Item]) -> [Line] {
+        items.map { item in
+            let p = Product(sku: intern(item.sku), name: intern(item.name), category: intern(item.category))
+            let number: Int32
+            if let known = productNumbers[p] { number = known } else {
+                number = Int32(products.count)
+                products.append(p)
+                productNumbers[p] = number
+            }
+            return Line(product: number, quantity: Int32(clamping: item.quantity), price: item.price)
+        }
+    }
+
+    /// The mailing status an event of this kind reaches (nil: none a filter asks about).
+    static func mailingStatus(_ kind: EventKind) -> UInt8? {
+        switch kind {
+        case .mailingDelivered: 1
+        case .mailingOpened: 2
+        case .mailingClicked: 3
+        case .mailingGoalReached: 4
+        default: nil
+        }
+    }
+
+    public mutating func apply(_ event: borrowing AppliedEvent) {
+        switch event.kind {
+        case .clientRegistered, .purchaseMade, .purchaseReturned, .custom, .mailingDelivered, .mailingOpened, .mailingClicked,
+             .mailingGoalReached:
+            break
+        default:
+            return
+        }
+        guard let client = event.client, client >= 0 else { return }
+        let c = Int(client)
+        while columns.count <= c { columns.append(Column()) }
+        guard event.kind != .clientRegistered else { return }
+        // The byte-level replay hands the body instead of the event.
+        var decoded = event.event
+        if decoded == nil, let body = event.body { decoded = try? EventCodec.decode(typeCode: event.kind.rawValue, body).event }
+        let day = Int32(clamping: Time.day(of: event.at))
+        switch decoded {
+        case .purchaseMade(let p)?:
+            for line in lines(p.items) { purchaseLines.append(line) }
+            purchases.append(Receipt(previous: columns[c].purchase, day: day, store: intern(p.store), person: intern(p.seller),
+                                     promotion: intern(p.promotion), promoCode: intern(p.promoCode),
+                                     itemEnd: UInt32(purchaseLines.count), paid: p.paid, total: p.total))
+            columns[c].purchase = Int32(purchases.count - 1)
+            columns[c].frequentStore = frequentStore(from: columns[c].purchase)
+        case .purchaseReturned(let r)?:
+            for line in lines(r.items) { returnLines.append(line) }
+            returns.append(Receipt(previous: columns[c].refund, day: day, store: intern(r.store), person: intern(r.acceptedBy),
+                                   promotion: -1, promoCode: -1, itemEnd: UInt32(returnLines.count), paid: r.amount, total: r.amount))
+            columns[c].refund = Int32(returns.count - 1)
+        case .custom(let named)?:
+            let name = intern(named.name)
+            var seen = Set<Int32>()
+            for (key, value) in named.context {
+                let pair = intern(NamedEventIndex.contextKey(key, value.text))
+                if seen.insert(pair).inserted { contexts.append(pair) }
+            }
+            happenings.append(Happening(previous: columns[c].happening, day: day, name: name, contextEnd: UInt32(contexts.count)))
+            columns[c].happening = Int32(happenings.count - 1)
+        case .mailingDelivered(let m)?, .mailingOpened(let m)?, .mailingClicked(let m)?, .mailingGoalReached(let m)?:
+            guard let status = Self.mailingStatus(event.kind) else { return }
+            let shift: UInt8 = m.kind == .manual ? 0 : 4
+            let bits = columns[c].mailings
+            if status > (bits >> shift) & 0xF { columns[c].mailings = bits & ~(0xF << shift) | status << shift }
+        default:
+            break
+        }
+    }
+
+    /// The store of most purchases in the chain from `newest` back: of equals, the one bought
+    /// at first (-1: no purchase named a store).
+    func frequentStore(from newest: Int32) -> Int32 {
+        var counts: [(store: Int32, count: Int, first: Int32)] = []
+        var k = newest
+        while k >= 0 {
+            let r = purchases[Int(k)]
+            if r.store >= 0 {
+                if let at = counts.firstIndex(where: { $0.store == r.store }) {
+                    counts[at].count += 1
+                    counts[at].first = k
+                } else {
+                    counts.append((r.store, 1, k))
+                }
+            }
+            k = r.previous
+        }
+        return counts.max { a, b in a.count != b.count ? a.count < b.count : a.first > b.first }?.store ?? -1
+    }
+
+    /// The item lines of receipt `k` of `receipts`.
+    func lines(of k: Int, in receipts: ChunkedArray<Receipt>) -> Range<Int> {
+        (k == 0 ? 0 : Int(receipts[k - 1].itemEnd))..<Int(receipts[k].itemEnd)
+    }
+
+    /// The `variable=value` names of custom event `k`.
+    func contextRange(of k: Int) -> Range<Int> {
+        (k == 0 ? 0 : Int(happenings[k - 1].contextEnd))..<Int(happenings[k].contextEnd)
+    }
+
+    // MARK: snapshot (data-format.md §13.5, section 17)
+
+    public func write(to e: SectionEncoder) {
+        e.put(UInt64(names.count))
+        for name in names { e.putText(name) }
+        e.putRows(count: products.count, width: 12) { k, row in
+            row.put(products[k].sku, 0); row.put(products[k].name, 4); row.put(products[k].category, 8)
+        }
+        for (receipts, lines) in [(purchases, purchaseLines), (returns, returnLines)] {
+            e.putRows(count: receipts.count, width: 48) { k, row in
+                let r = receipts[k]
+                row.put(r.previous, 0); row.put(r.day, 4); row.put(r.store, 8); row.put(r.person, 12)
+                row.put(r.promotion, 16); row.put(r.promoCode, 20); row.put(r.itemEnd, 24); row.put(r.paid, 32); row.put(r.total, 40)
+            }
+            e.putRows(count: lines.count, width: 16) { k, row in
+                row.put(lines[k].product, 0); row.put(lines[k].quantity, 4); row.put(lines[k].price, 8)
+            }
+        }
+        e.putRows(count: happenings.count, width: 16) { k, row in
+            let h = happenings[k]
+            row.put(h.previous, 0); row.put(h.day, 4); row.put(h.name, 8); row.put(h.contextEnd, 12)
+        }
+        e.putRows(count: contexts.count, width: 4) { k, row in row.put(contexts[k], 0) }
+        e.putRows(count: columns.count, width: 20) { k, row in
+            let c = columns[k]
+            row.put(c.purchase, 0); row.put(c.refund, 4); row.put(c.happening, 8); row.put(c.frequentStore, 12); row.put(c.mailings, 16)
+        }
+    }
+
+    public init(from d: inout SectionDecoder, clients: Int) throws(SectionError) {
+        func fail(_ reason: String) -> SectionError { SectionError(Self.section.name, reason) }
+        let nameCount = try d.getCount("the names", width: 8)
+        for _ in 0..<nameCount {
+            let text = try d.getText("a name")
+            guard nameNumbers[text] == nil else { throw fail("the name '\(text)' is listed twice") }
+            nameNumbers[text] = Int32(names.count)
+            names.append(text)
+            lowered.append(text.lowercased())
+        }
+        let n = Int32(names.count)
+        func name(_ value: Int32, _ what: String, optional: Bool = true) throws(SectionError) -> Int32 {
+            guard value < n, value >= (optional ? -1 : 0) else { throw fail("\(what) names name \(value), of \(n)") }
+            return value
+        }
+        try d.getRows("the products", width: 12) { k, row throws(SectionError) in
+            let p = Product(sku: try name(row.get(Int32.self, 0), "product \(k)'s SKU", optional: false),
+                            name: try name(row.get(Int32.self, 4), "product \(k)'s name", optional: false),
+                            category: try name(row.get(Int32.self, 8), "product \(k)'s category", optional: false))
+            guard productNumbers[p] == nil else { throw fail("product \(k) is listed twice") }
+            productNumbers[p] = Int32(k)
+            products.append(p)
+        }
+        func receipts(_ what: String) throws(SectionError) -> (ChunkedArray<Receipt>, ChunkedArray<Line>) {
+            var receipts = ChunkedArray<Receipt>()
+            var lastEnd: UInt32 = 0
+            try d.getRows("the \(what)", width: 48) { k, row throws(SectionError) in
+                let r = Receipt(previous: row.get(Int32.self, 0), day: row.get(Int32.self, 4),
+                                store: try name(row.get(Int32.self, 8), "\(what) \(k)'s store"),
+                                person: try name(row.get(Int32.self, 12), "\(what) \(k)'s person"),
+                                promotion: try name(row.get(Int32.self, 16), "\(what) \(k)'s promotion"),
+                                promoCode: try name(row.get(Int32.self, 20), "\(what) \(k)'s promo code"),
+                                itemEnd: row.get(UInt32.self, 24), paid: row.get(Int64.self, 32), total: row.get(Int64.self, 40))
+                guard r.previous >= -1, r.previous < Int32(k) else { throw fail("\(what) \(k) chains to \(r.previous), not one before it") }
+                guard r.itemEnd >= lastEnd else { throw fail("\(what) \(k)'s items end at \(r.itemEnd), before the one before it (\(lastEnd))") }
+                lastEnd = r.itemEnd
+                receipts.append(r)
+            }
+            var lines = ChunkedArray<Line>()
+            let productCount = Int32(products.count)
+            try d.getRows("the \(what)' items", width: 16) { k, row throws(SectionError) in
+                let line = Line(product: row.get(Int32.self, 0), quantity: row.get(Int32.self, 4), price: row.get(Int64.self, 8))
+                guard line.product >= 0, line.product < productCount else { throw fail("\(what) item \(k) names product \(line.product), of \(productCount)") }
+                lines.append(line)
+            }
+            guard lastEnd == UInt32(lines.count) else { throw fail("the \(what)' items end at \(lastEnd), but \(lines.count) are listed") }
+            return (receipts, lines)
+        }
+        (purchases, purchaseLines) = try receipts("purchases")
+        (returns, returnLines) = try receipts("returns")
+        var lastEnd: UInt32 = 0
+        try d.getRows("the custom events", width: 16) { k, row throws(SectionError) in
+            let h = Happening(previous: row.get(Int32.self, 0), day: row.get(Int32.self, 4),
+                              name: try name(row.get(Int32.self, 8), "custom event \(k)'s name", optional: false), contextEnd: row.get(UInt32.self, 12))
+            guard h.previous >= -1, h.previous < Int32(k) else { throw fail("custom event \(k) chains to \(h.previous), not one before it") }
+            guard h.contextEnd >= lastEnd else { throw fail("custom event \(k)'s context ends before the one before it") }
+            lastEnd = h.contextEnd
+            happenings.append(h)
+        }
+        try d.getRows("the context values", width: 4) { k, row throws(SectionError) in
+            contexts.append(try name(row.get(Int32.self, 0), "context value \(k)", optional: false))
+        }
+        guard lastEnd == UInt32(contexts.count) else { throw fail("the custom events' contexts end at \(lastEnd), but \(contexts.count) are listed") }
+        let (purchaseCount, returnCount, eventCount) = (Int32(purchases.count), Int32(returns.count), Int32(happenings.count))
+        try d.getRows("the client columns", width: 20) { k, row throws(SectionError) in
+            let c = Column(purchase: row.get(Int32.self, 0), refund: row.get(Int32.self, 4), happening: row.get(Int32.self, 8),
+                           frequentStore: try name(row.get(Int32.self, 12), "client \(k)'s frequent store"), mailings: row.get(UInt8.self, 16))
+            guard c.purchase >= -1, c.purchase < purchaseCount, c.refund >= -1, c.refund < returnCount, c.happening >= -1, c.happening < eventCount else {
+                throw fail("client \(k)'s newest purchase, return or event is outside their tables")
+            }
+            guard c.mailings & 0xF <= 4, c.mailings >> 4 <= 4 else { throw fail("client \(k)'s mailing statuses \(c.mailings) are not statuses") }
+            columns.append(c)
+        }
+        guard columns.count <= clients else { throw fail("\(columns.count) clients' columns, but the state has \(clients) clients") }
+    }
+
+    public func checkInvariants(clients: Int) {
+        precondition(columns.count <= clients, "client facts: \(columns.count) columns for \(clients) clients")
+        precondition(names.count == lowered.count && names.count == nameNumbers.count, "client facts: the name table disagrees with itself")
+        precondition(products.count == productNumbers.count, "client facts: the product table disagrees with itself")
+        precondition(purchases.last.map { Int($0.itemEnd) == purchaseLines.count } ?? purchaseLines.isEmpty, "client facts: purchase items")
+        precondition(returns.last.map { Int($0.itemEnd) == returnLines.count } ?? returnLines.isEmpty, "client facts: return items")
+        precondition(happenings.last.map { Int($0.contextEnd) == contexts.count } ?? contexts.isEmpty, "client facts: contexts")
+    }
+}
