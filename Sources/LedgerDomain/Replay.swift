@@ -314,6 +314,10 @@ extension LedgerState {
         default: line = 0
         }
         records.prefetch(Int(number), offsets: 0, line)
+        // A purchase and a mailing's progress also change the client's facts column.
+        if typeCode == EventKind.purchaseMade.rawValue || (21...24).contains(typeCode), Int(number) < parts.facts.columns.count {
+            parts.facts.columns.prefetch(Int(number), offsets: 0, 0)
+        }
     }
 
     static let balancesOffset = MemoryLayout<ClientRecord>.offset(of: \ClientRecord.balances)!

@@ -52,18 +52,14 @@ public struct ClientFacts: LedgerPart {
     }
 
     /// What a client's columns hold: its newest purchase, return and custom event (-1: none),
-    /// the store of most purchases (-1: none), and its mailings' furthest statuses (manual in
-    /// the low four bits, automatic in the high: 0 none, 1 received, 2 opened, 3 clicked,
-    /// 4 goal reached).
+    /// and its mailings' furthest statuses (manual in the low four bits, automatic in the high:
+    /// 0 none, 1 received, 2 opened, 3 clicked, 4 goal reached).
     struct Column: Equatable {
-        var purchase: Int32 = -1, refund: Int32 = -1, happening: Int32 = -1, frequentStore: Int32 = -1
+        var purchase: Int32 = -1, refund: Int32 = -1, happening: Int32 = -1
         var mailings: UInt8 = 0
     }
 
-    public internal(set) var names: [String] = []
-    /// The names lowercased (`contains`).
-    var lowered: [String] = []
-    var nameNumbers: [String: Int32] = [:]
+    var names = NameTable()
     var products: [Product] = []
     var productNumbers: [Product: Int32] = [:]
     var purchases = ChunkedArray<Receipt>()
@@ -77,28 +73,22 @@ public struct ClientFacts: LedgerPart {
     public init() {}
 
     /// The number of name `text`, if it was ever interned.
-    func number(of text: String) -> Int32? { nameNumbers[text] }
+    func number(of text: String) -> Int32? { names.find(text) }
 
-    mutating func intern(_ text: String?) -> Int32 {
-        guard let text else { return -1 }
-        if let n = nameNumbers[text] { return n }
-        let n = Int32(names.count)
-        names.append(text)
-        lowered.append(text.lowercased())
-        nameNumbers[text] = n
-        return n
+    mutating func intern(_ text: String?) -> Int32 { text.map { names.intern($0) } ?? -1 }
+
+    mutating func product(_ p: Product) -> Int32 {
+        if let known = productNumbers[p] { return known }
+        let number = Int32(products.count)
+        products.append(p)
+        productNumbers[p] = number
+        return number
     }
 
     mutating func lines(_ items: [Item]) -> [Line] {
         items.map { item in
-            let p = Product(sku: intern(item.sku), name: intern(item.name), category: intern(item.category))
-            let number: Int32
-            if let known = productNumbers[p] { number = known } else {
-                number = Int32(products.count)
-                products.append(p)
-                productNumbers[p] = number
-            }
-            return Line(product: number, quantity: Int32(clamping: item.quantity), price: item.price)
+            Line(product: product(Product(sku: intern(item.sku), name: intern(item.name), category: intern(item.category))),
+                 quantity: Int32(clamping: item.quantity), price: item.price)
         }
     }
 
@@ -125,18 +115,23 @@ public struct ClientFacts: LedgerPart {
         let c = Int(client)
         while columns.count <= c { columns.append(Column()) }
         guard event.kind != .clientRegistered else { return }
-        // The byte-level replay hands the body instead of the event.
-        var decoded = event.event
-        if decoded == nil, let body = event.body { decoded = try? EventCodec.decode(typeCode: event.kind.rawValue, body).event }
         let day = Int32(clamping: Time.day(of: event.at))
+        // The byte-level replay hands the body instead of the event: the frequent kinds are
+        // read from its bytes (the same fields, the same names).
+        var decoded = event.event
+        if decoded == nil, let body = event.body {
+            guard event.kind == .custom || event.kind == .purchaseReturned else { return applyBytes(event.kind, body, c, day) }
+            decoded = try? EventCodec.decode(typeCode: event.kind.rawValue, body).event
+        }
         switch decoded {
         case .purchaseMade(let p)?:
+            // Names numbered in the order of the body's fields, as ``applyBytes`` meets them.
+            let (store, seller) = (intern(p.store), intern(p.seller))
             for line in lines(p.items) { purchaseLines.append(line) }
-            purchases.append(Receipt(previous: columns[c].purchase, day: day, store: intern(p.store), person: intern(p.seller),
-                                     promotion: intern(p.promotion), promoCode: intern(p.promoCode),
-                                     itemEnd: UInt32(purchaseLines.count), paid: p.paid, total: p.total))
+            let (promotion, promoCode) = (intern(p.promotion), intern(p.promoCode))
+            purchases.append(Receipt(previous: columns[c].purchase, day: day, store: store, person: seller, promotion: promotion,
+                                     promoCode: promoCode, itemEnd: UInt32(purchaseLines.count), paid: p.paid, total: p.total))
             columns[c].purchase = Int32(purchases.count - 1)
-            columns[c].frequentStore = frequentStore(from: columns[c].purchase)
         case .purchaseReturned(let r)?:
             for line in lines(r.items) { returnLines.append(line) }
             returns.append(Receipt(previous: columns[c].refund, day: day, store: intern(r.store), person: intern(r.acceptedBy),
@@ -152,33 +147,103 @@ public struct ClientFacts: LedgerPart {
             happenings.append(Happening(previous: columns[c].happening, day: day, name: name, contextEnd: UInt32(contexts.count)))
             columns[c].happening = Int32(happenings.count - 1)
         case .mailingDelivered(let m)?, .mailingOpened(let m)?, .mailingClicked(let m)?, .mailingGoalReached(let m)?:
-            guard let status = Self.mailingStatus(event.kind) else { return }
-            let shift: UInt8 = m.kind == .manual ? 0 : 4
-            let bits = columns[c].mailings
-            if status > (bits >> shift) & 0xF { columns[c].mailings = bits & ~(0xF << shift) | status << shift }
+            noteMailing(event.kind, manual: m.kind == .manual, c)
         default:
             break
         }
     }
 
+    mutating func noteMailing(_ kind: EventKind, manual: Bool, _ c: Int) {
+        guard let status = Self.mailingStatus(kind) else { return }
+        let shift: UInt8 = manual ? 0 : 4
+        let bits = columns[c].mailings
+        if status > (bits >> shift) & 0xF { columns[c].mailings = bits & ~(0xF << shift) | status << shift }
+    }
+
+    /// A purchase or a mailing read from its body's bytes (a body the replay has read already;
+    /// a field that does not decode is left out).
+    mutating func applyBytes(_ kind: EventKind, _ body: UnsafeRawBufferPointer, _ c: Int, _ day: Int32) {
+        guard let header = try? EventCodec.header(body) else { return }
+        var r = FieldReader(UnsafeRawBufferPointer(rebasing: body[header.fieldsStart...]))
+        if kind == .purchaseMade {
+            var receipt = Receipt(previous: columns[c].purchase, day: day, store: -1, person: -1, promotion: -1, promoCode: -1,
+                                  itemEnd: 0, paid: 0, total: 0)
+            // Names are numbered as met: in the order of the fields, which the writer puts in
+            // tag order (store, seller, items, promotion, promo code), as ``apply(_:)`` does.
+            do throws(BodyError) {
+                while let (tag, wire) = try r.next() {
+                    switch PurchaseField(rawValue: tag) {
+                    case .paid?: receipt.paid = try r.int(wire)
+                    case .total?: receipt.total = try r.int(wire)
+                    case .store?: receipt.store = names.intern(try r.bytes(wire))
+                    case .seller?: receipt.person = names.intern(try r.bytes(wire))
+                    case .promotion?: receipt.promotion = names.intern(try r.bytes(wire))
+                    case .promoCode?: receipt.promoCode = names.intern(try r.bytes(wire))
+                    case .items?: purchaseLines.append(try line(try r.bytes(wire)))
+                    case .purchase?, .bonusesSpent?, nil: try r.pass(wire)
+                    }
+                }
+            } catch {}
+            receipt.itemEnd = UInt32(purchaseLines.count)
+            purchases.append(receipt)
+            columns[c].purchase = Int32(purchases.count - 1)
+            return
+        }
+        guard Self.mailingStatus(kind) != nil else { return }
+        var manual = true
+        while let (tag, wire) = try? r.next() {
+            if MailingField(rawValue: tag) == .kind, let bytes = try? r.bytes(wire) {
+                manual = !bytes.elementsEqual(MailingKind.automatic.rawValue.utf8)
+            } else if (try? r.pass(wire)) == nil {
+                break
+            }
+        }
+        noteMailing(kind, manual: manual, c)
+    }
+
+    /// An item from its nested message's bytes.
+    mutating func line(_ bytes: UnsafeRawBufferPointer) throws(BodyError) -> Line {
+        var m = FieldReader(bytes)
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        var sku = none, itemName = none, category = none
+        var quantity: Int64 = 0, price: Int64 = 0
+        while let (tag, wire) = try m.next() {
+            switch ItemField(rawValue: tag) {
+            case .sku?: sku = try m.bytes(wire)
+            case .name?: itemName = try m.bytes(wire)
+            case .category?: category = try m.bytes(wire)
+            case .quantity?: quantity = try m.int(wire)
+            case .price?: price = try m.int(wire)
+            case nil: try m.pass(wire)
+            }
+        }
+        // (A field left out is the empty text, as the decoder reads it; numbered SKU, name, category.)
+        let p = Product(sku: names.intern(sku), name: names.intern(itemName), category: names.intern(category))
+        return Line(product: product(p), quantity: Int32(clamping: quantity), price: price)
+    }
+
     /// The store of most purchases in the chain from `newest` back: of equals, the one bought
-    /// at first (-1: no purchase named a store).
+    /// at first (-1: no purchase named a store). Computed when asked, allocating nothing: for
+    /// each purchase, how many of the chain share its store (a client's purchases are few; this
+    /// is quadratic in them, and runs only for `frequentPlace`).
     func frequentStore(from newest: Int32) -> Int32 {
-        var counts: [(store: Int32, count: Int, first: Int32)] = []
+        var best: Int32 = -1, bestCount = 0, bestFirst = Int32.max
         var k = newest
         while k >= 0 {
-            let r = purchases[Int(k)]
-            if r.store >= 0 {
-                if let at = counts.firstIndex(where: { $0.store == r.store }) {
-                    counts[at].count += 1
-                    counts[at].first = k
-                } else {
-                    counts.append((r.store, 1, k))
+            let store = purchases[Int(k)].store
+            if store >= 0 && store != best {
+                var count = 0, first = k
+                var j = newest
+                while j >= 0 {
+                    let r = purchases[Int(j)]
+                    if r.store == store { count += 1; first = j }
+                    j = r.previous
                 }
+                if count > bestCount || (count == bestCount && first < bestFirst) { (best, bestCount, bestFirst) = (store, count, first) }
             }
-            k = r.previous
+            k = purchases[Int(k)].previous
         }
-        return counts.max { a, b in a.count != b.count ? a.count < b.count : a.first > b.first }?.store ?? -1
+        return best
     }
 
     /// The item lines of receipt `k` of `receipts`.
@@ -195,7 +260,7 @@ public struct ClientFacts: LedgerPart {
 
     public func write(to e: SectionEncoder) {
         e.put(UInt64(names.count))
-        for name in names { e.putText(name) }
+        for name in names.names { e.putText(name) }
         e.putRows(count: products.count, width: 12) { k, row in
             row.put(products[k].sku, 0); row.put(products[k].name, 4); row.put(products[k].category, 8)
         }
@@ -214,21 +279,18 @@ public struct ClientFacts: LedgerPart {
             row.put(h.previous, 0); row.put(h.day, 4); row.put(h.name, 8); row.put(h.contextEnd, 12)
         }
         e.putRows(count: contexts.count, width: 4) { k, row in row.put(contexts[k], 0) }
-        e.putRows(count: columns.count, width: 20) { k, row in
+        e.putRows(count: columns.count, width: 16) { k, row in
             let c = columns[k]
-            row.put(c.purchase, 0); row.put(c.refund, 4); row.put(c.happening, 8); row.put(c.frequentStore, 12); row.put(c.mailings, 16)
+            row.put(c.purchase, 0); row.put(c.refund, 4); row.put(c.happening, 8); row.put(c.mailings, 12)
         }
     }
 
     public init(from d: inout SectionDecoder, clients: Int) throws(SectionError) {
         func fail(_ reason: String) -> SectionError { SectionError(Self.section.name, reason) }
         let nameCount = try d.getCount("the names", width: 8)
-        for _ in 0..<nameCount {
+        for k in 0..<nameCount {
             let text = try d.getText("a name")
-            guard nameNumbers[text] == nil else { throw fail("the name '\(text)' is listed twice") }
-            nameNumbers[text] = Int32(names.count)
-            names.append(text)
-            lowered.append(text.lowercased())
+            guard names.intern(text) == Int32(k) else { throw fail("the name '\(text)' is listed twice") }
         }
         let n = Int32(names.count)
         func name(_ value: Int32, _ what: String, optional: Bool = true) throws(SectionError) -> Int32 {
@@ -284,9 +346,10 @@ public struct ClientFacts: LedgerPart {
         }
         guard lastEnd == UInt32(contexts.count) else { throw fail("the custom events' contexts end at \(lastEnd), but \(contexts.count) are listed") }
         let (purchaseCount, returnCount, eventCount) = (Int32(purchases.count), Int32(returns.count), Int32(happenings.count))
-        try d.getRows("the client columns", width: 20) { k, row throws(SectionError) in
+        try d.getRows("the client columns", width: 16) { k, row throws(SectionError) in
             let c = Column(purchase: row.get(Int32.self, 0), refund: row.get(Int32.self, 4), happening: row.get(Int32.self, 8),
-                           frequentStore: try name(row.get(Int32.self, 12), "client \(k)'s frequent store"), mailings: row.get(UInt8.self, 16))
+                           mailings: row.get(UInt8.self, 12))
+            guard row.get(UInt8.self, 13) == 0, row.get(UInt16.self, 14) == 0 else { throw fail("client \(k)'s columns: the bytes after the mailings are not zero") }
             guard c.purchase >= -1, c.purchase < purchaseCount, c.refund >= -1, c.refund < returnCount, c.happening >= -1, c.happening < eventCount else {
                 throw fail("client \(k)'s newest purchase, return or event is outside their tables")
             }
@@ -298,7 +361,7 @@ public struct ClientFacts: LedgerPart {
 
     public func checkInvariants(clients: Int) {
         precondition(columns.count <= clients, "client facts: \(columns.count) columns for \(clients) clients")
-        precondition(names.count == lowered.count && names.count == nameNumbers.count, "client facts: the name table disagrees with itself")
+        precondition(names.names.count == names.lowered.count, "client facts: the name table disagrees with itself")
         precondition(products.count == productNumbers.count, "client facts: the product table disagrees with itself")
         precondition(purchases.last.map { Int($0.itemEnd) == purchaseLines.count } ?? purchaseLines.isEmpty, "client facts: purchase items")
         precondition(returns.last.map { Int($0.itemEnd) == returnLines.count } ?? returnLines.isEmpty, "client facts: return items")

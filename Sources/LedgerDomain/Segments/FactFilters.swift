@@ -38,7 +38,7 @@ extension ClientFacts {
         if c.filter.field == .eventTimes { return Set(c.filter.event.flatMap(number(of:)).map { [$0] } ?? []) }
         if c.filter.op == .contains {
             var found = Set<Int32>()
-            for (k, name) in lowered.enumerated() where c.lowered.contains(where: { name.contains($0) }) { found.insert(Int32(k)) }
+            for (k, name) in names.lowered.enumerated() where c.lowered.contains(where: { name.contains($0) }) { found.insert(Int32(k)) }
             return found
         }
         return Set(c.texts.compactMap(number(of:)))
@@ -90,7 +90,7 @@ extension FilterMatcher {
             }
         case .purchaseCount, .purchaseSum, .itemCount, .boughtProduct, .boughtSku, .boughtCategory:
             return narrowedPurchases(f, column, c)
-        case .frequentPlace: return names(c, f).contains(column.frequentStore)
+        case .frequentPlace: return names(c, f).contains(f.frequentStore(from: column.purchase))
         case .lastPlace: return column.purchase >= 0 && names(c, f).contains(f.purchases[Int(column.purchase)].store)
         case .returnDate: return anyReceipt(f.returns, from: column.refund) { r in Int64(r.day) <= today && number(Int64(r.day), c) }
         case .returnDaysAgo: return anyReceipt(f.returns, from: column.refund) { r in Int64(r.day) <= today && number(today - Int64(r.day), c) }
