@@ -85,6 +85,7 @@ extension LedgerState {
     @inline(__always)
     mutating func applyToParts(position: UInt64, at: Micros, kind: EventKind, derived: Bool, client: Int32?,
                                key: UnsafeRawBufferPointer?, event: DomainEvent?, body: UnsafeRawBufferPointer? = nil) {
+        if let client, client >= 0, Int(client) < records.count { columns.sync(Int(client), records[Int(client)]) }
         guard keepsParts else { return }
         parts.apply(AppliedEvent(position: position, at: at, kind: kind, derived: derived, client: client, key: key, event: event, body: body))
     }

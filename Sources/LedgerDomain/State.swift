@@ -5,6 +5,8 @@ import LedgerStorage
 public struct LedgerState: Sendable {
     /// Every client's fixed-size record, by client number.
     package internal(set) var records = ChunkedArray<ClientRecord>()
+    /// The facts filters read most, a column each (``RecordColumns``).
+    public internal(set) var columns = RecordColumns()
     /// The clients' profile texts.
     package internal(set) var texts = TextArena()
     /// Every client's open lots.
@@ -288,5 +290,6 @@ extension LedgerState {
         clientNPS.checkInvariants(clients: records.count)
         clientNotes.checkInvariants(clients: records.count)
         parts.checkInvariants(clients: records.count)
+        columns.check(records)
     }
 }

@@ -113,6 +113,7 @@ extension LedgerState {
         group.wait()
         lotPool = try lots.result!.get()
         try checkClientLinks()
+        columns = RecordColumns(records)
     }
 
     private mutating func readClientsAndTheRest(_ decoder: (SnapshotSection) -> SectionDecoder, textStarts: [[UInt64]],

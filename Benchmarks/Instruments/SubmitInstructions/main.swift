@@ -19,7 +19,7 @@ var template = Array("/tmp/ledger-instructions-XXXXXX".utf8CString)
 guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { fatalError("mkdtemp failed") }
 let directory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
 defer { _ = system("rm -rf '\(directory)'") }
-let ledger = try Ledger(directory: directory, options: .init(durability: .none))
+let ledger = try Ledger(directory: directory, configuration: .init(durability: .none))
 _ = try ledger.submit(Array(commands[0..<warm]))
 var next = warm, measured = 0
 while next < commands.count {

@@ -35,6 +35,8 @@ public struct SegmentEvaluator {
         /// `gender`: the record's gender codes (1 + the case's index); `status`: the statuses.
         let genderCodes: [UInt8]
         let statuses: [ParticipationStatus]
+        /// `status`: the statuses' indexes, as ``RecordColumns/traits`` holds them.
+        let statusCodes: [UInt8]
 
         init(_ f: SegmentFilter, narrowing: [Compiled] = []) {
             filter = f
@@ -55,6 +57,7 @@ public struct SegmentEvaluator {
             channels = texts.compactMap { name in Channel.allCases.firstIndex { $0.rawValue == name } }
             genderCodes = texts.compactMap { name in Gender.allCases.firstIndex { $0.rawValue == name }.map { UInt8($0 + 1) } }
             statuses = texts.compactMap(ParticipationStatus.init(rawValue:))
+            statusCodes = statuses.map { UInt8(ParticipationStatus.allCases.firstIndex(of: $0)!) }
         }
 
         /// A segment's filters compiled, each purchase filter with the product filters before
@@ -120,8 +123,9 @@ public struct SegmentEvaluator {
         if let among {
             candidates = among.filter { !records[Int($0)].deleted }
         } else {
-            candidates.reserveCapacity(records.count)
-            for i in 0..<records.count where !records[i].deleted { candidates.append(Int32(i)) }
+            let traits = state.columns.traits
+            candidates.reserveCapacity(traits.count)
+            for i in 0..<traits.count where traits[i] & RecordColumns.deletedBit == 0 { candidates.append(Int32(i)) }
         }
         let compiled = Compiled.list(filters)
         var m = matcher
@@ -166,28 +170,28 @@ struct FilterMatcher {
     func matches(_ s: borrowing LedgerState, _ i: Int, _ c: Compiled, depth: Int) -> Bool {
         switch c.filter.field {
         case .name: return text(s.profile(i).name, c)
-        case .gender: return c.genderCodes.contains(s.records[i].genderCode)   // (no gender: code 0, never listed)
+        case .gender: return c.genderCodes.contains(s.columns.traits[i] & 3)   // (no gender: code 0, never listed)
         case .age: return s.records[i].birthday.map { number(age(birthday: $0), c) } ?? false
         case .birthday: return s.records[i].birthday.map { monthDay($0, c) } ?? false
         case .birthdaySoon: return s.records[i].birthday.map { number(daysToBirthday($0), c) } ?? false
         case .messenger: return c.channels.contains { s.records[i].channels[$0]?.subscribed == true }
-        case .status: return c.statuses.contains(s.records[i].blocked ? .blocked : s.records[i].status)
-        case .joinDate: return number(Time.day(of: s.records[i].registeredAt), c)
-        case .daysInProgram: return number(today - Time.day(of: s.records[i].registeredAt), c)
+        case .status: return c.statusCodes.contains(s.columns.traits[i] >> 2 & 3)
+        case .joinDate: return number(Int64(s.columns.registeredDays[i]), c)
+        case .daysInProgram: return number(today - Int64(s.columns.registeredDays[i]), c)
         case .joinPlace: return text(s.profile(i).place, c)
         case .addedBy: return text(s.profile(i).addedBy, c)
         case .card: return s.profile(i).cards.contains { text($0, c) }
         case .email: return text(s.profile(i).email, c)
         case .walletInstalled: return c.filter.values.first == .flag(s.records[i].walletBits != 0)
         case .level: return text(s.level(i), c)
-        case .bonusesAvailable: return number(s.records[i].balances.available, c)
+        case .bonusesAvailable: return number(s.columns.available[i], c)
         case .bonusesUsed: return number(s.records[i].balances.used, c)
         case .bonusesExpired: return number(s.records[i].balances.expired, c)
         case .nextExpiryDate:
             let next = s.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
             return next.map { number(Time.day(of: $0), c) } ?? false
-        case .purchaseCount where c.narrowing.isEmpty: return number(s.records[i].stats.purchaseCount, c)
-        case .purchaseSum where c.narrowing.isEmpty: return number(s.records[i].stats.purchaseSum, c)
+        case .purchaseCount where c.narrowing.isEmpty: return number(Int64(s.columns.purchaseCounts[i]), c)
+        case .purchaseSum where c.narrowing.isEmpty: return number(s.columns.purchaseSums[i], c)
         case .averageCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.averageCheck, c)
         case .maxCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.maxCheck, c)
         case .daysBetweenPurchases:
@@ -195,8 +199,12 @@ struct FilterMatcher {
             return number((Time.day(of: last) - Time.day(of: s.records[i].registeredAt)) / s.records[i].stats.purchaseCount, c)
         case .purchaseDate: return purchaseDays(s, i).contains { number($0, c) }
         case .purchaseDaysAgo: return purchaseDays(s, i).contains { number(today - $0, c) }
-        case .lastPurchaseDate: return s.records[i].stats.lastPurchaseAt.map { number(Time.day(of: $0), c) } ?? false
-        case .daysWithoutPurchases: return number(today - Time.day(of: s.records[i].stats.lastPurchaseAt ?? s.records[i].registeredAt), c)
+        case .lastPurchaseDate:
+            let day = s.columns.lastPurchaseDays[i]
+            return day != RecordColumns.noDay && number(Int64(day), c)
+        case .daysWithoutPurchases:
+            let day = s.columns.lastPurchaseDays[i]
+            return number(today - Int64(day != RecordColumns.noDay ? day : s.columns.registeredDays[i]), c)
         case .returnCount: return number(s.records[i].stats.returnCount, c)
         case .returnSum: return number(s.records[i].stats.returnSum, c)
         case .memberOf:
