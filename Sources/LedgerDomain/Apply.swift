@@ -85,7 +85,10 @@ extension LedgerState {
     @inline(__always)
     mutating func applyToParts(position: UInt64, at: Micros, kind: EventKind, derived: Bool, client: Int32?,
                                key: UnsafeRawBufferPointer?, event: DomainEvent?, body: UnsafeRawBufferPointer? = nil) {
-        if let client, client >= 0, Int(client) < records.count { columns.sync(Int(client), records[Int(client)]) }
+        if let client, client >= 0, Int(client) < records.count {
+            let facts = kind.facts
+            if !facts.isDisjoint(with: RecordColumns.facts) { columns.sync(Int(client), records[Int(client)], facts: facts) }
+        }
         guard keepsParts else { return }
         parts.apply(AppliedEvent(position: position, at: at, kind: kind, derived: derived, client: client, key: key, event: event, body: body))
     }

@@ -19,6 +19,8 @@ public struct RecordColumns: Sendable {
     var traits = ChunkedArray<UInt8>()
 
     static let noDay = Int32.min
+    /// The facts the columns hold: an event that changes none of them leaves them alone.
+    static let facts: FactMask = [.purchases, .returns, .bonuses, .profile, .standing]
     static let deletedBit: UInt8 = 1 << 4
 
     init() {}
@@ -38,23 +40,32 @@ public struct RecordColumns: Sendable {
 
     static func day(_ at: Micros) -> Int32 { Int32(truncatingIfNeeded: Time.day(of: at)) }   // (|µs| / 86 400 000 000 < 2³¹)
 
-    /// Writes client `i`'s columns from its record (appending them for a new client).
-    mutating func sync(_ i: Int, _ r: borrowing ClientRecord) {
-        let values = (r.stats.purchaseSum, Int32(truncatingIfNeeded: r.stats.purchaseCount), r.balances.available,
-                      r.stats.lastPurchaseAt.map(Self.day) ?? Self.noDay, Self.day(r.registeredAt), Self.traits(r))
+    /// Writes client `i`'s columns from its record (appending them for a new client): those
+    /// that events changing `facts` can move (an event of a kind touches only its columns,
+    /// each a separate cache line).
+    mutating func sync(_ i: Int, _ r: borrowing ClientRecord, facts: FactMask = .all) {
         if i == count {
-            purchaseSums.append(values.0); purchaseCounts.append(values.1); available.append(values.2)
-            lastPurchaseDays.append(values.3); registeredDays.append(values.4); traits.append(values.5)
+            purchaseSums.append(r.stats.purchaseSum); purchaseCounts.append(Int32(truncatingIfNeeded: r.stats.purchaseCount))
+            available.append(r.balances.available); lastPurchaseDays.append(r.stats.lastPurchaseAt.map(Self.day) ?? Self.noDay)
+            registeredDays.append(Self.day(r.registeredAt)); traits.append(Self.traits(r))
             return
         }
         guard i < count else { return }   // (a client past the columns: the state's invariants name it)
         // Written only where it changed: the columns' chunks stay shared with a copy of the state.
-        if purchaseSums[i] != values.0 { purchaseSums[i] = values.0 }
-        if purchaseCounts[i] != values.1 { purchaseCounts[i] = values.1 }
-        if available[i] != values.2 { available[i] = values.2 }
-        if lastPurchaseDays[i] != values.3 { lastPurchaseDays[i] = values.3 }
-        if registeredDays[i] != values.4 { registeredDays[i] = values.4 }
-        if traits[i] != values.5 { traits[i] = values.5 }
+        if !facts.isDisjoint(with: [.purchases, .returns]) {
+            if purchaseSums[i] != r.stats.purchaseSum { purchaseSums[i] = r.stats.purchaseSum }
+            let count = Int32(truncatingIfNeeded: r.stats.purchaseCount)
+            if purchaseCounts[i] != count { purchaseCounts[i] = count }
+            let last = r.stats.lastPurchaseAt.map(Self.day) ?? Self.noDay
+            if lastPurchaseDays[i] != last { lastPurchaseDays[i] = last }
+        }
+        if facts.contains(.bonuses), available[i] != r.balances.available { available[i] = r.balances.available }
+        if !facts.isDisjoint(with: [.profile, .standing]) {
+            let t = Self.traits(r)
+            if traits[i] != t { traits[i] = t }
+            let registered = Self.day(r.registeredAt)
+            if registeredDays[i] != registered { registeredDays[i] = registered }
+        }
     }
 
     /// Stops the process unless every column equals its record.

@@ -314,9 +314,21 @@ extension LedgerState {
         default: line = 0
         }
         records.prefetch(Int(number), offsets: 0, line)
-        // A purchase and a mailing's progress also change the client's facts column.
-        if typeCode == EventKind.purchaseMade.rawValue || (21...24).contains(typeCode), Int(number) < parts.facts.columns.count {
-            parts.facts.columns.prefetch(Int(number), offsets: 0, 0)
+        // The columns the event writes (``RecordColumns``, ``ClientFacts``), each its own line.
+        let n = Int(number)
+        guard n < columns.count else { return }
+        switch typeCode {
+        case 1...8:
+            columns.available.prefetch(n, offsets: 0, 0)
+        case 40, 41:
+            columns.purchaseSums.prefetch(n, offsets: 0, 0)
+            columns.purchaseCounts.prefetch(n, offsets: 0, 0)
+            columns.lastPurchaseDays.prefetch(n, offsets: 0, 0)
+            if typeCode == 40, n < parts.facts.columns.count { parts.facts.columns.prefetch(n, offsets: 0, 0) }
+        case 21...24:
+            if n < parts.facts.columns.count { parts.facts.columns.prefetch(n, offsets: 0, 0) }
+        default:
+            break
         }
     }
 
