@@ -128,9 +128,8 @@ public struct SegmentEvaluator {
             for i in 0..<traits.count where traits[i] & RecordColumns.deletedBit == 0 { candidates.append(Int32(i)) }
         }
         let compiled = Compiled.list(filters)
-        var m = matcher
-        m.resolved = FilterMatcher.resolving(compiled, compiledDefinitions, state.parts.facts)
-        for c in compiled {
+        let m = { var m = matcher; m.resolved = FilterMatcher.resolving(compiled, compiledDefinitions, state.parts.facts); return m }()
+        for c in compiled where !scanColumn(c, &candidates) {
             candidates.removeAll { i in m.matches(state, Int(i), c, depth: 0) == c.filter.exclude }
         }
         return candidates
