@@ -62,6 +62,10 @@ public struct ClientFacts: LedgerPart {
     var names = NameTable()
     var products: [Product] = []
     var productNumbers: [Product: Int32] = [:]
+    /// By SKU name number: the product last met with it (-1 none). A cache for the replay, not
+    /// in the snapshot: an item whose name and category are that product's is found with one
+    /// name lookup.
+    var productBySku: [Int32] = []
     var purchases = ChunkedArray<Receipt>()
     var purchaseLines = ChunkedArray<Line>()
     var returns = ChunkedArray<Receipt>()
@@ -218,8 +222,18 @@ public struct ClientFacts: LedgerPart {
             }
         }
         // (A field left out is the empty text, as the decoder reads it; numbered SKU, name, category.)
-        let p = Product(sku: names.intern(sku), name: names.intern(itemName), category: names.intern(category))
-        return Line(product: product(p), quantity: Int32(clamping: quantity), price: price)
+        let skuNumber = names.intern(sku)
+        if Int(skuNumber) < productBySku.count, productBySku[Int(skuNumber)] >= 0 {
+            let known = productBySku[Int(skuNumber)]
+            let p = products[Int(known)]
+            if names.equals(p.name, itemName) && names.equals(p.category, category) {
+                return Line(product: known, quantity: Int32(clamping: quantity), price: price)
+            }
+        }
+        let number = product(Product(sku: skuNumber, name: names.intern(itemName), category: names.intern(category)))
+        while productBySku.count <= Int(skuNumber) { productBySku.append(-1) }
+        productBySku[Int(skuNumber)] = number
+        return Line(product: number, quantity: Int32(clamping: quantity), price: price)
     }
 
     /// The store of most purchases in the chain from `newest` back: of equals, the one bought
@@ -258,6 +272,30 @@ public struct ClientFacts: LedgerPart {
 
     // MARK: snapshot (data-format.md §13.5, section 17)
 
+    /// Whether the rows' in-memory layout is their snapshot layout (then a restored table is
+    /// used where it lies in the mapped snapshot, not copied).
+    static let mappable = MemoryLayout<Receipt>.stride == 48 && MemoryLayout<Receipt>.offset(of: \Receipt.itemEnd) == 24
+        && MemoryLayout<Receipt>.offset(of: \Receipt.paid) == 32 && MemoryLayout<Line>.stride == 16
+        && MemoryLayout<Line>.offset(of: \Line.price) == 8 && MemoryLayout<Happening>.stride == 16
+        && MemoryLayout<Happening>.offset(of: \Happening.contextEnd) == 12 && MemoryLayout<Column>.stride == 16
+        && MemoryLayout<Column>.offset(of: \Column.mailings) == 12
+
+    static func put<T>(_ table: ChunkedArray<T>, width: Int, _ e: SectionEncoder, _ row: (T, UnsafeMutableRawBufferPointer) -> Void) {
+        e.putChunkedRows(count: table.count, width: width, chunkRows: ChunkedArray<T>.elementsPerChunk) { k, bytes in row(table[k], bytes) }
+    }
+
+    /// A chunked row table: where it lies when it can be, else decoded row by row. Its rows
+    /// are checked by the caller.
+    static func table<T>(_ d: inout SectionDecoder, _ what: String, width: Int, _ decode: (RowReader) -> T) throws(SectionError) -> ChunkedArray<T> {
+        let (count, bytes) = try d.getChunkedRows(what, width: width, chunkRows: ChunkedArray<T>.elementsPerChunk)
+        if let owner = d.owner, count > 0, mappable, MemoryLayout<T>.stride == width {
+            return ChunkedArray(mapping: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: count, owner: owner)
+        }
+        var table = ChunkedArray<T>()
+        for k in 0..<count { table.append(decode(RowReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[(k * width)..<((k + 1) * width)])))) }
+        return table
+    }
+
     public func write(to e: SectionEncoder) {
         e.put(UInt64(names.count))
         for name in names.names { e.putText(name) }
@@ -265,22 +303,17 @@ public struct ClientFacts: LedgerPart {
             row.put(products[k].sku, 0); row.put(products[k].name, 4); row.put(products[k].category, 8)
         }
         for (receipts, lines) in [(purchases, purchaseLines), (returns, returnLines)] {
-            e.putRows(count: receipts.count, width: 48) { k, row in
-                let r = receipts[k]
+            Self.put(receipts, width: 48, e) { r, row in
                 row.put(r.previous, 0); row.put(r.day, 4); row.put(r.store, 8); row.put(r.person, 12)
                 row.put(r.promotion, 16); row.put(r.promoCode, 20); row.put(r.itemEnd, 24); row.put(r.paid, 32); row.put(r.total, 40)
             }
-            e.putRows(count: lines.count, width: 16) { k, row in
-                row.put(lines[k].product, 0); row.put(lines[k].quantity, 4); row.put(lines[k].price, 8)
-            }
+            Self.put(lines, width: 16, e) { l, row in row.put(l.product, 0); row.put(l.quantity, 4); row.put(l.price, 8) }
         }
-        e.putRows(count: happenings.count, width: 16) { k, row in
-            let h = happenings[k]
+        Self.put(happenings, width: 16, e) { h, row in
             row.put(h.previous, 0); row.put(h.day, 4); row.put(h.name, 8); row.put(h.contextEnd, 12)
         }
-        e.putRows(count: contexts.count, width: 4) { k, row in row.put(contexts[k], 0) }
-        e.putRows(count: columns.count, width: 16) { k, row in
-            let c = columns[k]
+        Self.put(contexts, width: 4, e) { c, row in row.put(c, 0) }
+        Self.put(columns, width: 16, e) { c, row in
             row.put(c.purchase, 0); row.put(c.refund, 4); row.put(c.happening, 8); row.put(c.mailings, 12)
         }
     }
@@ -293,70 +326,70 @@ public struct ClientFacts: LedgerPart {
             guard names.intern(text) == Int32(k) else { throw fail("the name '\(text)' is listed twice") }
         }
         let n = Int32(names.count)
-        func name(_ value: Int32, _ what: String, optional: Bool = true) throws(SectionError) -> Int32 {
-            guard value < n, value >= (optional ? -1 : 0) else { throw fail("\(what) names name \(value), of \(n)") }
-            return value
-        }
+        func named(_ value: Int32, optional: Bool = true) -> Bool { value < n && value >= (optional ? -1 : 0) }
         try d.getRows("the products", width: 12) { k, row throws(SectionError) in
-            let p = Product(sku: try name(row.get(Int32.self, 0), "product \(k)'s SKU", optional: false),
-                            name: try name(row.get(Int32.self, 4), "product \(k)'s name", optional: false),
-                            category: try name(row.get(Int32.self, 8), "product \(k)'s category", optional: false))
+            let p = Product(sku: row.get(Int32.self, 0), name: row.get(Int32.self, 4), category: row.get(Int32.self, 8))
+            guard named(p.sku, optional: false), named(p.name, optional: false), named(p.category, optional: false) else {
+                throw fail("product \(k) names a name outside the \(n) names")
+            }
             guard productNumbers[p] == nil else { throw fail("product \(k) is listed twice") }
             productNumbers[p] = Int32(k)
             products.append(p)
         }
+        let productCount = Int32(products.count)
         func receipts(_ what: String) throws(SectionError) -> (ChunkedArray<Receipt>, ChunkedArray<Line>) {
-            var receipts = ChunkedArray<Receipt>()
+            let receipts = try Self.table(&d, "the \(what)", width: 48) { row in
+                Receipt(previous: row.get(Int32.self, 0), day: row.get(Int32.self, 4), store: row.get(Int32.self, 8),
+                        person: row.get(Int32.self, 12), promotion: row.get(Int32.self, 16), promoCode: row.get(Int32.self, 20),
+                        itemEnd: row.get(UInt32.self, 24), paid: row.get(Int64.self, 32), total: row.get(Int64.self, 40))
+            }
+            let lines = try Self.table(&d, "the \(what)' items", width: 16) { row in
+                Line(product: row.get(Int32.self, 0), quantity: row.get(Int32.self, 4), price: row.get(Int64.self, 8))
+            }
             var lastEnd: UInt32 = 0
-            try d.getRows("the \(what)", width: 48) { k, row throws(SectionError) in
-                let r = Receipt(previous: row.get(Int32.self, 0), day: row.get(Int32.self, 4),
-                                store: try name(row.get(Int32.self, 8), "\(what) \(k)'s store"),
-                                person: try name(row.get(Int32.self, 12), "\(what) \(k)'s person"),
-                                promotion: try name(row.get(Int32.self, 16), "\(what) \(k)'s promotion"),
-                                promoCode: try name(row.get(Int32.self, 20), "\(what) \(k)'s promo code"),
-                                itemEnd: row.get(UInt32.self, 24), paid: row.get(Int64.self, 32), total: row.get(Int64.self, 40))
+            for k in 0..<receipts.count {
+                let r = receipts[k]
                 guard r.previous >= -1, r.previous < Int32(k) else { throw fail("\(what) \(k) chains to \(r.previous), not one before it") }
+                guard named(r.store), named(r.person), named(r.promotion), named(r.promoCode) else {
+                    throw fail("\(what) \(k) names a name outside the \(n) names")
+                }
                 guard r.itemEnd >= lastEnd else { throw fail("\(what) \(k)'s items end at \(r.itemEnd), before the one before it (\(lastEnd))") }
                 lastEnd = r.itemEnd
-                receipts.append(r)
-            }
-            var lines = ChunkedArray<Line>()
-            let productCount = Int32(products.count)
-            try d.getRows("the \(what)' items", width: 16) { k, row throws(SectionError) in
-                let line = Line(product: row.get(Int32.self, 0), quantity: row.get(Int32.self, 4), price: row.get(Int64.self, 8))
-                guard line.product >= 0, line.product < productCount else { throw fail("\(what) item \(k) names product \(line.product), of \(productCount)") }
-                lines.append(line)
             }
             guard lastEnd == UInt32(lines.count) else { throw fail("the \(what)' items end at \(lastEnd), but \(lines.count) are listed") }
+            for k in 0..<lines.count where lines[k].product < 0 || lines[k].product >= productCount {
+                throw fail("\(what) item \(k) names product \(lines[k].product), of \(productCount)")
+            }
             return (receipts, lines)
         }
         (purchases, purchaseLines) = try receipts("purchases")
         (returns, returnLines) = try receipts("returns")
+        happenings = try Self.table(&d, "the custom events", width: 16) { row in
+            Happening(previous: row.get(Int32.self, 0), day: row.get(Int32.self, 4), name: row.get(Int32.self, 8), contextEnd: row.get(UInt32.self, 12))
+        }
+        contexts = try Self.table(&d, "the context values", width: 4) { row in row.get(Int32.self, 0) }
         var lastEnd: UInt32 = 0
-        try d.getRows("the custom events", width: 16) { k, row throws(SectionError) in
-            let h = Happening(previous: row.get(Int32.self, 0), day: row.get(Int32.self, 4),
-                              name: try name(row.get(Int32.self, 8), "custom event \(k)'s name", optional: false), contextEnd: row.get(UInt32.self, 12))
+        for k in 0..<happenings.count {
+            let h = happenings[k]
             guard h.previous >= -1, h.previous < Int32(k) else { throw fail("custom event \(k) chains to \(h.previous), not one before it") }
+            guard named(h.name, optional: false) else { throw fail("custom event \(k)'s name \(h.name) is outside the \(n) names") }
             guard h.contextEnd >= lastEnd else { throw fail("custom event \(k)'s context ends before the one before it") }
             lastEnd = h.contextEnd
-            happenings.append(h)
-        }
-        try d.getRows("the context values", width: 4) { k, row throws(SectionError) in
-            contexts.append(try name(row.get(Int32.self, 0), "context value \(k)", optional: false))
         }
         guard lastEnd == UInt32(contexts.count) else { throw fail("the custom events' contexts end at \(lastEnd), but \(contexts.count) are listed") }
+        for k in 0..<contexts.count where !named(contexts[k], optional: false) { throw fail("context value \(k) names name \(contexts[k]), of \(n)") }
+        columns = try Self.table(&d, "the client columns", width: 16) { row in
+            Column(purchase: row.get(Int32.self, 0), refund: row.get(Int32.self, 4), happening: row.get(Int32.self, 8), mailings: row.get(UInt8.self, 12))
+        }
+        guard columns.count <= clients else { throw fail("\(columns.count) clients' columns, but the state has \(clients) clients") }
         let (purchaseCount, returnCount, eventCount) = (Int32(purchases.count), Int32(returns.count), Int32(happenings.count))
-        try d.getRows("the client columns", width: 16) { k, row throws(SectionError) in
-            let c = Column(purchase: row.get(Int32.self, 0), refund: row.get(Int32.self, 4), happening: row.get(Int32.self, 8),
-                           mailings: row.get(UInt8.self, 12))
-            guard row.get(UInt8.self, 13) == 0, row.get(UInt16.self, 14) == 0 else { throw fail("client \(k)'s columns: the bytes after the mailings are not zero") }
+        for k in 0..<columns.count {
+            let c = columns[k]
             guard c.purchase >= -1, c.purchase < purchaseCount, c.refund >= -1, c.refund < returnCount, c.happening >= -1, c.happening < eventCount else {
                 throw fail("client \(k)'s newest purchase, return or event is outside their tables")
             }
             guard c.mailings & 0xF <= 4, c.mailings >> 4 <= 4 else { throw fail("client \(k)'s mailing statuses \(c.mailings) are not statuses") }
-            columns.append(c)
         }
-        guard columns.count <= clients else { throw fail("\(columns.count) clients' columns, but the state has \(clients) clients") }
     }
 
     public func checkInvariants(clients: Int) {

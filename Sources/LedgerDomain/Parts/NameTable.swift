@@ -40,6 +40,14 @@ struct NameTable: Sendable {
         }
     }
 
+    /// Whether name `k` is these bytes.
+    func equals(_ k: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let k = Int(k)
+        let start = k == 0 ? 0 : ends[k - 1]
+        guard ends[k] - start == bytes.count else { return false }
+        return bytes.isEmpty || arena.withUnsafeBytes { memcmp($0.baseAddress! + start, bytes.baseAddress!, bytes.count) == 0 }
+    }
+
     func find(_ bytes: UnsafeRawBufferPointer) -> Int32? {
         let k = slots[slot(bytes, Self.hash(bytes))]
         return k < 0 ? nil : k
