@@ -12,7 +12,7 @@ extension SegmentEvaluator {
         var list: [Int64]? = nil
 
         init(_ c: Compiled) {
-            switch c.filter.op {
+            switch c.op {
             case .gte: low = c.bounds.first ?? .max
             case .lte: high = c.bounds.first ?? .min; if c.bounds.isEmpty { low = .max }
             case .between:
@@ -47,7 +47,7 @@ extension SegmentEvaluator {
     /// ``RecordColumns`` (true), or leaves them for the matcher (false).
     func scanColumn(_ c: Compiled, _ candidates: inout [Int32]) -> Bool {
         let columns = state.columns
-        let keep = !c.filter.exclude
+        let keep = !c.exclude
         let t = NumberTest(c)
         let today = self.today
         switch c.field {

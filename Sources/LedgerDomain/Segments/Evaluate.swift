@@ -20,7 +20,10 @@ public struct SegmentEvaluator {
     /// allocating anything.
     final class Compiled: Sendable {
         let filter: SegmentFilter
+        /// The filter's field, operator and exclusion, read without touching its values.
         let field: FilterField
+        let op: FilterOperator
+        let exclude: Bool
         /// The product filters before it in its list that narrow it (``FilterField/isNarrowed``).
         let narrowing: [Compiled]
         /// `mailingReceived`: the statuses asked about, 1 (received) to 4 (goal reached).
@@ -41,6 +44,8 @@ public struct SegmentEvaluator {
         init(_ f: SegmentFilter, narrowing: [Compiled] = []) {
             filter = f
             field = f.field
+            op = f.op
+            exclude = f.exclude
             self.narrowing = f.field.isNarrowed ? narrowing : []
             if case .choice(let names) = FilterField.mailingReceived.valueType, f.field == .mailingReceived {
                 mailingStatuses = f.values.compactMap { v -> UInt8? in
@@ -130,7 +135,7 @@ public struct SegmentEvaluator {
         let compiled = Compiled.list(filters)
         let m = { var m = matcher; m.resolved = FilterMatcher.resolving(compiled, compiledDefinitions, state.parts.facts); return m }()
         for c in compiled where !scanColumn(c, &candidates) {
-            candidates.removeAll { i in m.matches(state, Int(i), c, depth: 0) == c.filter.exclude }
+            candidates.removeAll { i in m.matches(state, Int(i), c, depth: 0) == c.exclude }
         }
         return candidates
     }
@@ -159,7 +164,7 @@ struct FilterMatcher {
     var resolved: [ObjectIdentifier: Set<Int32>] = [:]
 
     func matches(_ s: borrowing LedgerState, _ i: Int, _ filters: [Compiled], depth: Int) -> Bool {
-        for c in filters where matches(s, i, c, depth: depth) == c.filter.exclude { return false }
+        for c in filters where matches(s, i, c, depth: depth) == c.exclude { return false }
         return true
     }
 
@@ -167,7 +172,7 @@ struct FilterMatcher {
     /// in the client's record (a field, not the whole record).
     // swiftlint:disable:next cyclomatic_complexity
     func matches(_ s: borrowing LedgerState, _ i: Int, _ c: Compiled, depth: Int) -> Bool {
-        switch c.filter.field {
+        switch c.field {
         case .name: return text(s.profile(i).name, c)
         case .gender: return c.genderCodes.contains(s.columns.traits[i] & 3)   // (no gender: code 0, never listed)
         case .age: return s.records[i].birthday.map { number(age(birthday: $0), c) } ?? false
@@ -234,7 +239,7 @@ struct FilterMatcher {
 
     func text(_ value: String?, _ c: Compiled) -> Bool {
         guard let value else { return false }
-        if c.filter.op == .contains {
+        if c.op == .contains {
             let lowered = value.lowercased()
             return c.lowered.contains { lowered.contains($0) }
         }
@@ -242,7 +247,7 @@ struct FilterMatcher {
     }
 
     @inline(__always)
-    func number(_ value: Int64, _ c: Compiled) -> Bool { compare(value, c.bounds, c.filter.op) }
+    func number(_ value: Int64, _ c: Compiled) -> Bool { compare(value, c.bounds, c.op) }
 
     func compare(_ value: Int64, _ bounds: [Int64], _ op: FilterOperator) -> Bool {
         switch op {
@@ -258,8 +263,8 @@ struct FilterMatcher {
         func key(_ day: Int64) -> Int64 { let d = Time.civil(days: day); return d.month * 32 + d.day }
         let k = key(birthday)
         let bounds = c.bounds.map(key)
-        if c.filter.op == .between, bounds.count == 2, bounds[0] > bounds[1] { return k >= bounds[0] || k <= bounds[1] }
-        return compare(k, bounds, c.filter.op)
+        if c.op == .between, bounds.count == 2, bounds[0] > bounds[1] { return k >= bounds[0] || k <= bounds[1] }
+        return compare(k, bounds, c.op)
     }
 
     /// Full years on `today`.

@@ -36,7 +36,7 @@ extension ClientFacts {
     /// The numbers of the names filter `c` matches (``FilterField/eventTimes``: its event's).
     func resolve(_ c: SegmentEvaluator.Compiled) -> Set<Int32> {
         if c.filter.field == .eventTimes { return Set(c.filter.event.flatMap(number(of:)).map { [$0] } ?? []) }
-        if c.filter.op == .contains {
+        if c.op == .contains {
             var found = Set<Int32>()
             for (k, name) in names.lowered.enumerated() where c.lowered.contains(where: { name.contains($0) }) { found.insert(Int32(k)) }
             return found
