@@ -55,6 +55,9 @@ struct SnapshotTests {
         }
         restored.checkInvariants()
         try ledger.close()
+        // The live state (decided and applied from decoded events) and a full replay (the log's
+        // bytes, read by the byte-level paths: purchases' items, mailings…) are the same bytes.
+        #expect(difference(try Self.replayed(dir.path), sections) == nil, "the live state is what a full replay of its log gives")
     }
 
     @Test("property: a snapshot plus the log after it gives the state a full replay gives, and decides the rest as the live ledger does",
