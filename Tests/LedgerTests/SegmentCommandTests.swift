@@ -38,4 +38,37 @@ struct SegmentCommandTests {
         #expect(deleted.status == 0)
         #expect(Run(["--data", dir.path, "segment", "members", "Big"], stdin: "").status == 1)
     }
+
+    @Test("a segment on what was bought and on custom events, end to end: saved, kept up to date as purchases come, its members and the card's segments")
+    func factsSegment() throws {
+        let dir = TemporaryDirectory()
+        let shoes = #"{"sku":"A1","name":"Кроссовки","category":"Обувь","qty":1,"price":300000}"#
+        let lines = [
+            #"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"c1","phone":"79160000001"}"#,
+            #"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"c2","phone":"79160000002"}"#,
+            #"{"type":"purchase.made","at":"2025-03-02T10:00:00Z","client":"c1","purchase":"p1","total":300000,"store":"s1","items":[\#(shoes)]}"#,
+            #"{"type":"purchase.made","at":"2025-03-02T11:00:00Z","client":"c2","purchase":"p2","total":300000,"store":"s1","items":[\#(shoes)]}"#,
+            #"{"type":"custom","at":"2025-03-03T10:00:00Z","client":"c2","name":"call_center","context":{"topic":"бонусы"}}"#,
+        ].joined(separator: "\n") + "\n"
+        #expect(Run(["--data", dir.path, "submit"], stdin: lines).status == 0)
+        let filters = dir.path + "/shoes.json"
+        try #"[{"field":"boughtCategory","op":"in","values":["Обувь"]},{"field":"itemCount","op":"gte","values":[2]}]"#
+            .write(toFile: filters, atomically: true, encoding: .utf8)
+        #expect(Run(["--data", dir.path, "segment", "save", "Shoes", "--filters", filters], stdin: "").status == 0)
+        let none = Run(["--data", dir.path, "segment", "members", "Shoes", "--json"], stdin: "")
+        #expect(none.status == 0 && none.json?["count"] == .integer(0), "\(none.stdout) \(none.stderr)")
+        // c1's second pair: two pairs of shoes now, and the segment is entered in that purchase's batch.
+        // (No `at`: the engine's clock dates it, after the definition's time.)
+        let second = #"{"type":"purchase.made","client":"c1","purchase":"p3","total":300000,"store":"s2","items":[\#(shoes)]}"#
+        #expect(Run(["--data", dir.path, "submit"], stdin: second + "\n").status == 0)
+        let members = Run(["--data", dir.path, "segment", "members", "Shoes", "--json"], stdin: "")
+        #expect(members.json?["clients"] == .array([.string("c1")]), "\(members.stdout) \(members.stderr)")
+        let card = Run(["--data", dir.path, "client", "c1", "--json"], stdin: "")
+        #expect(card.json?["segments"] == .array([.string("Shoes")]), "\(card.stdout)")
+        try #"[{"field":"eventTimes","op":"gte","values":[1],"event":"call_center","withinDays":36600},{"field":"eventContext","op":"in","values":["topic=бонусы"]}]"#
+            .write(toFile: filters, atomically: true, encoding: .utf8)
+        #expect(Run(["--data", dir.path, "segment", "save", "Callers", "--filters", filters], stdin: "").status == 0)
+        let callers = Run(["--data", dir.path, "segment", "members", "Callers", "--json"], stdin: "")
+        #expect(callers.json?["clients"] == .array([.string("c2")]), "\(callers.stdout) \(callers.stderr)")
+    }
 }
