@@ -450,4 +450,26 @@ struct SegmentEvaluationTests {
         #expect(try Self.members(state, #"[{"field":"returnedCategory","op":"contains","values":["аксесс"]},{"field":"acceptedBy","op":"eq","values":["Иванова"]}]"#) == ["b"])
         #expect(try Self.members(state, #"[{"field":"frequentPlace","op":"eq","values":["s1"]},{"field":"returnedAt","op":"eq","values":["s2"]}]"#) == ["b"])
     }
+
+    @Test("frequentPlace over a long purchase history: most purchases wins, of equals the store bought at first")
+    func frequentPlaceLongHistory() throws {
+        // Past ClientFacts.shortChain purchases the count goes through a table; both ways agree.
+        func program(_ stores: [String]) throws -> LedgerState {
+            var lines = [#"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"a","phone":"+79000000001"}"#]
+            for (k, store) in stores.enumerated() {
+                let at = String(format: "2025-03-%02dT%02d:%02d:00Z", 2 + k / 600, (k / 60) % 10 + 10, k % 60)
+                lines.append(#"{"type":"purchase.made","at":"\#(at)","client":"a","purchase":"p\#(k)","total":100,"paid":100,"store":"\#(store)"}"#)
+            }
+            return try Self.state(lines)
+        }
+        let filter = #"[{"field":"frequentPlace","op":"eq","values":["s1"]}]"#
+        for m in [2, ClientFacts.shortChain / 2, ClientFacts.shortChain / 2 + 1, 100] {
+            // Equal counts; the store bought at first is not the one bought at last.
+            let s2First = ["s2"] + Array(repeating: "s1", count: m) + Array(repeating: "s2", count: m - 1)
+            let s1First = ["s1"] + Array(repeating: "s2", count: m) + Array(repeating: "s1", count: m - 1)
+            #expect(try Self.members(program(s2First), filter).isEmpty, "\(m) each, s2 bought first")
+            #expect(try Self.members(program(s1First), filter) == ["a"], "\(m) each, s1 bought first")
+            #expect(try Self.members(program(s2First + ["s1"]), filter) == ["a"], "\(m) each, then one more at s1")
+        }
+    }
 }

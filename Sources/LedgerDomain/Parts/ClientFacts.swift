@@ -237,12 +237,29 @@ public struct ClientFacts: LedgerPart {
     }
 
     /// The store of most purchases in the chain from `newest` back: of equals, the one bought
-    /// at first (-1: no purchase named a store). Computed when asked, allocating nothing: for
-    /// each purchase, how many of the chain share its store (a client's purchases are few; this
-    /// is quadratic in them, and runs only for `frequentPlace`).
+    /// at first (-1: no purchase named a store). Computed when asked: a short chain (most
+    /// clients') is counted in place, allocating nothing; a long one (a client with thousands
+    /// of purchases) through a table of counts, so that it stays linear.
     func frequentStore(from newest: Int32) -> Int32 {
-        var best: Int32 = -1, bestCount = 0, bestFirst = Int32.max
+        var length = 0
         var k = newest
+        while k >= 0 && length <= Self.shortChain { length += 1; k = purchases[Int(k)].previous }
+        var best: Int32 = -1, bestCount = 0, bestFirst = Int32.max
+        func consider(_ store: Int32, _ count: Int, _ first: Int32) {
+            if count > bestCount || (count == bestCount && first < bestFirst) { (best, bestCount, bestFirst) = (store, count, first) }
+        }
+        if length > Self.shortChain {
+            var counts: [Int32: (count: Int, first: Int32)] = [:]
+            k = newest
+            while k >= 0 {
+                let r = purchases[Int(k)]
+                if r.store >= 0 { counts[r.store, default: (0, k)].count += 1; counts[r.store]!.first = k }
+                k = r.previous
+            }
+            for (store, c) in counts { consider(store, c.count, c.first) }
+            return best
+        }
+        k = newest
         while k >= 0 {
             let store = purchases[Int(k)].store
             if store >= 0 && store != best {
@@ -253,12 +270,15 @@ public struct ClientFacts: LedgerPart {
                     if r.store == store { count += 1; first = j }
                     j = r.previous
                 }
-                if count > bestCount || (count == bestCount && first < bestFirst) { (best, bestCount, bestFirst) = (store, count, first) }
+                consider(store, count, first)
             }
             k = purchases[Int(k)].previous
         }
         return best
     }
+
+    /// The longest purchase chain `frequentStore` counts in place (its cost is the square).
+    static let shortChain = 32
 
     /// The item lines of receipt `k` of `receipts`.
     func lines(of k: Int, in receipts: ChunkedArray<Receipt>) -> Range<Int> {
