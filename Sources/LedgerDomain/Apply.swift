@@ -87,7 +87,7 @@ extension LedgerState {
                                key: UnsafeRawBufferPointer?, event: DomainEvent?, body: UnsafeRawBufferPointer? = nil) {
         if let client, client >= 0, Int(client) < records.count {
             let facts = kind.facts
-            if !facts.isDisjoint(with: RecordColumns.facts) { columns.sync(Int(client), records[Int(client)], facts: facts) }
+            if !facts.isDisjoint(with: RecordColumns.facts) { columns.sync(Int(client), of: records, facts: facts) }
         }
         guard keepsParts else { return }
         parts.apply(AppliedEvent(position: position, at: at, kind: kind, derived: derived, client: client, key: key, event: event, body: body))

@@ -135,6 +135,16 @@ public struct ChunkedArray<Element>: RandomAccessCollection, MutableCollection {
         }
     }
 
+    /// Element `i` where it lies: `array[inPlace: i].field` reads one field of a large element
+    /// without copying the rest of it.
+    @inline(__always)
+    @inlinable package subscript(inPlace i: Int) -> Element {
+        unsafeAddress {
+            precondition(i >= 0 && i < storage.count, "index \(i) out of range 0..<\(storage.count)")
+            return UnsafePointer(storage.pointers[i >> Self.shift] + (i & Self.mask))
+        }
+    }
+
     /// Makes the storage, and chunk `c` in it, this array's alone.
     @inline(__always)
     @inlinable package mutating func makeUnique(chunk c: Int) {
