@@ -158,7 +158,7 @@ extension LedgerState {
         // "Today" is the ledger's own (its latest event or advance step), never behind what an
         // advance step already evaluated the time-based segments as of.
         let matcher = FilterMatcher(today: Time.day(of: max(at, advancedTo)), compiledDefinitions: parts.segments.compiled)
-        let deleted = records[i].deleted
+        let deleted = records[inPlace: i].deleted
         for segment in parts.segments.dynamic where !segment.facts.isDisjoint(with: facts) {
             let now = !deleted && matcher.matches(self, i, segment.filters, depth: 0)
             if now != parts.segments.isMember(Int32(i), segment.code) { changes.append((segment.name, now)) }

@@ -126,7 +126,7 @@ public struct SegmentEvaluator {
         // tight loop over one fact, and the candidates shrink as the filters go.
         var candidates: [Int32] = []
         if let among {
-            candidates = among.filter { !records[Int($0)].deleted }
+            candidates = among.filter { !records[inPlace: Int($0)].deleted }
         } else {
             let traits = state.columns.traits
             candidates.reserveCapacity(traits.count)
@@ -175,10 +175,10 @@ struct FilterMatcher {
         switch c.field {
         case .name: return text(s.profile(i).name, c)
         case .gender: return c.genderCodes.contains(s.columns.traits[i] & 3)   // (no gender: code 0, never listed)
-        case .age: return s.records[i].birthday.map { number(age(birthday: $0), c) } ?? false
-        case .birthday: return s.records[i].birthday.map { monthDay($0, c) } ?? false
-        case .birthdaySoon: return s.records[i].birthday.map { number(daysToBirthday($0), c) } ?? false
-        case .messenger: return c.channels.contains { s.records[i].channels[$0]?.subscribed == true }
+        case .age: return s.records[inPlace: i].birthday.map { number(age(birthday: $0), c) } ?? false
+        case .birthday: return s.records[inPlace: i].birthday.map { monthDay($0, c) } ?? false
+        case .birthdaySoon: return s.records[inPlace: i].birthday.map { number(daysToBirthday($0), c) } ?? false
+        case .messenger: return c.channels.contains { s.records[inPlace: i].channels[$0]?.subscribed == true }
         case .status: return c.statusCodes.contains(s.columns.traits[i] >> 2 & 3)
         case .joinDate: return number(Int64(s.columns.registeredDays[i]), c)
         case .daysInProgram: return number(today - Int64(s.columns.registeredDays[i]), c)
@@ -186,21 +186,21 @@ struct FilterMatcher {
         case .addedBy: return text(s.profile(i).addedBy, c)
         case .card: return s.profile(i).cards.contains { text($0, c) }
         case .email: return text(s.profile(i).email, c)
-        case .walletInstalled: return c.filter.values.first == .flag(s.records[i].walletBits != 0)
+        case .walletInstalled: return c.filter.values.first == .flag(s.records[inPlace: i].walletBits != 0)
         case .level: return text(s.level(i), c)
         case .bonusesAvailable: return number(s.columns.available[i], c)
-        case .bonusesUsed: return number(s.records[i].balances.used, c)
-        case .bonusesExpired: return number(s.records[i].balances.expired, c)
+        case .bonusesUsed: return number(s.records[inPlace: i].balances.used, c)
+        case .bonusesExpired: return number(s.records[inPlace: i].balances.expired, c)
         case .nextExpiryDate:
             let next = s.lots(of: i).filter { $0.remaining > 0 }.map(\.expiresAt).min()
             return next.map { number(Time.day(of: $0), c) } ?? false
         case .purchaseCount where c.narrowing.isEmpty: return number(Int64(s.columns.purchaseCounts[i]), c)
         case .purchaseSum where c.narrowing.isEmpty: return number(s.columns.purchaseSums[i], c)
-        case .averageCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.averageCheck, c)
-        case .maxCheck: return s.records[i].stats.purchaseCount > 0 && number(s.records[i].stats.maxCheck, c)
+        case .averageCheck: return s.records[inPlace: i].stats.purchaseCount > 0 && number(s.records[inPlace: i].stats.averageCheck, c)
+        case .maxCheck: return s.records[inPlace: i].stats.purchaseCount > 0 && number(s.records[inPlace: i].stats.maxCheck, c)
         case .daysBetweenPurchases:
-            guard let last = s.records[i].stats.lastPurchaseAt, s.records[i].stats.purchaseCount > 0 else { return false }
-            return number((Time.day(of: last) - Time.day(of: s.records[i].registeredAt)) / s.records[i].stats.purchaseCount, c)
+            guard let last = s.records[inPlace: i].stats.lastPurchaseAt, s.records[inPlace: i].stats.purchaseCount > 0 else { return false }
+            return number((Time.day(of: last) - Time.day(of: s.records[inPlace: i].registeredAt)) / s.records[inPlace: i].stats.purchaseCount, c)
         case .purchaseDate: return purchaseDays(s, i).contains { number($0, c) }
         case .purchaseDaysAgo: return purchaseDays(s, i).contains { number(today - $0, c) }
         case .lastPurchaseDate:
@@ -209,8 +209,8 @@ struct FilterMatcher {
         case .daysWithoutPurchases:
             let day = s.columns.lastPurchaseDays[i]
             return number(today - Int64(day != RecordColumns.noDay ? day : s.columns.registeredDays[i]), c)
-        case .returnCount: return number(s.records[i].stats.returnCount, c)
-        case .returnSum: return number(s.records[i].stats.returnSum, c)
+        case .returnCount: return number(s.records[inPlace: i].stats.returnCount, c)
+        case .returnSum: return number(s.records[inPlace: i].stats.returnSum, c)
         case .memberOf:
             return c.texts.contains { name in
                 // A defined segment is its filters; one only assigned is its recorded members.
@@ -225,7 +225,7 @@ struct FilterMatcher {
     /// The days of a client's purchases (its purchase list), up to today.
     func purchaseDays(_ s: borrowing LedgerState, _ i: Int) -> [Int64] {
         var days: [Int64] = []
-        var k = s.records[i].firstPurchase
+        var k = s.records[inPlace: i].firstPurchase
         while k >= 0 {
             let p = s.purchaseStates[Int(k)]
             let d = Time.day(of: p.at)
