@@ -16,18 +16,35 @@ struct LedgerTool: AsyncParsableCommand {
 
     /// Runs the verb, mapping ArgumentParser's usage errors (its status 64) to interface.md's 2.
     static func main() async {
+        // The verb being run, once parsed: a usage error its run finds (a bad filters or rules
+        // file…) shows that verb's usage, not the root's.
+        var verbType: ParsableCommand.Type? = nil
         do {
             var command = try parseAsRoot(globalOptionsAfterVerb(Array(CommandLine.arguments.dropFirst())))
+            verbType = type(of: command)
             if var verb = command as? AsyncParsableCommand { try await verb.run() } else { try command.run() }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                printError(fullMessage(for: error))
+                if let verbType, verbType != LedgerTool.self {
+                    printError("Error: \(message(for: error))\nUsage: \(usageString(for: verbType))\n  See '\(helpCommand(verbType))' for more information.")
+                } else {
+                    printError(fullMessage(for: error))
+                }
                 Glibc.exit(ExitStatus.failure)
             }
             exit(withError: error)
         }
     }
+}
+
+/// `ledger VERB [SUBVERB] --help` for a verb of the tool.
+func helpCommand(_ verb: ParsableCommand.Type) -> String {
+    var path = [verb._commandName]
+    for parent in LedgerTool.configuration.subcommands where parent != verb {
+        if parent.configuration.subcommands.contains(where: { $0 == verb }) { path.insert(parent._commandName, at: 0) }
+    }
+    return "ledger " + path.joined(separator: " ") + " --help"
 }
 
 /// interface.md writes `ledger [--data DIR] <verb>`: options every verb takes may stand

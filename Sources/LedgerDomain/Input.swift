@@ -433,6 +433,9 @@ struct Fields {
         return out
     }
 
+    static let ruleFields = "accrualPercent, pendingDays, lifetimeDays, levelWindowDays, newClientDays, activeDays, lostDays, "
+        + "returnPolicy, birthdayBonus, welcomeBonus, levelBasis, levels"
+
     mutating func rules(_ name: String) throws(InvalidInput) -> RulesPatch {
         guard case .object(let fields) = try raw(name) else { throw bad(name, "must be an object") }
         var f = Fields(fields: fields, line: line)
@@ -482,12 +485,12 @@ struct Fields {
                 }
                 var percent: Int64? = nil
                 if let v = l.optionalRaw("percent") { percent = try basisPoints(v, "rules.levels[\(index)].percent") }
-                try l.rejectUnknown()
+                if let unknown = l.firstUnused { throw bad("rules.levels[\(index)].\(unknown)", "is not a field of a level (name, threshold, percent)") }
                 out.append(LevelRule(name: levelName, threshold: threshold, percentBasisPoints: percent))
             }
             patch.levels = out
         }
-        do { try f.rejectUnknown() } catch { throw InvalidInput(line: line, field: "rules." + (error.field ?? ""), reason: error.reason) }
+        if let unknown = f.firstUnused { throw bad("rules.\(unknown)", "is not a rule (the rules: \(Self.ruleFields))") }
         return patch
     }
 }

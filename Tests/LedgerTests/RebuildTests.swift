@@ -156,6 +156,15 @@ struct RebuildTests {
         writeFile(dir.path + "/bad.json", #"{"lifetimeDays":-3}"#)
         let bad = Run(["--data", dir.path, "rebuild", "--rules", dir.path + "/bad.json"], stdin: "")
         #expect(bad.status == 2 && bad.stderr.contains("rules.lifetimeDays"), "\(bad.stderr)")
+        // A usage error the verb finds shows the verb's usage, and an unknown rule lists the rules.
+        #expect(bad.stderr.contains("Usage: ledger rebuild") && bad.stderr.contains("ledger rebuild --help"), "\(bad.stderr)")
+        writeFile(dir.path + "/unknown.json", #"{"bonusLifetimeDays":90}"#)
+        let unknown = Run(["--data", dir.path, "rebuild", "--rules", dir.path + "/unknown.json"], stdin: "")
+        #expect(unknown.status == 2 && unknown.stderr.contains("'rules.bonusLifetimeDays': is not a rule") && unknown.stderr.contains("lifetimeDays,"),
+                "\(unknown.stderr)")
+        writeFile(dir.path + "/level.json", #"{"levels":[{"name":"Base","threshold":0,"pct":5}]}"#)
+        let level = Run(["--data", dir.path, "rebuild", "--rules", dir.path + "/level.json"], stdin: "")
+        #expect(level.status == 2 && level.stderr.contains("'rules.levels[0].pct': is not a field of a level (name, threshold, percent)"), "\(level.stderr)")
         writeFile(dir.path + "/segments.json", #"[{"name":"X","filters":[{"field":"shoeSize","op":"eq","values":[1]}]}]"#)
         let badSegment = Run(["--data", dir.path, "rebuild", "--segments", dir.path + "/segments.json"], stdin: "")
         #expect(badSegment.status == 2 && badSegment.stderr.contains("segment 'X'") && badSegment.stderr.contains("shoeSize"), "\(badSegment.stderr)")
