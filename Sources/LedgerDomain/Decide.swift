@@ -64,9 +64,14 @@ extension LedgerState {
             emitter.events.removeSubrange(first...)
             return .refused(.notAllowed, message: "these accruals would bring the ledger's accrued total past \(AmountLimits.ledgerAccruedMax) (minor units)", recorded: nil)
         }
-        let isDefinition: Bool
-        if case .event(.segmentDefined) = command.operation { isDefinition = true } else if case .event(.segmentDeleted) = command.operation { isDefinition = true } else { isDefinition = false }
-        let dynamicBefore = isDefinition ? Set(parts.segments.dynamic.map(\.name)) : []
+        // A definition or deletion: the segment it names.
+        let defined: String?
+        switch command.operation {
+        case .event(.segmentDefined(let definition)): defined = definition.name
+        case .event(.segmentDeleted(let name)): defined = name
+        default: defined = nil
+        }
+        let dynamicBefore = defined != nil ? Set(parts.segments.dynamic.map(\.name)) : []
         // Applied in place: an element read through the array's subscript would be copied
         // (every string and payload of the event retained, then released) to be passed.
         emitter.events.withUnsafeMutableBufferPointer { events in
@@ -82,8 +87,11 @@ extension LedgerState {
             }
         }
         // Dynamic membership: the transitions these events make, in the same batch.
-        if isDefinition {
-            recordAllTransitions(cause: start, at: at, derived: true, leaving: dynamicBefore.subtracting(parts.segments.dynamic.map(\.name)), into: &emitter.events)
+        if let defined {
+            // Only the segment defined and those reading it through memberOf can move: the
+            // others' time-based filters move with the advance step, not with a definition.
+            recordAllTransitions(cause: start, at: at, derived: true, only: parts.segments.readers(of: defined),
+                                 leaving: dynamicBefore.subtracting(parts.segments.dynamic.map(\.name)), into: &emitter.events)
         } else if hasDynamicSegments, let number = emitter.events[first].clientNumber {
             var facts: FactMask = []
             for k in first..<emitter.events.count { facts.formUnion(emitter.events[k].event.kind.facts) }

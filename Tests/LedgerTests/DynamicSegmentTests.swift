@@ -95,6 +95,34 @@ struct DynamicSegmentTests {
         try ledger.close()
     }
 
+    @Test("a definition moves only its segment and those reading it through memberOf: a later definition does not move another time-based segment")
+    func definitionMovesItsOwn() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        let t = Time.parse("2025-03-01T10:00:00Z")!, day = Time.microsPerDay
+        _ = try ledger.submit(commands([
+            #"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"c1","phone":"79160000001","gender":"female"}"#,
+            #"{"type":"purchase.made","at":"2025-03-01T10:01:00Z","client":"c1","purchase":"p1","total":100000}"#,
+            #"{"type":"segment.defined","at":"2025-03-01T10:02:00Z","name":"Sleeping","filters":[{"field":"daysWithoutPurchases","op":"gte","values":[30]}]}"#,
+            #"{"type":"segment.defined","at":"2025-03-01T10:03:00Z","name":"Women asleep","filters":[{"field":"memberOf","op":"in","values":["Sleeping"]},{"field":"memberOf","op":"in","values":["Women"]}]}"#,
+        ]))
+        // Forty days later, before any advance step: defining Women moves Women and the segment
+        // reading it, evaluated as of that day, but not Sleeping, which the next advance moves.
+        let women = try ledger.submit(commands([
+            #"{"type":"segment.defined","at":"\#(Time.iso(t + 40 * day))","name":"Women","filters":[{"field":"gender","op":"in","values":["female"]}]}"#,
+        ]))
+        guard case .accepted(let definition) = women[0] else { Issue.record("\(women)"); return }
+        var all = try Self.transitions(dir.path)
+        #expect(all.map(\.segment).sorted() == ["Women", "Women asleep"] && all.allSatisfy { $0.entered && $0.cause == definition.lowerBound }, "\(all)")
+        _ = try ledger.advance(to: t + 41 * day, beyondClock: true)
+        all = try Self.transitions(dir.path)
+        #expect(all.count == 3 && all[2].segment == "Sleeping" && all[2].entered && all[2].cause == nil, "\(all)")
+        // Deleting Women: Women asleep, which reads it, is evaluated again (Women is now nobody's).
+        _ = try ledger.submit(commands([#"{"type":"segment.deleted","at":"\#(Time.iso(t + 41 * day + 1))","name":"Women"}"#]))
+        #expect(ledger.client(id: "c1")?.segments == ["Sleeping"])
+        try ledger.close()
+    }
+
     @Test("a command dated before the latest advance step is evaluated as of the ledger's today, so a time-based segment does not flap")
     func noFlapping() throws {
         let dir = TemporaryDirectory()

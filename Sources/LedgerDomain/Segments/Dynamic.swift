@@ -2,8 +2,8 @@
 /// are kept up to date as events change clients' facts. After a command's events apply, the
 /// segments that read a fact those events change are evaluated again for its client, and each
 /// change of membership is recorded in the same batch as `segment.entered` or `segment.left`,
-/// naming the command's position; a definition (or its deletion) re-evaluates every segment
-/// over every client; the advance step re-evaluates, for the clients whose bonuses it moves,
+/// naming the command's position; a definition (or its deletion) re-evaluates that segment,
+/// and those that read it through `memberOf`, over every client; the advance step re-evaluates, for the clients whose bonuses it moves,
 /// the segments that read bonuses, and, for every client, the segments whose filters count days
 /// from today. A transition is recorded only when the recorded membership differs from the
 /// evaluation, so each one is recorded once.
@@ -128,6 +128,21 @@ extension SegmentMembership {
         }
     }
 
+    /// Segment `name` and every defined segment that reads it through `memberOf`, directly or
+    /// through others.
+    func readers(of name: String) -> Set<String> {
+        var found: Set<String> = [name]
+        var grew = true
+        while grew {
+            grew = false
+            for (reader, filters) in parsed where !found.contains(reader) {
+                let reads = filters.contains { f in f.field == .memberOf && f.values.contains { if case .text(let t) = $0 { found.contains(t) } else { false } } }
+                if reads { found.insert(reader); grew = true }
+            }
+        }
+        return found
+    }
+
     /// A segment name's code, given on first use.
     mutating func code(_ name: String) -> UInt32 {
         if let code = codes[name] { return code }
@@ -167,14 +182,30 @@ extension LedgerState {
     }
 
     /// Records every client's transitions in every dynamic segment (`onlyTime`: those whose
-    /// filters count days from today), as of `at`, in client order; the members of `leaving`
-    /// (segments no longer kept up to date) leave them.
-    mutating func recordAllTransitions(cause: UInt64?, at: Micros, derived: Bool, onlyTime: Bool = false, leaving: Set<String> = [],
-                                       into out: inout [EventRecord]) {
+    /// filters count days from today; `only`: those named), as of `at`, in client order; the
+    /// members of `leaving` (segments no longer kept up to date) leave them.
+    mutating func recordAllTransitions(cause: UInt64?, at: Micros, derived: Bool, onlyTime: Bool = false, only: Set<String>? = nil,
+                                       leaving: Set<String> = [], into out: inout [EventRecord]) {
+        func emit(_ changes: [(client: Int32, segment: String, entered: Bool)]) {
+            for c in changes.sorted(by: { ($0.client, $0.segment) < ($1.client, $1.segment) }) {
+                emitTransition(client: Int(c.client), segment: c.segment, entered: c.entered, cause: cause, at: at, derived: derived, into: &out)
+            }
+        }
+        // Segments no longer kept up to date (deleted, or redefined with filters this build
+        // cannot read): their members leave first, so that a segment reading them through
+        // memberOf is evaluated without them.
+        var leaves: [(client: Int32, segment: String, entered: Bool)] = []
+        for name in leaving {
+            guard let code = parts.segments.codes[name] else { continue }
+            for m in parts.segments.members where UInt32(m & 0xFFFF_FFFF) == code { leaves.append((Int32(bitPattern: UInt32(m >> 32)), name, false)) }
+        }
+        emit(leaves)
         var changes: [(client: Int32, segment: String, entered: Bool)] = []
         do {
+            // (The evaluator holds the state: it is gone before the state changes, so that no
+            // table is copied.)
             let evaluator = SegmentEvaluator(state: self, asOf: max(at, advancedTo))
-            for segment in parts.segments.dynamic where !onlyTime || segment.facts.contains(.time) {
+            for segment in parts.segments.dynamic where (!onlyTime || segment.facts.contains(.time)) && only?.contains(segment.name) != false {
                 // (Dynamic segments' filters are all evaluated: members() cannot refuse them.)
                 guard let now = try? evaluator.members(segment.filters.map(\.filter)) else { continue }
                 let nowSet = Set(now)
@@ -185,13 +216,7 @@ extension LedgerState {
                 for c in was where !nowSet.contains(c) { changes.append((c, segment.name, false)) }
             }
         }
-        // Segments no longer kept up to date (deleted, or redefined with filters this build cannot read): their members leave.
-        for name in leaving {
-            guard let code = parts.segments.codes[name] else { continue }
-            for m in parts.segments.members where UInt32(m & 0xFFFF_FFFF) == code { changes.append((Int32(bitPattern: UInt32(m >> 32)), name, false)) }
-        }
-        changes.sort { ($0.client, $0.segment) < ($1.client, $1.segment) }
-        for c in changes { emitTransition(client: Int(c.client), segment: c.segment, entered: c.entered, cause: cause, at: at, derived: derived, into: &out) }
+        emit(changes)
     }
 
     private mutating func emitTransition(client i: Int, segment: String, entered: Bool, cause: UInt64?, at: Micros, derived: Bool,
