@@ -262,7 +262,12 @@ extension LedgerState {
             try checkSegmentDefinition(definition)
             e.emit(event)
             return
-        case .system, .segmentDeleted, .rulesChanged:
+        case .segmentDeleted(let name):
+            // (Clientless: refused, not journaled, as a definition's bad filters are.)
+            guard segmentDefinitions[name] != nil else { throw Refuse.malformed(.notAllowed, "no segment is defined as '\(name)'") }
+            e.emit(event)
+            return
+        case .system, .rulesChanged:
             e.emit(event)
             return
         case .clientRegistered(let r):

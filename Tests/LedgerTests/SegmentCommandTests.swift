@@ -37,6 +37,11 @@ struct SegmentCommandTests {
         let deleted = Run(["--data", dir.path, "segment", "delete", "Big"], stdin: "")
         #expect(deleted.status == 0)
         #expect(Run(["--data", dir.path, "segment", "members", "Big"], stdin: "").status == 1)
+        // Deleting what is not defined is refused, naming it, and records nothing.
+        let position = try LedgerView(directory: dir.path).position
+        let again = Run(["--data", dir.path, "segment", "delete", "Big", "--json"], stdin: "")
+        #expect(again.status == 1 && again.json?["error"] == .string("not_allowed") && again.stdout.contains("no segment is defined as 'Big'"), "\(again.stdout)")
+        #expect(try LedgerView(directory: dir.path).position == position)
     }
 
     @Test("a segment on what was bought and on custom events, end to end: saved, kept up to date as purchases come, its members and the card's segments")
