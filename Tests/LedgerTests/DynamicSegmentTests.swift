@@ -123,6 +123,30 @@ struct DynamicSegmentTests {
         try ledger.close()
     }
 
+    @Test("a contains filter kept up to date finds the names purchases add after its definition (its names are resolved as the table grows)")
+    func containsFollowsNewNames() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try Ledger(directory: dir.path, configuration: SnapshotTests.options)
+        func item(_ sku: String, _ name: String) -> String { #"{"sku":"\#(sku)","name":"\#(name)","category":"Обувь","qty":1,"price":1000}"# }
+        _ = try ledger.submit(commands([
+            #"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"c1","phone":"79160000001"}"#,
+            #"{"type":"client.registered","at":"2025-03-01T10:00:00Z","client":"c2","phone":"79160000002"}"#,
+            #"{"type":"purchase.made","at":"2025-03-01T10:01:00Z","client":"c1","purchase":"p1","total":1000,"items":[\#(item("A1", "Кроссовки беговые"))]}"#,
+            #"{"type":"segment.defined","at":"2025-03-01T10:02:00Z","name":"Runners","filters":[{"field":"boughtProduct","op":"contains","values":["КРОСС"]}]}"#,
+        ]))
+        #expect(ledger.client(id: "c1")?.segments == ["Runners"] && ledger.client(id: "c2")?.segments == [])
+        // A name first seen now, then one that does not match: only the first moves c2.
+        _ = try ledger.submit(commands([#"{"type":"purchase.made","at":"2025-03-02T10:00:00Z","client":"c2","purchase":"p2","total":1000,"items":[\#(item("B7", "Сандалии"))]}"#]))
+        #expect(ledger.client(id: "c2")?.segments == [])
+        _ = try ledger.submit(commands([#"{"type":"purchase.made","at":"2025-03-03T10:00:00Z","client":"c2","purchase":"p3","total":1000,"items":[\#(item("C9", "кроссовки детские"))]}"#]))
+        #expect(ledger.client(id: "c2")?.segments == ["Runners"])
+        try ledger.close()
+        // The recorded membership is what an evaluation finds, and a replay reads it back.
+        let view = try LedgerView(directory: dir.path, useSnapshots: false)
+        #expect(try view.segmentMembers("Runners").clients.map(\.rawValue).sorted() == ["c1", "c2"])
+        #expect(view.state.members(ofSegment: "Runners")?.sorted() == ["c1", "c2"])
+    }
+
     @Test("a command dated before the latest advance step is evaluated as of the ledger's today, so a time-based segment does not flap")
     func noFlapping() throws {
         let dir = TemporaryDirectory()

@@ -18,6 +18,10 @@ public struct SegmentMembership: LedgerPart {
     var compiled: [String: [SegmentEvaluator.Compiled]] = [:]
     var unreadable: [String: FilterError] = [:]
     var dynamic: [DynamicSegment] = []
+    /// Dynamic membership's `contains` filters on names, resolved as far as the names table
+    /// went (names are only ever added, so each new name is looked at once); emptied by
+    /// ``compile()``.
+    var containsResolved: [ObjectIdentifier: (names: Set<Int32>, scanned: Int)] = [:]
 
     public init() {}
 

@@ -96,7 +96,7 @@ extension SegmentMembership {
     /// Parses and compiles the definitions, and lists the segments whose filters can be read
     /// (through `memberOf` too) as dynamic, in name order.
     mutating func compile() {
-        parsed = [:]; compiled = [:]; unreadable = [:]; dynamic = []
+        parsed = [:]; compiled = [:]; unreadable = [:]; dynamic = []; containsResolved = [:]
         for (name, definition) in definitions {
             do throws(FilterError) {
                 let filters = try SegmentFilter.parseList(definition.filters)
@@ -126,6 +126,24 @@ extension SegmentMembership {
             guard let mask = facts(name, [name]) else { continue }
             dynamic.append(DynamicSegment(name: name, code: code(name), filters: compiled[name]!, facts: mask))
         }
+    }
+
+    /// The names every defined segment's `contains` filters on names match, brought up to the
+    /// names table's end: one pass over the names added since the last call, instead of one
+    /// over every name per evaluated client.
+    mutating func resolveContains(_ facts: borrowing ClientFacts) -> [ObjectIdentifier: Set<Int32>] {
+        var resolved: [ObjectIdentifier: Set<Int32>] = [:]
+        for c in compiled.values.joined() where c.op == .contains && c.filter.field.readsNames {
+            let key = ObjectIdentifier(c)
+            var entry = containsResolved[key] ?? ([], 0)
+            if entry.scanned < facts.names.count {
+                entry.names.formUnion(facts.resolve(c, from: entry.scanned))
+                entry.scanned = facts.names.count
+                containsResolved[key] = entry
+            }
+            resolved[key] = entry.names
+        }
+        return resolved
     }
 
     /// Segment `name` and every defined segment that reads it through `memberOf`, directly or
@@ -172,7 +190,8 @@ extension LedgerState {
         // changes would make it copy its tables.
         // "Today" is the ledger's own (its latest event or advance step), never behind what an
         // advance step already evaluated the time-based segments as of.
-        let matcher = FilterMatcher(today: Time.day(of: max(at, advancedTo)), compiledDefinitions: parts.segments.compiled)
+        var matcher = FilterMatcher(today: Time.day(of: max(at, advancedTo)), compiledDefinitions: parts.segments.compiled)
+        matcher.resolved = parts.segments.resolveContains(parts.facts)
         let deleted = records[inPlace: i].deleted
         for segment in parts.segments.dynamic where !segment.facts.isDisjoint(with: facts) {
             let now = !deleted && matcher.matches(self, i, segment.filters, depth: 0)

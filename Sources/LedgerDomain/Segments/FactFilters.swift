@@ -34,11 +34,12 @@ extension FilterField {
 
 extension ClientFacts {
     /// The numbers of the names filter `c` matches (``FilterField/eventTimes``: its event's).
-    func resolve(_ c: SegmentEvaluator.Compiled) -> Set<Int32> {
+    /// (`contains`: among the names from number `start` on.)
+    func resolve(_ c: SegmentEvaluator.Compiled, from start: Int = 0) -> Set<Int32> {
         if c.filter.field == .eventTimes { return Set(c.filter.event.flatMap(number(of:)).map { [$0] } ?? []) }
         if c.op == .contains {
             var found = Set<Int32>()
-            for (k, name) in names.lowered.enumerated() where c.lowered.contains(where: { name.contains($0) }) { found.insert(Int32(k)) }
+            for k in start..<names.count where c.lowered.contains(where: { names.lowered[k].contains($0) }) { found.insert(Int32(k)) }
             return found
         }
         return Set(c.texts.compactMap(number(of:)))
