@@ -47,15 +47,29 @@ func fiftySegments() -> [String: [SegmentFilter]] {
 /// client evaluated again in the segments its events can move, the transitions recorded).
 /// Compare with that benchmark in the same run: the target is at most half its throughput.
 func dynamicSegmentBenchmarks() {
+    dynamicSegmentBenchmark("submit: the same million commands with 50 dynamic segments defined (whole)", fiftySegmentTexts())
+    dynamicSegmentBenchmark("submit: the same million commands with 10 dynamic product segments (contains) defined (whole)", productSegmentTexts())
+}
+
+/// 10 segments on what was bought, by a part of the product's name (`contains`, the filter
+/// that reads every name the program has met) and two items or more of it.
+func productSegmentTexts() -> [(name: String, filters: String)] {
+    ["кросс", "наушн", "палат", "корм", "серьг", "детск", "ярк", "спорт", "a", "о"].enumerated().map { k, part in
+        ("product-\(k)", #"[{"field":"boughtProduct","op":"contains","values":["\#(part)"]},{"field":"itemCount","op":"gte","values":[2]}]"#)
+    }
+}
+
+/// The million commands of `submit: the first million commands…` after the same warm-up,
+/// with these segments defined.
+func dynamicSegmentBenchmark(_ name: String, _ segments: [(name: String, filters: String)]) {
     let dynamic = Program()
-    Benchmark("submit: the same million commands with 50 dynamic segments defined (whole)",
-              configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
-                                   maxDuration: .seconds(60), maxIterations: 1)) { _ in
+    Benchmark(name, configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0,
+                                         maxDuration: .seconds(60), maxIterations: 1)) { _ in
         dynamic.submitFirstMillion()
     } setup: {
         try dynamic.prepareSubmit()
         let at = dynamic.commands[0..<200_000].compactMap(\.at).max()!
-        let definitions = fiftySegmentTexts().map { Command(at: at, client: "", event: .segmentDefined(SegmentDefinition(name: $0.name, filters: $0.filters))) }
+        let definitions = segments.map { Command(at: at, client: "", event: .segmentDefined(SegmentDefinition(name: $0.name, filters: $0.filters))) }
         let outcomes = try dynamic.ledger!.submit(definitions)
         precondition(outcomes.allSatisfy { $0.isAccepted }, "the segments were not defined")
     } teardown: {

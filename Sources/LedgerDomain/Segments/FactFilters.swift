@@ -69,9 +69,9 @@ extension FilterMatcher {
         return resolved
     }
 
-    /// Whether `line` matches every product filter in `narrowing`.
-    func passes(_ line: ClientFacts.Line, _ narrowing: [Compiled], _ f: borrowing ClientFacts) -> Bool {
-        for n in narrowing where !names(n, f).contains(f.component(n.field, line)) { return false }
+    /// Whether `line` matches every product filter in `narrowing` (each with its names).
+    func passes(_ line: ClientFacts.Line, _ narrowing: [(field: FilterField, names: Set<Int32>)], _ f: borrowing ClientFacts) -> Bool {
+        for n in narrowing where !n.names.contains(f.component(n.field, line)) { return false }
         return true
     }
 
@@ -144,6 +144,8 @@ extension FilterMatcher {
     /// product filters before them (and a product filter itself) match.
     func narrowedPurchases(_ f: borrowing ClientFacts, _ column: ClientFacts.Column, _ c: Compiled) -> Bool {
         let own = c.field.isBoughtProduct ? names(c, f) : []
+        // (Each narrowing filter's names looked up once, not once a line.)
+        let narrowing = c.narrowing.map { (field: $0.field, names: names($0, f)) }
         var purchases: Int64 = 0, items: Int64 = 0, sum: Int64 = 0
         var k = column.purchase
         while k >= 0 {
@@ -152,7 +154,7 @@ extension FilterMatcher {
             var amount: Int64 = 0
             for x in f.lines(of: Int(k), in: f.purchases) {
                 let line = f.purchaseLines[x]
-                guard passes(line, c.narrowing, f) else { continue }
+                guard passes(line, narrowing, f) else { continue }
                 if c.field.isBoughtProduct {
                     if own.contains(f.component(c.field, line)) { return true }
                     continue
