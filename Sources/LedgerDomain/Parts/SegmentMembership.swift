@@ -22,6 +22,7 @@ public struct SegmentMembership: LedgerPart {
     /// went (names are only ever added, so each new name is looked at once); emptied by
     /// ``compile()``.
     var containsResolved: [ObjectIdentifier: (names: Set<Int32>, scanned: Int)] = [:]
+    var containsFilters: [SegmentEvaluator.Compiled] = []
 
     public init() {}
 

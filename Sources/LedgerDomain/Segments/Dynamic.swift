@@ -3,9 +3,9 @@
 /// segments that read a fact those events change are evaluated again for its client, and each
 /// change of membership is recorded in the same batch as `segment.entered` or `segment.left`,
 /// naming the command's position; a definition (or its deletion) re-evaluates that segment,
-/// and those that read it through `memberOf`, over every client; the advance step re-evaluates, for the clients whose bonuses it moves,
-/// the segments that read bonuses, and, for every client, the segments whose filters count days
-/// from today. A transition is recorded only when the recorded membership differs from the
+/// and those that read it through `memberOf`, over every client; the advance step
+/// re-evaluates, for the clients whose bonuses it moves, the segments that read bonuses, and,
+/// for every client, the segments whose filters count days from today. A transition is recorded only when the recorded membership differs from the
 /// evaluation, so each one is recorded once.
 
 /// The kinds of a client's facts, for knowing which segments an event can move.
@@ -96,7 +96,7 @@ extension SegmentMembership {
     /// Parses and compiles the definitions, and lists the segments whose filters can be read
     /// (through `memberOf` too) as dynamic, in name order.
     mutating func compile() {
-        parsed = [:]; compiled = [:]; unreadable = [:]; dynamic = []; containsResolved = [:]
+        parsed = [:]; compiled = [:]; unreadable = [:]; dynamic = []; containsResolved = [:]; containsFilters = []
         for (name, definition) in definitions {
             do throws(FilterError) {
                 let filters = try SegmentFilter.parseList(definition.filters)
@@ -122,6 +122,7 @@ extension SegmentMembership {
             }
             return mask
         }
+        containsFilters = compiled.values.joined().filter { $0.op == .contains && $0.filter.field.readsNames }
         for name in definitions.keys.sorted() {
             guard let mask = facts(name, [name]) else { continue }
             dynamic.append(DynamicSegment(name: name, code: code(name), filters: compiled[name]!, facts: mask))
@@ -133,7 +134,7 @@ extension SegmentMembership {
     /// over every name per evaluated client.
     mutating func resolveContains(_ facts: borrowing ClientFacts) -> [ObjectIdentifier: Set<Int32>] {
         var resolved: [ObjectIdentifier: Set<Int32>] = [:]
-        for c in compiled.values.joined() where c.op == .contains && c.filter.field.readsNames {
+        for c in containsFilters {
             let key = ObjectIdentifier(c)
             var entry = containsResolved[key] ?? ([], 0)
             if entry.scanned < facts.names.count {
